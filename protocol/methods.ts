@@ -1,0 +1,429 @@
+/**
+ * The method table: one namespace per method, with its name, its RequestType/NotificationType and its Params
+ * and Result. `METHODS` lists every request with whether it mutates state; the contract test snapshots it, so a
+ * change here is always deliberate. README.md in this folder is the human-readable reference.
+ */
+import { NotificationType, RequestType } from 'vscode-jsonrpc';
+import type {
+  AuditEntry,
+  Attribution,
+  Budget,
+  BudgetAction,
+  BudgetAlert,
+  BudgetPeriod,
+  BudgetStatus,
+  CallStatus,
+  ChatMessage,
+  LedgerEntry,
+  MethodMetrics,
+  ModelInfo,
+  ScopeString,
+  TokenUsage,
+  Webhook,
+} from './types';
+
+/** Params of any method that reports progress: the server sends `$/progress` with this token. */
+export interface WithProgress {
+  progressToken?: string | number;
+}
+
+// ── server ─────────────────────────────────────────────────────────────
+
+export namespace ServerHello {
+  export const method = 'server/hello';
+  export interface Params {
+    clientKind: string;
+    clientName?: string;
+    clientVersion?: string;
+    protocolVersion: string;
+  }
+  export type Result = ServerInfo.Result;
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace ServerHealth {
+  export const method = 'server/health';
+  export type Params = Record<string, never> | undefined;
+  export interface Result {
+    ok: boolean;
+    uptimeMs: number;
+    store: 'ok' | 'error';
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace ServerInfo {
+  export const method = 'server/info';
+  export type Params = Record<string, never> | undefined;
+  export interface Result {
+    name: 'crew-server';
+    version: string;
+    protocolVersion: string;
+    pid: number;
+    dataDir: string;
+    socket: string | null;
+    httpPort: number | null;
+    startedAt: string;
+    upstream: { baseUrl: string; sandbox: boolean; keyConfigured: boolean };
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace ServerMetrics {
+  export const method = 'server/metrics';
+  export type Params = Record<string, never> | undefined;
+  export interface Result {
+    uptimeMs: number;
+    requests: number;
+    errors: number;
+    methods: MethodMetrics[];
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace ServerShutdown {
+  export const method = 'server/shutdown';
+  export type Params = Record<string, never> | undefined;
+  export interface Result {
+    stopping: true;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace ServerUpstream {
+  export const method = 'server/upstream';
+  export type Params = Record<string, never> | undefined;
+  export interface Result {
+    baseUrl: string;
+    sandbox: boolean;
+    keyConfigured: boolean;
+    /** Present when `GET /key` answered. */
+    key: {
+      label: string | null;
+      limitUsd: number | null;
+      limitRemainingUsd: number | null;
+      usageUsd: number;
+      isFreeTier: boolean;
+    } | null;
+    error: string | null;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace AuditList {
+  export const method = 'audit/list';
+  export interface Params {
+    limit?: number;
+    method?: string;
+  }
+  export interface Result {
+    entries: AuditEntry[];
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+// ── models ─────────────────────────────────────────────────────────────
+
+export namespace ModelsList {
+  export const method = 'models/list';
+  export interface Params {
+    search?: string;
+    /** Ignore the cache's TTL and ask upstream now. */
+    refresh?: boolean;
+  }
+  export interface Result {
+    models: ModelInfo[];
+    fetchedAt: string | null;
+    /** `network`: fresh from upstream; `cache`: within TTL; `stale-cache`: upstream failed, cache used. */
+    source: 'network' | 'cache' | 'stale-cache';
+    warning: string | null;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+// ── chat ───────────────────────────────────────────────────────────────
+
+export namespace ChatComplete {
+  export const method = 'chat/complete';
+  export interface Params extends Attribution, WithProgress {
+    model: string;
+    messages: ChatMessage[];
+    maxTokens?: number;
+    temperature?: number;
+    stream?: boolean;
+  }
+  export interface Result {
+    ledgerId: number;
+    generationId: string | null;
+    /** The model that answered (differs from the one asked for after a budget downgrade). */
+    model: string;
+    requestedModel: string;
+    downgradedBy: string | null;
+    content: string;
+    finishReason: string | null;
+    usage: TokenUsage;
+    costUsd: number;
+    cost: string;
+    costEstimated: boolean;
+    latencyMs: number;
+    /** Budgets over a `warn` limit that let the call through. */
+    warnings: string[];
+  }
+  /** `$/progress` value sent while a streamed completion runs. */
+  export interface Progress {
+    kind: 'delta';
+    text: string;
+    completionTokens: number;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+// ── ledger & costs ─────────────────────────────────────────────────────
+
+export namespace LedgerList {
+  export const method = 'ledger/list';
+  export interface Params {
+    limit?: number;
+    /** Only entries with an id below this (paging backwards). */
+    before?: number;
+    crew?: string;
+    agent?: string;
+    model?: string;
+    status?: CallStatus;
+  }
+  export interface Result {
+    entries: LedgerEntry[];
+    total: number;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace CostReport {
+  export const method = 'cost/report';
+  export type GroupBy = 'crew' | 'agent' | 'model' | 'day';
+  export interface Params {
+    by?: GroupBy;
+    from?: string;
+    to?: string;
+    crew?: string;
+    agent?: string;
+    model?: string;
+    format?: 'json' | 'csv';
+  }
+  export interface Row {
+    key: string;
+    calls: number;
+    promptTokens: number;
+    completionTokens: number;
+    costUsd: number;
+    estimatedCostUsd: number;
+    errors: number;
+  }
+  export interface Result {
+    by: GroupBy;
+    from: string | null;
+    to: string | null;
+    rows: Row[];
+    total: Omit<Row, 'key'>;
+    /** Present when `format` is `csv`. */
+    csv?: string;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+// ── budgets ────────────────────────────────────────────────────────────
+
+export namespace BudgetSet {
+  export const method = 'budget/set';
+  export interface Params {
+    /** Update this budget; without it, the budget with the same scope and period is updated, or one is made. */
+    id?: string;
+    scope: ScopeString;
+    period: BudgetPeriod;
+    limitUsd: number;
+    action?: BudgetAction;
+    downgradeTo?: string;
+    thresholds?: number[];
+    weekStart?: number;
+  }
+  export interface Result {
+    budget: Budget;
+    created: boolean;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace BudgetStatusRequest {
+  export const method = 'budget/status';
+  export interface Params {
+    scope?: ScopeString;
+    id?: string;
+  }
+  export interface Result {
+    budgets: BudgetStatus[];
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace BudgetDelete {
+  export const method = 'budget/delete';
+  export interface Params {
+    id: string;
+  }
+  export interface Result {
+    deleted: true;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace BudgetConfigureAlerts {
+  export const method = 'budget/configureAlerts';
+  export interface Params {
+    /** Without it, `thresholds`/`enabled` apply to every budget. */
+    budgetId?: string;
+    thresholds?: number[];
+    enabled?: boolean;
+    /** Register a webhook (POSTed every alert in scope). */
+    webhookUrl?: string;
+    /** Remove a webhook by id. */
+    removeWebhook?: string;
+  }
+  export interface Result {
+    budgets: Budget[];
+    webhooks: Webhook[];
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace BudgetAlerts {
+  export const method = 'budget/alerts';
+  export interface Params {
+    budgetId?: string;
+    limit?: number;
+  }
+  export interface Result {
+    alerts: BudgetAlert[];
+    webhooks: Webhook[];
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+// ── store ──────────────────────────────────────────────────────────────
+
+export namespace StoreVerify {
+  export const method = 'store/verify';
+  export type Params = Record<string, never> | undefined;
+  export interface Result {
+    ok: boolean;
+    schemaVersion: number;
+    checks: { name: string; ok: boolean; detail: string }[];
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace StoreBackup {
+  export const method = 'store/backup';
+  export interface Params {
+    /** Where to write the backup; default: `<dataDir>/backups/crew-<timestamp>.backup`. */
+    path?: string;
+  }
+  export interface Result {
+    path: string;
+    bytes: number;
+    sha256: string;
+    ledgerEntries: number;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace StoreRestore {
+  export const method = 'store/restore';
+  export interface Params {
+    path: string;
+  }
+  export interface Result {
+    restoredFrom: string;
+    /** A backup of the state that the restore replaced. */
+    previousBackup: string;
+    ledgerEntries: number;
+    budgets: number;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+// ── notifications (server → client) ────────────────────────────────────
+
+export namespace BudgetAlertNotification {
+  export const method = 'budget/alert';
+  export type Params = BudgetAlert;
+  export const type = new NotificationType<Params>(method);
+}
+
+export namespace UsageRecordedNotification {
+  export const method = 'usage/recorded';
+  export type Params = LedgerEntry;
+  export const type = new NotificationType<Params>(method);
+}
+
+export namespace ServerStatusNotification {
+  export const method = 'server/status';
+  export interface Params {
+    state: 'starting' | 'ready' | 'stopping' | 'error';
+    message: string | null;
+  }
+  export const type = new NotificationType<Params>(method);
+}
+
+export namespace ProgressNotification {
+  export const method = '$/progress';
+  export interface Params<T = unknown> {
+    token: string | number;
+    value: T;
+  }
+  export const type = new NotificationType<Params>(method);
+}
+
+/** Every request method, and whether it changes state (mutating calls are rate limited harder and audited). */
+export const METHODS = {
+  [ServerHello.method]: { mutating: false },
+  [ServerHealth.method]: { mutating: false },
+  [ServerInfo.method]: { mutating: false },
+  [ServerMetrics.method]: { mutating: false },
+  [ServerShutdown.method]: { mutating: true },
+  [ServerUpstream.method]: { mutating: false },
+  [AuditList.method]: { mutating: false },
+  [ModelsList.method]: { mutating: false },
+  [ChatComplete.method]: { mutating: true },
+  [LedgerList.method]: { mutating: false },
+  [CostReport.method]: { mutating: false },
+  [BudgetSet.method]: { mutating: true },
+  [BudgetStatusRequest.method]: { mutating: false },
+  [BudgetDelete.method]: { mutating: true },
+  [BudgetConfigureAlerts.method]: { mutating: true },
+  [BudgetAlerts.method]: { mutating: false },
+  [StoreVerify.method]: { mutating: false },
+  [StoreBackup.method]: { mutating: true },
+  [StoreRestore.method]: { mutating: true },
+} as const satisfies Record<string, { mutating: boolean }>;
+
+export type MethodName = keyof typeof METHODS;
+
+export const NOTIFICATIONS = [
+  BudgetAlertNotification.method,
+  UsageRecordedNotification.method,
+  ServerStatusNotification.method,
+  ProgressNotification.method,
+] as const;
+
+/** Discovery file written next to the data by the daemon. */
+export interface DiscoveryFile {
+  pid: number;
+  socket: string | null;
+  httpPort: number | null;
+  protocolVersion: string;
+  version: string;
+  dataDir: string;
+  startedAt: string;
+}
+
+export type { Budget, BudgetAlert, BudgetStatus, LedgerEntry, ModelInfo, ScopeString };

@@ -1,0 +1,60 @@
+/**
+ * The node-only part of the contract: where a data directory is, and where its daemon's discovery file,
+ * lock, socket and token live. Server and clients both use it, so they always agree.
+ */
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import envPaths from 'env-paths';
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.CREW_DATA_DIR) return path.resolve(env.CREW_DATA_DIR);
+  return envPaths('openrouter-crew', { suffix: '' }).data;
+}
+
+export interface DataDirPaths {
+  dataDir: string;
+  discovery: string;
+  lock: string;
+  token: string;
+  apiKey: string;
+  log: string;
+  audit: string;
+  store: string;
+  backups: string;
+  socket: string;
+}
+
+export function dataDirPaths(dataDir: string): DataDirPaths {
+  const dir = path.resolve(dataDir);
+  return {
+    dataDir: dir,
+    discovery: path.join(dir, 'server.json'),
+    lock: path.join(dir, 'server.lock'),
+    token: path.join(dir, 'token'),
+    apiKey: path.join(dir, 'api-key'),
+    log: path.join(dir, 'server.log'),
+    audit: path.join(dir, 'audit.log'),
+    store: path.join(dir, 'store'),
+    backups: path.join(dir, 'backups'),
+    socket: defaultSocketPath(dir),
+  };
+}
+
+/** Unix socket paths are limited to ~104 bytes; a long data dir gets a socket in the temp dir instead. */
+function defaultSocketPath(dir: string): string {
+  const hash = createHash('sha256').update(dir).digest('hex').slice(0, 16);
+  if (process.platform === 'win32') return `\\\\.\\pipe\\openrouter-crew-${hash}`;
+  const inDir = path.join(dir, 'crew.sock');
+  return Buffer.byteLength(inDir) < 100 ? inDir : path.join(os.tmpdir(), `openrouter-crew-${hash}.sock`);
+}
+
+/** Whether a process with this pid is alive (signal 0 probes without signalling). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

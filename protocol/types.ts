@@ -1,0 +1,147 @@
+/** Entity shapes shared by several methods. USD amounts are numbers; exact figures are kept server-side. */
+
+export type BudgetPeriod = 'daily' | 'weekly' | 'monthly' | 'total';
+export type BudgetAction = 'block' | 'warn' | 'downgrade';
+export type BudgetState = 'ok' | 'warning' | 'exceeded';
+/** `global`, `crew:<id>`, `agent:<id>` or `model:<id>`. */
+export type ScopeString = string;
+
+export interface Budget {
+  id: string;
+  scope: ScopeString;
+  period: BudgetPeriod;
+  limitUsd: number;
+  action: BudgetAction;
+  downgradeTo: string | null;
+  /** Percentages of the limit at which an alert fires, ascending. */
+  thresholds: number[];
+  alertsEnabled: boolean;
+  /** 0 = Sunday … 6 = Saturday; used by weekly budgets. */
+  weekStart: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface BudgetStatus extends Budget {
+  spentUsd: number;
+  reservedUsd: number;
+  remainingUsd: number;
+  percentUsed: number;
+  state: BudgetState;
+  periodStart: string | null;
+  periodEnd: string | null;
+}
+
+export type AlertKind = 'threshold' | 'blocked' | 'downgraded';
+
+export interface BudgetAlert {
+  id: string;
+  budgetId: string;
+  scope: ScopeString;
+  kind: AlertKind;
+  /** The threshold crossed (percent), for `threshold` alerts. */
+  threshold: number | null;
+  severity: 'info' | 'warning' | 'critical';
+  message: string;
+  spentUsd: number;
+  limitUsd: number;
+  percentUsed: number;
+  periodStart: string | null;
+  at: string;
+}
+
+export interface Webhook {
+  id: string;
+  url: string;
+  /** Restrict to one budget; null means every budget. */
+  budgetId: string | null;
+  createdAt: string;
+}
+
+export interface ModelPricing {
+  /** USD per token (or per request/image), exactly as OpenRouter gives it. */
+  prompt: string;
+  completion: string;
+  request?: string;
+  image?: string;
+  webSearch?: string;
+  internalReasoning?: string;
+  inputCacheRead?: string;
+  inputCacheWrite?: string;
+}
+
+export interface ModelInfo {
+  id: string;
+  name: string;
+  contextLength: number | null;
+  maxCompletionTokens: number | null;
+  pricing: ModelPricing;
+  /** USD per million tokens, for display. */
+  promptUsdPerMillion: number;
+  completionUsdPerMillion: number;
+  inputModalities: string[];
+  outputModalities: string[];
+  expirationDate: string | null;
+  created: number | null;
+}
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
+}
+
+export type CallStatus = 'ok' | 'error' | 'cancelled';
+
+export interface LedgerEntry {
+  id: number;
+  at: string;
+  model: string;
+  crew: string | null;
+  agent: string | null;
+  tags: string[];
+  usage: TokenUsage;
+  costUsd: number;
+  /** The cost exactly as recorded (OpenRouter's `usage.cost`, or the estimate), as a decimal string. */
+  cost: string;
+  costEstimated: boolean;
+  generationId: string | null;
+  latencyMs: number;
+  status: CallStatus;
+  stream: boolean;
+}
+
+export interface Attribution {
+  crew?: string;
+  agent?: string;
+  tags?: string[];
+}
+
+export type ChatRole = 'system' | 'user' | 'assistant';
+
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+  name?: string;
+}
+
+export interface AuditEntry {
+  at: string;
+  clientKind: string;
+  clientId: string;
+  method: string;
+  /** Params with secrets and bulky fields elided. */
+  summary: string;
+  outcome: 'ok' | 'error';
+  errorCode: number | null;
+  durationMs: number;
+}
+
+export interface MethodMetrics {
+  method: string;
+  requests: number;
+  errors: number;
+  p50Ms: number;
+  p99Ms: number;
+}

@@ -1,0 +1,115 @@
+/**
+ * The one place that wires services together. Everything a service needs (store, clock, events, upstream
+ * client, config) is passed in here; transports are attached by main.ts.
+ */
+import type { Clock } from './clock';
+import { systemClock } from './clock';
+import { AlertService, type WebhookSender } from './costs/alerts';
+import { BudgetService } from './costs/budgets';
+import { ChatService } from './costs/chat';
+import { Reconciler } from './costs/reconcile';
+import { ReportService } from './costs/reports';
+import { EventBus } from './events';
+import { registerHandlers } from './handlers';
+import type { Logger } from './log';
+import { ModelCatalog } from './models/catalog';
+import { OpenRouterClient, type Sleeper, type UpstreamConfig } from './openrouter/client';
+import { AuditLog } from './rpc/audit';
+import { NotificationHub } from './rpc/hub';
+import { Metrics } from './rpc/metrics';
+import { RateLimiter, type RateLimitConfig } from './rpc/ratelimit';
+import { Router } from './rpc/router';
+import { JsonStore } from './store/json-store';
+import { dataDirPaths, type DataDirPaths } from '../protocol/node';
+import { BudgetAlertNotification, ServerStatusNotification, UsageRecordedNotification } from '../protocol';
+
+export const SERVER_VERSION = '0.1.0';
+
+export interface AppConfig {
+  dataDir: string;
+  upstream: UpstreamConfig;
+  sandbox: boolean;
+  rateLimit: RateLimitConfig;
+  modelsTtlMs?: number;
+  reconcileIntervalMs?: number;
+  log: Logger;
+  clock?: Clock;
+  sleeper?: Sleeper;
+  webhookSender?: WebhookSender;
+  webhookRetryDelaysMs?: number[];
+  /** Set by main.ts once transports are up, for server/info. */
+  endpoints?: { socket: string | null; httpPort: number | null };
+  onShutdownRequested?: () => void;
+}
+
+export class App {
+  readonly events = new EventBus();
+  readonly hub = new NotificationHub();
+  readonly paths: DataDirPaths;
+  readonly clock: Clock;
+  readonly startedAt: number;
+  router!: Router;
+  store!: JsonStore;
+  upstream!: OpenRouterClient;
+  catalog!: ModelCatalog;
+  alerts!: AlertService;
+  budgets!: BudgetService;
+  chat!: ChatService;
+  reports!: ReportService;
+  reconciler!: Reconciler;
+  audit!: AuditLog;
+  metrics!: Metrics;
+
+  private constructor(readonly config: AppConfig) {
+    this.clock = config.clock ?? systemClock;
+    this.paths = dataDirPaths(config.dataDir);
+    this.startedAt = this.clock.now();
+  }
+
+  static async create(config: AppConfig): Promise<App> {
+    const app = new App(config);
+    await app.wire();
+    return app;
+  }
+
+  private async wire(): Promise<void> {
+    const { config, clock, events } = this;
+    const log = config.log;
+    this.store = await JsonStore.open(this.paths.store, clock, this.paths.backups);
+    this.upstream = new OpenRouterClient(config.upstream, clock, config.sleeper);
+    this.catalog = new ModelCatalog(this.store.models, this.upstream, clock, log, config.modelsTtlMs);
+    this.alerts = new AlertService(this.store.alerts, events, clock, log, config.webhookSender, config.webhookRetryDelaysMs);
+    this.budgets = new BudgetService(this.store.budgets, this.store.ledger, this.alerts, clock);
+    await this.budgets.init();
+    this.chat = new ChatService(this.catalog, this.budgets, this.store.ledger, this.upstream, events, clock);
+    this.reports = new ReportService(this.store.ledger);
+    this.reconciler = new Reconciler(this.store.ledger, this.upstream, this.budgets, log);
+    if (config.reconcileIntervalMs) this.reconciler.start(config.reconcileIntervalMs);
+
+    this.metrics = new Metrics(this.startedAt);
+    this.audit = new AuditLog(this.paths.audit);
+    const limiter = new RateLimiter(config.rateLimit, clock);
+    this.router = new Router({ clock, metrics: this.metrics, audit: this.audit, limiter, log });
+    registerHandlers(this);
+    const missing = this.router.missing();
+    if (missing.length) throw new Error(`methods without a handler: ${missing.join(', ')}`);
+
+    events.subscribe('budget.alert', (a) => this.hub.broadcast(BudgetAlertNotification.method, a));
+    events.subscribe('usage.recorded', (e) => this.hub.broadcast(UsageRecordedNotification.method, e));
+    events.subscribe('server.status', (s) => this.hub.broadcast(ServerStatusNotification.method, s));
+  }
+
+  /** After a restore swapped the store folder: re-read it and re-derive budget state. */
+  async reloadStore(): Promise<void> {
+    await this.store.reload(this.paths.backups);
+    await this.budgets.init();
+  }
+
+  async close(): Promise<void> {
+    this.events.publish('server.status', { state: 'stopping', message: null });
+    this.reconciler.stop();
+    await this.alerts.drain();
+    await this.audit.drain();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,372 @@
+/**
+ * Budgets and the gate. Before a call, its worst-case cost is reserved against every budget in scope in one
+ * synchronous step (no await between check and reserve), so concurrent calls can never together go past a
+ * limit; after the call the reservation is replaced by the real cost, or released.
+ *
+ * Spent-per-period is kept in memory, seeded from the ledger and re-derived from it when a period rolls over.
+ */
+import { randomUUID } from 'node:crypto';
+import type { BudgetSet, BudgetState, BudgetStatus, Budget } from '../../protocol';
+import type { Clock } from '../clock';
+import { errors } from '../rpc/errors';
+import type { BudgetRecord, BudgetRepository, LedgerFilter, LedgerRepository } from '../store/repositories';
+import type { AlertService } from './alerts';
+import { formatPico, parseUsd, picoToUsd } from './money';
+import { periodBounds } from './periods';
+
+export const DEFAULT_THRESHOLDS = [50, 80, 100];
+
+export interface CallScope {
+  crew: string | null;
+  agent: string | null;
+  model: string;
+}
+
+interface LiveBudget {
+  record: BudgetRecord;
+  limit: bigint;
+  start: number | null;
+  end: number | null;
+  spent: bigint;
+  reserved: bigint;
+  /** Alerts already sent this period, so a hot budget does not ask the store again on every call. */
+  notified: Set<string>;
+}
+
+export interface Reservation {
+  id: string;
+  model: string;
+  amount: bigint;
+  budgetIds: string[];
+  /** Set when a `downgrade` budget switched the model. */
+  downgradedBy: string | null;
+  warnings: string[];
+}
+
+export class BudgetService {
+  private readonly live = new Map<string, LiveBudget>();
+  private readonly byScope = new Map<string, LiveBudget[]>();
+  private readonly reservations = new Map<string, Reservation>();
+
+  constructor(
+    private readonly repo: BudgetRepository,
+    private readonly ledger: LedgerRepository,
+    private readonly alerts: AlertService,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Loads budgets and derives their spend from the ledger (at start and after a store restore). */
+  async init(): Promise<void> {
+    this.live.clear();
+    this.byScope.clear();
+    for (const r of await this.repo.list()) this.install(r);
+  }
+
+  private install(record: BudgetRecord): LiveBudget {
+    const prev = this.live.get(record.id);
+    if (prev) this.unindex(prev);
+    const b: LiveBudget = { record, limit: parseUsd(record.limit), start: null, end: null, spent: 0n, reserved: prev?.reserved ?? 0n, notified: new Set() };
+    this.rollover(b, true);
+    this.live.set(record.id, b);
+    const list = this.byScope.get(record.scope) ?? [];
+    list.push(b);
+    this.byScope.set(record.scope, list);
+    return b;
+  }
+
+  private unindex(b: LiveBudget): void {
+    const list = (this.byScope.get(b.record.scope) ?? []).filter((x) => x.record.id !== b.record.id);
+    if (list.length) this.byScope.set(b.record.scope, list);
+    else this.byScope.delete(b.record.scope);
+    this.live.delete(b.record.id);
+  }
+
+  /** Moves the budget to the current period when the clock has left the one it tracks. */
+  private rollover(b: LiveBudget, force = false): void {
+    const now = this.clock.now();
+    if (!force && (b.end === null || now < b.end) && (b.start === null || now >= b.start)) return;
+    const { start, end } = periodBounds(b.record.period, now, b.record.weekStart);
+    if (start !== b.start) b.notified.clear();
+    b.start = start;
+    b.end = end;
+    b.spent = this.ledger.sumCost({ ...scopeFilter(b.record.scope), ...(start === null ? {} : { from: start }) });
+  }
+
+  private inScope(call: CallScope): LiveBudget[] {
+    const out: LiveBudget[] = [];
+    const add = (key: string) => {
+      const l = this.byScope.get(key);
+      if (l) out.push(...l);
+    };
+    add('global');
+    if (call.crew) add(`crew:${call.crew}`);
+    if (call.agent) add(`agent:${call.agent}`);
+    add(`model:${call.model}`);
+    return out;
+  }
+
+  /**
+   * Reserves the worst-case cost of a call on `model` (priced by `worstCase`, which may be asked again for a
+   * downgrade target). Throws BudgetExceeded naming the first budget that has no room.
+   */
+  reserve(call: CallScope, worstCase: (model: string) => bigint | undefined): Reservation {
+    let model = call.model;
+    let downgradedBy: string | null = null;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const amount = worstCase(model);
+      if (amount === undefined) break;
+      const budgets = this.inScope({ ...call, model });
+      const warnings: string[] = [];
+      let blocker: LiveBudget | undefined;
+      for (const b of budgets) {
+        this.rollover(b);
+        if (b.spent + b.reserved + amount <= b.limit) continue;
+        if (b.record.action === 'warn') {
+          warnings.push(`budget ${b.record.scope} (${b.record.period}) is over its $${formatPico(b.limit)} limit`);
+          continue;
+        }
+        blocker = b;
+        break;
+      }
+      if (!blocker) {
+        const r: Reservation = { id: randomUUID(), model, amount, budgetIds: budgets.map((b) => b.record.id), downgradedBy, warnings };
+        for (const b of budgets) b.reserved += amount;
+        this.reservations.set(r.id, r);
+        if (downgradedBy) this.notifyDowngrade(downgradedBy, call.model, model);
+        for (const b of budgets) if (b.record.action === 'warn' && b.spent + b.reserved > b.limit) this.notify(b, 'blocked');
+        return r;
+      }
+      const target = blocker.record.downgradeTo;
+      if (blocker.record.action === 'downgrade' && target && target !== model) {
+        downgradedBy = blocker.record.id;
+        model = target;
+        continue;
+      }
+      this.notify(blocker, 'blocked');
+      throw this.exceeded(blocker, amount);
+    }
+    throw errors.conflict(`cannot price model "${model}" for the budget check`);
+  }
+
+  private exceeded(b: LiveBudget, amount: bigint) {
+    const r = b.record;
+    return errors.budgetExceeded(
+      `budget ${r.scope} (${r.period}) would be exceeded: limit $${formatPico(b.limit)}, spent $${formatPico(b.spent)}, ` +
+        `reserved $${formatPico(b.reserved)}, this call needs up to $${formatPico(amount)}`,
+      {
+        budgetId: r.id,
+        scope: r.scope,
+        period: r.period,
+        limitUsd: picoToUsd(b.limit),
+        spentUsd: picoToUsd(b.spent),
+        reservedUsd: picoToUsd(b.reserved),
+        requestedUsd: picoToUsd(amount),
+        periodEnd: b.end === null ? null : new Date(b.end).toISOString(),
+      },
+    );
+  }
+
+  /** Replaces the reservation with the real cost of a ledger row stamped `ts`. */
+  settle(reservationId: string, actual: bigint, ts: number): void {
+    const r = this.reservations.get(reservationId);
+    if (!r) return;
+    this.reservations.delete(reservationId);
+    for (const id of r.budgetIds) {
+      const b = this.live.get(id);
+      if (!b) continue;
+      b.reserved -= r.amount;
+      this.rollover(b);
+      if ((b.start === null || ts >= b.start) && (b.end === null || ts < b.end)) b.spent += actual;
+      this.checkThresholds(b);
+    }
+  }
+
+  release(reservationId: string): void {
+    this.settle(reservationId, 0n, this.clock.now());
+  }
+
+  /** A reconciled ledger row changed cost by `delta`. */
+  adjust(call: CallScope, delta: bigint, ts: number): void {
+    for (const b of this.inScope(call)) {
+      this.rollover(b);
+      if ((b.start === null || ts >= b.start) && (b.end === null || ts < b.end)) b.spent += delta;
+      this.checkThresholds(b);
+    }
+  }
+
+  private checkThresholds(b: LiveBudget): void {
+    if (!b.record.alertsEnabled || b.limit <= 0n) return;
+    const pct = percent(b.spent, b.limit);
+    for (const t of b.record.thresholds) if (pct >= t) this.notify(b, 'threshold', t);
+  }
+
+  private notify(b: LiveBudget, kind: 'threshold' | 'blocked', threshold: number | null = null): void {
+    if (!b.record.alertsEnabled) return;
+    const seen = `${kind}|${threshold ?? ''}`;
+    if (b.notified.has(seen)) return;
+    b.notified.add(seen);
+    const r = b.record;
+    const pct = percent(b.spent, b.limit);
+    const message =
+      kind === 'blocked'
+        ? r.action === 'warn'
+          ? `Budget ${r.scope} (${r.period}) is over its limit of $${formatPico(b.limit)}; calls continue (action: warn)`
+          : `Budget ${r.scope} (${r.period}) refused a call: $${formatPico(b.spent)} of $${formatPico(b.limit)} spent`
+        : `Budget ${r.scope} (${r.period}) crossed ${threshold} %: $${formatPico(b.spent)} of $${formatPico(b.limit)} spent`;
+    void this.alerts
+      .fire({
+        budgetId: r.id,
+        scope: r.scope,
+        kind,
+        threshold,
+        spentUsd: picoToUsd(b.spent),
+        limitUsd: picoToUsd(b.limit),
+        percentUsed: pct,
+        periodStart: b.start,
+        message,
+      })
+      .catch(() => undefined);
+  }
+
+  private notifyDowngrade(budgetId: string, from: string, to: string): void {
+    const b = this.live.get(budgetId);
+    if (!b) return;
+    void this.alerts
+      .fire({
+        budgetId,
+        scope: b.record.scope,
+        kind: 'downgraded',
+        threshold: null,
+        spentUsd: picoToUsd(b.spent),
+        limitUsd: picoToUsd(b.limit),
+        percentUsed: percent(b.spent, b.limit),
+        periodStart: b.start,
+        message: `Budget ${b.record.scope} (${b.record.period}) is at its limit: calls to ${from} now go to ${to}`,
+      })
+      .catch(() => undefined);
+  }
+
+  async set(p: BudgetSet.Params): Promise<BudgetSet.Result> {
+    validateScope(p.scope);
+    const now = new Date(this.clock.now()).toISOString();
+    const existing = p.id
+      ? this.live.get(p.id)?.record
+      : [...this.live.values()].find((b) => b.record.scope === p.scope && b.record.period === p.period)?.record;
+    if (p.id && !existing) throw errors.notFound('budget', p.id);
+    const action = p.action ?? existing?.action ?? 'block';
+    const downgradeTo = p.downgradeTo ?? (action === 'downgrade' ? (existing?.downgradeTo ?? null) : null);
+    if (action === 'downgrade' && !downgradeTo)
+      throw errors.invalidParams('downgradeTo: a budget with action "downgrade" needs the model to downgrade to', {
+        field: 'downgradeTo',
+        issues: [{ field: 'downgradeTo', message: 'required when action is "downgrade"' }],
+      });
+    const record: BudgetRecord = {
+      id: existing?.id ?? randomUUID(),
+      scope: p.scope,
+      period: p.period,
+      limit: formatPico(parseUsd(p.limitUsd)),
+      action,
+      downgradeTo,
+      thresholds: [...new Set(p.thresholds ?? existing?.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => a - b),
+      alertsEnabled: existing?.alertsEnabled ?? true,
+      weekStart: p.weekStart ?? existing?.weekStart ?? 1,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    };
+    await this.repo.put(record);
+    this.install(record);
+    return { budget: toBudget(record), created: !existing };
+  }
+
+  async configure(budgetId: string | undefined, change: { thresholds?: number[]; enabled?: boolean }): Promise<Budget[]> {
+    const targets = budgetId ? [this.live.get(budgetId)] : [...this.live.values()];
+    if (budgetId && !targets[0]) throw errors.notFound('budget', budgetId);
+    const now = new Date(this.clock.now()).toISOString();
+    const records = targets.map((b) => ({
+      ...b!.record,
+      ...(change.thresholds ? { thresholds: [...new Set(change.thresholds)].sort((x, y) => x - y) } : {}),
+      ...(change.enabled !== undefined ? { alertsEnabled: change.enabled } : {}),
+      updatedAt: now,
+    }));
+    if (change.thresholds || change.enabled !== undefined) {
+      await this.repo.putMany(records);
+      records.forEach((r) => this.install(r));
+    }
+    return records.map(toBudget);
+  }
+
+  async delete(id: string): Promise<void> {
+    const b = this.live.get(id);
+    if (!b) throw errors.notFound('budget', id);
+    await this.repo.delete(id);
+    this.unindex(b);
+  }
+
+  has(id: string): boolean {
+    return this.live.has(id);
+  }
+
+  status(filter: { scope?: string; id?: string } = {}): BudgetStatus[] {
+    if (filter.id && !this.live.has(filter.id)) throw errors.notFound('budget', filter.id);
+    const out: BudgetStatus[] = [];
+    for (const b of this.live.values()) {
+      if (filter.id && b.record.id !== filter.id) continue;
+      if (filter.scope && b.record.scope !== filter.scope) continue;
+      this.rollover(b);
+      const remaining = b.limit - b.spent - b.reserved;
+      const pct = percent(b.spent, b.limit);
+      const warnAt = Math.max(...b.record.thresholds.filter((t) => t < 100), 0) || 80;
+      const state: BudgetState = b.spent >= b.limit ? 'exceeded' : pct >= warnAt ? 'warning' : 'ok';
+      out.push({
+        ...toBudget(b.record),
+        spentUsd: picoToUsd(b.spent),
+        reservedUsd: picoToUsd(b.reserved),
+        remainingUsd: picoToUsd(remaining > 0n ? remaining : 0n),
+        percentUsed: pct,
+        state,
+        periodStart: b.start === null ? null : new Date(b.start).toISOString(),
+        periodEnd: b.end === null ? null : new Date(b.end).toISOString(),
+      });
+    }
+    return out.sort((a, b) => b.percentUsed - a.percentUsed || a.scope.localeCompare(b.scope));
+  }
+}
+
+export function validateScope(scope: string): void {
+  if (scope === 'global') return;
+  const m = /^(crew|agent|model):(.+)$/.exec(scope);
+  if (!m || m[2]!.trim() === '')
+    throw errors.invalidParams(`scope: "${scope}" is not a scope; use global, crew:<id>, agent:<id> or model:<id>`, {
+      field: 'scope',
+      issues: [{ field: 'scope', message: 'expected global, crew:<id>, agent:<id> or model:<id>' }],
+    });
+}
+
+function scopeFilter(scope: string): LedgerFilter {
+  if (scope === 'global') return {};
+  const i = scope.indexOf(':');
+  const kind = scope.slice(0, i) as 'crew' | 'agent' | 'model';
+  return { [kind]: scope.slice(i + 1) };
+}
+
+/** Percent with two decimals, computed on integers. */
+function percent(spent: bigint, limit: bigint): number {
+  if (limit <= 0n) return spent > 0n ? 100 : 0;
+  return Number((spent * 10_000n) / limit) / 100;
+}
+
+export function toBudget(r: BudgetRecord): Budget {
+  return {
+    id: r.id,
+    scope: r.scope,
+    period: r.period,
+    limitUsd: Number(r.limit),
+    action: r.action,
+    downgradeTo: r.downgradeTo,
+    thresholds: r.thresholds,
+    alertsEnabled: r.alertsEnabled,
+    weekStart: r.weekStart,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}

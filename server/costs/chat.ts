@@ -1,0 +1,164 @@
+/**
+ * One model call through the gate: price the worst case, reserve it against every budget in scope, call
+ * upstream, record the ledger row (durably) and settle the reservation to the real `usage.cost`. Failures and
+ * cancellations release what was not spent; a stream cut midway is recorded as an estimate to reconcile.
+ */
+import type { ChatComplete, LedgerEntry } from '../../protocol';
+import { ErrorCodes } from '../../protocol';
+import type { Clock } from '../clock';
+import type { EventBus } from '../events';
+import type { ModelCatalog } from '../models/catalog';
+import type { OpenRouterClient } from '../openrouter/client';
+import { UpstreamError } from '../openrouter/errors';
+import { RpcError } from '../rpc/errors';
+import type { LedgerRepository, LedgerRow, NewLedgerRow } from '../store/repositories';
+import type { BudgetService } from './budgets';
+import { costFromPricing, defaultMaxTokens, estimatePromptTokens, worstCaseCost } from './estimate';
+import { formatPico, parseUsd, picoToUsd } from './money';
+
+export interface CallContext {
+  signal?: AbortSignal;
+  onDelta?: (text: string, completionTokens: number) => void;
+}
+
+export class ChatService {
+  constructor(
+    private readonly catalog: ModelCatalog,
+    private readonly budgets: BudgetService,
+    private readonly ledger: LedgerRepository,
+    private readonly upstream: OpenRouterClient,
+    private readonly events: EventBus,
+    private readonly clock: Clock,
+  ) {}
+
+  async complete(p: ChatComplete.Params, ctx: CallContext = {}): Promise<ChatComplete.Result> {
+    const requested = await this.catalog.require(p.model);
+    const promptEstimate = estimatePromptTokens(p.messages);
+    const plan = (id: string) => {
+      const m = id === requested.id ? requested : this.catalog.peek(id);
+      if (!m) return undefined;
+      return { model: m, maxTokens: p.maxTokens ?? defaultMaxTokens(m, promptEstimate) };
+    };
+    const reservation = this.budgets.reserve(
+      { crew: p.crew ?? null, agent: p.agent ?? null, model: requested.id },
+      (id) => {
+        const x = plan(id);
+        return x && worstCaseCost(x.model, promptEstimate, x.maxTokens);
+      },
+    );
+    const { model, maxTokens } = plan(reservation.model)!;
+    const started = performance.now();
+    let deltas = 0;
+    const base = {
+      model: model.id,
+      crew: p.crew ?? null,
+      agent: p.agent ?? null,
+      tags: p.tags ?? [],
+      stream: p.stream ?? false,
+    };
+    try {
+      const out = await this.upstream.chat(
+        { model: model.id, messages: p.messages, maxTokens, temperature: p.temperature, stream: p.stream ?? false },
+        {
+          signal: ctx.signal,
+          onDelta: ctx.onDelta && ((text) => ctx.onDelta!(text, ++deltas)),
+        },
+      );
+      const estimated = out.cost === undefined;
+      const costPico =
+        out.cost !== undefined
+          ? Number(parseUsd(out.cost))
+          : costFromPricing(model, out.promptTokens, out.completionTokens, out.cachedTokens);
+      const row = await this.record(reservation.id, {
+        ...base,
+        ts: this.clock.now(),
+        promptTokens: out.promptTokens,
+        completionTokens: out.completionTokens,
+        cachedTokens: out.cachedTokens,
+        reasoningTokens: out.reasoningTokens,
+        costPico,
+        cost: out.cost !== undefined ? formatPico(parseUsd(out.cost)) : formatPico(costPico),
+        estimated,
+        generationId: out.generationId,
+        latencyMs: performance.now() - started,
+        status: 'ok',
+      });
+      return {
+        ledgerId: row.id,
+        generationId: out.generationId,
+        model: model.id,
+        requestedModel: requested.id,
+        downgradedBy: reservation.downgradedBy,
+        content: out.content,
+        finishReason: out.finishReason,
+        usage: {
+          promptTokens: out.promptTokens,
+          completionTokens: out.completionTokens,
+          cachedTokens: out.cachedTokens,
+          reasoningTokens: out.reasoningTokens,
+        },
+        costUsd: picoToUsd(costPico),
+        cost: row.cost,
+        costEstimated: estimated,
+        latencyMs: row.latencyMs,
+        warnings: reservation.warnings,
+      };
+    } catch (e) {
+      const cancelled = ctx.signal?.aborted || (e instanceof RpcError && e.code === ErrorCodes.RequestCancelled);
+      const partial = e instanceof UpstreamError ? e.partial : (e as { partial?: UpstreamError['partial'] }).partial;
+      // Something was generated (and may be billed): record an estimate that reconcile will correct.
+      const costPico = partial ? costFromPricing(model, promptEstimate, partial.completionTokens) : 0;
+      try {
+        await this.record(reservation.id, {
+          ...base,
+          ts: this.clock.now(),
+          promptTokens: partial ? promptEstimate : 0,
+          completionTokens: partial?.completionTokens ?? 0,
+          cachedTokens: 0,
+          reasoningTokens: 0,
+          costPico,
+          cost: formatPico(costPico),
+          estimated: partial !== undefined,
+          generationId: partial?.generationId ?? null,
+          latencyMs: performance.now() - started,
+          status: cancelled ? 'cancelled' : 'error',
+        });
+      } finally {
+        this.budgets.release(reservation.id);
+      }
+      if (cancelled) throw new RpcError(ErrorCodes.RequestCancelled, 'request cancelled; the reservation was released');
+      throw e;
+    }
+  }
+
+  private async record(reservationId: string, row: NewLedgerRow): Promise<LedgerRow> {
+    const stored = await this.ledger.append(row);
+    this.budgets.settle(reservationId, BigInt(stored.costPico), stored.ts);
+    this.events.publish('usage.recorded', toEntry(stored));
+    return stored;
+  }
+}
+
+export function toEntry(r: LedgerRow): LedgerEntry {
+  return {
+    id: r.id,
+    at: new Date(r.ts).toISOString(),
+    model: r.model,
+    crew: r.crew,
+    agent: r.agent,
+    tags: r.tags,
+    usage: {
+      promptTokens: r.promptTokens,
+      completionTokens: r.completionTokens,
+      cachedTokens: r.cachedTokens,
+      reasoningTokens: r.reasoningTokens,
+    },
+    costUsd: picoToUsd(r.costPico),
+    cost: r.cost,
+    costEstimated: r.estimated,
+    generationId: r.generationId,
+    latencyMs: r.latencyMs,
+    status: r.status,
+    stream: r.stream,
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * Money is counted in integer picodollars (1e-12 USD). OpenRouter quotes prices per token with at most ~10
+ * decimals, so every price and every tokens × price product is an exact integer here; float dollars are only
+ * produced at the edge (JSON results), never summed.
+ *
+ * A picodollar amount is a JS number while it is a safe integer (≤ ~$9,007); sums that could exceed that
+ * use `sumPico`, which falls back to BigInt.
+ */
+export type Pico = number;
+
+const SCALE_DIGITS = 12;
+const SCALE = 10n ** BigInt(SCALE_DIGITS);
+
+/** Parses a decimal USD amount ("0.0000000375", "1e-7", 0.00012) into picodollars, rounding half up past 1e-12. */
+export function parseUsd(value: string | number): bigint {
+  const text = typeof value === 'number' ? numberToDecimal(value) : value.trim();
+  const m = /^(-)?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new RangeError(`not a decimal amount: "${text}"`);
+  const negative = m[1] === '-';
+  let digits = (m[2] ?? '') + (m[3] ?? '');
+  let exponent = Number(m[4] ?? 0) - (m[3] ?? '').length + SCALE_DIGITS;
+  if (digits === '') digits = '0';
+  let result: bigint;
+  if (exponent >= 0) {
+    result = BigInt(digits) * 10n ** BigInt(exponent);
+  } else {
+    const cut = -exponent;
+    const keep = digits.length > cut ? digits.slice(0, digits.length - cut) : '0';
+    const dropped = digits.length > cut ? digits.slice(digits.length - cut) : digits.padStart(cut, '0');
+    result = BigInt(keep) + (dropped[0] !== undefined && dropped[0] >= '5' ? 1n : 0n);
+    exponent = 0;
+  }
+  return negative ? -result : result;
+}
+
+/** Picodollars as a JS number; throws if it would lose precision. */
+export function toPico(value: string | number): Pico {
+  const big = parseUsd(value);
+  const n = Number(big);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`amount too large for one call: ${String(value)} USD`);
+  return n;
+}
+
+/** Exact decimal string of a picodollar amount, without trailing zeros ("0.000123", "12", "0"). */
+export function formatPico(pico: Pico | bigint): string {
+  const big = typeof pico === 'bigint' ? pico : BigInt(pico);
+  const negative = big < 0n;
+  const abs = negative ? -big : big;
+  const whole = abs / SCALE;
+  const frac = (abs % SCALE).toString().padStart(SCALE_DIGITS, '0').replace(/0+$/, '');
+  return `${negative ? '-' : ''}${whole.toString()}${frac ? '.' + frac : ''}`;
+}
+
+/** USD as a JS number for results; exact to the float's precision, never summed again. */
+export function picoToUsd(pico: Pico | bigint): number {
+  return Number(formatPico(pico));
+}
+
+export function usdToPico(usd: number): Pico {
+  return toPico(usd);
+}
+
+/** Sums picodollar amounts exactly, however large the total. */
+export function sumPico(values: Iterable<Pico>): bigint {
+  let fast = 0;
+  let big = 0n;
+  for (const v of values) {
+    fast += v;
+    if (fast > Number.MAX_SAFE_INTEGER || fast < -Number.MAX_SAFE_INTEGER) {
+      big += BigInt(fast - v);
+      fast = v;
+    }
+  }
+  return big + BigInt(fast);
+}
+
+/** Price per token (string, USD) × tokens, in picodollars, exact. */
+export function priceTimes(pricePerToken: string | undefined, tokens: number): Pico {
+  if (!pricePerToken || tokens === 0) return 0;
+  return toPico(pricePerToken) * tokens;
+}
+
+function numberToDecimal(n: number): string {
+  if (!Number.isFinite(n)) throw new RangeError(`not a finite amount: ${n}`);
+  // String() gives the shortest round-tripping form, possibly in exponent notation, which parseUsd accepts.
+  return String(n);
+}

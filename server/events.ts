@@ -1,0 +1,23 @@
+/** Domain events. Services publish; the rpc layer fans them out as notifications, SSE events and webhooks. */
+import { EventEmitter } from 'node:events';
+import type { BudgetAlert, LedgerEntry, ServerStatusNotification } from '../protocol';
+
+export interface DomainEvents {
+  'usage.recorded': LedgerEntry;
+  'budget.alert': BudgetAlert;
+  'server.status': ServerStatusNotification.Params;
+}
+
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+  constructor() {
+    this.emitter.setMaxListeners(0);
+  }
+  publish<K extends keyof DomainEvents>(name: K, payload: DomainEvents[K]): void {
+    this.emitter.emit(name, payload);
+  }
+  subscribe<K extends keyof DomainEvents>(name: K, listener: (payload: DomainEvents[K]) => void): () => void {
+    this.emitter.on(name, listener);
+    return () => this.emitter.off(name, listener);
+  }
+}

@@ -1,0 +1,181 @@
+/** Binds each protocol method to the service that does the work. Handlers stay thin: params are validated already. */
+import { randomUUID } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type {
+  AuditList,
+  BudgetAlerts,
+  BudgetConfigureAlerts,
+  BudgetDelete,
+  BudgetSet,
+  BudgetStatusRequest,
+  ChatComplete,
+  CostReport,
+  LedgerList,
+  ModelsList,
+  ServerHello,
+  ServerInfo,
+  ServerUpstream,
+  StoreBackup,
+  StoreRestore,
+  StoreVerify,
+} from '../protocol';
+import { incompatibility, PROTOCOL_VERSION } from '../protocol';
+import type { App } from './app';
+import { SERVER_VERSION } from './app';
+import { toEntry } from './costs/chat';
+import { picoToUsd } from './costs/money';
+import { errors, RpcError } from './rpc/errors';
+import { ErrorCodes } from '../protocol';
+import { installBackup, readBackup, writeBackup } from './store/backup';
+import { SCHEMA_VERSION } from './store/schema';
+
+export function registerHandlers(app: App): void {
+  const r = app.router;
+  const info = (): ServerInfo.Result => ({
+    name: 'crew-server',
+    version: SERVER_VERSION,
+    protocolVersion: PROTOCOL_VERSION,
+    pid: process.pid,
+    dataDir: app.paths.dataDir,
+    socket: app.config.endpoints?.socket ?? null,
+    httpPort: app.config.endpoints?.httpPort ?? null,
+    startedAt: new Date(app.startedAt).toISOString(),
+    upstream: { baseUrl: app.config.upstream.baseUrl, sandbox: app.config.sandbox, keyConfigured: app.upstream.keyConfigured },
+  });
+
+  r.register('server/hello', (p: ServerHello.Params, ctx) => {
+    const problem = incompatibility(p.protocolVersion, PROTOCOL_VERSION);
+    if (problem) throw new RpcError(ErrorCodes.InvalidRequest, problem, { serverProtocolVersion: PROTOCOL_VERSION });
+    ctx.client.kind = p.clientKind;
+    if (p.clientName) ctx.client.name = p.clientName;
+    return info();
+  });
+  r.register('server/health', async () => ({
+    ok: true,
+    uptimeMs: app.clock.now() - app.startedAt,
+    store: (await fsp.access(app.store.dbFile).then(() => true, () => false)) ? 'ok' : 'error',
+  }));
+  r.register('server/info', info);
+  r.register('server/metrics', () => app.metrics.snapshot(app.clock.now()));
+  r.register('server/shutdown', () => {
+    setImmediate(() => app.config.onShutdownRequested?.());
+    return { stopping: true };
+  });
+  r.register('server/upstream', async (): Promise<ServerUpstream.Result> => {
+    const base = { baseUrl: app.config.upstream.baseUrl, sandbox: app.config.sandbox, keyConfigured: app.upstream.keyConfigured };
+    if (!app.upstream.keyConfigured) return { ...base, key: null, error: 'no OpenRouter API key configured (OPENROUTER_API_KEY)' };
+    try {
+      const k = await app.upstream.keyInfo();
+      return {
+        ...base,
+        key: { label: k.label, limitUsd: k.limit, limitRemainingUsd: k.limitRemaining, usageUsd: k.usage, isFreeTier: k.isFreeTier },
+        error: null,
+      };
+    } catch (e) {
+      return { ...base, key: null, error: (e as Error).message };
+    }
+  });
+  r.register('audit/list', async (p: AuditList.Params) => ({ entries: await app.audit.list(p.limit ?? 100, p.method) }));
+
+  r.register('models/list', (p: ModelsList.Params) => app.catalog.list(p));
+
+  r.register('chat/complete', (p: ChatComplete.Params, ctx) =>
+    app.chat.complete(p, {
+      signal: ctx.signal,
+      onDelta: (text, completionTokens) => ctx.progress({ kind: 'delta', text, completionTokens } satisfies ChatComplete.Progress),
+    }),
+  );
+
+  r.register('ledger/list', (p: LedgerList.Params): LedgerList.Result => {
+    const { rows, total } = app.store.ledger.list({ ...p, limit: p.limit ?? 50 });
+    return { entries: rows.map(toEntry), total };
+  });
+  r.register('cost/report', (p: CostReport.Params) => app.reports.report(p));
+
+  r.register('budget/set', async (p: BudgetSet.Params) => {
+    if (p.downgradeTo) await app.catalog.require(p.downgradeTo);
+    return app.budgets.set(p);
+  });
+  r.register('budget/status', (p: BudgetStatusRequest.Params) => ({ budgets: app.budgets.status(p) }));
+  r.register('budget/delete', async (p: BudgetDelete.Params) => {
+    await app.budgets.delete(p.id);
+    return { deleted: true };
+  });
+  r.register('budget/configureAlerts', async (p: BudgetConfigureAlerts.Params): Promise<BudgetConfigureAlerts.Result> => {
+    if (p.budgetId && !app.budgets.has(p.budgetId)) throw errors.notFound('budget', p.budgetId);
+    if (p.removeWebhook && !(await app.store.alerts.removeWebhook(p.removeWebhook))) throw errors.notFound('webhook', p.removeWebhook);
+    if (p.webhookUrl) {
+      await app.store.alerts.addWebhook({
+        id: randomUUID(),
+        url: p.webhookUrl,
+        budgetId: p.budgetId ?? null,
+        createdAt: new Date(app.clock.now()).toISOString(),
+      });
+    }
+    const change: { thresholds?: number[]; enabled?: boolean } = {};
+    if (p.thresholds) change.thresholds = p.thresholds;
+    if (p.enabled !== undefined) change.enabled = p.enabled;
+    const budgets = await app.budgets.configure(p.budgetId, change);
+    return { budgets, webhooks: await app.store.alerts.webhooks() };
+  });
+  r.register('budget/alerts', async (p: BudgetAlerts.Params): Promise<BudgetAlerts.Result> => {
+    if (p.budgetId && !app.budgets.has(p.budgetId)) throw errors.notFound('budget', p.budgetId);
+    return {
+      alerts: await app.store.alerts.list({ ...(p.budgetId ? { budgetId: p.budgetId } : {}), limit: p.limit ?? 100 }),
+      webhooks: await app.store.alerts.webhooks(),
+    };
+  });
+
+  r.register('store/verify', async (): Promise<StoreVerify.Result> => {
+    const checks: StoreVerify.Result['checks'] = [];
+    try {
+      JSON.parse(await fsp.readFile(app.store.dbFile, 'utf8'));
+      checks.push({ name: 'db.json', ok: true, detail: `valid JSON, schema ${app.store.schemaVersion}` });
+    } catch (e) {
+      checks.push({ name: 'db.json', ok: false, detail: (e as Error).message });
+    }
+    const ledger = app.store.ledger;
+    let prevTs = -Infinity;
+    let ordered = true;
+    const all = ledger.list({ limit: 0 }).total;
+    for (let id = 1; id <= ledger.count(); id++) {
+      const row = ledger.get(id);
+      if (!row || row.ts < prevTs) {
+        ordered = false;
+        break;
+      }
+      prevTs = row.ts;
+    }
+    checks.push({ name: 'ledger', ok: ordered && all === ledger.count(), detail: `${ledger.count()} entries, in time order: ${ordered}` });
+    const total = picoToUsd(ledger.sumCost({}));
+    checks.push({ name: 'ledger total', ok: Number.isFinite(total), detail: `$${total} recorded` });
+    const dangling = app.budgets.status().filter((b) => !Number.isFinite(b.spentUsd));
+    checks.push({ name: 'budgets', ok: dangling.length === 0, detail: `${app.budgets.status().length} budgets` });
+    return { ok: checks.every((c) => c.ok), schemaVersion: SCHEMA_VERSION, checks };
+  });
+  r.register('store/backup', async (p: StoreBackup.Params): Promise<StoreBackup.Result> => {
+    const file = p.path ? path.resolve(p.path) : defaultBackupPath(app);
+    const out = await writeBackup(app.paths.store, file);
+    return { ...out, ledgerEntries: app.store.ledger.count() };
+  });
+  r.register('store/restore', async (p: StoreRestore.Params): Promise<StoreRestore.Result> => {
+    const file = path.resolve(p.path);
+    const bundle = await readBackup(file);
+    const previous = await writeBackup(app.paths.store, defaultBackupPath(app, 'pre-restore'));
+    await app.store.close();
+    await installBackup(bundle, app.paths.store);
+    await app.reloadStore();
+    return {
+      restoredFrom: file,
+      previousBackup: previous.path,
+      ledgerEntries: app.store.ledger.count(),
+      budgets: app.budgets.status().length,
+    };
+  });
+}
+
+function defaultBackupPath(app: App, kind = 'crew'): string {
+  const stamp = new Date(app.clock.now()).toISOString().replace(/[:.]/g, '-');
+  return path.join(app.paths.backups, `${kind}-${stamp}.backup`);
+}

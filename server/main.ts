@@ -1,0 +1,214 @@
+/**
+ * crew-server: parses arguments, takes the data directory's lock, wires the app and attaches transports.
+ *
+ *   crew-server [--data-dir DIR] [--stdio | --socket [PATH]] [--port N] [--host ADDR] [--sandbox]
+ *
+ * Without --stdio it runs as the data directory's daemon: unix socket + HTTP on 127.0.0.1, and a discovery file
+ * (server.json) that clients read. With --stdio it serves one client on stdin/stdout and holds the same lock.
+ */
+import { promises as fsp } from 'node:fs';
+import type http from 'node:http';
+import type net from 'node:net';
+import { parseArgs } from 'node:util';
+import type { DiscoveryFile } from '../protocol';
+import { PROTOCOL_VERSION } from '../protocol';
+import { dataDirPaths, defaultDataDir } from '../protocol/node';
+import { App, SERVER_VERSION } from './app';
+import { acquireLock, LockHeld } from './daemon/lock';
+import { loadOrCreateToken, readKeyFile } from './daemon/token';
+import { createLogger, registerSecret, type LogLevel } from './log';
+import { DEFAULT_BASE_URL } from './openrouter/client';
+import { RpcError } from './rpc/errors';
+import { writeDurably } from './store/durable-file';
+import { boundPort, listenHttp } from './transports/http';
+import { serveStreams } from './transports/jsonrpc';
+import { listenSocket } from './transports/socket';
+import { startFakeOpenRouter } from '../test/fixtures/fake-openrouter';
+
+const HELP = `crew-server — the OpenRouter Crew server (one per data directory)
+
+Usage: crew-server [options]
+
+  --data-dir <dir>     data directory (default: $CREW_DATA_DIR or the user data dir)
+  --stdio              serve one client over stdin/stdout (no socket, no discovery file)
+  --socket [path]      listen on a unix socket / named pipe (default: in the data directory)
+  --port <n>           HTTP on 127.0.0.1:<n> (0 = any free port; default 0 for a daemon)
+  --no-http            do not listen on HTTP
+  --host <addr>        bind HTTP to another address (explicit opt-in; the token is still required)
+  --sandbox            use the built-in fake OpenRouter (no account, no network; costs are not real)
+  --rate-limit <n>     requests per second per client (0 = off; default 1000, burst 2×)
+  --log-level <level>  debug | info | warn | error (default info)
+  -h, --help
+
+Environment: OPENROUTER_API_KEY, OPENROUTER_BASE_URL (default ${DEFAULT_BASE_URL}), CREW_DATA_DIR, CREW_SANDBOX=1
+
+Example: crew-server --data-dir ~/.crew --port 8787`;
+
+async function main(): Promise<void> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        'data-dir': { type: 'string' },
+        stdio: { type: 'boolean' },
+        socket: { type: 'string' },
+        'default-socket': { type: 'boolean' },
+        port: { type: 'string' },
+        'no-http': { type: 'boolean' },
+        host: { type: 'string' },
+        sandbox: { type: 'boolean' },
+        'rate-limit': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: false,
+      strict: true,
+    }).values;
+  } catch (e) {
+    process.stderr.write(`crew-server: ${(e as Error).message}\n\n${HELP}\n`);
+    process.exit(2);
+  }
+  if (args.help) {
+    process.stdout.write(HELP + '\n');
+    return;
+  }
+  // `--socket` with no path is written as `--socket ''` or --default-socket by clients.
+  const stdio = args.stdio === true;
+  const socketPath = stdio ? null : args.socket ? args.socket : dataDirPaths(args['data-dir'] ?? defaultDataDir()).socket;
+  const port = args['no-http'] || (stdio && args.port === undefined) ? null : Number(args.port ?? 0);
+  if (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535)) return usage(`--port: "${args.port}" is not a port number`);
+  const rate = Number(args['rate-limit'] ?? 1000);
+  if (!Number.isFinite(rate) || rate < 0) return usage(`--rate-limit: "${args['rate-limit']}" is not a number ≥ 0`);
+  const level = (args['log-level'] ?? 'info') as LogLevel;
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) return usage(`--log-level: "${level}" is not one of debug, info, warn, error`);
+
+  const log = createLogger((line) => process.stderr.write(line), level);
+  const paths = dataDirPaths(args['data-dir'] ?? defaultDataDir());
+  await fsp.mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
+
+  let release: () => Promise<void>;
+  try {
+    release = await acquireLock(paths.lock, paths.dataDir);
+  } catch (e) {
+    if (e instanceof LockHeld) {
+      process.stderr.write(`crew-server: ${e.message}\n`);
+      process.exit(3);
+    }
+    throw e;
+  }
+
+  const sandbox = args.sandbox === true || process.env.CREW_SANDBOX === '1';
+  let fake: Awaited<ReturnType<typeof startFakeOpenRouter>> | undefined;
+  let baseUrl = process.env.OPENROUTER_BASE_URL || DEFAULT_BASE_URL;
+  let apiKey = process.env.OPENROUTER_API_KEY || (await readKeyFile(paths.apiKey));
+  if (sandbox) {
+    fake = await startFakeOpenRouter({ port: 0, host: '127.0.0.1', label: 'OpenRouter Crew sandbox' });
+    baseUrl = fake.url;
+    apiKey = 'sandbox-key';
+    log.warn(`SANDBOX MODE: calls go to the built-in fake OpenRouter at ${baseUrl}; costs are simulated, not real`);
+  }
+  registerSecret(apiKey);
+  const token = await loadOrCreateToken(paths.token);
+  registerSecret(token);
+
+  let shuttingDown: Promise<void> | undefined;
+  const closers: (() => Promise<void>)[] = [];
+  const shutdown = (code: number) => {
+    shuttingDown ??= (async () => {
+      log.info('shutting down');
+      for (const c of closers.reverse()) await c().catch((e: Error) => log.error(`shutdown: ${e.message}`));
+      await release();
+      process.exit(code);
+    })();
+    return shuttingDown;
+  };
+
+  const endpoints = { socket: null as string | null, httpPort: null as number | null };
+  let app: App;
+  try {
+    app = await App.create({
+      dataDir: paths.dataDir,
+      upstream: {
+        baseUrl,
+        apiKey,
+        timeoutMs: Number(process.env.CREW_UPSTREAM_TIMEOUT_MS ?? 120_000),
+        maxRetries: 3,
+        maxRetryWaitMs: 30_000,
+        appUrl: 'https://github.com/openrouter-crew/openrouter-crew',
+        appTitle: 'OpenRouter Crew',
+      },
+      sandbox,
+      rateLimit: { perSecond: rate, burst: rate * 2 },
+      reconcileIntervalMs: Number(process.env.CREW_RECONCILE_INTERVAL_MS ?? 30_000),
+      log,
+      endpoints,
+      onShutdownRequested: () => void shutdown(0),
+    });
+  } catch (e) {
+    await release();
+    await fake?.close();
+    process.stderr.write(`crew-server: ${(e as Error).message}\n`);
+    process.exit(e instanceof RpcError ? 4 : 1);
+  }
+  closers.push(async () => {
+    await app.close();
+    await fake?.close();
+  });
+
+  if (stdio) {
+    const conn = serveStreams(process.stdin, process.stdout, app.router, app.hub, 'stdio');
+    conn.onClose(() => void shutdown(0));
+    process.stdin.on('end', () => void shutdown(0));
+  }
+  let socketServer: net.Server | undefined;
+  if (socketPath) {
+    socketServer = await listenSocket(socketPath, app.router, app.hub);
+    endpoints.socket = socketPath;
+    closers.push(() => new Promise((r) => socketServer!.close(() => r())));
+  }
+  let httpServer: http.Server | undefined;
+  if (port !== null) {
+    httpServer = await listenHttp({ host: args.host ?? '127.0.0.1', port, token }, app.router, app.hub);
+    endpoints.httpPort = boundPort(httpServer);
+    closers.push(() => new Promise((r) => {
+      httpServer!.close(() => r());
+      httpServer!.closeAllConnections();
+    }));
+  }
+  if (!stdio) {
+    const discovery: DiscoveryFile = {
+      pid: process.pid,
+      socket: endpoints.socket,
+      httpPort: endpoints.httpPort,
+      protocolVersion: PROTOCOL_VERSION,
+      version: SERVER_VERSION,
+      dataDir: paths.dataDir,
+      startedAt: new Date().toISOString(),
+    };
+    await writeDurably(paths.discovery, JSON.stringify(discovery, null, 2));
+    closers.unshift(async () => {
+      const cur = await fsp.readFile(paths.discovery, 'utf8').catch(() => '');
+      if (cur.includes(`"pid": ${process.pid},`)) await fsp.rm(paths.discovery, { force: true });
+    });
+  }
+  app.events.publish('server.status', { state: 'ready', message: null });
+  log.info(
+    `crew-server ${SERVER_VERSION} ready: data ${paths.dataDir}` +
+      (endpoints.socket ? `, socket ${endpoints.socket}` : '') +
+      (endpoints.httpPort !== null ? `, http 127.0.0.1:${endpoints.httpPort}` : '') +
+      (stdio ? ', stdio' : '') +
+      (sandbox ? ' [SANDBOX]' : ''),
+  );
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+}
+
+function usage(msg: string): void {
+  process.stderr.write(`crew-server: ${msg}\n\n${HELP}\n`);
+  process.exit(2);
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`crew-server: ${e.stack ?? e.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,262 @@
+/**
+ * Our thin wrapper over the `openai` SDK pointed at OpenRouter (or any OpenAI-compatible base URL). The SDK's own
+ * retries are off: we retry 429/5xx/connection failures ourselves, honouring Retry-After, and only before a
+ * stream has produced anything (a retried stream would bill twice).
+ */
+import OpenAI from 'openai';
+import type { ChatCompletionChunk, ChatCompletion } from 'openai/resources/chat/completions';
+import { ErrorCodes } from '../../protocol';
+import type { ChatMessage } from '../../protocol';
+import type { Clock } from '../clock';
+import { RpcError } from '../rpc/errors';
+import { mapUpstreamError, UpstreamError } from './errors';
+
+export const DEFAULT_BASE_URL = 'https://openrouter.ai/api/v1';
+
+export interface UpstreamConfig {
+  baseUrl: string;
+  apiKey: string | undefined;
+  /** Per-request timeout, ms. */
+  timeoutMs: number;
+  maxRetries: number;
+  /** Longest Retry-After we are willing to wait inside one call; longer ones fail with retryAfterMs in data. */
+  maxRetryWaitMs: number;
+  appUrl: string;
+  appTitle: string;
+}
+
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+  maxTokens: number;
+  temperature?: number;
+  stream: boolean;
+}
+
+export interface ChatOutcome {
+  content: string;
+  finishReason: string | null;
+  model: string;
+  generationId: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
+  /** `usage.cost` as OpenRouter sent it; undefined when absent. */
+  cost: number | undefined;
+}
+
+export interface GenerationInfo {
+  totalCost: number;
+}
+
+export interface KeyInfo {
+  label: string | null;
+  limit: number | null;
+  limitRemaining: number | null;
+  usage: number;
+  isFreeTier: boolean;
+}
+
+export interface Sleeper {
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const realSleeper: Sleeper = {
+  sleep: (ms, signal) =>
+    new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(new RpcError(ErrorCodes.RequestCancelled, 'request cancelled'));
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(new RpcError(ErrorCodes.RequestCancelled, 'request cancelled'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+};
+
+interface OpenRouterUsage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  cost?: number;
+  prompt_tokens_details?: { cached_tokens?: number };
+  completion_tokens_details?: { reasoning_tokens?: number };
+}
+
+export class OpenRouterClient {
+  private readonly sdk: OpenAI;
+
+  constructor(
+    readonly config: UpstreamConfig,
+    private readonly clock: Clock,
+    private readonly sleeper: Sleeper = realSleeper,
+  ) {
+    this.sdk = new OpenAI({
+      baseURL: config.baseUrl,
+      // The SDK insists on a key; without one, calls that need it fail upstream with 401, mapped clearly.
+      apiKey: config.apiKey ?? 'no-key-configured',
+      maxRetries: 0,
+      timeout: config.timeoutMs,
+      defaultHeaders: { 'HTTP-Referer': config.appUrl, 'X-OpenRouter-Title': config.appTitle, 'X-Title': config.appTitle },
+    });
+  }
+
+  get keyConfigured(): boolean {
+    return this.config.apiKey !== undefined;
+  }
+
+  private requireKey(): void {
+    if (!this.config.apiKey)
+      throw new UpstreamError(
+        ErrorCodes.UpstreamUnauthorized,
+        'no OpenRouter API key is configured: set OPENROUTER_API_KEY (or run crew-server --sandbox to try the product without an account)',
+        { status: null, upstreamMessage: 'no key' },
+      );
+  }
+
+  /** Runs `attempt` with retries on retryable upstream failures. */
+  private async withRetries<T>(attempt: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    for (let n = 0; ; n++) {
+      try {
+        return await attempt();
+      } catch (e) {
+        const err = mapUpstreamError(e, this.clock.now());
+        if (signal?.aborted) throw new RpcError(ErrorCodes.RequestCancelled, 'request cancelled');
+        if (!(err instanceof UpstreamError) || !err.retryable || err.partial || n >= this.config.maxRetries) throw err;
+        const wait = err.info.retryAfterMs ?? Math.min(8_000, 250 * 2 ** n) * (0.5 + Math.random() / 2);
+        if (wait > this.config.maxRetryWaitMs) throw err;
+        await this.sleeper.sleep(wait, signal);
+      }
+    }
+  }
+
+  async chat(req: ChatRequest, opts: { signal?: AbortSignal; onDelta?: (text: string) => void } = {}): Promise<ChatOutcome> {
+    this.requireKey();
+    const body = {
+      model: req.model,
+      messages: req.messages as OpenAI.Chat.ChatCompletionMessageParam[],
+      max_tokens: req.maxTokens,
+      ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+    };
+    return this.withRetries(
+      () => (req.stream ? this.streamOnce(body, opts) : this.completeOnce(body, opts.signal)),
+      opts.signal,
+    );
+  }
+
+  private async completeOnce(
+    body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
+    signal: AbortSignal | undefined,
+  ): Promise<ChatOutcome> {
+    const { data, response } = await this.sdk.chat.completions.create(body, { signal }).withResponse();
+    const c: ChatCompletion = data;
+    const usage = (c.usage ?? {}) as OpenRouterUsage;
+    return {
+      content: c.choices[0]?.message?.content ?? '',
+      finishReason: c.choices[0]?.finish_reason ?? null,
+      model: c.model ?? body.model,
+      generationId: c.id ?? response.headers.get('x-generation-id'),
+      ...usageFigures(usage),
+    };
+  }
+
+  private async streamOnce(
+    body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
+    opts: { signal?: AbortSignal; onDelta?: (text: string) => void },
+  ): Promise<ChatOutcome> {
+    const { data: stream, response } = await this.sdk.chat.completions
+      .create({ ...body, stream: true }, { signal: opts.signal })
+      .withResponse();
+    let content = '';
+    let deltas = 0;
+    let finishReason: string | null = null;
+    let usage: OpenRouterUsage | undefined;
+    let model = body.model;
+    let generationId: string | null = response.headers.get('x-generation-id');
+    try {
+      for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {
+        generationId ??= chunk.id ?? null;
+        if (chunk.model) model = chunk.model;
+        const choice = chunk.choices[0];
+        const text = choice?.delta?.content;
+        if (text) {
+          content += text;
+          deltas++;
+          opts.onDelta?.(text);
+        }
+        if (choice?.finish_reason) finishReason = choice.finish_reason;
+        if (chunk.usage) usage = chunk.usage as OpenRouterUsage;
+      }
+    } catch (e) {
+      const err = mapUpstreamError(e, this.clock.now());
+      if (err instanceof UpstreamError || err.code === ErrorCodes.RequestCancelled) {
+        (err as UpstreamError).partial = { content, completionTokens: deltas, generationId };
+      }
+      throw err;
+    }
+    if (!usage) {
+      // The stream ended without its usage chunk: a cut connection. Bill what we saw, as an estimate.
+      const err = new UpstreamError(ErrorCodes.UpstreamStreamError, 'OpenRouter closed the stream before it finished', {
+        status: response.status,
+        upstreamMessage: 'stream ended without usage',
+      });
+      err.partial = { content, completionTokens: deltas, generationId };
+      throw err;
+    }
+    return { content, finishReason, model, generationId, ...usageFigures(usage) };
+  }
+
+  /** Raw model objects from GET /models (public; no key needed). */
+  async listModels(signal?: AbortSignal): Promise<unknown[]> {
+    return this.withRetries(async () => {
+      const body = (await this.sdk.get('/models', { signal })) as { data?: unknown[] };
+      if (!Array.isArray(body.data)) throw new Error('GET /models answered without a data list');
+      return body.data;
+    }, signal);
+  }
+
+  /** GET /generation; undefined while OpenRouter does not have it yet (404). */
+  async generation(id: string, signal?: AbortSignal): Promise<GenerationInfo | undefined> {
+    this.requireKey();
+    try {
+      const body = (await this.sdk.get('/generation', { query: { id }, signal })) as { data?: { total_cost?: number } };
+      const cost = body.data?.total_cost;
+      return typeof cost === 'number' ? { totalCost: cost } : undefined;
+    } catch (e) {
+      if (e instanceof OpenAI.NotFoundError) return undefined;
+      throw mapUpstreamError(e, this.clock.now());
+    }
+  }
+
+  async keyInfo(signal?: AbortSignal): Promise<KeyInfo> {
+    this.requireKey();
+    try {
+      const body = (await this.sdk.get('/key', { signal })) as {
+        data?: { label?: string; limit?: number | null; limit_remaining?: number | null; usage?: number; is_free_tier?: boolean };
+      };
+      const d = body.data ?? {};
+      return {
+        label: d.label ?? null,
+        limit: d.limit ?? null,
+        limitRemaining: d.limit_remaining ?? null,
+        usage: d.usage ?? 0,
+        isFreeTier: d.is_free_tier ?? false,
+      };
+    } catch (e) {
+      throw mapUpstreamError(e, this.clock.now());
+    }
+  }
+}
+
+function usageFigures(u: OpenRouterUsage) {
+  return {
+    promptTokens: u.prompt_tokens ?? 0,
+    completionTokens: u.completion_tokens ?? 0,
+    cachedTokens: u.prompt_tokens_details?.cached_tokens ?? 0,
+    reasoningTokens: u.completion_tokens_details?.reasoning_tokens ?? 0,
+    cost: typeof u.cost === 'number' ? u.cost : undefined,
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The audit log: one JSON line per mutating call (who, what, when, outcome), appended to audit.log in the data
+ * directory. Lines are batched per tick; the file is rotated once past a size so it cannot grow without bound.
+ */
+import { promises as fsp } from 'node:fs';
+import type { AuditEntry } from '../../protocol';
+import { redact } from '../log';
+
+const ROTATE_BYTES = 20 * 1024 * 1024;
+
+export class AuditLog {
+  private pending: string[] = [];
+  private flushing: Promise<void> | undefined;
+  private recent: AuditEntry[] = [];
+  private size = -1;
+
+  constructor(readonly file: string | null) {}
+
+  record(entry: AuditEntry): void {
+    this.recent.push(entry);
+    if (this.recent.length > 2000) this.recent.splice(0, 1000);
+    if (!this.file) return;
+    this.pending.push(redact(JSON.stringify(entry)));
+    this.flushing ??= new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    const file = this.file!;
+    try {
+      while (this.pending.length) {
+        const lines = this.pending.join('\n') + '\n';
+        this.pending = [];
+        if (this.size < 0) this.size = await fsp.stat(file).then((s) => s.size, () => 0);
+        if (this.size > ROTATE_BYTES) {
+          await fsp.rename(file, `${file}.1`);
+          this.size = 0;
+        }
+        await fsp.appendFile(file, lines, { mode: 0o600 });
+        this.size += Buffer.byteLength(lines);
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  /** Newest first, from this run, then from the file. */
+  async list(limit: number, method?: string): Promise<AuditEntry[]> {
+    await this.drain();
+    let entries: AuditEntry[] = [];
+    if (this.file) {
+      const text = await fsp.readFile(this.file, 'utf8').catch(() => '');
+      entries = text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as AuditEntry);
+    } else entries = this.recent;
+    return entries
+      .filter((e) => !method || e.method === method)
+      .slice(-limit)
+      .reverse();
+  }
+}
+
+/** A short, secret-free summary of params for the audit log. */
+export function summarize(method: string, params: unknown): string {
+  if (params === undefined || params === null) return '';
+  const p = params as Record<string, unknown>;
+  if (method === 'chat/complete') {
+    const msgs = Array.isArray(p.messages) ? p.messages.length : 0;
+    return JSON.stringify({ model: p.model, crew: p.crew, agent: p.agent, messages: msgs, maxTokens: p.maxTokens, stream: p.stream });
+  }
+  const text = JSON.stringify(params);
+  return text.length > 500 ? text.slice(0, 500) + '…' : text;
+}

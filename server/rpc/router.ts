@@ -1,0 +1,102 @@
+/**
+ * The one method table behind every transport. A request passes, in order: method lookup, the client's rate
+ * limit, schema validation, the handler; then metrics, and for mutating methods the audit log. Transports only
+ * frame messages and build a RequestContext.
+ */
+import { ErrorCodes, METHODS } from '../../protocol';
+import type { MethodName } from '../../protocol';
+import type { Clock } from '../clock';
+import type { Logger } from '../log';
+import { redact } from '../log';
+import type { AuditLog } from './audit';
+import { summarize } from './audit';
+import { errors, RpcError } from './errors';
+import type { Metrics } from './metrics';
+import type { RateLimiter } from './ratelimit';
+import { describeIssues, schemas } from './schemas';
+
+export interface ClientInfo {
+  /** `cli`, `vscode`, `n8n`, `browser`, … as the client said in server/hello; `unknown` until then. */
+  kind: string;
+  /** Unique per connection (socket/stdio) or per declared client (HTTP). */
+  id: string;
+  transport: 'stdio' | 'socket' | 'http' | 'in-process';
+  name?: string;
+}
+
+export interface RequestContext {
+  client: ClientInfo;
+  signal: AbortSignal;
+  /** Sends `$/progress` for the request's progressToken; a no-op without one. */
+  progress(value: unknown): void;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Handler = (params: any, ctx: RequestContext) => unknown;
+
+export class Router {
+  private readonly handlers = new Map<string, Handler>();
+
+  constructor(
+    private readonly deps: { clock: Clock; metrics: Metrics; audit: AuditLog; limiter: RateLimiter; log: Logger },
+  ) {}
+
+  register(method: MethodName, handler: Handler): void {
+    this.handlers.set(method, handler);
+  }
+
+  /** Methods in the protocol that have no handler: a wiring bug, checked at start-up and in tests. */
+  missing(): string[] {
+    return Object.keys(METHODS).filter((m) => !this.handlers.has(m));
+  }
+
+  async dispatch(method: string, rawParams: unknown, ctx: RequestContext): Promise<unknown> {
+    const handler = this.handlers.get(method);
+    if (!handler) throw new RpcError(ErrorCodes.MethodNotFound, `unknown method "${method}"`);
+    const spec = METHODS[method as MethodName];
+    const started = performance.now();
+    let failed: RpcError | undefined;
+    try {
+      const wait = this.deps.limiter.take(ctx.client.id);
+      if (wait > 0) throw errors.rateLimited({ retryAfterMs: wait, limitPerSecond: this.deps.limiter.config.perSecond });
+      const parsed = schemas[method as MethodName].safeParse(rawParams ?? undefined);
+      let params: unknown;
+      if (parsed.success) params = parsed.data;
+      else {
+        // Params-less calls of object-taking methods: treat a missing params as {}.
+        const retry = rawParams === undefined || rawParams === null ? schemas[method as MethodName].safeParse({}) : parsed;
+        if (!retry.success) {
+          const d = describeIssues(retry.error);
+          throw errors.invalidParams(`${method}: ${d.message}`, { field: d.field, issues: d.issues });
+        }
+        params = retry.data;
+      }
+      return await handler(params, ctx);
+    } catch (e) {
+      failed = toRpcError(e, this.deps.log, method);
+      throw failed;
+    } finally {
+      const ms = performance.now() - started;
+      this.deps.metrics.record(method, ms, failed !== undefined);
+      if (spec.mutating) {
+        this.deps.audit.record({
+          at: new Date(this.deps.clock.now()).toISOString(),
+          clientKind: ctx.client.kind,
+          clientId: ctx.client.id,
+          method,
+          summary: summarize(method, rawParams),
+          outcome: failed ? 'error' : 'ok',
+          errorCode: failed?.code ?? null,
+          durationMs: Math.round(ms * 1000) / 1000,
+        });
+      }
+    }
+  }
+}
+
+export function toRpcError(e: unknown, log: Logger, method: string): RpcError {
+  if (e instanceof RpcError) return e;
+  const err = e as Error;
+  log.error(`${method} failed: ${err?.stack ?? String(e)}`);
+  return new RpcError(ErrorCodes.InternalError, redact(`internal error in ${method}: ${err?.message ?? String(e)}`));
+}

@@ -1,0 +1,109 @@
+/**
+ * One zod schema per method's params. Every request is checked against its schema before a handler runs, so
+ * handlers can trust their input; unknown fields are refused too (a typo must not silently do nothing).
+ * Sizes are bounded here: message counts and lengths, list sizes, page sizes.
+ */
+import { z } from 'zod';
+import type { MethodName } from '../../protocol';
+
+const MAX_CONTENT = 1_000_000;
+const id = z.string().min(1).max(200);
+const usd = z.number().finite().min(0).max(1e9);
+const iso = z.string().min(1).max(64);
+const thresholds = z.array(z.number().gt(0).max(1000)).min(1).max(20);
+const scope = z.string().min(1).max(300);
+const progressToken = z.union([z.string().max(200), z.number().int()]).optional();
+const none = z.union([z.strictObject({}), z.undefined(), z.null()]);
+
+const message = z.strictObject({
+  role: z.enum(['system', 'user', 'assistant']),
+  content: z.string().max(MAX_CONTENT),
+  name: z.string().max(200).optional(),
+});
+
+export const schemas: Record<MethodName, z.ZodType> = {
+  'server/hello': z.strictObject({
+    clientKind: z.string().min(1).max(50),
+    clientName: z.string().max(200).optional(),
+    clientVersion: z.string().max(50).optional(),
+    protocolVersion: z.string().regex(/^\d+\.\d+\.\d+$/, 'expected a version like 1.0.0'),
+  }),
+  'server/health': none,
+  'server/info': none,
+  'server/metrics': none,
+  'server/shutdown': none,
+  'server/upstream': none,
+  'audit/list': z.strictObject({ limit: z.number().int().min(1).max(10_000).optional(), method: z.string().max(100).optional() }),
+  'models/list': z.strictObject({ search: z.string().max(200).optional(), refresh: z.boolean().optional() }),
+  'chat/complete': z.strictObject({
+    model: id,
+    messages: z.array(message).min(1).max(1000),
+    maxTokens: z.number().int().min(1).max(1_000_000).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    stream: z.boolean().optional(),
+    crew: id.optional(),
+    agent: id.optional(),
+    tags: z.array(z.string().min(1).max(100)).max(20).optional(),
+    progressToken,
+  }),
+  'ledger/list': z.strictObject({
+    limit: z.number().int().min(1).max(1000).optional(),
+    before: z.number().int().min(1).optional(),
+    crew: id.optional(),
+    agent: id.optional(),
+    model: id.optional(),
+    status: z.enum(['ok', 'error', 'cancelled']).optional(),
+  }),
+  'cost/report': z.strictObject({
+    by: z.enum(['crew', 'agent', 'model', 'day']).optional(),
+    from: iso.optional(),
+    to: iso.optional(),
+    crew: id.optional(),
+    agent: id.optional(),
+    model: id.optional(),
+    format: z.enum(['json', 'csv']).optional(),
+  }),
+  'budget/set': z.strictObject({
+    id: id.optional(),
+    scope,
+    period: z.enum(['daily', 'weekly', 'monthly', 'total']),
+    limitUsd: usd,
+    action: z.enum(['block', 'warn', 'downgrade']).optional(),
+    downgradeTo: id.optional(),
+    thresholds: thresholds.optional(),
+    weekStart: z.number().int().min(0).max(6).optional(),
+  }),
+  'budget/status': z.strictObject({ scope: scope.optional(), id: id.optional() }),
+  'budget/delete': z.strictObject({ id }),
+  'budget/configureAlerts': z.strictObject({
+    budgetId: id.optional(),
+    thresholds: thresholds.optional(),
+    enabled: z.boolean().optional(),
+    webhookUrl: z
+      .string()
+      .max(2000)
+      .refine((u) => /^https?:\/\/[^\s]+$/.test(u) && URL.canParse(u), 'expected an http(s) URL')
+      .optional(),
+    removeWebhook: id.optional(),
+  }),
+  'budget/alerts': z.strictObject({ budgetId: id.optional(), limit: z.number().int().min(1).max(5000).optional() }),
+  'store/verify': none,
+  'store/backup': z.strictObject({ path: z.string().min(1).max(4096).optional() }),
+  'store/restore': z.strictObject({ path: z.string().min(1).max(4096) }),
+};
+
+/** The dotted path of the first issue, and every issue, for InvalidParams messages and data. */
+export function describeIssues(error: z.ZodError): { field: string; message: string; issues: { field: string; message: string }[] } {
+  const issues = error.issues.map((i) => {
+    const field = i.path.length ? i.path.map(String).join('.') : '(params)';
+    let message = i.message;
+    if (i.code === 'unrecognized_keys') message = `unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+    return { field, message };
+  });
+  const first = issues[0] ?? { field: '(params)', message: 'invalid' };
+  return {
+    field: first.field,
+    message: `invalid params: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`,
+    issues,
+  };
+}

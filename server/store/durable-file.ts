@@ -1,0 +1,76 @@
+/**
+ * A lowdb adapter whose writes are durable: write a temp file, fsync it, rename over the target, fsync the
+ * directory. steno (lowdb's default) renames atomically but never fsyncs, so an acknowledged write could vanish
+ * on power loss. Concurrent writes coalesce: callers that arrive during a write share the next one.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Adapter } from 'lowdb';
+
+export class DurableJsonFile<T> implements Adapter<T> {
+  private inFlight: Promise<void> | undefined;
+  private next: { data: T; waiters: { resolve: () => void; reject: (e: unknown) => void }[] } | undefined;
+
+  constructor(readonly filename: string) {}
+
+  async read(): Promise<T | null> {
+    let text: string;
+    try {
+      text = await fsp.readFile(this.filename, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    return JSON.parse(text) as T;
+  }
+
+  write(data: T): Promise<void> {
+    if (this.next) {
+      this.next.data = data;
+    } else {
+      this.next = { data, waiters: [] };
+    }
+    const pending = this.next;
+    const done = new Promise<void>((resolve, reject) => pending.waiters.push({ resolve, reject }));
+    if (!this.inFlight) this.drain();
+    return done;
+  }
+
+  private drain(): void {
+    const job = this.next;
+    if (!job) return;
+    this.next = undefined;
+    this.inFlight = writeDurably(this.filename, JSON.stringify(job.data)).then(
+      () => job.waiters.forEach((w) => w.resolve()),
+      (e) => job.waiters.forEach((w) => w.reject(e)),
+    );
+    void this.inFlight.finally(() => {
+      this.inFlight = undefined;
+      this.drain();
+    });
+  }
+}
+
+export async function writeDurably(filename: string, content: string | Uint8Array): Promise<void> {
+  const dir = path.dirname(filename);
+  const tmp = path.join(dir, `.${path.basename(filename)}.${process.pid}.tmp`);
+  const fh = await fsp.open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, filename);
+  await syncDir(dir);
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const d = await fsp.open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The default backend: lowdb for entities (one small JSON document, written durably), a models-cache file of its
+ * own (so a catalog refresh never rewrites budgets), and the segment-file ledger. Opening refuses a corrupt or a
+ * newer-version store with a message saying what to do, and backs up before migrating.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { Low } from 'lowdb';
+import { ErrorCodes } from '../../protocol';
+import type { BudgetAlert, Webhook } from '../../protocol';
+import type { Clock } from '../clock';
+import { RpcError } from '../rpc/errors';
+import { DurableJsonFile } from './durable-file';
+import { FileLedger, LedgerCorrupt } from './ledger/file-ledger';
+import type {
+  AlertRepository,
+  BudgetRecord,
+  BudgetRepository,
+  LedgerRepository,
+  ModelCacheRecord,
+  ModelCacheRepository,
+  StoreHandle,
+} from './repositories';
+import { checkShape, emptyDb, MIGRATIONS, SCHEMA_VERSION, type DbData } from './schema';
+import { writeBackup } from './backup';
+
+const MAX_ALERT_HISTORY = 5_000;
+const MAX_FIRED_KEYS = 20_000;
+
+export class StoreError extends RpcError {}
+
+export class JsonStore implements StoreHandle {
+  private db!: Low<DbData>;
+  private ledgerImpl!: FileLedger;
+  private modelFile!: DurableJsonFile<ModelCacheRecord>;
+
+  readonly budgets: BudgetRepository;
+  readonly alerts: AlertRepository;
+  readonly models: ModelCacheRepository;
+  readonly ledger: LedgerRepository;
+
+  private constructor(
+    readonly dir: string,
+    private readonly clock: Clock,
+  ) {
+    this.budgets = budgetRepo(() => this.db);
+    this.alerts = alertRepo(() => this.db);
+    this.models = {
+      load: async () => (await this.modelFile.read()) ?? undefined,
+      save: (cache) => this.modelFile.write(cache),
+    };
+    // The ledger object is replaced on restore; delegate so holders of `store.ledger` never go stale.
+    this.ledger = new Proxy({} as LedgerRepository, {
+      get: (_t, prop: keyof LedgerRepository) => {
+        const value = this.ledgerImpl[prop];
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(this.ledgerImpl) : value;
+      },
+    });
+  }
+
+  /** `dir` is the store folder (`<dataDir>/store`). */
+  static async open(dir: string, clock: Clock, backupsDir: string): Promise<JsonStore> {
+    const store = new JsonStore(dir, clock);
+    await store.load(backupsDir);
+    return store;
+  }
+
+  get dbFile(): string {
+    return path.join(this.dir, 'db.json');
+  }
+
+  private async load(backupsDir: string): Promise<void> {
+    await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const adapter = new DurableJsonFile<DbData>(this.dbFile);
+    let raw: unknown;
+    try {
+      raw = await adapter.read();
+    } catch (e) {
+      throw new StoreError(
+        ErrorCodes.StoreCorrupt,
+        `the store ${this.dbFile} is not valid JSON (${(e as Error).message}); it was left untouched. ` +
+          `Restore a backup with "crew store restore <file>" (backups are in ${backupsDir}), or move the file away to start empty.`,
+      );
+    }
+    let data: DbData;
+    if (raw === null) {
+      data = emptyDb(new Date(this.clock.now()));
+    } else {
+      const problem = checkShape(raw);
+      if (problem)
+        throw new StoreError(
+          ErrorCodes.StoreCorrupt,
+          `the store ${this.dbFile} is damaged: ${problem}; it was left untouched. Restore a backup with "crew store restore <file>" (backups are in ${backupsDir}).`,
+        );
+      const version = (raw as DbData).schemaVersion;
+      if (version > SCHEMA_VERSION)
+        throw new StoreError(
+          ErrorCodes.StoreTooNew,
+          `the store ${this.dbFile} was written by a newer openrouter-crew (schema ${version}; this one knows ${SCHEMA_VERSION}). ` +
+            `Update openrouter-crew (npm i -g openrouter-crew) or point --data-dir elsewhere; nothing was changed.`,
+        );
+      if (version < SCHEMA_VERSION) {
+        await writeBackup(this.dir, path.join(backupsDir, `pre-migration-v${version}-${stamp(this.clock)}.backup`), version);
+        let doc = raw as Record<string, unknown>;
+        for (const m of MIGRATIONS.filter((m) => m.to > version).sort((a, b) => a.to - b.to)) {
+          doc = { ...m.up(doc), schemaVersion: m.to };
+        }
+        data = doc as unknown as DbData;
+      } else data = raw as DbData;
+    }
+    this.db = new Low(adapter, data);
+    if (raw === null || (raw as DbData).schemaVersion !== SCHEMA_VERSION) await this.db.write();
+    this.modelFile = new DurableJsonFile<ModelCacheRecord>(path.join(this.dir, 'models-cache.json'));
+    try {
+      this.ledgerImpl = await FileLedger.open(path.join(this.dir, 'ledger'));
+    } catch (e) {
+      if (e instanceof LedgerCorrupt)
+        throw new StoreError(
+          ErrorCodes.StoreCorrupt,
+          `the ledger is damaged: ${e.message}; it was left untouched. Restore a backup with "crew store restore <file>" (backups are in ${backupsDir}).`,
+        );
+      throw e;
+    }
+  }
+
+  get schemaVersion(): number {
+    return this.db.data.schemaVersion;
+  }
+
+  async close(): Promise<void> {
+    await this.ledgerImpl.close();
+  }
+
+  /** Re-reads everything from disk (after a restore swapped the folder). */
+  async reload(backupsDir: string): Promise<void> {
+    await this.ledgerImpl.close();
+    await this.load(backupsDir);
+  }
+
+  compactLedger(): Promise<void> {
+    return this.ledgerImpl.compact();
+  }
+}
+
+function stamp(clock: Clock): string {
+  return new Date(clock.now()).toISOString().replace(/[:.]/g, '-');
+}
+
+function budgetRepo(db: () => Low<DbData>): BudgetRepository {
+  return {
+    list: async () => db().data.budgets.map((b) => ({ ...b })),
+    get: async (id) => {
+      const b = db().data.budgets.find((x) => x.id === id);
+      return b && { ...b };
+    },
+    put: async (budget) => {
+      await db().update((d) => upsert(d.budgets, budget));
+    },
+    putMany: async (budgets: BudgetRecord[]) => {
+      await db().update((d) => budgets.forEach((b) => upsert(d.budgets, b)));
+    },
+    delete: async (id) => {
+      const d = db().data;
+      const before = d.budgets.length;
+      d.budgets = d.budgets.filter((b) => b.id !== id);
+      if (d.budgets.length === before) return false;
+      await db().write();
+      return true;
+    },
+  };
+}
+
+function upsert(list: BudgetRecord[], b: BudgetRecord): void {
+  const i = list.findIndex((x) => x.id === b.id);
+  if (i >= 0) list[i] = { ...b };
+  else list.push({ ...b });
+}
+
+function alertRepo(db: () => Low<DbData>): AlertRepository {
+  return {
+    markFired: async (key) => {
+      const d = db().data;
+      if (d.firedAlerts.includes(key)) return false;
+      d.firedAlerts.push(key);
+      if (d.firedAlerts.length > MAX_FIRED_KEYS) d.firedAlerts.splice(0, d.firedAlerts.length - MAX_FIRED_KEYS);
+      await db().write();
+      return true;
+    },
+    append: async (alert: BudgetAlert) => {
+      await db().update((d) => {
+        d.alerts.push(alert);
+        if (d.alerts.length > MAX_ALERT_HISTORY) d.alerts.splice(0, d.alerts.length - MAX_ALERT_HISTORY);
+      });
+    },
+    list: async ({ budgetId, limit }) =>
+      db()
+        .data.alerts.filter((a) => !budgetId || a.budgetId === budgetId)
+        .slice(-limit)
+        .reverse(),
+    webhooks: async () => db().data.webhooks.map((w) => ({ ...w })),
+    addWebhook: async (hook: Webhook) => {
+      await db().update((d) => d.webhooks.push(hook));
+    },
+    removeWebhook: async (id) => {
+      const d = db().data;
+      const before = d.webhooks.length;
+      d.webhooks = d.webhooks.filter((w) => w.id !== id);
+      if (before === d.webhooks.length) return false;
+      await db().write();
+      return true;
+    },
+  };
+}

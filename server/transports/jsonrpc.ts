@@ -1,0 +1,59 @@
+/**
+ * Serves the method table over a vscode-jsonrpc connection (stdio, or one accepted socket). Cancellation
+ * ($/cancelRequest) aborts the handler's signal, which reaches the upstream HTTP call.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import {
+  createMessageConnection,
+  ResponseError,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
+import { ProgressNotification } from '../../protocol';
+import type { NotificationHub } from '../rpc/hub';
+import type { ClientInfo, Router } from '../rpc/router';
+import { RpcError } from '../rpc/errors';
+
+export function serveStreams(
+  input: Readable,
+  output: Writable,
+  router: Router,
+  hub: NotificationHub,
+  transport: ClientInfo['transport'],
+): MessageConnection {
+  const conn = createMessageConnection(new StreamMessageReader(input), new StreamMessageWriter(output));
+  const client: ClientInfo = { kind: 'unknown', id: `${transport}:${randomUUID().slice(0, 8)}`, transport };
+  conn.onRequest(async (method, params, token) => {
+    const controller = new AbortController();
+    const sub = token.onCancellationRequested(() => controller.abort());
+    const progressToken = (params as { progressToken?: string | number } | undefined)?.progressToken;
+    try {
+      return await router.dispatch(method, params, {
+        client,
+        signal: controller.signal,
+        progress: (value) => {
+          if (progressToken !== undefined) void conn.sendNotification(ProgressNotification.type, { token: progressToken, value });
+        },
+      });
+    } catch (e) {
+      const err = e as RpcError;
+      throw new ResponseError(err.code, err.message, err.data);
+    } finally {
+      sub.dispose();
+    }
+  });
+  const unsubscribe = hub.add({ notify: (method, params) => void conn.sendNotification(method, params).catch(() => undefined) });
+  conn.onClose(() => unsubscribe());
+  conn.onError(() => undefined);
+  conn.listen();
+  return conn;
+}
+
+export function serveSocket(socket: Duplex, router: Router, hub: NotificationHub): MessageConnection {
+  const conn = serveStreams(socket, socket, router, hub, 'socket');
+  socket.on('close', () => conn.dispose());
+  socket.on('error', () => conn.dispose());
+  return conn;
+}
