@@ -75,7 +75,7 @@ export class App {
   private async wire(): Promise<void> {
     const { config, clock, events } = this;
     const log = config.log;
-    this.store = await JsonStore.open(this.paths.store, clock, this.paths.backups);
+    this.store = await JsonStore.open(this.paths.store, clock, this.paths.backups, log);
     this.upstream = new OpenRouterClient(config.upstream, clock, config.sleeper);
     this.catalog = new ModelCatalog(this.store.models, this.upstream, clock, log, config.modelsTtlMs);
     this.alerts = new AlertService(this.store.alerts, events, clock, log, config.webhookSender, config.webhookRetryDelaysMs);

@@ -22,7 +22,7 @@ import { RpcError } from './rpc/errors';
 import { writeDurably } from './store/durable-file';
 import { boundPort, listenHttp } from './transports/http';
 import { serveStreams } from './transports/jsonrpc';
-import { listenSocket } from './transports/socket';
+import { closeSocketServer, listenSocket } from './transports/socket';
 import { startFakeOpenRouter } from '../test/fixtures/fake-openrouter';
 
 const HELP = `crew-server — the OpenRouter Crew server (one per data directory)
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
   if (socketPath) {
     socketServer = await listenSocket(socketPath, app.router, app.hub);
     endpoints.socket = socketPath;
-    closers.push(() => new Promise((r) => socketServer!.close(() => r())));
+    closers.push(() => closeSocketServer(socketServer!));
   }
   let httpServer: http.Server | undefined;
   if (port !== null) {

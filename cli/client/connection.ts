@@ -29,6 +29,9 @@ export class ClientError extends Error {
   }
 }
 
+/** The server closed the connection (or exited) while a request was waiting for its answer. */
+export class ConnectionLost extends ClientError {}
+
 export interface ConnectOptions {
   dataDir: string;
   /** Run a private server over stdio instead of using the daemon. */
@@ -47,19 +50,38 @@ export interface ConnectOptions {
 }
 
 export class CrewClient {
+  /**
+   * Rejects when the server side closes the connection. vscode-jsonrpc leaves pending requests unsettled on a
+   * close (it only rejects them on dispose), which would let a client wait forever, or exit silently.
+   */
+  private readonly lost: Promise<never>;
+
   private constructor(
     readonly connection: MessageConnection,
     readonly info: ServerInfo.Result,
     private readonly child: ChildProcess | undefined,
     private readonly socket: net.Socket | undefined,
-  ) {}
+  ) {
+    this.lost = new Promise<never>((_, reject) =>
+      connection.onClose(() =>
+        reject(new ConnectionLost('lost the connection to crew-server: it closed the connection')),
+      ),
+    );
+    this.lost.catch(() => undefined);
+  }
 
   async request<R>(method: string, params?: object, token?: CancellationTokenSource): Promise<R> {
     try {
-      return (await this.connection.sendRequest(method, params ?? {}, token?.token)) as R;
+      // An `undefined` token would count as a second positional param (vscode-jsonrpc would send an array).
+      const p = params ?? {};
+      const sent = token
+        ? this.connection.sendRequest<R>(method, p, token.token)
+        : this.connection.sendRequest<R>(method, p);
+      return await Promise.race([sent, this.lost]);
     } catch (e) {
+      if (e instanceof ClientError) throw e;
       if (e instanceof ResponseError) throw new ClientError(e.message, e.code, e.data);
-      throw new ClientError(`lost the connection to crew-server: ${(e as Error).message}`);
+      throw new ConnectionLost(`lost the connection to crew-server: ${(e as Error).message}`);
     }
   }
 
@@ -75,10 +97,20 @@ export class CrewClient {
     }
   }
 
-  /** Waits for a private stdio server to exit after close(). */
-  async closed(): Promise<void> {
-    if (!this.child || this.child.exitCode !== null) return;
-    await new Promise<void>((r) => this.child!.once('exit', () => r()));
+  /**
+   * Waits for a private stdio server to exit after close(). With a timeout, a server that has not exited by
+   * then is sent SIGTERM (a CLI must not hang on a stuck child).
+   */
+  async closed(timeoutMs?: number): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((r) => {
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        r();
+      });
+    });
   }
 
   static async connect(opts: ConnectOptions): Promise<CrewClient> {
@@ -86,10 +118,12 @@ export class CrewClient {
     const paths = dataDirPaths(opts.dataDir);
     let discovery = await readDiscovery(paths.discovery);
     if (!discovery) {
-      if (opts.autoStart === false) throw new ClientError(`no crew-server is running for ${paths.dataDir} (start one with: crew server start)`);
+      if (opts.autoStart === false)
+        throw new ClientError(`no crew-server is running for ${paths.dataDir} (start one with: crew server start)`);
       discovery = await startDaemon(opts);
     }
-    if (!discovery.socket) throw new ClientError(`the crew-server for ${paths.dataDir} has no socket; restart it (crew server stop)`);
+    if (!discovery.socket)
+      throw new ClientError(`the crew-server for ${paths.dataDir} has no socket; restart it (crew server stop)`);
     const socket = await connectSocket(discovery.socket);
     const conn = createMessageConnection(new StreamMessageReader(socket), new StreamMessageWriter(socket));
     conn.listen();
@@ -97,16 +131,22 @@ export class CrewClient {
   }
 
   private static async viaStdio(opts: ConnectOptions): Promise<CrewClient> {
-    const child = spawn(process.execPath, [serverScript(opts), '--stdio', '--data-dir', opts.dataDir, ...(opts.serverArgs ?? [])], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: opts.env ?? process.env,
-    });
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code) => reject(new ClientError(`crew-server --stdio exited (${code}): ${stderr.trim().split('\n').pop() ?? ''}`))),
+    const child = spawn(
+      process.execPath,
+      [serverScript(opts), '--stdio', '--data-dir', opts.dataDir, ...(opts.serverArgs ?? [])],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: opts.env ?? process.env,
+      },
     );
-    const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    const exited = new Promise<never>((_, reject) =>
+      child.once('exit', (code) =>
+        reject(new ClientError(`crew-server --stdio exited (${code}): ${stderr.trim().split('\n').pop() ?? ''}`)),
+      ),
+    );
+    const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
     conn.listen();
     return Promise.race([CrewClient.handshake(conn, opts, child, undefined), exited]);
   }
@@ -128,7 +168,9 @@ export class CrewClient {
     } catch (e) {
       conn.dispose();
       socket?.destroy();
-      throw new ClientError(e instanceof ResponseError ? e.message : `crew-server did not answer: ${(e as Error).message}`);
+      throw new ClientError(
+        e instanceof ResponseError ? e.message : `crew-server did not answer: ${(e as Error).message}`,
+      );
     }
     const problem = incompatibility(PROTOCOL_VERSION, info.protocolVersion);
     if (problem) {
@@ -174,7 +216,8 @@ export async function startDaemon(opts: ConnectOptions): Promise<DiscoveryFile> 
     env: opts.env ?? process.env,
   });
   closeSync(logFd);
-  let exitCode: number | null = null;
+  // Set by the exit listener; typed explicitly so the check in the loop is not narrowed to `null`.
+  let exitCode = null as number | null;
   child.once('exit', (code) => (exitCode = code ?? 1));
   child.unref();
   const deadline = Date.now() + (opts.startTimeoutMs ?? 15_000);

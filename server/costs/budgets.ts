@@ -28,6 +28,8 @@ interface LiveBudget {
   start: number | null;
   end: number | null;
   spent: bigint;
+  /** Ledger rows with ids up to this were counted by the last re-derivation of `spent` (ids are dense from 1). */
+  derivedThrough: number;
   reserved: bigint;
   /** Alerts already sent this period, so a hot budget does not ask the store again on every call. */
   notified: Set<string>;
@@ -65,7 +67,7 @@ export class BudgetService {
   private install(record: BudgetRecord): LiveBudget {
     const prev = this.live.get(record.id);
     if (prev) this.unindex(prev);
-    const b: LiveBudget = { record, limit: parseUsd(record.limit), start: null, end: null, spent: 0n, reserved: prev?.reserved ?? 0n, notified: new Set() };
+    const b: LiveBudget = { record, limit: parseUsd(record.limit), start: null, end: null, spent: 0n, derivedThrough: 0, reserved: prev?.reserved ?? 0n, notified: new Set() };
     this.rollover(b, true);
     this.live.set(record.id, b);
     const list = this.byScope.get(record.scope) ?? [];
@@ -81,15 +83,20 @@ export class BudgetService {
     this.live.delete(b.record.id);
   }
 
-  /** Moves the budget to the current period when the clock has left the one it tracks. */
-  private rollover(b: LiveBudget, force = false): void {
+  /**
+   * Moves the budget to the current period when the clock has left the one it tracks, re-deriving its spend from
+   * the ledger; true when it did.
+   */
+  private rollover(b: LiveBudget, force = false): boolean {
     const now = this.clock.now();
-    if (!force && (b.end === null || now < b.end) && (b.start === null || now >= b.start)) return;
+    if (!force && (b.end === null || now < b.end) && (b.start === null || now >= b.start)) return false;
     const { start, end } = periodBounds(b.record.period, now, b.record.weekStart);
     if (start !== b.start) b.notified.clear();
     b.start = start;
     b.end = end;
     b.spent = this.ledger.sumCost({ ...scopeFilter(b.record.scope), ...(start === null ? {} : { from: start }) });
+    b.derivedThrough = this.ledger.count();
+    return true;
   }
 
   private inScope(call: CallScope): LiveBudget[] {
@@ -166,8 +173,11 @@ export class BudgetService {
     );
   }
 
-  /** Replaces the reservation with the real cost of a ledger row stamped `ts`. */
-  settle(reservationId: string, actual: bigint, ts: number): void {
+  /**
+   * Replaces the reservation with the real cost of the ledger row `rowId` (already appended) stamped `ts`. A
+   * re-derivation from the ledger since the append (a period rollover) has counted that row already.
+   */
+  settle(reservationId: string, actual: bigint, ts: number, rowId?: number): void {
     const r = this.reservations.get(reservationId);
     if (!r) return;
     this.reservations.delete(reservationId);
@@ -176,7 +186,8 @@ export class BudgetService {
       if (!b) continue;
       b.reserved -= r.amount;
       this.rollover(b);
-      if ((b.start === null || ts >= b.start) && (b.end === null || ts < b.end)) b.spent += actual;
+      const counted = rowId !== undefined && rowId <= b.derivedThrough;
+      if (!counted && (b.start === null || ts >= b.start) && (b.end === null || ts < b.end)) b.spent += actual;
       this.checkThresholds(b);
     }
   }
@@ -185,11 +196,11 @@ export class BudgetService {
     this.settle(reservationId, 0n, this.clock.now());
   }
 
-  /** A reconciled ledger row changed cost by `delta`. */
+  /** A reconciled ledger row (already corrected in the ledger) changed cost by `delta`. */
   adjust(call: CallScope, delta: bigint, ts: number): void {
     for (const b of this.inScope(call)) {
-      this.rollover(b);
-      if ((b.start === null || ts >= b.start) && (b.end === null || ts < b.end)) b.spent += delta;
+      const rederived = this.rollover(b);
+      if (!rederived && (b.start === null || ts >= b.start) && (b.end === null || ts < b.end)) b.spent += delta;
       this.checkThresholds(b);
     }
   }

@@ -133,7 +133,7 @@ export class ChatService {
 
   private async record(reservationId: string, row: NewLedgerRow): Promise<LedgerRow> {
     const stored = await this.ledger.append(row);
-    this.budgets.settle(reservationId, BigInt(stored.costPico), stored.ts);
+    this.budgets.settle(reservationId, BigInt(stored.costPico), stored.ts, stored.id);
     this.events.publish('usage.recorded', toEntry(stored));
     return stored;
   }

@@ -18,7 +18,7 @@ export function parseUsd(value: string | number): bigint {
   if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new RangeError(`not a decimal amount: "${text}"`);
   const negative = m[1] === '-';
   let digits = (m[2] ?? '') + (m[3] ?? '');
-  let exponent = Number(m[4] ?? 0) - (m[3] ?? '').length + SCALE_DIGITS;
+  const exponent = Number(m[4] ?? 0) - (m[3] ?? '').length + SCALE_DIGITS;
   if (digits === '') digits = '0';
   let result: bigint;
   if (exponent >= 0) {
@@ -28,7 +28,6 @@ export function parseUsd(value: string | number): bigint {
     const keep = digits.length > cut ? digits.slice(0, digits.length - cut) : '0';
     const dropped = digits.length > cut ? digits.slice(digits.length - cut) : digits.padStart(cut, '0');
     result = BigInt(keep) + (dropped[0] !== undefined && dropped[0] >= '5' ? 1n : 0n);
-    exponent = 0;
   }
   return negative ? -result : result;
 }
@@ -65,11 +64,12 @@ export function sumPico(values: Iterable<Pico>): bigint {
   let fast = 0;
   let big = 0n;
   for (const v of values) {
-    fast += v;
-    if (fast > Number.MAX_SAFE_INTEGER || fast < -Number.MAX_SAFE_INTEGER) {
-      big += BigInt(fast - v);
+    // Checked before it is kept: a float sum past 2^53 may already be rounded, so `fast` only ever holds exact sums.
+    const next = fast + v;
+    if (next > Number.MAX_SAFE_INTEGER || next < -Number.MAX_SAFE_INTEGER) {
+      big += BigInt(fast);
       fast = v;
-    }
+    } else fast = next;
   }
   return big + BigInt(fast);
 }

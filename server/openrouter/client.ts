@@ -10,6 +10,7 @@ import type { ChatMessage } from '../../protocol';
 import type { Clock } from '../clock';
 import { RpcError } from '../rpc/errors';
 import { mapUpstreamError, UpstreamError } from './errors';
+import { keepAliveFetch } from './http-fetch';
 
 export const DEFAULT_BASE_URL = 'https://openrouter.ai/api/v1';
 
@@ -100,6 +101,7 @@ export class OpenRouterClient {
       apiKey: config.apiKey ?? 'no-key-configured',
       maxRetries: 0,
       timeout: config.timeoutMs,
+      fetch: keepAliveFetch,
       defaultHeaders: { 'HTTP-Referer': config.appUrl, 'X-OpenRouter-Title': config.appTitle, 'X-Title': config.appTitle },
     });
   }
@@ -188,10 +190,18 @@ export class OpenRouterClient {
           opts.onDelta?.(text);
         }
         if (choice?.finish_reason) finishReason = choice.finish_reason;
-        if (chunk.usage) usage = chunk.usage as OpenRouterUsage;
+        if (chunk.usage) usage = chunk.usage;
       }
     } catch (e) {
-      const err = mapUpstreamError(e, this.clock.now());
+      let err = mapUpstreamError(e, this.clock.now());
+      // The stream had started, so OpenRouter was reached (and may bill what it generated): a connection lost
+      // now is a broken stream, not an unreachable upstream.
+      if (err instanceof UpstreamError && err.code === ErrorCodes.UpstreamUnavailable)
+        err = new UpstreamError(
+          ErrorCodes.UpstreamStreamError,
+          `OpenRouter's stream broke after ${deltas} chunk(s): ${err.info.upstreamMessage}`,
+          err.info,
+        );
       if (err instanceof UpstreamError || err.code === ErrorCodes.RequestCancelled) {
         (err as UpstreamError).partial = { content, completionTokens: deltas, generationId };
       }

@@ -36,8 +36,8 @@ export function parseRetryAfter(value: string | null | undefined, now: number): 
   return undefined;
 }
 
-function upstreamMessage(e: APIError): string {
-  const body = e.error as { message?: unknown; metadata?: { raw?: unknown } } | undefined;
+function upstreamMessage(e: { error?: unknown; message: string }): string {
+  const body = e.error as { message?: unknown } | undefined;
   if (body && typeof body.message === 'string') return body.message;
   return e.message;
 }
@@ -52,8 +52,9 @@ export function mapUpstreamError(e: unknown, now: number): RpcError {
     });
   if (e instanceof APIError) {
     const msg = upstreamMessage(e);
-    const status = e.status ?? null;
-    const retryAfterMs = parseRetryAfter(e.headers?.get('retry-after'), now);
+    const status = (e.status as number | undefined) ?? null;
+    const headers = e.headers as Headers | undefined;
+    const retryAfterMs = parseRetryAfter(headers?.get('retry-after'), now);
     const data: UpstreamErrorData = { status, upstreamMessage: msg };
     if (retryAfterMs !== undefined) data.retryAfterMs = retryAfterMs;
     switch (status) {

@@ -50,7 +50,7 @@ export class AuditLog {
   /** Newest first, from this run, then from the file. */
   async list(limit: number, method?: string): Promise<AuditEntry[]> {
     await this.drain();
-    let entries: AuditEntry[] = [];
+    let entries: AuditEntry[];
     if (this.file) {
       const text = await fsp.readFile(this.file, 'utf8').catch(() => '');
       entries = text

@@ -9,6 +9,7 @@ import { Low } from 'lowdb';
 import { ErrorCodes } from '../../protocol';
 import type { BudgetAlert, Webhook } from '../../protocol';
 import type { Clock } from '../clock';
+import { silentLogger, type Logger } from '../log';
 import { RpcError } from '../rpc/errors';
 import { DurableJsonFile } from './durable-file';
 import { FileLedger, LedgerCorrupt } from './ledger/file-ledger';
@@ -42,6 +43,7 @@ export class JsonStore implements StoreHandle {
   private constructor(
     readonly dir: string,
     private readonly clock: Clock,
+    private readonly log: Logger,
   ) {
     this.budgets = budgetRepo(() => this.db);
     this.alerts = alertRepo(() => this.db);
@@ -50,17 +52,21 @@ export class JsonStore implements StoreHandle {
       save: (cache) => this.modelFile.write(cache),
     };
     // The ledger object is replaced on restore; delegate so holders of `store.ledger` never go stale.
-    this.ledger = new Proxy({} as LedgerRepository, {
-      get: (_t, prop: keyof LedgerRepository) => {
-        const value = this.ledgerImpl[prop];
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(this.ledgerImpl) : value;
-      },
-    });
+    this.ledger = {
+      append: (row) => this.ledgerImpl.append(row),
+      settleCost: (id, pico, cost) => this.ledgerImpl.settleCost(id, pico, cost),
+      get: (id) => this.ledgerImpl.get(id),
+      count: () => this.ledgerImpl.count(),
+      sumCost: (filter) => this.ledgerImpl.sumCost(filter),
+      aggregate: (filter, by) => this.ledgerImpl.aggregate(filter, by),
+      list: (filter) => this.ledgerImpl.list(filter),
+      estimated: (limit) => this.ledgerImpl.estimated(limit),
+    };
   }
 
   /** `dir` is the store folder (`<dataDir>/store`). */
-  static async open(dir: string, clock: Clock, backupsDir: string): Promise<JsonStore> {
-    const store = new JsonStore(dir, clock);
+  static async open(dir: string, clock: Clock, backupsDir: string, log: Logger = silentLogger): Promise<JsonStore> {
+    const store = new JsonStore(dir, clock, log);
     await store.load(backupsDir);
     return store;
   }
@@ -112,7 +118,7 @@ export class JsonStore implements StoreHandle {
     if (raw === null || (raw as DbData).schemaVersion !== SCHEMA_VERSION) await this.db.write();
     this.modelFile = new DurableJsonFile<ModelCacheRecord>(path.join(this.dir, 'models-cache.json'));
     try {
-      this.ledgerImpl = await FileLedger.open(path.join(this.dir, 'ledger'));
+      this.ledgerImpl = await FileLedger.open(path.join(this.dir, 'ledger'), (m) => this.log.error(m));
     } catch (e) {
       if (e instanceof LedgerCorrupt)
         throw new StoreError(

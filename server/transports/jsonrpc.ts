@@ -14,7 +14,7 @@ import {
 import { ProgressNotification } from '../../protocol';
 import type { NotificationHub } from '../rpc/hub';
 import type { ClientInfo, Router } from '../rpc/router';
-import { RpcError } from '../rpc/errors';
+import type { RpcError } from '../rpc/errors';
 
 export function serveStreams(
   input: Readable,

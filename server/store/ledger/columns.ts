@@ -174,11 +174,12 @@ export class LedgerColumns {
     let big = 0n;
     for (let i = start; i < end; i++) {
       if (!match(i)) continue;
-      fast += cost[i]!;
-      if (fast > Number.MAX_SAFE_INTEGER) {
-        big += BigInt(fast - cost[i]!);
+      // Checked before it is kept: a float sum past 2^53 may already be rounded (see sumPico).
+      const next = fast + cost[i]!;
+      if (next > Number.MAX_SAFE_INTEGER || next < -Number.MAX_SAFE_INTEGER) {
+        big += BigInt(fast);
         fast = cost[i]!;
-      }
+      } else fast = next;
     }
     return big + BigInt(fast);
   }

@@ -1,0 +1,36 @@
+/** Percentiles and printing shared by the benchmarks. */
+export function percentile(samples: number[], q: number): number {
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+}
+
+export function ms(n: number): string {
+  return `${n.toFixed(3)} ms`;
+}
+
+export interface Row {
+  name: string;
+  figure: string;
+  baseline: string;
+  ratio: string;
+  goal: string;
+  pass: boolean;
+}
+
+export function printTable(rows: Row[]): void {
+  const cols: (keyof Row)[] = ['name', 'figure', 'baseline', 'ratio', 'goal'];
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(width[i]!)).join('  ');
+  console.log(line([...cols, 'ok']));
+  for (const r of rows) console.log(line([...cols.map((c) => String(r[c])), r.pass ? 'PASS' : 'MISS']));
+}
+
+export async function timeEach(n: number, fn: () => Promise<unknown>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    out.push(performance.now() - t);
+  }
+  return out;
+}

@@ -1,0 +1,211 @@
+/**
+ * `crew server start|stop|status|token`: the data directory's daemon. These talk to the daemon found through
+ * its discovery file and never start one implicitly (except `start`, whose job it is).
+ */
+import { promises as fsp, readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { ServerInfo, ServerShutdown } from '../../protocol';
+import { dataDirPaths, processAlive } from '../../protocol/node';
+import { ConnectionLost, readDiscovery, startDaemon } from '../client/connection';
+import { withContext, type Context } from '../context';
+import { UsageError } from '../errors';
+import { when } from '../output';
+import { example } from './help';
+
+/** What `crew server status --json` prints (and `start`, once the daemon is up). */
+export interface ServerStatusJson {
+  running: boolean;
+  pid: number | null;
+  socket: string | null;
+  httpPort: number | null;
+  dataDir: string;
+  version: string | null;
+  protocolVersion: string | null;
+  startedAt: string | null;
+  sandbox: boolean | null;
+  baseUrl: string | null;
+}
+
+const STOP_TIMEOUT_MS = 15_000;
+
+export function registerServer(program: Command): void {
+  const server = program
+    .command('server')
+    .description("manage the data directory's crew-server daemon")
+    .addHelpText('after', example('crew server status --json'));
+
+  server
+    .command('start')
+    .description('start the daemon for the data directory (if none runs) and print its status')
+    .addHelpText('after', example('crew --sandbox server start', 'crew --data-dir ./crew-data server start'))
+    .action(
+      withContext(async (ctx) => {
+        noStdio(ctx, 'start');
+        const paths = dataDirPaths(ctx.dataDir);
+        const running = await readDiscovery(paths.discovery);
+        if (!running) await startDaemon({ dataDir: ctx.dataDir, clientKind: 'cli', serverArgs: ctx.serverArgs });
+        const client = await ctx.connect({ autoStart: false });
+        const info = await client.request<ServerInfo.Result>(ServerInfo.method);
+        if (ctx.out.human)
+          ctx.out.note(
+            running ? `crew-server already running (pid ${info.pid})` : `started crew-server (pid ${info.pid})`,
+          );
+        printStatus(ctx, fromInfo(info));
+      }),
+    );
+
+  server
+    .command('stop')
+    .description('ask the daemon to shut down and wait until its process has exited')
+    .addHelpText('after', example('crew server stop'))
+    .action(
+      withContext(async (ctx) => {
+        noStdio(ctx, 'stop');
+        const paths = dataDirPaths(ctx.dataDir);
+        const running = await readDiscovery(paths.discovery);
+        if (!running) {
+          if (ctx.out.json) ctx.out.printJson({ stopped: false, running: false, pid: null, dataDir: paths.dataDir });
+          else ctx.out.line(`no crew-server is running for ${paths.dataDir}`);
+          return;
+        }
+        try {
+          const client = await ctx.connect({ autoStart: false });
+          // The daemon may close the connection before its answer is on the wire; either way it is stopping.
+          await client.request<ServerShutdown.Result>(ServerShutdown.method).catch((e: unknown) => {
+            if (!(e instanceof ConnectionLost)) throw e;
+          });
+        } catch (e) {
+          // A daemon whose socket no longer answers still stops cleanly on SIGTERM (it removes its discovery file).
+          ctx.out.note(`crew: ${(e as Error).message}; sending SIGTERM to pid ${running.pid}`);
+          process.kill(running.pid, 'SIGTERM');
+        }
+        await ctx.close();
+        if (!(await waitForExit(running.pid, STOP_TIMEOUT_MS)))
+          throw new Error(
+            `crew-server (pid ${running.pid}) did not exit within ${STOP_TIMEOUT_MS / 1000} s; kill it with: kill ${running.pid}`,
+          );
+        if (ctx.out.json)
+          ctx.out.printJson({ stopped: true, running: false, pid: running.pid, dataDir: paths.dataDir });
+        else ctx.out.line(`stopped crew-server (pid ${running.pid})`);
+      }),
+    );
+
+  server
+    .command('status')
+    .description('show whether the daemon runs, its pid, socket, HTTP port and version (exit 0 either way)')
+    .addHelpText('after', example('crew server status --json'))
+    .action(
+      withContext(async (ctx) => {
+        noStdio(ctx, 'status');
+        const paths = dataDirPaths(ctx.dataDir);
+        const running = await readDiscovery(paths.discovery);
+        if (!running) return printStatus(ctx, notRunning(paths.dataDir));
+        const client = await ctx.connect({ autoStart: false });
+        printStatus(ctx, fromInfo(await client.request<ServerInfo.Result>(ServerInfo.method)));
+      }),
+    );
+
+  server
+    .command('token')
+    .description('print the HTTP bearer token (for n8n and other HTTP clients) and nothing else')
+    .addHelpText('after', example('curl -H "Authorization: Bearer $(crew server token)" …'))
+    .action(
+      withContext(async (ctx) => {
+        const file = dataDirPaths(ctx.dataDir).token;
+        let token: string;
+        try {
+          token = (await fsp.readFile(file, 'utf8')).trim();
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+          throw new Error(
+            `no token yet in ${ctx.dataDir}: the server makes one when it first starts (crew server start)`,
+            { cause: e },
+          );
+        }
+        if (ctx.out.json) ctx.out.printJson({ token });
+        else ctx.out.line(token);
+      }),
+    );
+}
+
+function noStdio(ctx: Context, sub: string): void {
+  if (ctx.global.stdio)
+    throw new UsageError(
+      `"crew server ${sub}" manages the daemon; --stdio runs a private server and cannot be combined with it`,
+    );
+}
+
+function notRunning(dataDir: string): ServerStatusJson {
+  return {
+    running: false,
+    pid: null,
+    socket: null,
+    httpPort: null,
+    dataDir,
+    version: null,
+    protocolVersion: null,
+    startedAt: null,
+    sandbox: null,
+    baseUrl: null,
+  };
+}
+
+function fromInfo(info: ServerInfo.Result): ServerStatusJson {
+  return {
+    running: true,
+    pid: info.pid,
+    socket: info.socket,
+    httpPort: info.httpPort,
+    dataDir: info.dataDir,
+    version: info.version,
+    protocolVersion: info.protocolVersion,
+    startedAt: info.startedAt,
+    sandbox: info.upstream.sandbox,
+    baseUrl: info.upstream.baseUrl,
+  };
+}
+
+function printStatus(ctx: Context, s: ServerStatusJson): void {
+  const { c } = ctx.out;
+  if (!s.running) {
+    ctx.out.record(s, [
+      ['running', ctx.out.format === 'list' ? 'false' : c.yellow('no')],
+      ['dataDir', s.dataDir],
+    ]);
+    if (ctx.out.format === 'table') ctx.out.note('start one with: crew server start');
+    return;
+  }
+  ctx.out.record(s, [
+    ['running', ctx.out.format === 'list' ? 'true' : `${c.green('yes')} (pid ${s.pid})`],
+    ['pid', String(s.pid)],
+    ['version', `${s.version} (protocol ${s.protocolVersion})`],
+    ['dataDir', s.dataDir],
+    ['socket', s.socket ?? '—'],
+    ['http', s.httpPort === null ? '—' : `http://127.0.0.1:${s.httpPort} (bearer token: crew server token)`],
+    ['upstream', s.sandbox ? c.yellow(`SANDBOX ${s.baseUrl} (simulated, no real money)`) : (s.baseUrl ?? '—')],
+    ['startedAt', when(s.startedAt, true)],
+  ]);
+}
+
+/** Polls the pid: a process that is not our child cannot be awaited any other way. */
+export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (processAlive(pid) && !isZombie(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+/**
+ * An exited daemon whose parent never reaps it (a container init that does not wait()) still answers
+ * kill(pid, 0); on Linux its state in /proc says it is gone.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './build';
+export * from './harness';
+export * from './rpc';
+export * from './server';

@@ -1,0 +1,228 @@
+/**
+ * chat/complete through the real server, over stdio, socket and HTTP, against the fake OpenRouter: the ledger
+ * records OpenRouter's exact `usage.cost` (streamed or not), progress reaches the client, upstream failures map
+ * to their codes, retries honour Retry-After, and a cancel aborts upstream and releases the reservation.
+ */
+import assert from 'node:assert/strict';
+import { ErrorCodes } from '../../protocol';
+import type { BudgetStatus, ChatComplete, LedgerEntry, LedgerList, ProgressNotification } from '../../protocol';
+import { exactCost, promptTokensOf } from '../fixtures/fake-openrouter';
+import {
+  ClientAborted,
+  eventually,
+  forEachTransport,
+  pico,
+  rpcError,
+  RpcFailure,
+  USER,
+  useFake,
+  useServer,
+  type RpcClient,
+} from '../helpers';
+
+const MODEL = 'openai/gpt-4o-mini';
+
+forEachTransport((transport) => {
+  describe(`chat/complete (${transport})`, function () {
+    const up = useFake();
+    const s = useServer(() => ({ transport, upstreamUrl: up.fake.url }));
+    let n = 0;
+    /** A crew name per test, so ledger/list can find exactly that test's rows on the shared server. */
+    const crew = () => `c${++n}-${transport}`;
+
+    before(async () => {
+      // A budget in scope of every call, so reservations are visible in budget/status.
+      await s.client.request('budget/set', { scope: 'global', period: 'total', limitUsd: 1000 });
+    });
+
+    const reserved = async (c: RpcClient = s.client) =>
+      (await c.request<{ budgets: BudgetStatus[] }>('budget/status', { scope: 'global' })).budgets[0]!.reservedUsd;
+    const rowsOf = async (crewId: string) =>
+      (await s.client.request<LedgerList.Result>('ledger/list', { crew: crewId })).entries;
+    const chatRequests = () => up.fake.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
+
+    it('non-streamed: the ledger row has the model, tokens and exactly the cost OpenRouter reported', async () => {
+      const messages = USER('What does the budget gate do before a call?');
+      const c = crew();
+      const r = await s.client.request<ChatComplete.Result>('chat/complete', {
+        model: MODEL,
+        messages,
+        maxTokens: 64,
+        crew: c,
+      });
+      const gen = up.fake.generations.get(r.generationId!);
+      assert.ok(gen, `the fake has no generation ${r.generationId}`);
+      const expected = exactCost(MODEL, gen.promptTokens, gen.completionTokens);
+      assert.equal(gen.promptTokens, promptTokensOf(messages).tokens);
+      assert.equal(r.cost, expected);
+      assert.equal(r.costEstimated, false);
+      assert.equal(r.content.split(' ').length, gen.completionTokens);
+
+      const rows = await rowsOf(c);
+      assert.equal(rows.length, 1);
+      const row = rows[0]!;
+      assert.equal(row.id, r.ledgerId);
+      assert.equal(row.model, MODEL);
+      assert.equal(row.generationId, gen.id);
+      assert.equal(row.status, 'ok');
+      assert.equal(row.stream, false);
+      assert.equal(row.costEstimated, false);
+      assert.deepEqual([row.usage.promptTokens, row.usage.completionTokens], [gen.promptTokens, gen.completionTokens]);
+      assert.equal(row.cost, expected, 'ledger cost must be OpenRouter usage.cost, exactly');
+      assert.equal(pico(row.costUsd), pico(expected));
+      assert.equal(await reserved(), 0);
+    });
+
+    it('streamed: cost from the final usage chunk, and $/progress deltas for the progressToken', async () => {
+      up.fake.behave({ completionTokens: 9 });
+      const token = `progress-${transport}`;
+      const c = crew();
+      const r = await s.client.request<ChatComplete.Result>('chat/complete', {
+        model: 'mistralai/mistral-nemo',
+        messages: USER('stream me the words of this sentence please'),
+        stream: true,
+        progressToken: token,
+        crew: c,
+      });
+      const gen = up.fake.generations.get(r.generationId!)!;
+      assert.ok(gen.streamed);
+      const expected = exactCost('mistralai/mistral-nemo', gen.promptTokens, 9);
+      assert.equal(r.cost, expected);
+      const progress = await s.client.notifications.waitForCount<ProgressNotification.Params<ChatComplete.Progress>>(
+        '$/progress',
+        9,
+        (p) => p.token === token,
+      );
+      assert.equal(progress.length, 9);
+      assert.deepEqual(
+        progress.map((p) => p.value.completionTokens),
+        [1, 2, 3, 4, 5, 6, 7, 8, 9],
+      );
+      assert.ok(progress.every((p) => p.value.kind === 'delta'));
+      assert.equal(progress.map((p) => p.value.text).join(''), r.content);
+
+      const [row] = await rowsOf(c);
+      assert.equal(row!.stream, true);
+      assert.equal(row!.status, 'ok');
+      assert.equal(row!.cost, expected);
+      assert.equal(row!.costEstimated, false);
+      assert.equal(row!.generationId, gen.id);
+      assert.equal(row!.usage.completionTokens, 9);
+    });
+
+    it('a mid-stream error answers UpstreamStreamError, records an error row and releases the reservation', async () => {
+      up.fake.behave({ midStreamErrorAfterChunks: 3, completionTokens: 10 });
+      const c = crew();
+      const e = await rpcError(
+        s.client.request('chat/complete', { model: MODEL, messages: USER('fail midway'), stream: true, crew: c }),
+        ErrorCodes.UpstreamStreamError,
+      );
+      assert.match(e.message, /stream/i);
+      const rows = await rowsOf(c);
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0]!.status, 'error');
+      assert.equal(rows[0]!.usage.completionTokens, 3, 'the 3 chunks that were generated are accounted for');
+      assert.equal(await reserved(), 0);
+    });
+
+    it('402 → UpstreamPaymentRequired with a message that says what to do', async () => {
+      up.fake.behave({ fail: { status: 402 } });
+      const e = await rpcError(
+        s.client.request('chat/complete', { model: MODEL, messages: USER('hi') }),
+        ErrorCodes.UpstreamPaymentRequired,
+      );
+      assert.match(e.message, /credits/i);
+      assert.match(e.message, /add credits/i);
+      assert.equal((e.data as { status: number }).status, 402);
+      assert.equal(await reserved(), 0);
+    });
+
+    it('403 → UpstreamForbidden', async () => {
+      up.fake.behave({ fail: { status: 403 } });
+      const e = await rpcError(
+        s.client.request('chat/complete', { model: MODEL, messages: USER('hi') }),
+        ErrorCodes.UpstreamForbidden,
+      );
+      assert.match(e.message, /403/);
+      assert.equal((e.data as { status: number }).status, 403);
+    });
+
+    it('429 with Retry-After: 1 once → retried after the wait, and the call succeeds', async () => {
+      up.fake.behave({ fail: { status: 429, times: 1, retryAfterSeconds: 1 } });
+      const before = chatRequests();
+      const started = performance.now();
+      const r = await s.client.request<ChatComplete.Result>('chat/complete', { model: MODEL, messages: USER('hi') });
+      const elapsed = performance.now() - started;
+      assert.equal(r.costEstimated, false);
+      assert.equal(chatRequests() - before, 2, 'one refused attempt, one retry');
+      assert.ok(elapsed >= 950, `the retry came after ${Math.round(elapsed)} ms, before Retry-After (1 s)`);
+    });
+
+    it('429 always with a long Retry-After → UpstreamRateLimited with data.retryAfterMs, without waiting', async () => {
+      up.fake.behave({ fail: { status: 429, times: Infinity, retryAfterSeconds: 120 } });
+      const before = chatRequests();
+      const e = await rpcError(
+        s.client.request('chat/complete', { model: MODEL, messages: USER('hi') }),
+        ErrorCodes.UpstreamRateLimited,
+      );
+      assert.equal((e.data as { retryAfterMs: number }).retryAfterMs, 120_000);
+      assert.match(e.message, /120 s/);
+      assert.equal(chatRequests() - before, 1, 'a wait longer than the limit is not attempted');
+      assert.equal(await reserved(), 0);
+    });
+
+    it('cancel mid-stream → RequestCancelled, upstream aborted, reservation released, ledger row cancelled', async function () {
+      this.timeout(20_000);
+      up.fake.behave({ chunkDelayMs: 150, completionTokens: 60 });
+      const token = `cancel-${transport}`;
+      const c = crew();
+      const abortedBefore = up.fake.aborted;
+      const ac = new AbortController();
+      const call = s.client.request(
+        'chat/complete',
+        {
+          model: MODEL,
+          messages: USER('a long slow answer please'),
+          stream: true,
+          maxTokens: 200,
+          progressToken: token,
+          crew: c,
+        },
+        { signal: ac.signal },
+      );
+      const outcome = call.then(
+        () => new Error('the call was not cancelled'),
+        (e: unknown) => e,
+      );
+      await s.client.notifications.waitFor<ProgressNotification.Params>('$/progress', (p) => p.token === token);
+      assert.ok((await reserved()) > 0, 'while the stream runs, its worst case is reserved');
+      ac.abort();
+      const err = await outcome;
+      if (transport === 'http') {
+        // Closing the HTTP request is the cancel; the answer cannot be seen, the server's effects can.
+        assert.ok(err instanceof ClientAborted, String(err));
+      } else {
+        assert.ok(err instanceof RpcFailure, String(err));
+        assert.equal(err.code, ErrorCodes.RequestCancelled);
+      }
+      await eventually(() => up.fake.aborted > abortedBefore, 'the fake to see the upstream request aborted');
+      const row = await eventually(async () => (await rowsOf(c))[0], 'the cancelled call in the ledger');
+      assert.equal(row.status, 'cancelled');
+      assert.ok(row.usage.completionTokens < 60);
+      await eventually(async () => (await reserved()) === 0, 'the reservation to be released');
+      assert.equal(up.fake.openStreams(), 0);
+    });
+
+    it('the ledger lists the calls newest first with their status', async () => {
+      const all = await s.client.request<LedgerList.Result>('ledger/list', { limit: 100 });
+      assert.ok(all.total >= 6);
+      const ids = all.entries.map((e: LedgerEntry) => e.id);
+      assert.deepEqual(
+        ids,
+        [...ids].sort((a, b) => b - a),
+      );
+      const errors = await s.client.request<LedgerList.Result>('ledger/list', { status: 'error' });
+      assert.ok(errors.entries.every((e) => e.status === 'error'));
+    });
+  });
+});

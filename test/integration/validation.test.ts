@@ -1,0 +1,97 @@
+/**
+ * Every method validates its params before anything runs: an unknown field or a wrong type answers -32602 with a
+ * message (and data.field) naming the offending field; an unknown method answers -32601. Over every transport.
+ */
+import assert from 'node:assert/strict';
+import { ErrorCodes, METHODS } from '../../protocol';
+import type { InvalidParamsData, MethodName } from '../../protocol';
+import { forEachTransport, rpcError, useServer } from '../helpers';
+
+/** For each method: params with one wrong field, and that field's dotted path. null: the method takes no params. */
+const WRONG: Record<MethodName, { params: object; field: string } | null> = {
+  'server/hello': { params: { clientKind: 5, protocolVersion: '1.0.0' }, field: 'clientKind' },
+  'server/health': null,
+  'server/info': null,
+  'server/metrics': null,
+  'server/shutdown': null,
+  'server/upstream': null,
+  'audit/list': { params: { limit: 'ten' }, field: 'limit' },
+  'models/list': { params: { refresh: 'yes' }, field: 'refresh' },
+  'chat/complete': {
+    params: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 42 }] },
+    field: 'messages.0.content',
+  },
+  'ledger/list': { params: { status: 'done' }, field: 'status' },
+  'cost/report': { params: { by: 'week' }, field: 'by' },
+  'budget/set': { params: { scope: 'global', period: 'daily', limitUsd: '5' }, field: 'limitUsd' },
+  'budget/status': { params: { scope: 7 }, field: 'scope' },
+  'budget/delete': { params: { id: 3 }, field: 'id' },
+  'budget/configureAlerts': { params: { webhookUrl: 'ftp://example.com/hook' }, field: 'webhookUrl' },
+  'budget/alerts': { params: { limit: 0 }, field: 'limit' },
+  'store/verify': null,
+  'store/backup': { params: { path: 12 }, field: 'path' },
+  'store/restore': { params: {}, field: 'path' },
+};
+
+/** Otherwise-valid params for methods with required fields, so `bogus` is the only problem. */
+const VALID: Partial<Record<MethodName, object>> = {
+  'server/hello': { clientKind: 'test', protocolVersion: '1.0.0' },
+  'chat/complete': { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
+  'budget/set': { scope: 'global', period: 'daily', limitUsd: 5 },
+  'budget/delete': { id: 'x' },
+  'store/restore': { path: '/nonexistent' },
+};
+
+describe('validation table', () => {
+  it('covers every method in METHODS', () => {
+    assert.deepEqual(Object.keys(WRONG).sort(), Object.keys(METHODS).sort());
+  });
+});
+
+forEachTransport((transport) => {
+  describe(`params validation (${transport})`, function () {
+    // No upstream: validation must answer before any work (a chat call would fail upstream otherwise).
+    const s = useServer(() => ({ transport, upstreamUrl: 'http://127.0.0.1:9/api/v1' }));
+
+    for (const method of Object.keys(METHODS) as MethodName[]) {
+      it(`${method}: an unknown field → -32602 naming it`, async () => {
+        const e = await rpcError(s.client.request(method, { ...VALID[method], bogus: 1 }), ErrorCodes.InvalidParams);
+        assert.match(e.message, /"bogus"/);
+        assert.ok(e.message.startsWith(`${method}: invalid params`), e.message);
+        const d = e.data as InvalidParamsData;
+        assert.ok(
+          d.issues.some((i) => /bogus/.test(i.message)),
+          JSON.stringify(d),
+        );
+      });
+
+      const wrong = WRONG[method];
+      if (wrong)
+        it(`${method}: a wrong type in ${wrong.field} → -32602 naming ${wrong.field}`, async () => {
+          const e = await rpcError(s.client.request(method, wrong.params), ErrorCodes.InvalidParams);
+          const d = e.data as InvalidParamsData;
+          assert.equal(d.field, wrong.field, e.message);
+          assert.ok(e.message.includes(`${wrong.field}:`), e.message);
+        });
+    }
+
+    it('the server is still serving (server/shutdown with bad params did nothing)', async () => {
+      const h = await s.client.request<{ ok: boolean }>('server/health');
+      assert.equal(h.ok, true);
+    });
+
+    it('an unknown method → -32601 naming it', async () => {
+      const e = await rpcError(s.client.request('budget/explode', {}), ErrorCodes.MethodNotFound);
+      assert.match(e.message, /budget\/explode/);
+    });
+
+    it('scope strings are checked by meaning too', async () => {
+      const e = await rpcError(
+        s.client.request('budget/set', { scope: 'team:x', period: 'daily', limitUsd: 1 }),
+        ErrorCodes.InvalidParams,
+      );
+      assert.match(e.message, /scope/);
+      assert.equal((e.data as InvalidParamsData).field, 'scope');
+    });
+  });
+});
