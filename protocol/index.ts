@@ -2,3 +2,4 @@ export * from './version';
 export * from './errors';
 export * from './types';
 export * from './methods';
+export * from './defaults';

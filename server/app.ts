@@ -108,6 +108,7 @@ export class App {
   async close(): Promise<void> {
     this.events.publish('server.status', { state: 'stopping', message: null });
     this.reconciler.stop();
+    await this.budgets.alertsRecorded();
     await this.alerts.drain();
     await this.audit.drain();
     await this.store.close();

@@ -59,7 +59,8 @@ export function registerHandlers(app: App): void {
   r.register('server/info', info);
   r.register('server/metrics', () => app.metrics.snapshot(app.clock.now()));
   r.register('server/shutdown', () => {
-    setImmediate(() => app.config.onShutdownRequested?.());
+    // Give the transport time to write this answer before connections close.
+    setTimeout(() => app.config.onShutdownRequested?.(), 100);
     return { stopping: true };
   });
   r.register('server/upstream', async (): Promise<ServerUpstream.Result> => {

@@ -6,7 +6,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { PROTOCOL_VERSION, ServerUpstream, StoreVerify, type ServerInfo } from '../../protocol';
+import { DEFAULT_OPENROUTER_BASE_URL, PROTOCOL_VERSION, ServerUpstream, StoreVerify, type ServerInfo } from '../../protocol';
 import { dataDirPaths } from '../../protocol/node';
 import type { CrewClient } from '../client/connection';
 import { withContext, type Context } from '../context';
@@ -96,14 +96,14 @@ async function runChecks(ctx: Context): Promise<Check[]> {
         ? `chmod 600 ${paths.apiKey}`
         : `export OPENROUTER_API_KEY=sk-or-… (or write it to ${paths.apiKey} with mode 600), then crew server stop && crew server start`,
     );
-  const baseUrl = info?.upstream.baseUrl ?? process.env.OPENROUTER_BASE_URL ?? 'https://openrouter.ai/api/v1';
+  const baseUrl = info?.upstream.baseUrl ?? process.env.OPENROUTER_BASE_URL ?? DEFAULT_OPENROUTER_BASE_URL;
   const urlProblem = checkUrl(baseUrl);
   if (urlProblem)
     add(
       'base url',
       'fail',
       `${baseUrl}: ${urlProblem}`,
-      'set OPENROUTER_BASE_URL to an http(s) URL such as https://openrouter.ai/api/v1 (or unset it)',
+      `set OPENROUTER_BASE_URL to an http(s) URL such as ${DEFAULT_OPENROUTER_BASE_URL} (or unset it)`,
     );
   else add('base url', 'ok', sandbox ? `${baseUrl} (SANDBOX)` : baseUrl);
 

@@ -53,6 +53,15 @@ export class AlertService {
 
   /** Fires the alert unless this (budget, period, kind/threshold) already fired. Resolves when recorded. */
   async fire(f: AlertFacts): Promise<BudgetAlert | undefined> {
+    try {
+      return await this.record(f);
+    } catch (e) {
+      this.log.error(`could not record alert for budget ${f.budgetId}: ${(e as Error).message}`);
+      throw e;
+    }
+  }
+
+  private async record(f: AlertFacts): Promise<BudgetAlert | undefined> {
     const key = `${f.budgetId}|${f.periodStart ?? 'total'}|${f.kind}|${f.threshold ?? ''}`;
     if (!(await this.repo.markFired(key))) return undefined;
     const alert: BudgetAlert = {
@@ -101,9 +110,15 @@ export class AlertService {
     void job.finally(() => this.deliveries.delete(job));
   }
 
-  /** For shutdown and tests: wait for in-flight webhook deliveries. */
-  async drain(): Promise<void> {
-    await Promise.allSettled([...this.deliveries]);
+  /** For shutdown and tests: wait for in-flight webhook deliveries, at most `timeoutMs`. */
+  async drain(timeoutMs = 2_000): Promise<void> {
+    if (!this.deliveries.size) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.deliveries]),
+      new Promise((r) => (timer = setTimeout(r, timeoutMs))),
+    ]);
+    clearTimeout(timer);
   }
 }
 

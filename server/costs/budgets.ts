@@ -10,7 +10,7 @@ import type { BudgetSet, BudgetState, BudgetStatus, Budget } from '../../protoco
 import type { Clock } from '../clock';
 import { errors } from '../rpc/errors';
 import type { BudgetRecord, BudgetRepository, LedgerFilter, LedgerRepository } from '../store/repositories';
-import type { AlertService } from './alerts';
+import type { AlertFacts, AlertService } from './alerts';
 import { formatPico, parseUsd, picoToUsd } from './money';
 import { periodBounds } from './periods';
 
@@ -49,6 +49,7 @@ export class BudgetService {
   private readonly live = new Map<string, LiveBudget>();
   private readonly byScope = new Map<string, LiveBudget[]>();
   private readonly reservations = new Map<string, Reservation>();
+  private readonly pendingAlerts = new Set<Promise<void>>();
 
   constructor(
     private readonly repo: BudgetRepository,
@@ -67,7 +68,16 @@ export class BudgetService {
   private install(record: BudgetRecord): LiveBudget {
     const prev = this.live.get(record.id);
     if (prev) this.unindex(prev);
-    const b: LiveBudget = { record, limit: parseUsd(record.limit), start: null, end: null, spent: 0n, derivedThrough: 0, reserved: prev?.reserved ?? 0n, notified: new Set() };
+    const b: LiveBudget = {
+      record,
+      limit: parseUsd(record.limit),
+      start: null,
+      end: null,
+      spent: 0n,
+      derivedThrough: 0,
+      reserved: prev?.reserved ?? 0n,
+      notified: new Set(),
+    };
     this.rollover(b, true);
     this.live.set(record.id, b);
     const list = this.byScope.get(record.scope) ?? [];
@@ -136,11 +146,19 @@ export class BudgetService {
         break;
       }
       if (!blocker) {
-        const r: Reservation = { id: randomUUID(), model, amount, budgetIds: budgets.map((b) => b.record.id), downgradedBy, warnings };
+        const r: Reservation = {
+          id: randomUUID(),
+          model,
+          amount,
+          budgetIds: budgets.map((b) => b.record.id),
+          downgradedBy,
+          warnings,
+        };
         for (const b of budgets) b.reserved += amount;
         this.reservations.set(r.id, r);
         if (downgradedBy) this.notifyDowngrade(downgradedBy, call.model, model);
-        for (const b of budgets) if (b.record.action === 'warn' && b.spent + b.reserved > b.limit) this.notify(b, 'blocked');
+        for (const b of budgets)
+          if (b.record.action === 'warn' && b.spent + b.reserved > b.limit) this.notify(b, 'blocked');
         return r;
       }
       const target = blocker.record.downgradeTo;
@@ -224,37 +242,51 @@ export class BudgetService {
           ? `Budget ${r.scope} (${r.period}) is over its limit of $${formatPico(b.limit)}; calls continue (action: warn)`
           : `Budget ${r.scope} (${r.period}) refused a call: $${formatPico(b.spent)} of $${formatPico(b.limit)} spent`
         : `Budget ${r.scope} (${r.period}) crossed ${threshold} %: $${formatPico(b.spent)} of $${formatPico(b.limit)} spent`;
-    void this.alerts
-      .fire({
-        budgetId: r.id,
-        scope: r.scope,
-        kind,
-        threshold,
-        spentUsd: picoToUsd(b.spent),
-        limitUsd: picoToUsd(b.limit),
-        percentUsed: pct,
-        periodStart: b.start,
-        message,
-      })
-      .catch(() => undefined);
+    this.fire({
+      budgetId: r.id,
+      scope: r.scope,
+      kind,
+      threshold,
+      spentUsd: picoToUsd(b.spent),
+      limitUsd: picoToUsd(b.limit),
+      percentUsed: pct,
+      periodStart: b.start,
+      message,
+    });
+  }
+
+  /**
+   * Alerts are recorded off the gate's synchronous path; callers that answer a client await
+   * `alertsRecorded()` so the alert a call triggered is in the history (and pushed) before the answer.
+   */
+  private fire(facts: AlertFacts): void {
+    const job = this.alerts.fire(facts).then(
+      () => undefined,
+      () => undefined, // the store refused the write; AlertService has logged it
+    );
+    this.pendingAlerts.add(job);
+    void job.finally(() => this.pendingAlerts.delete(job));
+  }
+
+  /** Resolves once every alert fired so far is recorded. */
+  async alertsRecorded(): Promise<void> {
+    if (this.pendingAlerts.size) await Promise.all([...this.pendingAlerts]);
   }
 
   private notifyDowngrade(budgetId: string, from: string, to: string): void {
     const b = this.live.get(budgetId);
     if (!b) return;
-    void this.alerts
-      .fire({
-        budgetId,
-        scope: b.record.scope,
-        kind: 'downgraded',
-        threshold: null,
-        spentUsd: picoToUsd(b.spent),
-        limitUsd: picoToUsd(b.limit),
-        percentUsed: percent(b.spent, b.limit),
-        periodStart: b.start,
-        message: `Budget ${b.record.scope} (${b.record.period}) is at its limit: calls to ${from} now go to ${to}`,
-      })
-      .catch(() => undefined);
+    this.fire({
+      budgetId,
+      scope: b.record.scope,
+      kind: 'downgraded',
+      threshold: null,
+      spentUsd: picoToUsd(b.spent),
+      limitUsd: picoToUsd(b.limit),
+      percentUsed: percent(b.spent, b.limit),
+      periodStart: b.start,
+      message: `Budget ${b.record.scope} (${b.record.period}) is at its limit: calls to ${from} now go to ${to}`,
+    });
   }
 
   async set(p: BudgetSet.Params): Promise<BudgetSet.Result> {
@@ -289,7 +321,10 @@ export class BudgetService {
     return { budget: toBudget(record), created: !existing };
   }
 
-  async configure(budgetId: string | undefined, change: { thresholds?: number[]; enabled?: boolean }): Promise<Budget[]> {
+  async configure(
+    budgetId: string | undefined,
+    change: { thresholds?: number[]; enabled?: boolean },
+  ): Promise<Budget[]> {
     const targets = budgetId ? [this.live.get(budgetId)] : [...this.live.values()];
     if (budgetId && !targets[0]) throw errors.notFound('budget', budgetId);
     const now = new Date(this.clock.now()).toISOString();

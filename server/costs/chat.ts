@@ -39,13 +39,20 @@ export class ChatService {
       if (!m) return undefined;
       return { model: m, maxTokens: p.maxTokens ?? defaultMaxTokens(m, promptEstimate) };
     };
-    const reservation = this.budgets.reserve(
-      { crew: p.crew ?? null, agent: p.agent ?? null, model: requested.id },
-      (id) => {
-        const x = plan(id);
-        return x && worstCaseCost(x.model, promptEstimate, x.maxTokens);
-      },
-    );
+    let reservation;
+    try {
+      reservation = this.budgets.reserve(
+        { crew: p.crew ?? null, agent: p.agent ?? null, model: requested.id },
+        (id) => {
+          const x = plan(id);
+          return x && worstCaseCost(x.model, promptEstimate, x.maxTokens);
+        },
+      );
+    } catch (e) {
+      // The refusal's alert is in the history before the caller hears of the refusal.
+      await this.budgets.alertsRecorded();
+      throw e;
+    }
     const { model, maxTokens } = plan(reservation.model)!;
     const started = performance.now();
     let deltas = 0;
@@ -135,6 +142,7 @@ export class ChatService {
     const stored = await this.ledger.append(row);
     this.budgets.settle(reservationId, BigInt(stored.costPico), stored.ts, stored.id);
     this.events.publish('usage.recorded', toEntry(stored));
+    await this.budgets.alertsRecorded();
     return stored;
   }
 }

@@ -12,7 +12,7 @@ import { RpcError } from '../rpc/errors';
 import { mapUpstreamError, UpstreamError } from './errors';
 import { keepAliveFetch } from './http-fetch';
 
-export const DEFAULT_BASE_URL = 'https://openrouter.ai/api/v1';
+export { DEFAULT_OPENROUTER_BASE_URL as DEFAULT_BASE_URL } from '../../protocol';
 
 export interface UpstreamConfig {
   baseUrl: string;
