@@ -11,7 +11,12 @@ import { promises as fsp } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
 import { App } from '../server/app';
 import { silentLogger } from '../server/log';
 import { FileLedger } from '../server/store/ledger/file-ledger';
@@ -28,7 +33,10 @@ async function tmpDir(name: string): Promise<string> {
 }
 
 function forkTs(script: string, args: string[] = []): ChildProcess {
-  return fork(path.join(__dirname, script), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return fork(path.join(__dirname, script), args, {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
 }
 
 async function startFake(): Promise<{ url: string; child: ChildProcess }> {
@@ -49,12 +57,38 @@ async function connect(socketPath: string): Promise<MessageConnection> {
 
 async function startServer(dataDir: string, upstream: string): Promise<{ child: ChildProcess; socket: string }> {
   const socket = path.join(dataDir, 'bench.sock');
-  const child = spawn(process.execPath, [path.join(root, 'dist/server.js'), '--data-dir', dataDir, '--socket', socket, '--no-http', '--rate-limit', '0', '--log-level', 'warn'], {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, OPENROUTER_BASE_URL: upstream, OPENROUTER_API_KEY: 'bench-key', CREW_RECONCILE_INTERVAL_MS: '0' },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(root, 'dist/server.js'),
+      '--data-dir',
+      dataDir,
+      '--socket',
+      socket,
+      '--no-http',
+      '--rate-limit',
+      '0',
+      '--log-level',
+      'warn',
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: {
+        ...process.env,
+        OPENROUTER_BASE_URL: upstream,
+        OPENROUTER_API_KEY: 'bench-key',
+        CREW_RECONCILE_INTERVAL_MS: '0',
+      },
+    },
+  );
   for (let i = 0; i < 400; i++) {
-    if (await fsp.access(path.join(dataDir, 'server.json')).then(() => true, () => false)) return { child, socket };
+    if (
+      await fsp.access(path.join(dataDir, 'server.json')).then(
+        () => true,
+        () => false,
+      )
+    )
+      return { child, socket };
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error('server did not start');
@@ -97,7 +131,9 @@ async function socketBenches(upstream: string): Promise<void> {
   // budget/set: a durable write of db.json (fsync + rename + dir fsync) per call.
   const m = quick ? 200 : 500;
   let i = 0;
-  const sets = await timeEach(m, () => conn.sendRequest('budget/set', { scope: 'crew:research', period: 'monthly', limitUsd: 100 + (i++ % 7) }));
+  const sets = await timeEach(m, () =>
+    conn.sendRequest('budget/set', { scope: 'crew:research', period: 'monthly', limitUsd: 100 + (i++ % 7) }),
+  );
   const dbText = await fsp.readFile(path.join(dir, 'store', 'db.json'), 'utf8');
   const raw = await timeEach(m, () => writeDurably(path.join(dir, 'baseline.json'), dbText));
   const setP50 = percentile(sets, 0.5);
@@ -120,7 +156,15 @@ async function gateBenches(upstream: string): Promise<void> {
   const dir = await tmpDir('gate');
   const app = await App.create({
     dataDir: dir,
-    upstream: { baseUrl: upstream, apiKey: 'bench-key', timeoutMs: 30_000, maxRetries: 0, maxRetryWaitMs: 0, appUrl: 'https://example.invalid', appTitle: 'bench' },
+    upstream: {
+      baseUrl: upstream,
+      apiKey: 'bench-key',
+      timeoutMs: 30_000,
+      maxRetries: 0,
+      maxRetryWaitMs: 0,
+      appUrl: 'https://example.invalid',
+      appTitle: 'bench',
+    },
     sandbox: false,
     rateLimit: { perSecond: 0, burst: 0 },
     log: silentLogger,
@@ -186,7 +230,9 @@ async function gateBenches(upstream: string): Promise<void> {
     pass: ourRate >= 5000,
   });
   const spent = app.budgets.status({ scope: 'global' })[0]!;
-  console.log(`  (ledger now ${app.store.ledger.count()} rows; global spent $${spent.spentUsd}, reserved $${spent.reservedUsd})`);
+  console.log(
+    `  (ledger now ${app.store.ledger.count()} rows; global spent $${spent.spentUsd}, reserved $${spent.reservedUsd})`,
+  );
   await app.close();
   await fsp.rm(dir, { recursive: true, force: true });
 }
@@ -195,7 +241,14 @@ async function reportBench(upstream: string): Promise<void> {
   const dir = await tmpDir('report');
   const ledgerDir = path.join(dir, 'store', 'ledger');
   const N = quick ? 200_000 : 1_000_000;
-  const models = ['openai/gpt-4o-mini', 'openai/gpt-4o', 'anthropic/claude-sonnet-4', 'google/gemini-2.5-flash', 'deepseek/deepseek-chat', 'mistralai/mistral-small'];
+  const models = [
+    'openai/gpt-4o-mini',
+    'openai/gpt-4o',
+    'anthropic/claude-sonnet-4',
+    'google/gemini-2.5-flash',
+    'deepseek/deepseek-chat',
+    'mistralai/mistral-small',
+  ];
   const t0 = Date.UTC(2026, 8, 1);
   const span = 90 * 86_400_000;
   const plain: { ts: number; model: string; crew: string; agent: string; cost: number; p: number; o: number }[] = [];
@@ -222,7 +275,15 @@ async function reportBench(upstream: string): Promise<void> {
         stream: false,
       };
       row.cost = String(row.costPico / 1e12);
-      plain.push({ ts: row.ts, model: row.model, crew: row.crew, agent: row.agent, cost: row.costPico, p: row.promptTokens, o: row.completionTokens });
+      plain.push({
+        ts: row.ts,
+        model: row.model,
+        crew: row.crew,
+        agent: row.agent,
+        cost: row.costPico,
+        p: row.promptTokens,
+        o: row.completionTokens,
+      });
       pending.push(ledger.append(row));
       if (pending.length === 20_000) {
         await Promise.all(pending);

@@ -78,7 +78,14 @@ export class App {
     this.store = await JsonStore.open(this.paths.store, clock, this.paths.backups, log);
     this.upstream = new OpenRouterClient(config.upstream, clock, config.sleeper);
     this.catalog = new ModelCatalog(this.store.models, this.upstream, clock, log, config.modelsTtlMs);
-    this.alerts = new AlertService(this.store.alerts, events, clock, log, config.webhookSender, config.webhookRetryDelaysMs);
+    this.alerts = new AlertService(
+      this.store.alerts,
+      events,
+      clock,
+      log,
+      config.webhookSender,
+      config.webhookRetryDelaysMs,
+    );
     this.budgets = new BudgetService(this.store.budgets, this.store.ledger, this.alerts, clock);
     await this.budgets.init();
     this.chat = new ChatService(this.catalog, this.budgets, this.store.ledger, this.upstream, events, clock);

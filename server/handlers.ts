@@ -41,7 +41,11 @@ export function registerHandlers(app: App): void {
     socket: app.config.endpoints?.socket ?? null,
     httpPort: app.config.endpoints?.httpPort ?? null,
     startedAt: new Date(app.startedAt).toISOString(),
-    upstream: { baseUrl: app.config.upstream.baseUrl, sandbox: app.config.sandbox, keyConfigured: app.upstream.keyConfigured },
+    upstream: {
+      baseUrl: app.config.upstream.baseUrl,
+      sandbox: app.config.sandbox,
+      keyConfigured: app.upstream.keyConfigured,
+    },
   });
 
   r.register('server/hello', (p: ServerHello.Params, ctx) => {
@@ -54,7 +58,12 @@ export function registerHandlers(app: App): void {
   r.register('server/health', async () => ({
     ok: true,
     uptimeMs: app.clock.now() - app.startedAt,
-    store: (await fsp.access(app.store.dbFile).then(() => true, () => false)) ? 'ok' : 'error',
+    store: (await fsp.access(app.store.dbFile).then(
+      () => true,
+      () => false,
+    ))
+      ? 'ok'
+      : 'error',
   }));
   r.register('server/info', info);
   r.register('server/metrics', () => app.metrics.snapshot(app.clock.now()));
@@ -64,27 +73,41 @@ export function registerHandlers(app: App): void {
     return { stopping: true };
   });
   r.register('server/upstream', async (): Promise<ServerUpstream.Result> => {
-    const base = { baseUrl: app.config.upstream.baseUrl, sandbox: app.config.sandbox, keyConfigured: app.upstream.keyConfigured };
-    if (!app.upstream.keyConfigured) return { ...base, key: null, error: 'no OpenRouter API key configured (OPENROUTER_API_KEY)' };
+    const base = {
+      baseUrl: app.config.upstream.baseUrl,
+      sandbox: app.config.sandbox,
+      keyConfigured: app.upstream.keyConfigured,
+    };
+    if (!app.upstream.keyConfigured)
+      return { ...base, key: null, error: 'no OpenRouter API key configured (OPENROUTER_API_KEY)' };
     try {
       const k = await app.upstream.keyInfo();
       return {
         ...base,
-        key: { label: k.label, limitUsd: k.limit, limitRemainingUsd: k.limitRemaining, usageUsd: k.usage, isFreeTier: k.isFreeTier },
+        key: {
+          label: k.label,
+          limitUsd: k.limit,
+          limitRemainingUsd: k.limitRemaining,
+          usageUsd: k.usage,
+          isFreeTier: k.isFreeTier,
+        },
         error: null,
       };
     } catch (e) {
       return { ...base, key: null, error: (e as Error).message };
     }
   });
-  r.register('audit/list', async (p: AuditList.Params) => ({ entries: await app.audit.list(p.limit ?? 100, p.method) }));
+  r.register('audit/list', async (p: AuditList.Params) => ({
+    entries: await app.audit.list(p.limit ?? 100, p.method),
+  }));
 
   r.register('models/list', (p: ModelsList.Params) => app.catalog.list(p));
 
   r.register('chat/complete', (p: ChatComplete.Params, ctx) =>
     app.chat.complete(p, {
       signal: ctx.signal,
-      onDelta: (text, completionTokens) => ctx.progress({ kind: 'delta', text, completionTokens } satisfies ChatComplete.Progress),
+      onDelta: (text, completionTokens) =>
+        ctx.progress({ kind: 'delta', text, completionTokens } satisfies ChatComplete.Progress),
     }),
   );
 
@@ -103,23 +126,27 @@ export function registerHandlers(app: App): void {
     await app.budgets.delete(p.id);
     return { deleted: true };
   });
-  r.register('budget/configureAlerts', async (p: BudgetConfigureAlerts.Params): Promise<BudgetConfigureAlerts.Result> => {
-    if (p.budgetId && !app.budgets.has(p.budgetId)) throw errors.notFound('budget', p.budgetId);
-    if (p.removeWebhook && !(await app.store.alerts.removeWebhook(p.removeWebhook))) throw errors.notFound('webhook', p.removeWebhook);
-    if (p.webhookUrl) {
-      await app.store.alerts.addWebhook({
-        id: randomUUID(),
-        url: p.webhookUrl,
-        budgetId: p.budgetId ?? null,
-        createdAt: new Date(app.clock.now()).toISOString(),
-      });
-    }
-    const change: { thresholds?: number[]; enabled?: boolean } = {};
-    if (p.thresholds) change.thresholds = p.thresholds;
-    if (p.enabled !== undefined) change.enabled = p.enabled;
-    const budgets = await app.budgets.configure(p.budgetId, change);
-    return { budgets, webhooks: await app.store.alerts.webhooks() };
-  });
+  r.register(
+    'budget/configureAlerts',
+    async (p: BudgetConfigureAlerts.Params): Promise<BudgetConfigureAlerts.Result> => {
+      if (p.budgetId && !app.budgets.has(p.budgetId)) throw errors.notFound('budget', p.budgetId);
+      if (p.removeWebhook && !(await app.store.alerts.removeWebhook(p.removeWebhook)))
+        throw errors.notFound('webhook', p.removeWebhook);
+      if (p.webhookUrl) {
+        await app.store.alerts.addWebhook({
+          id: randomUUID(),
+          url: p.webhookUrl,
+          budgetId: p.budgetId ?? null,
+          createdAt: new Date(app.clock.now()).toISOString(),
+        });
+      }
+      const change: { thresholds?: number[]; enabled?: boolean } = {};
+      if (p.thresholds) change.thresholds = p.thresholds;
+      if (p.enabled !== undefined) change.enabled = p.enabled;
+      const budgets = await app.budgets.configure(p.budgetId, change);
+      return { budgets, webhooks: await app.store.alerts.webhooks() };
+    },
+  );
   r.register('budget/alerts', async (p: BudgetAlerts.Params): Promise<BudgetAlerts.Result> => {
     if (p.budgetId && !app.budgets.has(p.budgetId)) throw errors.notFound('budget', p.budgetId);
     return {
@@ -148,7 +175,11 @@ export function registerHandlers(app: App): void {
       }
       prevTs = row.ts;
     }
-    checks.push({ name: 'ledger', ok: ordered && all === ledger.count(), detail: `${ledger.count()} entries, in time order: ${ordered}` });
+    checks.push({
+      name: 'ledger',
+      ok: ordered && all === ledger.count(),
+      detail: `${ledger.count()} entries, in time order: ${ordered}`,
+    });
     const total = picoToUsd(ledger.sumCost({}));
     checks.push({ name: 'ledger total', ok: Number.isFinite(total), detail: `$${total} recorded` });
     const dangling = app.budgets.status().filter((b) => !Number.isFinite(b.spentUsd));

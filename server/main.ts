@@ -74,13 +74,19 @@ async function main(): Promise<void> {
   }
   // `--socket` with no path is written as `--socket ''` or --default-socket by clients.
   const stdio = args.stdio === true;
-  const socketPath = stdio ? null : args.socket ? args.socket : dataDirPaths(args['data-dir'] ?? defaultDataDir()).socket;
+  const socketPath = stdio
+    ? null
+    : args.socket
+      ? args.socket
+      : dataDirPaths(args['data-dir'] ?? defaultDataDir()).socket;
   const port = args['no-http'] || (stdio && args.port === undefined) ? null : Number(args.port ?? 0);
-  if (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535)) return usage(`--port: "${args.port}" is not a port number`);
+  if (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535))
+    return usage(`--port: "${args.port}" is not a port number`);
   const rate = Number(args['rate-limit'] ?? 1000);
   if (!Number.isFinite(rate) || rate < 0) return usage(`--rate-limit: "${args['rate-limit']}" is not a number ≥ 0`);
   const level = (args['log-level'] ?? 'info') as LogLevel;
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) return usage(`--log-level: "${level}" is not one of debug, info, warn, error`);
+  if (!['debug', 'info', 'warn', 'error'].includes(level))
+    return usage(`--log-level: "${level}" is not one of debug, info, warn, error`);
 
   const log = createLogger((line) => process.stderr.write(line), level);
   const paths = dataDirPaths(args['data-dir'] ?? defaultDataDir());
@@ -170,10 +176,13 @@ async function main(): Promise<void> {
   if (port !== null) {
     httpServer = await listenHttp({ host: args.host ?? '127.0.0.1', port, token }, app.router, app.hub);
     endpoints.httpPort = boundPort(httpServer);
-    closers.push(() => new Promise((r) => {
-      httpServer!.close(() => r());
-      httpServer!.closeAllConnections();
-    }));
+    closers.push(
+      () =>
+        new Promise((r) => {
+          httpServer!.close(() => r());
+          httpServer!.closeAllConnections();
+        }),
+    );
   }
   if (!stdio) {
     const discovery: DiscoveryFile = {

@@ -6,7 +6,13 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DEFAULT_OPENROUTER_BASE_URL, PROTOCOL_VERSION, ServerUpstream, StoreVerify, type ServerInfo } from '../../protocol';
+import {
+  DEFAULT_OPENROUTER_BASE_URL,
+  PROTOCOL_VERSION,
+  ServerUpstream,
+  StoreVerify,
+  type ServerInfo,
+} from '../../protocol';
 import { dataDirPaths } from '../../protocol/node';
 import type { CrewClient } from '../client/connection';
 import { withContext, type Context } from '../context';

@@ -70,7 +70,8 @@ export class AlertService {
       scope: f.scope,
       kind: f.kind,
       threshold: f.threshold,
-      severity: f.kind === 'blocked' || (f.threshold ?? 0) >= 100 ? 'critical' : (f.threshold ?? 0) >= 80 ? 'warning' : 'info',
+      severity:
+        f.kind === 'blocked' || (f.threshold ?? 0) >= 100 ? 'critical' : (f.threshold ?? 0) >= 80 ? 'warning' : 'info',
       message: f.message,
       spentUsd: f.spentUsd,
       limitUsd: f.limitUsd,

@@ -33,6 +33,11 @@ interface LiveBudget {
   reserved: bigint;
   /** Alerts already sent this period, so a hot budget does not ask the store again on every call. */
   notified: Set<string>;
+  // Derived once per install / period, because budget/status is read far more often than budgets change.
+  view: Budget;
+  warnAt: number;
+  startIso: string | null;
+  endIso: string | null;
 }
 
 export interface Reservation {
@@ -60,9 +65,11 @@ export class BudgetService {
 
   /** Loads budgets and derives their spend from the ledger (at start and after a store restore). */
   async init(): Promise<void> {
+    // Calls in flight (during a restore) keep their reservations: they settle against these budgets later.
+    const previous = new Map(this.live);
     this.live.clear();
     this.byScope.clear();
-    for (const r of await this.repo.list()) this.install(r);
+    for (const r of await this.repo.list()) this.install(r).reserved = previous.get(r.id)?.reserved ?? 0n;
   }
 
   private install(record: BudgetRecord): LiveBudget {
@@ -77,6 +84,10 @@ export class BudgetService {
       derivedThrough: 0,
       reserved: prev?.reserved ?? 0n,
       notified: new Set(),
+      view: toBudget(record),
+      warnAt: Math.max(...record.thresholds.filter((t) => t < 100), 0) || 80,
+      startIso: null,
+      endIso: null,
     };
     this.rollover(b, true);
     this.live.set(record.id, b);
@@ -104,6 +115,8 @@ export class BudgetService {
     if (start !== b.start) b.notified.clear();
     b.start = start;
     b.end = end;
+    b.startIso = start === null ? null : new Date(start).toISOString();
+    b.endIso = end === null ? null : new Date(end).toISOString();
     b.spent = this.ledger.sumCost({ ...scopeFilter(b.record.scope), ...(start === null ? {} : { from: start }) });
     b.derivedThrough = this.ledger.count();
     return true;
@@ -361,20 +374,31 @@ export class BudgetService {
       this.rollover(b);
       const remaining = b.limit - b.spent - b.reserved;
       const pct = percent(b.spent, b.limit);
-      const warnAt = Math.max(...b.record.thresholds.filter((t) => t < 100), 0) || 80;
-      const state: BudgetState = b.spent >= b.limit ? 'exceeded' : pct >= warnAt ? 'warning' : 'ok';
+      const state: BudgetState = b.spent >= b.limit ? 'exceeded' : pct >= b.warnAt ? 'warning' : 'ok';
+      const v = b.view;
+      // Spelled out rather than spread: object spread is a slow path in V8 and this runs on every status call.
       out.push({
-        ...toBudget(b.record),
+        id: v.id,
+        scope: v.scope,
+        period: v.period,
+        limitUsd: v.limitUsd,
+        action: v.action,
+        downgradeTo: v.downgradeTo,
+        thresholds: v.thresholds,
+        alertsEnabled: v.alertsEnabled,
+        weekStart: v.weekStart,
+        createdAt: v.createdAt,
+        updatedAt: v.updatedAt,
         spentUsd: picoToUsd(b.spent),
         reservedUsd: picoToUsd(b.reserved),
         remainingUsd: picoToUsd(remaining > 0n ? remaining : 0n),
         percentUsed: pct,
         state,
-        periodStart: b.start === null ? null : new Date(b.start).toISOString(),
-        periodEnd: b.end === null ? null : new Date(b.end).toISOString(),
+        periodStart: b.startIso,
+        periodEnd: b.endIso,
       });
     }
-    return out.sort((a, b) => b.percentUsed - a.percentUsed || a.scope.localeCompare(b.scope));
+    return out.sort((a, b) => b.percentUsed - a.percentUsed || (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : 0));
   }
 }
 

@@ -56,13 +56,27 @@ export class ChatService {
     const { model, maxTokens } = plan(reservation.model)!;
     const started = performance.now();
     let deltas = 0;
-    const base = {
+    // A full literal each time (no spreads): this is the per-call hot path and V8's spread is slow.
+    const ledgerRow = (
+      f: Omit<NewLedgerRow, 'model' | 'crew' | 'agent' | 'tags' | 'stream' | 'ts' | 'latencyMs'>,
+    ): NewLedgerRow => ({
+      ts: this.clock.now(),
       model: model.id,
       crew: p.crew ?? null,
       agent: p.agent ?? null,
       tags: p.tags ?? [],
+      promptTokens: f.promptTokens,
+      completionTokens: f.completionTokens,
+      cachedTokens: f.cachedTokens,
+      reasoningTokens: f.reasoningTokens,
+      costPico: f.costPico,
+      cost: f.cost,
+      estimated: f.estimated,
+      generationId: f.generationId,
+      latencyMs: performance.now() - started,
+      status: f.status,
       stream: p.stream ?? false,
-    };
+    });
     try {
       const out = await this.upstream.chat(
         { model: model.id, messages: p.messages, maxTokens, temperature: p.temperature, stream: p.stream ?? false },
@@ -76,20 +90,20 @@ export class ChatService {
         out.cost !== undefined
           ? Number(parseUsd(out.cost))
           : costFromPricing(model, out.promptTokens, out.completionTokens, out.cachedTokens);
-      const row = await this.record(reservation.id, {
-        ...base,
-        ts: this.clock.now(),
-        promptTokens: out.promptTokens,
-        completionTokens: out.completionTokens,
-        cachedTokens: out.cachedTokens,
-        reasoningTokens: out.reasoningTokens,
-        costPico,
-        cost: out.cost !== undefined ? formatPico(parseUsd(out.cost)) : formatPico(costPico),
-        estimated,
-        generationId: out.generationId,
-        latencyMs: performance.now() - started,
-        status: 'ok',
-      });
+      const row = await this.record(
+        reservation.id,
+        ledgerRow({
+          promptTokens: out.promptTokens,
+          completionTokens: out.completionTokens,
+          cachedTokens: out.cachedTokens,
+          reasoningTokens: out.reasoningTokens,
+          costPico,
+          cost: out.cost !== undefined ? formatPico(parseUsd(out.cost)) : formatPico(costPico),
+          estimated,
+          generationId: out.generationId,
+          status: 'ok',
+        }),
+      );
       return {
         ledgerId: row.id,
         generationId: out.generationId,
@@ -116,20 +130,20 @@ export class ChatService {
       // Something was generated (and may be billed): record an estimate that reconcile will correct.
       const costPico = partial ? costFromPricing(model, promptEstimate, partial.completionTokens) : 0;
       try {
-        await this.record(reservation.id, {
-          ...base,
-          ts: this.clock.now(),
-          promptTokens: partial ? promptEstimate : 0,
-          completionTokens: partial?.completionTokens ?? 0,
-          cachedTokens: 0,
-          reasoningTokens: 0,
-          costPico,
-          cost: formatPico(costPico),
-          estimated: partial !== undefined,
-          generationId: partial?.generationId ?? null,
-          latencyMs: performance.now() - started,
-          status: cancelled ? 'cancelled' : 'error',
-        });
+        await this.record(
+          reservation.id,
+          ledgerRow({
+            promptTokens: partial ? promptEstimate : 0,
+            completionTokens: partial?.completionTokens ?? 0,
+            cachedTokens: 0,
+            reasoningTokens: 0,
+            costPico,
+            cost: formatPico(costPico),
+            estimated: partial !== undefined,
+            generationId: partial?.generationId ?? null,
+            status: cancelled ? 'cancelled' : 'error',
+          }),
+        );
       } finally {
         this.budgets.release(reservation.id);
       }

@@ -8,7 +8,9 @@ import { priceTimes, toPico } from './money';
  */
 export function estimatePromptTokens(messages: ChatMessage[]): number {
   let n = 3;
-  for (const m of messages) n += Buffer.byteLength(m.content, 'utf8') + Buffer.byteLength(m.role) + (m.name ? Buffer.byteLength(m.name) : 0) + 4;
+  for (const m of messages)
+    n +=
+      Buffer.byteLength(m.content, 'utf8') + Buffer.byteLength(m.role) + (m.name ? Buffer.byteLength(m.name) : 0) + 4;
   return n;
 }
 
@@ -22,7 +24,12 @@ export function worstCaseCost(model: ModelInfo, promptTokens: number, maxTokens:
 }
 
 /** What a call cost by the catalog's prices, for responses without `usage.cost` (marked estimated). */
-export function costFromPricing(model: ModelInfo, promptTokens: number, completionTokens: number, cachedTokens = 0): number {
+export function costFromPricing(
+  model: ModelInfo,
+  promptTokens: number,
+  completionTokens: number,
+  cachedTokens = 0,
+): number {
   const uncached = Math.max(0, promptTokens - cachedTokens);
   const cachedPrice = model.pricing.inputCacheRead ?? model.pricing.prompt;
   return (

@@ -52,7 +52,10 @@ export function formatPico(pico: Pico | bigint): string {
 
 /** USD as a JS number for results; exact to the float's precision, never summed again. */
 export function picoToUsd(pico: Pico | bigint): number {
-  return Number(formatPico(pico));
+  const n = Number(pico);
+  // Dividing an exactly-held integer by 1e12 is correctly rounded, so it equals parsing the exact decimal; only
+  // amounts beyond 2^53 picodollars need the string route.
+  return Number.isSafeInteger(n) ? n / 1e12 : Number(formatPico(pico));
 }
 
 export function usdToPico(usd: number): Pico {

@@ -21,7 +21,11 @@ export class ReportService {
     if (p.agent) filter.agent = p.agent;
     if (p.model) filter.model = p.model;
     const groups = this.ledger.aggregate(filter, by);
-    groups.sort(by === 'day' ? (a, b) => a.key.localeCompare(b.key) : (a, b) => (b.costPico > a.costPico ? 1 : b.costPico < a.costPico ? -1 : a.key.localeCompare(b.key)));
+    groups.sort(
+      by === 'day'
+        ? (a, b) => a.key.localeCompare(b.key)
+        : (a, b) => (b.costPico > a.costPico ? 1 : b.costPico < a.costPico ? -1 : a.key.localeCompare(b.key)),
+    );
     const total = groups.reduce(
       (t, g) => ({
         calls: t.calls + g.calls,

@@ -29,7 +29,8 @@ export async function acquireLock(lockFile: string, dataDir: string): Promise<()
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const pid = Number((await fsp.readFile(lockFile, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) throw new LockHeld(pid, dataDir);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid))
+        throw new LockHeld(pid, dataDir);
       // Stale (owner gone, or an empty file from a crash between create and write): take it over.
       await fsp.rm(lockFile, { force: true });
     }

@@ -23,7 +23,8 @@ interface RawModel {
   architecture?: { input_modalities?: unknown; output_modalities?: unknown };
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
@@ -131,7 +132,12 @@ export class ModelCatalog {
     const models = [...this.models.values()]
       .filter((m) => !q || m.id.toLowerCase().includes(q) || m.name.toLowerCase().includes(q))
       .sort((a, b) => a.id.localeCompare(b.id));
-    return { models, fetchedAt: this.fetchedAt === null ? null : new Date(this.fetchedAt).toISOString(), source, warning };
+    return {
+      models,
+      fetchedAt: this.fetchedAt === null ? null : new Date(this.fetchedAt).toISOString(),
+      source,
+      warning,
+    };
   }
 
   /** The model, fetching the catalog if it is missing or the id is new; UnknownModel with suggestions if absent. */

@@ -102,7 +102,11 @@ export class OpenRouterClient {
       maxRetries: 0,
       timeout: config.timeoutMs,
       fetch: keepAliveFetch,
-      defaultHeaders: { 'HTTP-Referer': config.appUrl, 'X-OpenRouter-Title': config.appTitle, 'X-Title': config.appTitle },
+      defaultHeaders: {
+        'HTTP-Referer': config.appUrl,
+        'X-OpenRouter-Title': config.appTitle,
+        'X-Title': config.appTitle,
+      },
     });
   }
 
@@ -135,7 +139,10 @@ export class OpenRouterClient {
     }
   }
 
-  async chat(req: ChatRequest, opts: { signal?: AbortSignal; onDelta?: (text: string) => void } = {}): Promise<ChatOutcome> {
+  async chat(
+    req: ChatRequest,
+    opts: { signal?: AbortSignal; onDelta?: (text: string) => void } = {},
+  ): Promise<ChatOutcome> {
     this.requireKey();
     const body = {
       model: req.model,
@@ -156,13 +163,13 @@ export class OpenRouterClient {
     const { data, response } = await this.sdk.chat.completions.create(body, { signal }).withResponse();
     const c: ChatCompletion = data;
     const usage = (c.usage ?? {}) as OpenRouterUsage;
-    return {
-      content: c.choices[0]?.message?.content ?? '',
-      finishReason: c.choices[0]?.finish_reason ?? null,
-      model: c.model ?? body.model,
-      generationId: c.id ?? response.headers.get('x-generation-id'),
-      ...usageFigures(usage),
-    };
+    return outcome(
+      c.choices[0]?.message?.content ?? '',
+      c.choices[0]?.finish_reason ?? null,
+      c.model ?? body.model,
+      c.id ?? response.headers.get('x-generation-id'),
+      usage,
+    );
   }
 
   private async streamOnce(
@@ -170,7 +177,16 @@ export class OpenRouterClient {
     opts: { signal?: AbortSignal; onDelta?: (text: string) => void },
   ): Promise<ChatOutcome> {
     const { data: stream, response } = await this.sdk.chat.completions
-      .create({ ...body, stream: true }, { signal: opts.signal })
+      .create(
+        {
+          model: body.model,
+          messages: body.messages,
+          max_tokens: body.max_tokens,
+          temperature: body.temperature,
+          stream: true,
+        },
+        { signal: opts.signal },
+      )
       .withResponse();
     let content = '';
     let deltas = 0;
@@ -216,7 +232,7 @@ export class OpenRouterClient {
       err.partial = { content, completionTokens: deltas, generationId };
       throw err;
     }
-    return { content, finishReason, model, generationId, ...usageFigures(usage) };
+    return outcome(content, finishReason, model, generationId, usage);
   }
 
   /** Raw model objects from GET /models (public; no key needed). */
@@ -245,7 +261,13 @@ export class OpenRouterClient {
     this.requireKey();
     try {
       const body = (await this.sdk.get('/key', { signal })) as {
-        data?: { label?: string; limit?: number | null; limit_remaining?: number | null; usage?: number; is_free_tier?: boolean };
+        data?: {
+          label?: string;
+          limit?: number | null;
+          limit_remaining?: number | null;
+          usage?: number;
+          is_free_tier?: boolean;
+        };
       };
       const d = body.data ?? {};
       return {
@@ -261,8 +283,18 @@ export class OpenRouterClient {
   }
 }
 
-function usageFigures(u: OpenRouterUsage) {
+function outcome(
+  content: string,
+  finishReason: string | null,
+  model: string,
+  generationId: string | null,
+  u: OpenRouterUsage,
+): ChatOutcome {
   return {
+    content,
+    finishReason,
+    model,
+    generationId,
     promptTokens: u.prompt_tokens ?? 0,
     completionTokens: u.completion_tokens ?? 0,
     cachedTokens: u.prompt_tokens_details?.cached_tokens ?? 0,

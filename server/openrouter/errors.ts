@@ -93,7 +93,11 @@ export function mapUpstreamError(e: unknown, now: number): RpcError {
         );
       default:
         if (status >= 500)
-          return new UpstreamError(ErrorCodes.UpstreamUnavailable, `OpenRouter is unavailable (${status}): ${msg}`, data);
+          return new UpstreamError(
+            ErrorCodes.UpstreamUnavailable,
+            `OpenRouter is unavailable (${status}): ${msg}`,
+            data,
+          );
         return new UpstreamError(ErrorCodes.UpstreamBadRequest, `OpenRouter answered ${status}: ${msg}`, data);
     }
   }

@@ -30,7 +30,11 @@ export class AuditLog {
       while (this.pending.length) {
         const lines = this.pending.join('\n') + '\n';
         this.pending = [];
-        if (this.size < 0) this.size = await fsp.stat(file).then((s) => s.size, () => 0);
+        if (this.size < 0)
+          this.size = await fsp.stat(file).then(
+            (s) => s.size,
+            () => 0,
+          );
         if (this.size > ROTATE_BYTES) {
           await fsp.rename(file, `${file}.1`);
           this.size = 0;
@@ -71,7 +75,14 @@ export function summarize(method: string, params: unknown): string {
   const p = params as Record<string, unknown>;
   if (method === 'chat/complete') {
     const msgs = Array.isArray(p.messages) ? p.messages.length : 0;
-    return JSON.stringify({ model: p.model, crew: p.crew, agent: p.agent, messages: msgs, maxTokens: p.maxTokens, stream: p.stream });
+    return JSON.stringify({
+      model: p.model,
+      crew: p.crew,
+      agent: p.agent,
+      messages: msgs,
+      maxTokens: p.maxTokens,
+      stream: p.stream,
+    });
   }
   const text = JSON.stringify(params);
   return text.length > 500 ? text.slice(0, 500) + '…' : text;

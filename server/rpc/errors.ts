@@ -24,8 +24,7 @@ export const errors = {
   invalidParams: (message: string, data: InvalidParamsData) => new RpcError(ErrorCodes.InvalidParams, message, data),
   notFound: (entity: string, id: string) =>
     new RpcError(ErrorCodes.NotFound, `${entity} "${id}" not found`, { entity, id } satisfies NotFoundData),
-  budgetExceeded: (message: string, data: BudgetExceededData) =>
-    new RpcError(ErrorCodes.BudgetExceeded, message, data),
+  budgetExceeded: (message: string, data: BudgetExceededData) => new RpcError(ErrorCodes.BudgetExceeded, message, data),
   unknownModel: (model: string, suggestions: string[]) =>
     new RpcError(
       ErrorCodes.UnknownModel,

@@ -58,13 +58,15 @@ export class Router {
     let failed: RpcError | undefined;
     try {
       const wait = this.deps.limiter.take(ctx.client.id);
-      if (wait > 0) throw errors.rateLimited({ retryAfterMs: wait, limitPerSecond: this.deps.limiter.config.perSecond });
+      if (wait > 0)
+        throw errors.rateLimited({ retryAfterMs: wait, limitPerSecond: this.deps.limiter.config.perSecond });
       const parsed = schemas[method as MethodName].safeParse(rawParams ?? undefined);
       let params: unknown;
       if (parsed.success) params = parsed.data;
       else {
         // Params-less calls of object-taking methods: treat a missing params as {}.
-        const retry = rawParams === undefined || rawParams === null ? schemas[method as MethodName].safeParse({}) : parsed;
+        const retry =
+          rawParams === undefined || rawParams === null ? schemas[method as MethodName].safeParse({}) : parsed;
         if (!retry.success) {
           const d = describeIssues(retry.error);
           throw errors.invalidParams(`${method}: ${d.message}`, { field: d.field, issues: d.issues });

@@ -33,7 +33,10 @@ export const schemas: Record<MethodName, z.ZodType> = {
   'server/metrics': none,
   'server/shutdown': none,
   'server/upstream': none,
-  'audit/list': z.strictObject({ limit: z.number().int().min(1).max(10_000).optional(), method: z.string().max(100).optional() }),
+  'audit/list': z.strictObject({
+    limit: z.number().int().min(1).max(10_000).optional(),
+    method: z.string().max(100).optional(),
+  }),
   'models/list': z.strictObject({ search: z.string().max(200).optional(), refresh: z.boolean().optional() }),
   'chat/complete': z.strictObject({
     model: id,
@@ -93,7 +96,11 @@ export const schemas: Record<MethodName, z.ZodType> = {
 };
 
 /** The dotted path of the first issue, and every issue, for InvalidParams messages and data. */
-export function describeIssues(error: z.ZodError): { field: string; message: string; issues: { field: string; message: string }[] } {
+export function describeIssues(error: z.ZodError): {
+  field: string;
+  message: string;
+  issues: { field: string; message: string }[];
+} {
   const issues = error.issues.map((i) => {
     const field = i.path.length ? i.path.map(String).join('.') : '(params)';
     let message = i.message;

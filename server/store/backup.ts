@@ -58,7 +58,13 @@ export async function writeBackup(
     const content = await fsp.readFile(path.join(storeDir, rel));
     files.push({ path: rel, sha256: sha256(content), base64: content.toString('base64') });
   }
-  const bundle: Bundle = { format: FORMAT, formatVersion: 1, createdAt: new Date().toISOString(), schemaVersion, files };
+  const bundle: Bundle = {
+    format: FORMAT,
+    formatVersion: 1,
+    createdAt: new Date().toISOString(),
+    schemaVersion,
+    files,
+  };
   const packed = await promisify(gzip)(JSON.stringify(bundle), { level: 6 });
   await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   await writeDurably(file, packed);

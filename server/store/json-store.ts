@@ -106,7 +106,11 @@ export class JsonStore implements StoreHandle {
             `Update openrouter-crew (npm i -g openrouter-crew) or point --data-dir elsewhere; nothing was changed.`,
         );
       if (version < SCHEMA_VERSION) {
-        await writeBackup(this.dir, path.join(backupsDir, `pre-migration-v${version}-${stamp(this.clock)}.backup`), version);
+        await writeBackup(
+          this.dir,
+          path.join(backupsDir, `pre-migration-v${version}-${stamp(this.clock)}.backup`),
+          version,
+        );
         let doc = raw as Record<string, unknown>;
         for (const m of MIGRATIONS.filter((m) => m.to > version).sort((a, b) => a.to - b.to)) {
           doc = { ...m.up(doc), schemaVersion: m.to };

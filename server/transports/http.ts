@@ -35,7 +35,11 @@ function tokenMatches(given: string | undefined, token: string): boolean {
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }
 
@@ -53,11 +57,22 @@ export async function listenHttp(opts: HttpOptions, router: Router, hub: Notific
     const url = new URL(req.url ?? '/', 'http://localhost');
     const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (url.pathname === '/health' && req.method === 'GET') return send(res, 200, { ok: true });
-    const authorized = tokenMatches(bearer, opts.token) || (url.pathname === '/events' && tokenMatches(url.searchParams.get('token') ?? undefined, opts.token));
-    if (url.pathname !== '/rpc' && url.pathname !== '/events') return send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+    const authorized =
+      tokenMatches(bearer, opts.token) ||
+      (url.pathname === '/events' && tokenMatches(url.searchParams.get('token') ?? undefined, opts.token));
+    if (url.pathname !== '/rpc' && url.pathname !== '/events')
+      return send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
     if (!authorized) {
       res.setHeader('www-authenticate', 'Bearer');
-      return send(res, 401, rpcError(null, ErrorCodes.Unauthorized, 'missing or wrong bearer token: use the token shown by "crew server token"'));
+      return send(
+        res,
+        401,
+        rpcError(
+          null,
+          ErrorCodes.Unauthorized,
+          'missing or wrong bearer token: use the token shown by "crew server token"',
+        ),
+      );
     }
     const declared = String(req.headers['x-crew-client'] ?? 'http');
     const client: ClientInfo = { kind: declared.split('/')[0] || 'http', id: `http:${declared}`, transport: 'http' };
@@ -81,7 +96,11 @@ export async function listenHttp(opts: HttpOptions, router: Router, hub: Notific
     });
     const one = async (r: JsonRpcRequest) => {
       if (typeof r !== 'object' || r === null || r.jsonrpc !== '2.0' || typeof r.method !== 'string')
-        return rpcError(r?.id, ErrorCodes.InvalidRequest, 'not a JSON-RPC 2.0 request (need jsonrpc "2.0" and a method)');
+        return rpcError(
+          r?.id,
+          ErrorCodes.InvalidRequest,
+          'not a JSON-RPC 2.0 request (need jsonrpc "2.0" and a method)',
+        );
       const progressToken = (r.params as { progressToken?: string | number } | undefined)?.progressToken;
       try {
         const result = await router.dispatch(r.method, r.params, {
@@ -98,14 +117,19 @@ export async function listenHttp(opts: HttpOptions, router: Router, hub: Notific
       }
     };
     if (Array.isArray(body)) {
-      if (body.length === 0 || body.length > 100) return send(res, 200, rpcError(null, ErrorCodes.InvalidRequest, 'a batch holds 1 to 100 requests'));
+      if (body.length === 0 || body.length > 100)
+        return send(res, 200, rpcError(null, ErrorCodes.InvalidRequest, 'a batch holds 1 to 100 requests'));
       const out = await Promise.all(body.map((r) => one(r as JsonRpcRequest)));
       const replies = out.filter((_, i) => (body[i] as JsonRpcRequest)?.id !== undefined);
       if (!replies.length) return void res.writeHead(204).end();
       return send(res, 200, replies);
     }
     const reply = await one(body as JsonRpcRequest);
-    if ((body as JsonRpcRequest).id === undefined && !('error' in reply && reply.error.code === ErrorCodes.InvalidRequest)) return void res.writeHead(204).end();
+    if (
+      (body as JsonRpcRequest).id === undefined &&
+      !('error' in reply && reply.error.code === ErrorCodes.InvalidRequest)
+    )
+      return void res.writeHead(204).end();
     if (!res.destroyed) send(res, 200, reply);
   }
 

@@ -34,7 +34,8 @@ export function serveStreams(
         client,
         signal: controller.signal,
         progress: (value) => {
-          if (progressToken !== undefined) void conn.sendNotification(ProgressNotification.type, { token: progressToken, value });
+          if (progressToken !== undefined)
+            void conn.sendNotification(ProgressNotification.type, { token: progressToken, value });
         },
       });
     } catch (e) {
@@ -44,7 +45,9 @@ export function serveStreams(
       sub.dispose();
     }
   });
-  const unsubscribe = hub.add({ notify: (method, params) => void conn.sendNotification(method, params).catch(() => undefined) });
+  const unsubscribe = hub.add({
+    notify: (method, params) => void conn.sendNotification(method, params).catch(() => undefined),
+  });
   conn.onClose(() => unsubscribe());
   conn.onError(() => undefined);
   conn.listen();

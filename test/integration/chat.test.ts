@@ -4,12 +4,23 @@
  * to their codes, retries honour Retry-After, and a cancel aborts upstream and releases the reservation.
  */
 import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import { ErrorCodes } from '../../protocol';
-import type { BudgetStatus, ChatComplete, LedgerEntry, LedgerList, ProgressNotification } from '../../protocol';
-import { exactCost, promptTokensOf } from '../fixtures/fake-openrouter';
+import type {
+  BudgetStatus,
+  CostReport,
+  ChatComplete,
+  LedgerEntry,
+  LedgerList,
+  ModelsList,
+  ProgressNotification,
+} from '../../protocol';
+import { CHAT_MODELS, exactCost, promptTokensOf } from '../fixtures/fake-openrouter';
 import {
   ClientAborted,
   eventually,
+  makeTempDir,
   forEachTransport,
   pico,
   rpcError,
@@ -71,6 +82,9 @@ forEachTransport((transport) => {
       assert.equal(row.cost, expected, 'ledger cost must be OpenRouter usage.cost, exactly');
       assert.equal(pico(row.costUsd), pico(expected));
       assert.equal(await reserved(), 0);
+      // Every connected client hears about the call.
+      const recorded = await s.client.notifications.waitFor<LedgerEntry>('usage/recorded', (e) => e.id === r.ledgerId);
+      assert.deepEqual(recorded, row);
     });
 
     it('streamed: cost from the final usage chunk, and $/progress deltas for the progressToken', async () => {
@@ -223,6 +237,72 @@ forEachTransport((transport) => {
       );
       const errors = await s.client.request<LedgerList.Result>('ledger/list', { status: 'error' });
       assert.ok(errors.entries.every((e) => e.status === 'error'));
+      const page = await s.client.request<LedgerList.Result>('ledger/list', { limit: 2, before: ids[1] });
+      assert.deepEqual(
+        page.entries.map((e) => e.id),
+        ids.slice(2, 4),
+        'paging backwards by id',
+      );
+    });
+
+    it('cost/report adds up to the ledger, exactly, and exports CSV', async () => {
+      const all = (await s.client.request<LedgerList.Result>('ledger/list', { limit: 1000 })).entries;
+      const report = await s.client.request<CostReport.Result>('cost/report', { by: 'model', format: 'csv' });
+      assert.equal(report.total.calls, all.length);
+      const exact = all.reduce((a, e) => a + pico(e.cost), 0n);
+      assert.equal(pico(report.total.costUsd), exact);
+      assert.equal(
+        report.rows.reduce((a, r) => a + pico(r.costUsd), 0n),
+        exact,
+      );
+      const nemo = report.rows.find((r) => r.key === 'mistralai/mistral-nemo')!;
+      assert.equal(nemo.calls, all.filter((e) => e.model === 'mistralai/mistral-nemo').length);
+      assert.match(report.csv ?? '', /^model,calls,prompt_tokens,completion_tokens,cost_usd,/);
+      assert.match(report.csv ?? '', /\nTOTAL,/);
     });
   });
+});
+
+describe('chat/complete takes the cost from usage.cost, not from prices × tokens (socket)', function () {
+  const up = useFake();
+  // The server's cached catalog says gpt-4o-mini costs 10× what the fake charges (as when OpenRouter's price for
+  // a call differs from the list price): only usage.cost gives the fake's figure.
+  const dataDir = makeTempDir();
+  before(async () => {
+    const models = CHAT_MODELS.map((m) =>
+      m.id === MODEL ? { ...m, pricing: { ...m.pricing, prompt: '0.0000015', completion: '0.000006' } } : m,
+    );
+    await fsp.mkdir(path.join(dataDir, 'store'), { recursive: true });
+    await fsp.writeFile(
+      path.join(dataDir, 'store', 'models-cache.json'),
+      JSON.stringify({ fetchedAt: new Date().toISOString(), models }),
+    );
+  });
+  const s = useServer(() => ({ transport: 'socket', dataDir, upstreamUrl: up.fake.url }));
+
+  for (const stream of [false, true])
+    it(`${stream ? 'streamed' : 'non-streamed'}: the ledger cost is exactly the fake's usage.cost`, async () => {
+      const listed = await s.client.request<ModelsList.Result>('models/list', { search: MODEL });
+      assert.deepEqual(
+        [listed.source, listed.models[0]!.pricing.prompt],
+        ['cache', '0.0000015'],
+        'the seeded catalog is used',
+      );
+      const r = await s.client.request<ChatComplete.Result>('chat/complete', {
+        model: MODEL,
+        messages: USER('price check'),
+        stream,
+      });
+      const gen = up.fake.generations.get(r.generationId!)!;
+      const charged = exactCost(MODEL, gen.promptTokens, gen.completionTokens);
+      const listPrice = pico('0.0000015') * BigInt(gen.promptTokens) + pico('0.000006') * BigInt(gen.completionTokens);
+      assert.notEqual(pico(charged), listPrice, 'the set-up must make the two figures differ');
+      assert.equal(r.cost, charged);
+      assert.equal(pico(r.costUsd), pico(charged));
+      const row = (await s.client.request<LedgerList.Result>('ledger/list', { limit: 1 })).entries[0]!;
+      assert.equal(row.id, r.ledgerId);
+      assert.equal(row.cost, charged);
+      assert.equal(pico(row.costUsd), pico(charged), 'the figure budgets and reports add up is the charged one too');
+      assert.equal(row.costEstimated, false);
+    });
 });

@@ -3,12 +3,22 @@
  * SIGTERM + a new server on the same data dir, and budget spend is re-derived from the ledger.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { BudgetAlerts, BudgetSet, BudgetStatus, ChatComplete, LedgerList } from '../../protocol';
 import { makeTempDir, pico, removeTempDir, startServer, USER, useFake } from '../helpers';
 
 describe('restart keeps everything (SIGTERM, then a new server on the same data dir)', function () {
   this.timeout(30_000);
   const up = useFake();
+  // A webhook that answers at once, so shutdown has no delivery to wait for.
+  const hook = http.createServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()));
+  let hookUrl: string;
+  before(async () => {
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+  });
+  after(() => new Promise<void>((r) => hook.close(() => r())));
 
   it('budgets, ledger, alerts, webhooks survive; spent is re-derived from the ledger', async () => {
     const dataDir = makeTempDir();
@@ -22,7 +32,7 @@ describe('restart keeps everything (SIGTERM, then a new server on the same data 
       thresholds: [25, 50],
     });
     await c.request<BudgetSet.Result>('budget/set', { scope: 'global', period: 'daily', limitUsd: 5, action: 'block' });
-    await c.request('budget/configureAlerts', { webhookUrl: 'http://127.0.0.1:9/never-called' });
+    await c.request('budget/configureAlerts', { webhookUrl: hookUrl });
     const costs: string[] = [];
     for (let i = 0; i < 3; i++) {
       const r = await c.request<ChatComplete.Result>('chat/complete', {

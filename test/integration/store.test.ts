@@ -6,8 +6,26 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ErrorCodes } from '../../protocol';
-import type { BudgetSet, BudgetStatus, LedgerList, StoreBackup, StoreRestore, StoreVerify } from '../../protocol';
-import { launchServer, makeTempDir, removeTempDir, rpcError, startServer, USER, useFake, useServer } from '../helpers';
+import type {
+  BudgetSet,
+  BudgetStatus,
+  ChatComplete,
+  LedgerList,
+  StoreBackup,
+  StoreRestore,
+  StoreVerify,
+} from '../../protocol';
+import {
+  launchServer,
+  makeTempDir,
+  pico,
+  removeTempDir,
+  rpcError,
+  startServer,
+  USER,
+  useFake,
+  useServer,
+} from '../helpers';
 
 async function refusedWith(dbContent: string): Promise<{ code: number | null; stderr: string; unchanged: boolean }> {
   const dataDir = makeTempDir();
@@ -154,6 +172,42 @@ describe('store/backup, store/restore, store/verify (socket)', function () {
     const tampered = await rpcError(s.client.request('store/restore', { path: good.path }), ErrorCodes.BackupInvalid);
     assert.match(tampered.message, /checksum mismatch on db\.json/);
     assert.deepEqual(await state(), before);
+  });
+});
+
+describe('a restore with a call in flight (socket)', function () {
+  this.timeout(30_000);
+  const up = useFake();
+  const s = useServer(() => ({ transport: 'socket', upstreamUrl: up.fake.url }));
+
+  it("keeps the call's reservation, and the call settles cleanly afterwards", async () => {
+    const { budget } = await s.client.request<BudgetSet.Result>('budget/set', {
+      scope: 'crew:inflight',
+      period: 'total',
+      limitUsd: 1,
+    });
+    const reserved = async () =>
+      (await s.client.request<{ budgets: BudgetStatus[] }>('budget/status', { id: budget.id })).budgets[0]!;
+    const backup = await s.client.request<StoreBackup.Result>('store/backup', {});
+    up.fake.behave({ chunkDelayMs: 100, completionTokens: 10 });
+    const call = s.client.request<ChatComplete.Result>('chat/complete', {
+      model: 'openai/gpt-4o',
+      messages: USER('slow one'),
+      stream: true,
+      maxTokens: 1000,
+      progressToken: 'inflight',
+      crew: 'inflight',
+    });
+    await s.client.notifications.waitFor('$/progress', (p: { token: unknown }) => p.token === 'inflight');
+    const during = (await reserved()).reservedUsd;
+    assert.ok(during > 0);
+    await s.client.request('store/restore', { path: backup.path });
+    assert.equal((await reserved()).reservedUsd, during, 'the in-flight reservation still holds after the restore');
+    const r = await call;
+    const after = await reserved();
+    assert.equal(after.reservedUsd, 0, 'released exactly once, never negative');
+    assert.equal(pico(after.spentUsd), pico(r.cost));
+    assert.equal(pico(after.remainingUsd), pico(1) - pico(r.cost));
   });
 });
 

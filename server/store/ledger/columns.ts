@@ -62,12 +62,13 @@ export class LedgerColumns {
     return this.firstId + this.length;
   }
 
-  push(row: NewLedgerRow & { id?: number }): LedgerRow {
+  /** Appends `row` stamped `ts` (the caller keeps time order). */
+  push(row: NewLedgerRow & { id?: number }, ts: number): LedgerRow {
     if (this.length === this.capacity) this.grow();
     const i = this.length;
     const id = row.id ?? this.nextId();
     if (id !== this.nextId()) throw new Error(`ledger row id ${id} out of order (expected ${this.nextId()})`);
-    this.ts[i] = row.ts;
+    this.ts[i] = ts;
     this.cost[i] = row.costPico;
     this.prompt[i] = row.promptTokens;
     this.completion[i] = row.completionTokens;
@@ -82,7 +83,9 @@ export class LedgerColumns {
     this.costText[i] = row.cost;
     this.generation[i] = row.generationId;
     this.length++;
-    return { ...row, id };
+    // The row as stored (latency rounded, as get() and list() will return it), so what a caller is told now and
+    // what it reads back later are the same.
+    return this.row(i);
   }
 
   setCost(id: number, costPico: number, cost: string): boolean {
