@@ -112,8 +112,12 @@ export class App {
     await this.budgets.init();
   }
 
-  async close(): Promise<void> {
+  /** Tells connected clients the server is going away; main.ts calls it before closing the transports. */
+  announceStopping(): void {
     this.events.publish('server.status', { state: 'stopping', message: null });
+  }
+
+  async close(): Promise<void> {
     this.reconciler.stop();
     await this.budgets.alertsRecorded();
     await this.alerts.drain();

@@ -122,6 +122,7 @@ async function main(): Promise<void> {
   const shutdown = (code: number) => {
     shuttingDown ??= (async () => {
       log.info('shutting down');
+      app?.announceStopping();
       for (const c of closers.reverse()) await c().catch((e: Error) => log.error(`shutdown: ${e.message}`));
       await release();
       process.exit(code);
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
   };
 
   const endpoints = { socket: null as string | null, httpPort: null as number | null };
-  let app: App;
+  let app: App | undefined;
   try {
     app = await App.create({
       dataDir: paths.dataDir,

@@ -55,6 +55,8 @@ export class BudgetService {
   private readonly byScope = new Map<string, LiveBudget[]>();
   private readonly reservations = new Map<string, Reservation>();
   private readonly pendingAlerts = new Set<Promise<void>>();
+  /** Reservations live only in memory, so a counter is a unique enough id. */
+  private reservationSeq = 0;
 
   constructor(
     private readonly repo: BudgetRepository,
@@ -160,7 +162,7 @@ export class BudgetService {
       }
       if (!blocker) {
         const r: Reservation = {
-          id: randomUUID(),
+          id: `r${++this.reservationSeq}`,
           model,
           amount,
           budgetIds: budgets.map((b) => b.record.id),

@@ -31,7 +31,19 @@ export class ChatService {
     private readonly clock: Clock,
   ) {}
 
+  /** Calls between start and answer; the ledger writes at once (no group commit) when there is only one. */
+  private inFlight = 0;
+
   async complete(p: ChatComplete.Params, ctx: CallContext = {}): Promise<ChatComplete.Result> {
+    this.inFlight++;
+    try {
+      return await this.run(p, ctx);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async run(p: ChatComplete.Params, ctx: CallContext): Promise<ChatComplete.Result> {
     const requested = await this.catalog.require(p.model);
     const promptEstimate = estimatePromptTokens(p.messages);
     const plan = (id: string) => {
@@ -98,7 +110,7 @@ export class ChatService {
           cachedTokens: out.cachedTokens,
           reasoningTokens: out.reasoningTokens,
           costPico,
-          cost: out.cost !== undefined ? formatPico(parseUsd(out.cost)) : formatPico(costPico),
+          cost: formatPico(costPico),
           estimated,
           generationId: out.generationId,
           status: 'ok',
@@ -153,7 +165,7 @@ export class ChatService {
   }
 
   private async record(reservationId: string, row: NewLedgerRow): Promise<LedgerRow> {
-    const stored = await this.ledger.append(row);
+    const stored = await this.ledger.append(row, { alone: this.inFlight === 1 });
     this.budgets.settle(reservationId, BigInt(stored.costPico), stored.ts, stored.id);
     this.events.publish('usage.recorded', toEntry(stored));
     await this.budgets.alertsRecorded();

@@ -53,7 +53,7 @@ export class JsonStore implements StoreHandle {
     };
     // The ledger object is replaced on restore; delegate so holders of `store.ledger` never go stale.
     this.ledger = {
-      append: (row) => this.ledgerImpl.append(row),
+      append: (row, opts) => this.ledgerImpl.append(row, opts),
       settleCost: (id, pico, cost) => this.ledgerImpl.settleCost(id, pico, cost),
       get: (id) => this.ledgerImpl.get(id),
       count: () => this.ledgerImpl.count(),

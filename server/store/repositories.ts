@@ -97,8 +97,11 @@ export interface LedgerAggregate {
 }
 
 export interface LedgerRepository {
-  /** Appends a row; resolves once it is on disk. */
-  append(row: NewLedgerRow): Promise<LedgerRow>;
+  /**
+   * Appends a row; resolves once it is on disk. `alone`: the caller knows no other write can join this one (the
+   * only call in flight), so the backend may write at once instead of waiting to group it with others.
+   */
+  append(row: NewLedgerRow, opts?: { alone?: boolean }): Promise<LedgerRow>;
   /** Replaces an estimated cost with the real one (reconcile). Durable. */
   settleCost(id: number, costPico: number, cost: string): Promise<LedgerRow | undefined>;
   get(id: number): LedgerRow | undefined;

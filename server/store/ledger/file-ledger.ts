@@ -148,13 +148,24 @@ export class FileLedger implements LedgerRepository {
     return this.active;
   }
 
-  append(row: NewLedgerRow): Promise<LedgerRow> {
+  append(row: NewLedgerRow, opts: { alone?: boolean } = {}): Promise<LedgerRow> {
     // Rows are kept in time order so reports can binary-search ranges.
     const ts = Math.max(row.ts, this.lastTs);
     this.lastTs = ts;
     const stored = this.cols.push(row, ts);
     this.activeRows++;
-    return this.enqueue(JSON.stringify(toLine(stored))).then(() => stored);
+    const line = JSON.stringify(toLine(stored));
+    if (opts.alone && !this.flushing && DSYNC !== undefined) {
+      // Nothing to group with: one synchronous O_DSYNC write (~0.12 ms) beats a thread-pool round trip.
+      try {
+        fs.writeSync(this.fd(), line + '\n');
+      } catch (e) {
+        return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+      }
+      this.rollIfFull();
+      return Promise.resolve(stored);
+    }
+    return this.enqueue(line).then(() => stored);
   }
 
   async settleCost(id: number, costPico: number, cost: string): Promise<LedgerRow | undefined> {
@@ -192,12 +203,15 @@ export class FileLedger implements LedgerRepository {
       } catch (e) {
         waiters.forEach((w) => w.reject(e));
       }
-      if (this.activeRows >= SEGMENT_ROWS) {
-        this.roll();
-        void this.compact().catch((e: Error) => this.onError(`ledger compaction failed: ${e.message}`));
-      }
+      this.rollIfFull();
     }
     this.flushing = false;
+  }
+
+  private rollIfFull(): void {
+    if (this.activeRows < SEGMENT_ROWS) return;
+    this.roll();
+    void this.compact().catch((e: Error) => this.onError(`ledger compaction failed: ${e.message}`));
   }
 
   private roll(): void {
