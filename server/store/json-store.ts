@@ -22,7 +22,7 @@ import type {
   ModelCacheRepository,
   StoreHandle,
 } from './repositories';
-import { checkShape, emptyDb, MIGRATIONS, SCHEMA_VERSION, type DbData } from './schema';
+import { checkShape, emptyDb, migrate, MIGRATIONS, SCHEMA_VERSION, type DbData, type Migration } from './schema';
 import { writeBackup } from './backup';
 
 const MAX_ALERT_HISTORY = 5_000;
@@ -44,6 +44,7 @@ export class JsonStore implements StoreHandle {
     readonly dir: string,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly schema: { version: number; migrations: Migration[] },
   ) {
     this.budgets = budgetRepo(() => this.db);
     this.alerts = alertRepo(() => this.db);
@@ -65,8 +66,15 @@ export class JsonStore implements StoreHandle {
   }
 
   /** `dir` is the store folder (`<dataDir>/store`). */
-  static async open(dir: string, clock: Clock, backupsDir: string, log: Logger = silentLogger): Promise<JsonStore> {
-    const store = new JsonStore(dir, clock, log);
+  static async open(
+    dir: string,
+    clock: Clock,
+    backupsDir: string,
+    log: Logger = silentLogger,
+    /** The schema to bring the file to; tests pass their own to exercise a migration. */
+    schema: { version: number; migrations: Migration[] } = { version: SCHEMA_VERSION, migrations: MIGRATIONS },
+  ): Promise<JsonStore> {
+    const store = new JsonStore(dir, clock, log, schema);
     await store.load(backupsDir);
     return store;
   }
@@ -92,34 +100,43 @@ export class JsonStore implements StoreHandle {
     if (raw === null) {
       data = emptyDb(new Date(this.clock.now()));
     } else {
-      const problem = checkShape(raw);
-      if (problem)
-        throw new StoreError(
+      const damaged = (problem: string) =>
+        new StoreError(
           ErrorCodes.StoreCorrupt,
           `the store ${this.dbFile} is damaged: ${problem}; it was left untouched. Restore a backup with "crew store restore <file>" (backups are in ${backupsDir}).`,
         );
-      const version = (raw as DbData).schemaVersion;
-      if (version > SCHEMA_VERSION)
+      const version = (raw as Partial<DbData>)?.schemaVersion;
+      if (typeof version !== 'number' || !Number.isInteger(version))
+        throw damaged(checkShape(raw) ?? '"schemaVersion" is missing');
+      const { version: target, migrations } = this.schema;
+      if (version > target)
         throw new StoreError(
           ErrorCodes.StoreTooNew,
-          `the store ${this.dbFile} was written by a newer openrouter-crew (schema ${version}; this one knows ${SCHEMA_VERSION}). ` +
+          `the store ${this.dbFile} was written by a newer openrouter-crew (schema ${version}; this one knows ${target}). ` +
             `Update openrouter-crew (npm i -g openrouter-crew) or point --data-dir elsewhere; nothing was changed.`,
         );
-      if (version < SCHEMA_VERSION) {
-        await writeBackup(
+      let doc = raw as Record<string, unknown>;
+      if (version < target) {
+        const backup = await writeBackup(
           this.dir,
           path.join(backupsDir, `pre-migration-v${version}-${stamp(this.clock)}.backup`),
           version,
         );
-        let doc = raw as Record<string, unknown>;
-        for (const m of MIGRATIONS.filter((m) => m.to > version).sort((a, b) => a.to - b.to)) {
-          doc = { ...m.up(doc), schemaVersion: m.to };
+        try {
+          doc = migrate(doc, migrations, target);
+        } catch (e) {
+          throw new StoreError(
+            ErrorCodes.StoreCorrupt,
+            `cannot upgrade ${this.dbFile} from schema ${version} to ${target}: ${(e as Error).message}; nothing was changed (a backup is at ${backup.path})`,
+          );
         }
-        data = doc as unknown as DbData;
-      } else data = raw as DbData;
+      }
+      const problem = checkShape(doc);
+      if (problem) throw damaged(problem);
+      data = doc as unknown as DbData;
     }
     this.db = new Low(adapter, data);
-    if (raw === null || (raw as DbData).schemaVersion !== SCHEMA_VERSION) await this.db.write();
+    if (raw === null || (raw as DbData).schemaVersion !== data.schemaVersion) await this.db.write();
     this.modelFile = new DurableJsonFile<ModelCacheRecord>(path.join(this.dir, 'models-cache.json'));
     try {
       this.ledgerImpl = await FileLedger.open(path.join(this.dir, 'ledger'), (m) => this.log.error(m));

@@ -38,6 +38,24 @@ export interface Migration {
 /** Ordered; `to` runs 2, 3, … SCHEMA_VERSION. Version 1 is the first released shape, so none exist yet. */
 export const MIGRATIONS: Migration[] = [];
 
+/**
+ * Brings `doc` from its schemaVersion up to `target`, one step at a time; a missing step is an error (never a
+ * silent partial upgrade).
+ */
+export function migrate(
+  doc: Record<string, unknown>,
+  migrations: Migration[] = MIGRATIONS,
+  target: number = SCHEMA_VERSION,
+): Record<string, unknown> {
+  let current = doc;
+  for (let v = current.schemaVersion as number; v < target; v++) {
+    const step = migrations.find((m) => m.to === v + 1);
+    if (!step) throw new Error(`no migration from schema ${v} to ${v + 1}`);
+    current = { ...step.up(current), schemaVersion: v + 1 };
+  }
+  return current;
+}
+
 /** Structural check of a loaded document; returns the first problem found. */
 export function checkShape(data: unknown): string | undefined {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return 'the top level is not an object';

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ManualClock } from '../../server/clock';
+import { readBackup } from '../../server/store/backup';
+import { JsonStore } from '../../server/store/json-store';
+import { emptyDb, migrate, type Migration } from '../../server/store/schema';
+
+describe('store migrations', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'crew-migrate-'));
+  });
+  afterEach(async () => {
+    await fsp.rm(dir, { recursive: true, force: true });
+  });
+
+  const addNote: Migration = { to: 2, describe: 'add a note', up: (d) => ({ ...d, note: 'migrated' }) };
+
+  it('runs steps in order and refuses a gap', () => {
+    const v1 = emptyDb(new Date(0)) as unknown as Record<string, unknown>;
+    const toV3: Migration = { to: 3, describe: 'rename', up: (d) => ({ ...d, note: `${String(d.note)}!` }) };
+    assert.deepEqual(migrate(v1, [toV3, addNote], 3).note, 'migrated!');
+    assert.equal(migrate(v1, [toV3, addNote], 3).schemaVersion, 3);
+    assert.throws(() => migrate(v1, [toV3], 3), /no migration from schema 1 to 2/);
+  });
+
+  it('takes a backup of the old store before migrating, then writes the new version', async () => {
+    const storeDir = path.join(dir, 'store');
+    const backups = path.join(dir, 'backups');
+    await fsp.mkdir(storeDir, { recursive: true });
+    const before = JSON.stringify({ ...emptyDb(new Date(0)), budgets: [] });
+    await fsp.writeFile(path.join(storeDir, 'db.json'), before);
+
+    const store = await JsonStore.open(storeDir, new ManualClock(Date.UTC(2026, 0, 1)), backups, undefined, {
+      version: 2,
+      migrations: [addNote],
+    });
+    await store.close();
+
+    const after = JSON.parse(await fsp.readFile(path.join(storeDir, 'db.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(after.schemaVersion, 2);
+    assert.equal(after.note, 'migrated');
+    const [file] = await fsp.readdir(backups);
+    assert.match(file!, /^pre-migration-v1-/);
+    const bundle = await readBackup(path.join(backups, file!));
+    const saved = bundle.files.find((f) => f.path === 'db.json')!;
+    assert.equal(Buffer.from(saved.base64, 'base64').toString('utf8'), before);
+  });
+
+  it('a failing migration leaves the file untouched and says where the backup is', async () => {
+    const storeDir = path.join(dir, 'store');
+    await fsp.mkdir(storeDir, { recursive: true });
+    const before = JSON.stringify(emptyDb(new Date(0)));
+    await fsp.writeFile(path.join(storeDir, 'db.json'), before);
+    const broken: Migration = {
+      to: 2,
+      describe: 'boom',
+      up: () => {
+        throw new Error('boom');
+      },
+    };
+    await assert.rejects(
+      JsonStore.open(storeDir, new ManualClock(0), path.join(dir, 'backups'), undefined, {
+        version: 2,
+        migrations: [broken],
+      }),
+      /cannot upgrade .* from schema 1 to 2: boom; nothing was changed \(a backup is at /,
+    );
+    assert.equal(await fsp.readFile(path.join(storeDir, 'db.json'), 'utf8'), before);
+  });
+});
