@@ -145,3 +145,37 @@ export interface MethodMetrics {
   p50Ms: number;
   p99Ms: number;
 }
+
+// ── memory ─────────────────────────────────────────────────────────────
+
+export type MemoryKind = 'fact' | 'insight' | 'lesson' | 'result' | 'note';
+
+export interface Memory {
+  id: string;
+  crew: string;
+  agent: string | null;
+  content: string;
+  kind: MemoryKind;
+  tags: string[];
+  /** 0 … 1 */
+  importance: number;
+  pinned: boolean;
+  expiresAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  lastAccessedAt: string | null;
+  accessCount: number;
+  /** Which embedder produced the stored vector; null until embedded. */
+  embedding: { embedderId: string; dimensions: number } | null;
+}
+
+export interface MemoryHistoryEntry {
+  /** 1 for the first version; +1 per change. */
+  version: number;
+  at: string;
+  change: 'created' | 'updated' | 'merged' | 'restored';
+  /** The fields as they were before this change (empty for `created`). */
+  previous: Partial<Pick<Memory, 'content' | 'kind' | 'tags' | 'importance' | 'pinned' | 'expiresAt' | 'agent'>>;
+  /** Free text: e.g. the ids merged into this memory. */
+  note: string | null;
+}

@@ -2,7 +2,15 @@
  * What domains may ask of storage. Domains see only these interfaces; the lowdb + segment-file backend
  * implements them here, and a PostgreSQL backend can implement them without touching a domain.
  */
-import type { BudgetAction, BudgetAlert, BudgetPeriod, CallStatus, Webhook } from '../../protocol';
+import type {
+  BudgetAction,
+  BudgetAlert,
+  BudgetPeriod,
+  CallStatus,
+  MemoryHistoryEntry,
+  MemoryKind,
+  Webhook,
+} from '../../protocol';
 
 export interface BudgetRecord {
   id: string;
@@ -119,4 +127,106 @@ export interface StoreHandle {
   alerts: AlertRepository;
   models: ModelCacheRepository;
   ledger: LedgerRepository;
+}
+
+// ── memory ─────────────────────────────────────────────────────────────
+
+/** A memory as stored: access figures live in the AccessRepository, vectors in the VectorRepository. */
+export interface MemoryRecord {
+  id: string;
+  crew: string;
+  agent: string | null;
+  content: string;
+  kind: MemoryKind;
+  tags: string[];
+  importance: number;
+  pinned: boolean;
+  /** ms since epoch */
+  expiresAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+  /** sha256 of the normalised content, for exact-duplicate detection within a crew. */
+  contentHash: string;
+  history: MemoryHistoryEntry[];
+}
+
+/**
+ * Memories, all held in memory and written through to disk. A write resolves once durable and never rewrites the
+ * whole collection (an append-only log, compacted in the background).
+ */
+export interface MemoryRepository {
+  get(id: string): MemoryRecord | undefined;
+  /** Every live memory, in insertion order. */
+  all(): Iterable<MemoryRecord>;
+  byCrew(crew: string): Iterable<MemoryRecord>;
+  count(): number;
+  /** Inserts or replaces (by id). */
+  put(records: MemoryRecord[]): Promise<void>;
+  /** Removes; resolves to how many existed. */
+  delete(ids: string[]): Promise<number>;
+}
+
+/** Vectors by (memory id, embedder id), stored compactly (Float32), never as JSON decimals. */
+export interface VectorRepository {
+  get(id: string, embedderId: string): Float32Array | undefined;
+  put(entries: { id: string; embedderId: string; vector: Float32Array }[]): Promise<void>;
+  delete(ids: string[]): Promise<void>;
+  /** All vectors of one embedder. */
+  entries(embedderId: string): Iterable<[string, Float32Array]>;
+  embedderIds(): string[];
+}
+
+export interface AccessCounters {
+  count: number;
+  /** ms since epoch, null if never accessed */
+  last: number | null;
+}
+
+/** One day's access figures for one crew. */
+export interface DailyAccess {
+  /** YYYY-MM-DD (UTC) */
+  day: string;
+  crew: string;
+  accesses: number;
+  /** distinct memories accessed that day */
+  memories: number;
+  /** 24 counters, by UTC hour */
+  byHour: number[];
+}
+
+/**
+ * Access events kept compactly: per-memory counters plus per-day, per-crew aggregates — never one row per read
+ * forever. `record` is synchronous (searches must not wait on disk); events are journaled and snapshotted in the
+ * background, and `flush` makes everything so far durable.
+ */
+export interface AccessRepository {
+  record(events: { id: string; crew: string; at: number }[]): void;
+  counters(id: string): AccessCounters;
+  daily(query: { crew?: string; fromDay?: string; toDay?: string }): DailyAccess[];
+  forget(ids: string[]): void;
+  flush(): Promise<void>;
+}
+
+export interface ArchiveEntry {
+  id: string;
+  /** The archive file's name in the archives folder (named by checksum). */
+  file: string;
+  sha256: string;
+  count: number;
+  crews: string[];
+  memoryIds: string[];
+  bytesIn: number;
+  bytesOut: number;
+  ratio: number;
+  policy: Record<string, unknown> | null;
+  createdAt: number;
+  /** Ids already restored out of this archive (a partial restore). */
+  restoredIds: string[];
+}
+
+export interface ArchiveIndexRepository {
+  list(): Promise<ArchiveEntry[]>;
+  get(id: string): Promise<ArchiveEntry | undefined>;
+  put(entry: ArchiveEntry): Promise<void>;
+  delete(id: string): Promise<boolean>;
 }
