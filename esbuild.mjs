@@ -19,7 +19,14 @@ const node = {
 };
 
 const targets = [
-  { ...node, entryPoints: ['server/main.ts'], outfile: 'dist/server.js' },
+  {
+    ...node,
+    entryPoints: ['server/main.ts'],
+    outfile: 'dist/server.js',
+    // The USE lite embedder's packages read model.json, weight shards, vocab.json and the TensorFlow.js .wasm files
+    // relative to their own __dirname; bundled, __dirname is dist/ and loading fails. Loaded from node_modules.
+    external: ['@energetic-ai/*'],
+  },
   { ...node, entryPoints: ['cli/main.ts'], outfile: 'dist/cli.js' },
 ];
 

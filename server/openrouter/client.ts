@@ -257,6 +257,27 @@ export class OpenRouterClient {
     }
   }
 
+  /** POST /embeddings; vectors in input order (OpenRouter may answer out of order), cost when sent. */
+  async embeddings(
+    model: string,
+    input: string[],
+    signal?: AbortSignal,
+  ): Promise<{ vectors: number[][]; model: string; costUsd?: number }> {
+    this.requireKey();
+    return this.withRetries(async () => {
+      // The SDK asks for base64 unless told otherwise; OpenRouter's models answer floats.
+      const res = await this.sdk.embeddings.create({ model, input, encoding_format: 'float' }, { signal });
+      const vectors: number[][] = new Array<number[]>(input.length);
+      for (const d of res.data) vectors[d.index] = d.embedding;
+      // `some` would skip the holes of a sparse array, so count explicitly.
+      for (let i = 0; i < input.length; i++) {
+        if (!vectors[i]) throw new Error(`OpenRouter returned no embedding for input ${i} of ${input.length}`);
+      }
+      const cost = (res.usage as { cost?: unknown } | undefined)?.cost;
+      return { vectors, model: res.model ?? model, ...(typeof cost === 'number' ? { costUsd: cost } : {}) };
+    }, signal);
+  }
+
   async keyInfo(signal?: AbortSignal): Promise<KeyInfo> {
     this.requireKey();
     try {
