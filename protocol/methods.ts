@@ -15,6 +15,9 @@ import type {
   CallStatus,
   ChatMessage,
   LedgerEntry,
+  Memory,
+  MemoryHistoryEntry,
+  MemoryKind,
   MethodMetrics,
   ModelInfo,
   ScopeString,
@@ -351,6 +354,159 @@ export namespace StoreRestore {
   export const type = new RequestType<Params, Result, void>(method);
 }
 
+// ── memory ─────────────────────────────────────────────────────────────
+
+/** Optional ranking overrides of memory/search and memory/context (see server/memory/search/README.md). */
+export interface RankingParams {
+  weights?: { relevance?: number; recency?: number; importance?: number; frequency?: number };
+  /** Share of cosine (vs BM25) in relevance, 0 … 1. */
+  vectorShare?: number;
+  /** Recency half-life in days. */
+  halfLifeDays?: number;
+}
+
+export namespace MemoryAdd {
+  export const method = 'memory/add';
+  export interface Params {
+    crew: string;
+    agent?: string;
+    content: string;
+    kind?: MemoryKind;
+    tags?: string[];
+    importance?: number;
+    pinned?: boolean;
+    expiresAt?: string;
+  }
+  export interface Result {
+    memory: Memory;
+    /** false when the crew already had this content (then `duplicateOf` names it and nothing was stored). */
+    created: boolean;
+    duplicateOf: string | null;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace MemoryGet {
+  export const method = 'memory/get';
+  export interface Params {
+    id: string;
+  }
+  export interface Result {
+    memory: Memory;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace MemoryUpdate {
+  export const method = 'memory/update';
+  export interface Params {
+    id: string;
+    content?: string;
+    kind?: MemoryKind;
+    tags?: string[];
+    importance?: number;
+    pinned?: boolean;
+    expiresAt?: string | null;
+    agent?: string | null;
+  }
+  export interface Result {
+    memory: Memory;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace MemoryDelete {
+  export const method = 'memory/delete';
+  export interface Params {
+    ids: string[];
+  }
+  export interface Result {
+    deleted: number;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace MemoryList {
+  export const method = 'memory/list';
+  export interface Params {
+    crew?: string;
+    agent?: string;
+    kind?: MemoryKind;
+    tag?: string;
+    limit?: number;
+    offset?: number;
+  }
+  export interface Result {
+    memories: Memory[];
+    total: number;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace MemorySearch {
+  export const method = 'memory/search';
+  export interface Params extends RankingParams {
+    query: string;
+    crew?: string;
+    agent?: string;
+    kinds?: MemoryKind[];
+    tags?: string[];
+    limit?: number;
+  }
+  export interface Hit {
+    memory: Memory;
+    score: number;
+    /** Every component of the score (see the ranking formula). */
+    components: {
+      relevance: number;
+      semantic: number;
+      lexical: number;
+      recency: number;
+      importance: number;
+      frequency: number;
+      cosine: number | null;
+      bm25: number;
+    };
+  }
+  export interface Result {
+    hits: Hit[];
+    embedderId: string;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace MemoryHistory {
+  export const method = 'memory/history';
+  export interface Params {
+    id: string;
+  }
+  export interface Result {
+    history: MemoryHistoryEntry[];
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+export namespace MemoryContext {
+  export const method = 'memory/context';
+  export interface Params extends RankingParams {
+    query: string;
+    crew?: string;
+    agent?: string;
+    kinds?: MemoryKind[];
+    tags?: string[];
+    /** Token budget to pack memories into. */
+    maxTokens: number;
+    /** Candidates considered (default 50). */
+    limit?: number;
+  }
+  export interface Result {
+    memories: { memory: Memory; score: number; tokens: number }[];
+    usedTokens: number;
+    budgetTokens: number;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
 // ── notifications (server → client) ────────────────────────────────────
 
 export namespace BudgetAlertNotification {
@@ -370,6 +526,16 @@ export namespace ServerStatusNotification {
   export interface Params {
     state: 'starting' | 'ready' | 'stopping' | 'error';
     message: string | null;
+  }
+  export const type = new NotificationType<Params>(method);
+}
+
+export namespace MemoryChangedNotification {
+  export const method = 'memory/changed';
+  export interface Params {
+    ids: string[];
+    change: 'added' | 'updated' | 'deleted' | 'archived' | 'restored';
+    crew: string;
   }
   export const type = new NotificationType<Params>(method);
 }
@@ -404,6 +570,14 @@ export const METHODS = {
   [StoreVerify.method]: { mutating: false },
   [StoreBackup.method]: { mutating: true },
   [StoreRestore.method]: { mutating: true },
+  [MemoryAdd.method]: { mutating: true },
+  [MemoryGet.method]: { mutating: false },
+  [MemoryUpdate.method]: { mutating: true },
+  [MemoryDelete.method]: { mutating: true },
+  [MemoryList.method]: { mutating: false },
+  [MemorySearch.method]: { mutating: false },
+  [MemoryHistory.method]: { mutating: false },
+  [MemoryContext.method]: { mutating: false },
 } as const satisfies Record<string, { mutating: boolean }>;
 
 export type MethodName = keyof typeof METHODS;
@@ -412,6 +586,7 @@ export const NOTIFICATIONS = [
   BudgetAlertNotification.method,
   UsageRecordedNotification.method,
   ServerStatusNotification.method,
+  MemoryChangedNotification.method,
   ProgressNotification.method,
 ] as const;
 

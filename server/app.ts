@@ -21,7 +21,15 @@ import { RateLimiter, type RateLimitConfig } from './rpc/ratelimit';
 import { Router } from './rpc/router';
 import { JsonStore } from './store/json-store';
 import { dataDirPaths, type DataDirPaths } from '../protocol/node';
-import { BudgetAlertNotification, ServerStatusNotification, UsageRecordedNotification } from '../protocol';
+import {
+  BudgetAlertNotification,
+  MemoryChangedNotification,
+  ServerStatusNotification,
+  UsageRecordedNotification,
+} from '../protocol';
+import { createEmbedder } from './memory/embeddings/registry';
+import { expectedEmbedderId, parseEmbedderSetting } from './memory/embedder-setting';
+import { MemoryService } from './memory/service';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -40,6 +48,8 @@ export interface AppConfig {
   /** Set by main.ts once transports are up, for server/info. */
   endpoints?: { socket: string | null; httpPort: number | null };
   onShutdownRequested?: () => void;
+  /** `local` (default), `hash`, or `openrouter:<model>`; CREW_EMBEDDER otherwise. */
+  embedder?: string;
 }
 
 export class App {
@@ -57,6 +67,7 @@ export class App {
   chat!: ChatService;
   reports!: ReportService;
   reconciler!: Reconciler;
+  memory!: MemoryService;
   audit!: AuditLog;
   metrics!: Metrics;
 
@@ -93,6 +104,22 @@ export class App {
     this.reconciler = new Reconciler(this.store.ledger, this.upstream, this.budgets, log);
     if (config.reconcileIntervalMs) this.reconciler.start(config.reconcileIntervalMs);
 
+    const embedderConfig = parseEmbedderSetting(config.embedder ?? process.env.CREW_EMBEDDER);
+    this.memory = new MemoryService(
+      this.store.memories,
+      this.store.vectors,
+      this.store.access,
+      () =>
+        createEmbedder(embedderConfig, {
+          ...(this.upstream.keyConfigured ? { upstream: this.upstream } : {}),
+        }),
+      expectedEmbedderId(embedderConfig),
+      events,
+      clock,
+      log,
+    );
+    this.memory.init();
+
     this.metrics = new Metrics(this.startedAt);
     this.audit = new AuditLog(this.paths.audit);
     const limiter = new RateLimiter(config.rateLimit, clock);
@@ -104,12 +131,14 @@ export class App {
     events.subscribe('budget.alert', (a) => this.hub.broadcast(BudgetAlertNotification.method, a));
     events.subscribe('usage.recorded', (e) => this.hub.broadcast(UsageRecordedNotification.method, e));
     events.subscribe('server.status', (s) => this.hub.broadcast(ServerStatusNotification.method, s));
+    events.subscribe('memory.changed', (m) => this.hub.broadcast(MemoryChangedNotification.method, m));
   }
 
   /** After a restore swapped the store folder: re-read it and re-derive budget state. */
   async reloadStore(): Promise<void> {
     await this.store.reload(this.paths.backups);
     await this.budgets.init();
+    this.memory.init();
   }
 
   /** Tells connected clients the server is going away; main.ts calls it before closing the transports. */

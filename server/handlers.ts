@@ -12,7 +12,16 @@ import type {
   ChatComplete,
   CostReport,
   LedgerList,
+  MemoryAdd,
+  MemoryContext,
+  MemoryDelete,
+  MemoryGet,
+  MemoryHistory,
+  MemoryList,
+  MemorySearch,
+  MemoryUpdate,
   ModelsList,
+  RankingParams,
   ServerHello,
   ServerInfo,
   ServerUpstream,
@@ -27,7 +36,7 @@ import { toEntry } from './costs/chat';
 import { picoToUsd } from './costs/money';
 import { errors, RpcError } from './rpc/errors';
 import { ErrorCodes } from '../protocol';
-import { installBackup, readBackup, writeBackup } from './store/backup';
+import { installBackup, readBackup } from './store/backup';
 import { SCHEMA_VERSION } from './store/schema';
 
 export function registerHandlers(app: App): void {
@@ -155,6 +164,22 @@ export function registerHandlers(app: App): void {
     };
   });
 
+  const ranking = (p: RankingParams) => ({
+    ...(p.weights ? { weights: p.weights } : {}),
+    ...(p.vectorShare !== undefined ? { vectorShare: p.vectorShare } : {}),
+    ...(p.halfLifeDays !== undefined ? { halfLifeMs: p.halfLifeDays * 86_400_000 } : {}),
+  });
+  r.register('memory/add', (p: MemoryAdd.Params) => app.memory.add(p));
+  r.register('memory/get', (p: MemoryGet.Params) => ({ memory: app.memory.get(p.id) }));
+  r.register('memory/update', async (p: MemoryUpdate.Params) => ({ memory: await app.memory.update(p) }));
+  r.register('memory/delete', async (p: MemoryDelete.Params) => ({ deleted: await app.memory.delete(p.ids) }));
+  r.register('memory/list', (p: MemoryList.Params) => app.memory.list(p));
+  r.register('memory/search', (p: MemorySearch.Params, ctx) => app.memory.search({ ...p, ...ranking(p) }, ctx.signal));
+  r.register('memory/history', (p: MemoryHistory.Params) => ({ history: app.memory.history(p.id) }));
+  r.register('memory/context', (p: MemoryContext.Params, ctx) =>
+    app.memory.context({ ...p, ...ranking(p) }, ctx.signal),
+  );
+
   r.register('store/verify', async (): Promise<StoreVerify.Result> => {
     const checks: StoreVerify.Result['checks'] = [];
     try {
@@ -188,13 +213,13 @@ export function registerHandlers(app: App): void {
   });
   r.register('store/backup', async (p: StoreBackup.Params): Promise<StoreBackup.Result> => {
     const file = p.path ? path.resolve(p.path) : defaultBackupPath(app);
-    const out = await writeBackup(app.paths.store, file);
+    const out = await app.store.backup(file);
     return { ...out, ledgerEntries: app.store.ledger.count() };
   });
   r.register('store/restore', async (p: StoreRestore.Params): Promise<StoreRestore.Result> => {
     const file = path.resolve(p.path);
     const bundle = await readBackup(file);
-    const previous = await writeBackup(app.paths.store, defaultBackupPath(app, 'pre-restore'));
+    const previous = await app.store.backup(defaultBackupPath(app, 'pre-restore'));
     await app.store.close();
     await installBackup(bundle, app.paths.store);
     await app.reloadStore();

@@ -15,6 +15,29 @@ const scope = z.string().min(1).max(300);
 const progressToken = z.union([z.string().max(200), z.number().int()]).optional();
 const none = z.union([z.strictObject({}), z.undefined(), z.null()]);
 
+const kind = z.enum(['fact', 'insight', 'lesson', 'result', 'note']);
+const tags = z.array(z.string().min(1).max(100)).max(50);
+// The service checks content size in bytes with a message naming the limit; this only stops absurd bodies early.
+const content = z.string().min(1).max(1_000_000);
+const ranking = {
+  weights: z
+    .strictObject({
+      relevance: z.number().min(0).max(100).optional(),
+      recency: z.number().min(0).max(100).optional(),
+      importance: z.number().min(0).max(100).optional(),
+      frequency: z.number().min(0).max(100).optional(),
+    })
+    .optional(),
+  vectorShare: z.number().min(0).max(1).optional(),
+  halfLifeDays: z.number().gt(0).max(36_500).optional(),
+};
+const memoryFilter = {
+  crew: id.optional(),
+  agent: id.optional(),
+  kinds: z.array(kind).max(5).optional(),
+  tags: tags.optional(),
+};
+
 const message = z.strictObject({
   role: z.enum(['system', 'user', 'assistant']),
   content: z.string().max(MAX_CONTENT),
@@ -93,6 +116,50 @@ export const schemas: Record<MethodName, z.ZodType> = {
   'store/verify': none,
   'store/backup': z.strictObject({ path: z.string().min(1).max(4096).optional() }),
   'store/restore': z.strictObject({ path: z.string().min(1).max(4096) }),
+  'memory/add': z.strictObject({
+    crew: id,
+    agent: id.optional(),
+    content,
+    kind: kind.optional(),
+    tags: tags.optional(),
+    importance: z.number().min(0).max(1).optional(),
+    pinned: z.boolean().optional(),
+    expiresAt: iso.optional(),
+  }),
+  'memory/get': z.strictObject({ id }),
+  'memory/update': z.strictObject({
+    id,
+    content: content.optional(),
+    kind: kind.optional(),
+    tags: tags.optional(),
+    importance: z.number().min(0).max(1).optional(),
+    pinned: z.boolean().optional(),
+    expiresAt: iso.nullable().optional(),
+    agent: id.nullable().optional(),
+  }),
+  'memory/delete': z.strictObject({ ids: z.array(id).min(1).max(10_000) }),
+  'memory/list': z.strictObject({
+    crew: id.optional(),
+    agent: id.optional(),
+    kind: kind.optional(),
+    tag: z.string().min(1).max(100).optional(),
+    limit: z.number().int().min(1).max(1000).optional(),
+    offset: z.number().int().min(0).optional(),
+  }),
+  'memory/search': z.strictObject({
+    query: z.string().min(1).max(10_000),
+    ...memoryFilter,
+    limit: z.number().int().min(1).max(1000).optional(),
+    ...ranking,
+  }),
+  'memory/history': z.strictObject({ id }),
+  'memory/context': z.strictObject({
+    query: z.string().min(1).max(10_000),
+    ...memoryFilter,
+    maxTokens: z.number().int().min(1).max(2_000_000),
+    limit: z.number().int().min(1).max(1000).optional(),
+    ...ranking,
+  }),
 };
 
 /** The dotted path of the first issue, and every issue, for InvalidParams messages and data. */

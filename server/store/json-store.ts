@@ -13,7 +13,13 @@ import { silentLogger, type Logger } from '../log';
 import { RpcError } from '../rpc/errors';
 import { DurableJsonFile } from './durable-file';
 import { FileLedger, LedgerCorrupt } from './ledger/file-ledger';
+import { FileAccessRepository } from './memory/access-store';
+import { FileMemoryRepository, MemoryStoreCorrupt } from './memory/memory-log';
+import { FileVectorRepository } from './memory/vector-file';
 import type {
+  AccessRepository,
+  MemoryRepository,
+  VectorRepository,
   AlertRepository,
   BudgetRecord,
   BudgetRepository,
@@ -33,12 +39,18 @@ export class StoreError extends RpcError {}
 export class JsonStore implements StoreHandle {
   private db!: Low<DbData>;
   private ledgerImpl!: FileLedger;
+  private memoryImpl!: FileMemoryRepository;
+  private vectorImpl!: FileVectorRepository;
+  private accessImpl!: FileAccessRepository;
   private modelFile!: DurableJsonFile<ModelCacheRecord>;
 
   readonly budgets: BudgetRepository;
   readonly alerts: AlertRepository;
   readonly models: ModelCacheRepository;
   readonly ledger: LedgerRepository;
+  readonly memories: MemoryRepository;
+  readonly vectors: VectorRepository;
+  readonly access: AccessRepository;
 
   private constructor(
     readonly dir: string,
@@ -62,6 +74,28 @@ export class JsonStore implements StoreHandle {
       aggregate: (filter, by) => this.ledgerImpl.aggregate(filter, by),
       list: (filter) => this.ledgerImpl.list(filter),
       estimated: (limit) => this.ledgerImpl.estimated(limit),
+    };
+    this.memories = {
+      get: (id) => this.memoryImpl.get(id),
+      all: () => this.memoryImpl.all(),
+      byCrew: (crew) => this.memoryImpl.byCrew(crew),
+      count: () => this.memoryImpl.count(),
+      put: (records) => this.memoryImpl.put(records),
+      delete: (ids) => this.memoryImpl.delete(ids),
+    };
+    this.vectors = {
+      get: (id, embedderId) => this.vectorImpl.get(id, embedderId),
+      put: (entries) => this.vectorImpl.put(entries),
+      delete: (ids) => this.vectorImpl.delete(ids),
+      entries: (embedderId) => this.vectorImpl.entries(embedderId),
+      embedderIds: () => this.vectorImpl.embedderIds(),
+    };
+    this.access = {
+      record: (events) => this.accessImpl.record(events),
+      counters: (id) => this.accessImpl.counters(id),
+      daily: (q) => this.accessImpl.daily(q),
+      forget: (ids) => this.accessImpl.forget(ids),
+      flush: () => this.accessImpl.flush(),
     };
   }
 
@@ -138,13 +172,17 @@ export class JsonStore implements StoreHandle {
     this.db = new Low(adapter, data);
     if (raw === null || (raw as DbData).schemaVersion !== data.schemaVersion) await this.db.write();
     this.modelFile = new DurableJsonFile<ModelCacheRecord>(path.join(this.dir, 'models-cache.json'));
+    const onError = (m: string) => this.log.error(m);
     try {
-      this.ledgerImpl = await FileLedger.open(path.join(this.dir, 'ledger'), (m) => this.log.error(m));
+      this.ledgerImpl = await FileLedger.open(path.join(this.dir, 'ledger'), onError);
+      this.memoryImpl = await FileMemoryRepository.open(path.join(this.dir, 'memory'), { onError });
+      this.vectorImpl = await FileVectorRepository.open(path.join(this.dir, 'vectors'), { onError });
+      this.accessImpl = await FileAccessRepository.open(path.join(this.dir, 'access'), { onError });
     } catch (e) {
-      if (e instanceof LedgerCorrupt)
+      if (e instanceof LedgerCorrupt || e instanceof MemoryStoreCorrupt)
         throw new StoreError(
           ErrorCodes.StoreCorrupt,
-          `the ledger is damaged: ${e.message}; it was left untouched. Restore a backup with "crew store restore <file>" (backups are in ${backupsDir}).`,
+          `the store is damaged: ${e.message}; it was left untouched. Restore a backup with "crew store restore <file>" (backups are in ${backupsDir}).`,
         );
       throw e;
     }
@@ -156,11 +194,32 @@ export class JsonStore implements StoreHandle {
 
   async close(): Promise<void> {
     await this.ledgerImpl.close();
+    await this.accessImpl.close();
+    await this.memoryImpl.close();
+    await this.vectorImpl.close();
+  }
+
+  /**
+   * A consistent backup while the server runs: access events flushed, and no compaction deleting a segment
+   * between the backup listing the folder and reading it. Writes may go on; a torn last line is dropped on restore.
+   */
+  async backup(file: string): Promise<{ path: string; bytes: number; sha256: string }> {
+    await this.accessImpl.flush();
+    const resumes = await Promise.all([
+      this.memoryImpl.pauseCompaction(),
+      this.vectorImpl.pauseCompaction(),
+      this.accessImpl.pauseCompaction(),
+    ]);
+    try {
+      return await writeBackup(this.dir, file);
+    } finally {
+      resumes.forEach((resume) => resume());
+    }
   }
 
   /** Re-reads everything from disk (after a restore swapped the folder). */
   async reload(backupsDir: string): Promise<void> {
-    await this.ledgerImpl.close();
+    await this.close();
     await this.load(backupsDir);
   }
 

@@ -31,6 +31,14 @@ const WRONG: Record<MethodName, { params: object; field: string } | null> = {
   'store/verify': null,
   'store/backup': { params: { path: 12 }, field: 'path' },
   'store/restore': { params: {}, field: 'path' },
+  'memory/add': { params: { crew: 'c', content: 'x', importance: 2 }, field: 'importance' },
+  'memory/get': { params: {}, field: 'id' },
+  'memory/update': { params: { id: 'm', kind: 'gossip' }, field: 'kind' },
+  'memory/delete': { params: { ids: [] }, field: 'ids' },
+  'memory/list': { params: { limit: 0 }, field: 'limit' },
+  'memory/search': { params: { query: 'q', weights: { recency: -1 } }, field: 'weights.recency' },
+  'memory/history': { params: { id: 4 }, field: 'id' },
+  'memory/context': { params: { query: 'q', maxTokens: 'lots' }, field: 'maxTokens' },
 };
 
 /** Otherwise-valid params for methods with required fields, so `bogus` is the only problem. */
@@ -40,6 +48,13 @@ const VALID: Partial<Record<MethodName, object>> = {
   'budget/set': { scope: 'global', period: 'daily', limitUsd: 5 },
   'budget/delete': { id: 'x' },
   'store/restore': { path: '/nonexistent' },
+  'memory/add': { crew: 'c', content: 'x' },
+  'memory/get': { id: 'm' },
+  'memory/update': { id: 'm' },
+  'memory/delete': { ids: ['m'] },
+  'memory/search': { query: 'q' },
+  'memory/history': { id: 'm' },
+  'memory/context': { query: 'q', maxTokens: 100 },
 };
 
 describe('validation table', () => {

@@ -1,0 +1,444 @@
+/**
+ * Memories: add / get / update / delete / list / search / history / context. The service keeps the search index
+ * in step with the repositories, embeds content with the configured embedder (vectors of other embedders are
+ * kept but never compared), records accesses, and refuses exact duplicates within a crew.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Memory, MemoryHistoryEntry, MemoryKind } from '../../protocol';
+import type { Clock } from '../clock';
+import type { EventBus } from '../events';
+import type { Logger } from '../log';
+import { errors, RpcError } from '../rpc/errors';
+import { ErrorCodes } from '../../protocol';
+import type { AccessRepository, MemoryRecord, MemoryRepository, VectorRepository } from '../store/repositories';
+import type { Embedder } from './embeddings/embedder';
+import { contentHash } from './normalize';
+import { buildContext, MemorySearchIndex, type RankingOverride, type ScoreComponents } from './search';
+
+export const MAX_CONTENT_BYTES = 256 * 1024;
+
+export interface AddMemory {
+  crew: string;
+  agent?: string;
+  content: string;
+  kind?: MemoryKind;
+  tags?: string[];
+  importance?: number;
+  pinned?: boolean;
+  expiresAt?: string;
+}
+
+export interface UpdateMemory {
+  id: string;
+  content?: string;
+  kind?: MemoryKind;
+  tags?: string[];
+  importance?: number;
+  pinned?: boolean;
+  expiresAt?: string | null;
+  agent?: string | null;
+}
+
+export interface SearchMemories extends RankingOverride {
+  query: string;
+  crew?: string;
+  agent?: string;
+  kinds?: MemoryKind[];
+  tags?: string[];
+  limit?: number;
+}
+
+export interface MemoryHit {
+  memory: Memory;
+  score: number;
+  components: ScoreComponents;
+}
+
+export interface ListMemories {
+  crew?: string;
+  agent?: string;
+  kind?: MemoryKind;
+  tag?: string;
+  limit?: number;
+  offset?: number;
+}
+
+/** Resolves the configured embedder (loading a model can take a moment, so it happens on first use). */
+export type EmbedderSource = () => Promise<{ embedder: Embedder; fallbackReason?: string }>;
+
+export class MemoryService {
+  private index = new MemorySearchIndex();
+  private embedTail: Promise<unknown> = Promise.resolve();
+  private embedder: Embedder | undefined;
+  private resolving: Promise<Embedder> | undefined;
+  /** The embedder id the index holds vectors of; the configured one until the embedder is resolved. */
+  private indexedId: string;
+
+  constructor(
+    private readonly memories: MemoryRepository,
+    private readonly vectors: VectorRepository,
+    private readonly access: AccessRepository,
+    private readonly source: EmbedderSource,
+    expectedEmbedderId: string,
+    private readonly events: EventBus,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+  ) {
+    this.indexedId = expectedEmbedderId;
+  }
+
+  get embedderId(): string {
+    return this.embedder?.id ?? this.indexedId;
+  }
+
+  /**
+   * Builds the index from the store without loading any model: vectors of the expected embedder go in as they
+   * are; memories without one are embedded in the background once the embedder is up.
+   */
+  init(): void {
+    this.index = new MemorySearchIndex();
+    for (const r of this.memories.all()) this.indexRecord(r);
+    this.indexVectors();
+  }
+
+  /** Puts the current embedder's stored vectors into the index; embeds the memories that have none. */
+  private indexVectors(): void {
+    const missing: MemoryRecord[] = [];
+    for (const r of this.memories.all()) {
+      const v = this.vectors.get(r.id, this.indexedId);
+      if (v) this.index.setVector(r.id, { embedderId: this.indexedId, vector: v });
+      else missing.push(r);
+    }
+    if (missing.length) void this.embedInBackground(missing);
+  }
+
+  private current(): Promise<Embedder> {
+    this.resolving ??= this.source().then(({ embedder, fallbackReason }) => {
+      if (fallbackReason) this.log.warn(`memory embeddings: ${fallbackReason}`);
+      this.embedder = embedder;
+      if (embedder.id !== this.indexedId) {
+        // A different embedder than expected (a fallback): its vectors are never compared with the old ones.
+        this.indexedId = embedder.id;
+        for (const r of this.memories.all()) this.indexRecord(r);
+        this.indexVectors();
+      }
+      return embedder;
+    });
+    // A failed resolve (e.g. a bad embedder setting) is tried again by the next call rather than cached.
+    this.resolving.catch(() => (this.resolving = undefined));
+    return this.resolving;
+  }
+
+  private indexRecord(r: MemoryRecord): void {
+    const a = this.access.counters(r.id);
+    this.index.upsert({
+      id: r.id,
+      text: r.content,
+      importance: r.importance,
+      createdAt: r.createdAt,
+      lastAccessedAt: a.last,
+      accessCount: a.count,
+      crew: r.crew,
+      agent: r.agent,
+      kind: r.kind,
+      tags: r.tags,
+    });
+  }
+
+  /** Embeds in order, one job at a time, so a bulk re-embed never races a fresh add for the same memory. */
+  private embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
+    const job = this.embedTail.then(async () => (await this.current()).embed(texts, signal));
+    this.embedTail = job.catch(() => undefined);
+    return job;
+  }
+
+  private async embedInBackground(records: MemoryRecord[]): Promise<void> {
+    const batch = 64;
+    for (let i = 0; i < records.length; i += batch) {
+      const part = records.slice(i, i + batch).filter((r) => this.memories.get(r.id) !== undefined);
+      try {
+        const vecs = await this.embed(part.map((r) => r.content));
+        await this.storeVectors(part.map((r, j) => ({ id: r.id, vector: vecs[j]! })));
+      } catch (e) {
+        this.log.warn(`embedding ${part.length} memories with ${this.embedderId} failed: ${(e as Error).message}`);
+        return;
+      }
+    }
+  }
+
+  private async storeVectors(entries: { id: string; vector: Float32Array }[]): Promise<void> {
+    const embedderId = this.embedderId;
+    await this.vectors.put(entries.map((e) => ({ id: e.id, embedderId, vector: e.vector })));
+    for (const e of entries) {
+      if (this.index.has(e.id)) this.index.setVector(e.id, { embedderId, vector: e.vector });
+    }
+  }
+
+  private require(id: string): MemoryRecord {
+    const r = this.memories.get(id);
+    if (!r) throw errors.notFound('memory', id);
+    return r;
+  }
+
+  private checkContent(content: string, field = 'content'): void {
+    const bytes = Buffer.byteLength(content, 'utf8');
+    if (bytes > MAX_CONTENT_BYTES)
+      throw errors.invalidParams(`${field}: ${bytes} bytes is over the limit of ${MAX_CONTENT_BYTES} bytes`, {
+        field,
+        issues: [{ field, message: `at most ${MAX_CONTENT_BYTES} bytes` }],
+      });
+    if (content.trim() === '')
+      throw errors.invalidParams(`${field}: a memory needs some content`, {
+        field,
+        issues: [{ field, message: 'empty' }],
+      });
+  }
+
+  private duplicateOf(crew: string, hash: string, except?: string): MemoryRecord | undefined {
+    for (const r of this.memories.byCrew(crew)) if (r.contentHash === hash && r.id !== except) return r;
+    return undefined;
+  }
+
+  async add(p: AddMemory): Promise<{ memory: Memory; created: boolean; duplicateOf: string | null }> {
+    this.checkContent(p.content);
+    const hash = contentHash(p.content);
+    const dup = this.duplicateOf(p.crew, hash);
+    if (dup) return { memory: this.toMemory(dup), created: false, duplicateOf: dup.id };
+    const now = this.clock.now();
+    const record: MemoryRecord = {
+      id: randomUUID(),
+      crew: p.crew,
+      agent: p.agent ?? null,
+      content: p.content,
+      kind: p.kind ?? 'note',
+      tags: normalizeTags(p.tags),
+      importance: p.importance ?? 0.5,
+      pinned: p.pinned ?? false,
+      expiresAt: p.expiresAt ? parseTime('expiresAt', p.expiresAt) : null,
+      createdAt: now,
+      updatedAt: now,
+      contentHash: hash,
+      history: [{ version: 1, at: new Date(now).toISOString(), change: 'created', previous: {}, note: null }],
+    };
+    const [vector] = await this.embed([record.content]);
+    await this.memories.put([record]);
+    this.indexRecord(record);
+    await this.storeVectors([{ id: record.id, vector: vector! }]);
+    this.events.publish('memory.changed', { ids: [record.id], change: 'added', crew: record.crew });
+    return { memory: this.toMemory(record), created: true, duplicateOf: null };
+  }
+
+  get(id: string): Memory {
+    return this.toMemory(this.require(id));
+  }
+
+  history(id: string): MemoryHistoryEntry[] {
+    return this.require(id).history;
+  }
+
+  async update(p: UpdateMemory): Promise<Memory> {
+    const old = this.require(p.id);
+    const previous: MemoryHistoryEntry['previous'] = {};
+    const next: MemoryRecord = { ...old, history: [...old.history] };
+    if (p.content !== undefined && p.content !== old.content) {
+      this.checkContent(p.content);
+      const hash = contentHash(p.content);
+      const dup = this.duplicateOf(old.crew, hash, old.id);
+      if (dup)
+        throw new RpcError(ErrorCodes.Conflict, `memory ${dup.id} in crew ${old.crew} already has this content`, {
+          duplicateOf: dup.id,
+        });
+      previous.content = old.content;
+      next.content = p.content;
+      next.contentHash = hash;
+    }
+    // Fields stored as they are shown: a change keeps the old value in the history entry.
+    const plain = <K extends 'kind' | 'importance' | 'pinned' | 'agent'>(
+      key: K,
+      value: MemoryRecord[K] | undefined,
+    ) => {
+      if (value === undefined || value === old[key]) return;
+      (previous as Record<K, MemoryRecord[K]>)[key] = old[key];
+      next[key] = value;
+    };
+    plain('kind', p.kind);
+    plain('importance', p.importance);
+    plain('pinned', p.pinned);
+    plain('agent', p.agent);
+    if (p.tags !== undefined) {
+      const tags = normalizeTags(p.tags);
+      if (tags.join('\u0000') !== old.tags.join('\u0000')) {
+        previous.tags = old.tags;
+        next.tags = tags;
+      }
+    }
+    if (p.expiresAt !== undefined) {
+      const exp = p.expiresAt === null ? null : parseTime('expiresAt', p.expiresAt);
+      if (exp !== old.expiresAt) {
+        previous.expiresAt = old.expiresAt === null ? null : new Date(old.expiresAt).toISOString();
+        next.expiresAt = exp;
+      }
+    }
+    if (Object.keys(previous).length === 0) return this.toMemory(old);
+    const now = this.clock.now();
+    next.updatedAt = now;
+    next.history.push({
+      version: old.history.length + 1,
+      at: new Date(now).toISOString(),
+      change: 'updated',
+      previous,
+      note: null,
+    });
+    const vector = previous.content !== undefined ? (await this.embed([next.content]))[0] : undefined;
+    await this.memories.put([next]);
+    this.indexRecord(next);
+    if (vector) await this.storeVectors([{ id: next.id, vector }]);
+    this.events.publish('memory.changed', { ids: [next.id], change: 'updated', crew: next.crew });
+    return this.toMemory(next);
+  }
+
+  async delete(ids: string[]): Promise<number> {
+    for (const id of ids) this.require(id);
+    const crews = new Set(ids.map((id) => this.memories.get(id)!.crew));
+    const n = await this.memories.delete(ids);
+    await this.vectors.delete(ids);
+    this.access.forget(ids);
+    for (const id of ids) this.index.remove(id);
+    for (const crew of crews) this.events.publish('memory.changed', { ids, change: 'deleted', crew });
+    return n;
+  }
+
+  list(p: ListMemories): { memories: Memory[]; total: number } {
+    const source = p.crew ? this.memories.byCrew(p.crew) : this.memories.all();
+    const matched: MemoryRecord[] = [];
+    for (const r of source) {
+      if (p.agent && r.agent !== p.agent) continue;
+      if (p.kind && r.kind !== p.kind) continue;
+      if (p.tag && !r.tags.includes(p.tag)) continue;
+      matched.push(r);
+    }
+    matched.sort((a, b) => b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : 1));
+    const offset = p.offset ?? 0;
+    return {
+      memories: matched.slice(offset, offset + (p.limit ?? 50)).map((r) => this.toMemory(r)),
+      total: matched.length,
+    };
+  }
+
+  private filterOf(p: { agent?: string; kinds?: MemoryKind[]; tags?: string[] }) {
+    return {
+      ...(p.agent ? { agent: p.agent } : {}),
+      ...(p.kinds?.length ? { kind: p.kinds } : {}),
+      ...(p.tags?.length ? { tags: p.tags } : {}),
+    };
+  }
+
+  async search(p: SearchMemories, signal?: AbortSignal): Promise<{ hits: MemoryHit[]; embedderId: string }> {
+    const [qv] = await this.embed([p.query], signal);
+    const now = this.clock.now();
+    const result = this.index.search(
+      { text: p.query, vector: { embedderId: this.embedderId, vector: qv! } },
+      {
+        k: p.limit ?? 10,
+        now,
+        ...(p.crew ? { crew: p.crew } : {}),
+        filter: this.filterOf(p),
+        ...rankingOverride(p),
+      },
+    );
+    const hits = result.hits.filter((h) => !this.expired(h.id, now));
+    this.access.record(hits.map((h) => ({ id: h.id, crew: this.memories.get(h.id)!.crew, at: now })));
+    return {
+      hits: hits.map((h) => ({
+        memory: this.toMemory(this.memories.get(h.id)!),
+        score: h.score,
+        components: h.components,
+      })),
+      embedderId: this.embedderId,
+    };
+  }
+
+  async context(
+    p: SearchMemories & { maxTokens: number },
+    signal?: AbortSignal,
+  ): Promise<{
+    memories: { memory: Memory; score: number; tokens: number }[];
+    usedTokens: number;
+    budgetTokens: number;
+  }> {
+    const [qv] = await this.embed([p.query], signal);
+    const now = this.clock.now();
+    const out = buildContext(
+      this.index,
+      { text: p.query, vector: { embedderId: this.embedderId, vector: qv! } },
+      {
+        k: Math.min(1000, Math.max(20, p.limit ?? 50)),
+        now,
+        ...(p.crew ? { crew: p.crew } : {}),
+        filter: this.filterOf(p),
+        ...rankingOverride(p),
+        budgetTokens: p.maxTokens,
+        textOf: (id) => (this.expired(id, now) ? undefined : this.memories.get(id)?.content),
+      },
+    );
+    this.access.record(out.packed.map((m) => ({ id: m.id, crew: this.memories.get(m.id)!.crew, at: now })));
+    return {
+      memories: out.packed.map((m) => ({
+        memory: this.toMemory(this.memories.get(m.id)!),
+        score: m.score,
+        tokens: m.tokens,
+      })),
+      usedTokens: out.usedTokens,
+      budgetTokens: out.budgetTokens,
+    };
+  }
+
+  private expired(id: string, now: number): boolean {
+    const r = this.memories.get(id);
+    return !r || (r.expiresAt !== null && r.expiresAt <= now);
+  }
+
+  toMemory(r: MemoryRecord): Memory {
+    const a = this.access.counters(r.id);
+    return {
+      id: r.id,
+      crew: r.crew,
+      agent: r.agent,
+      content: r.content,
+      kind: r.kind,
+      tags: r.tags,
+      importance: r.importance,
+      pinned: r.pinned,
+      expiresAt: r.expiresAt === null ? null : new Date(r.expiresAt).toISOString(),
+      createdAt: new Date(r.createdAt).toISOString(),
+      updatedAt: new Date(r.updatedAt).toISOString(),
+      lastAccessedAt: a.last === null ? null : new Date(a.last).toISOString(),
+      accessCount: a.count,
+      embedding: this.vectors.get(r.id, this.embedderId)
+        ? { embedderId: this.embedderId, dimensions: this.vectors.get(r.id, this.embedderId)!.length }
+        : null,
+    };
+  }
+}
+
+function normalizeTags(tags: string[] | undefined): string[] {
+  return [...new Set((tags ?? []).map((t) => t.trim().toLowerCase()).filter(Boolean))].sort();
+}
+
+function parseTime(field: string, value: string): number {
+  const t = Date.parse(value);
+  if (Number.isNaN(t))
+    throw errors.invalidParams(`${field}: "${value}" is not an ISO date-time`, {
+      field,
+      issues: [{ field, message: 'expected an ISO 8601 date-time' }],
+    });
+  return t;
+}
+
+function rankingOverride(p: RankingOverride): RankingOverride {
+  const o: RankingOverride = {};
+  for (const k of Object.keys(p) as (keyof RankingOverride)[]) {
+    if (k === 'weights' || k === 'halfLifeMs' || k === 'vectorShare') (o as Record<string, unknown>)[k] = p[k];
+  }
+  return o;
+}
