@@ -1,5 +1,10 @@
-// One build for every target. Type-checking is its own step (`npm run typecheck`).
+// One build for every target. Type-checking is its own step (`npm run typecheck`). The test harness imports
+// `buildServer` from here, so a test that rebuilds the server uses exactly these options.
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
+
+const root = path.dirname(fileURLToPath(import.meta.url));
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -18,20 +23,28 @@ const node = {
   banner: { js: "const importMetaUrl = require('url').pathToFileURL(__filename).href;" },
 };
 
+const server = {
+  ...node,
+  entryPoints: [path.join(root, 'server/main.ts')],
+  outfile: path.join(root, 'dist/server.js'),
+  // The USE lite embedder's packages read model.json, weight shards, vocab.json and the TensorFlow.js .wasm files
+  // relative to their own __dirname; bundled, __dirname is dist/ and loading fails. Loaded from node_modules.
+  external: ['@energetic-ai/*'],
+};
+
 const targets = [
-  {
-    ...node,
-    entryPoints: ['server/main.ts'],
-    outfile: 'dist/server.js',
-    // The USE lite embedder's packages read model.json, weight shards, vocab.json and the TensorFlow.js .wasm files
-    // relative to their own __dirname; bundled, __dirname is dist/ and loading fails. Loaded from node_modules.
-    external: ['@energetic-ai/*'],
-  },
-  { ...node, entryPoints: ['cli/main.ts'], outfile: 'dist/cli.js' },
+  server,
+  { ...node, entryPoints: [path.join(root, 'cli/main.ts')], outfile: path.join(root, 'dist/cli.js') },
 ];
 
-if (watch) {
-  for (const t of targets) await (await esbuild.context(t)).watch();
-} else {
-  await Promise.all(targets.map((t) => esbuild.build(t)));
+export function buildServer() {
+  return esbuild.build({ ...server, logLevel: 'error' });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  if (watch) {
+    for (const t of targets) await (await esbuild.context(t)).watch();
+  } else {
+    await Promise.all(targets.map((t) => esbuild.build(t)));
+  }
 }

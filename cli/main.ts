@@ -11,6 +11,7 @@ import { registerDemo } from './commands/demo';
 import { registerDoctor } from './commands/doctor';
 import { example } from './commands/help';
 import { registerLedger } from './commands/ledger';
+import { registerMemory } from './commands/memory';
 import { registerModels } from './commands/models';
 import { registerSandbox } from './commands/sandbox';
 import { registerServer } from './commands/server';
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   registerBudget(program);
   registerCost(program);
   registerLedger(program);
+  registerMemory(program);
   registerStore(program);
   registerAudit(program);
   registerDoctor(program);

