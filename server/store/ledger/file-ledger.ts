@@ -7,6 +7,7 @@
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { CallStatus } from '../../../protocol';
+import { DSYNC, writeAll } from '../append-io';
 import { writeDurably } from '../durable-file';
 import type {
   LedgerAggregate,
@@ -19,21 +20,6 @@ import type {
 import { LedgerColumns } from './columns';
 
 export const SEGMENT_ROWS = 100_000;
-
-/** O_DSYNC where the platform has it (not on Windows, which falls back to fdatasync after each write). */
-const DSYNC: number | undefined = (fs.constants as Record<string, number | undefined>).O_DSYNC;
-
-function writeAll(fd: number, buf: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const step = (offset: number) =>
-      fs.write(fd, buf, offset, buf.length - offset, null, (e, written) => {
-        if (e) return reject(e);
-        if (offset + written < buf.length) step(offset + written);
-        else resolve();
-      });
-    step(0);
-  });
-}
 
 /** Compact on-disk form of a row; short keys because a ledger holds millions of them. */
 interface RowLine {

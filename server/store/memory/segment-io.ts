@@ -6,9 +6,9 @@
  */
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { DSYNC, writeAll, writeAllSync } from '../append-io';
 
-/** O_DSYNC where the platform has it (not on Windows, which falls back to fdatasync after each write). */
-export const DSYNC: number | undefined = (fs.constants as Record<string, number | undefined>).O_DSYNC;
+export { DSYNC };
 
 /** A store file that cannot be read back as written. Names the file and where in it the damage starts. */
 export class MemoryStoreCorrupt extends Error {
@@ -20,23 +20,6 @@ export class MemoryStoreCorrupt extends Error {
     super(`${file} ${where}: ${problem}`);
     this.name = 'MemoryStoreCorrupt';
   }
-}
-
-function writeAll(fd: number, buf: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const step = (offset: number) =>
-      fs.write(fd, buf, offset, buf.length - offset, null, (e, written) => {
-        if (e) return reject(e);
-        if (offset + written < buf.length) step(offset + written);
-        else resolve();
-      });
-    step(0);
-  });
-}
-
-function writeAllSync(fd: number, buf: Buffer): void {
-  let offset = 0;
-  while (offset < buf.length) offset += fs.writeSync(fd, buf, offset, buf.length - offset, null);
 }
 
 export function syncDirSync(dir: string): void {
