@@ -4,7 +4,7 @@
  * kept but never compared), records accesses, and refuses exact duplicates within a crew.
  */
 import { randomUUID } from 'node:crypto';
-import type { Memory, MemoryHistoryEntry, MemoryKind } from '../../protocol';
+import type { Memory, MemoryAdd, MemoryHistoryEntry, MemoryKind, MemoryList, MemoryUpdate } from '../../protocol';
 import type { Clock } from '../clock';
 import type { EventBus } from '../events';
 import type { Logger } from '../log';
@@ -17,27 +17,10 @@ import { buildContext, MemorySearchIndex, type RankingOverride, type ScoreCompon
 
 export const MAX_CONTENT_BYTES = 256 * 1024;
 
-export interface AddMemory {
-  crew: string;
-  agent?: string;
-  content: string;
-  kind?: MemoryKind;
-  tags?: string[];
-  importance?: number;
-  pinned?: boolean;
-  expiresAt?: string;
-}
-
-export interface UpdateMemory {
-  id: string;
-  content?: string;
-  kind?: MemoryKind;
-  tags?: string[];
-  importance?: number;
-  pinned?: boolean;
-  expiresAt?: string | null;
-  agent?: string | null;
-}
+// The service takes the protocol's params as they are; only search differs (half-life in ms, not days).
+type AddMemory = MemoryAdd.Params;
+type UpdateMemory = MemoryUpdate.Params;
+type ListMemories = MemoryList.Params;
 
 export interface SearchMemories extends RankingOverride {
   query: string;
@@ -52,15 +35,6 @@ export interface MemoryHit {
   memory: Memory;
   score: number;
   components: ScoreComponents;
-}
-
-export interface ListMemories {
-  crew?: string;
-  agent?: string;
-  kind?: MemoryKind;
-  tag?: string;
-  limit?: number;
-  offset?: number;
 }
 
 /** Resolves the configured embedder (loading a model can take a moment, so it happens on first use). */
