@@ -77,7 +77,13 @@ function weights(value: string): Weights {
   for (const part of tagList(value)) {
     const [key, raw, ...rest] = part.split('=').map((s) => s.trim());
     const n = Number(raw);
-    if (!WEIGHT_KEYS.includes(key as (typeof WEIGHT_KEYS)[number]) || rest.length || !raw || !Number.isFinite(n) || n < 0)
+    if (
+      !WEIGHT_KEYS.includes(key as (typeof WEIGHT_KEYS)[number]) ||
+      rest.length ||
+      !raw ||
+      !Number.isFinite(n) ||
+      n < 0
+    )
       throw new InvalidArgumentError(
         `expected name=number pairs separated by commas (names: ${WEIGHT_KEYS.join(', ')}), e.g. relevance=0.6,recency=0.2`,
       );
@@ -469,8 +475,7 @@ export function registerMemory(program: Command): void {
             const { memory: m } = await client.request<MemoryGet.Result>(MemoryGet.method, { id });
             ctx.out.note(`  ${shortId(m.id)}  ${m.crew}  ${preview(m.content, 60)}`);
           }
-          if (!(await confirm(`Delete ${plural(unique.length)}? [y/N] `)))
-            throw new QuietFailure('nothing deleted');
+          if (!(await confirm(`Delete ${plural(unique.length)}? [y/N] `))) throw new QuietFailure('nothing deleted');
         }
         const res = await client.request<MemoryDelete.Result>(MemoryDelete.method, {
           ids: unique,

@@ -78,6 +78,10 @@ export class MemoryService {
   /** Puts the current embedder's stored vectors into the index; embeds the memories that have none. */
   private indexVectors(): void {
     const missing: MemoryRecord[] = [];
+    const first = this.memories.all()[Symbol.iterator]().next();
+    const sample = first.done ? undefined : this.vectors.get(first.value.id, this.indexedId);
+    // One allocation for the whole load instead of the index growing (and copying) its array many times.
+    if (sample) this.index.reserveVectors(this.indexedId, sample.length, this.memories.count());
     for (const r of this.memories.all()) {
       const v = this.vectors.get(r.id, this.indexedId);
       if (v) this.index.setVector(r.id, { embedderId: this.indexedId, vector: v });
@@ -92,8 +96,8 @@ export class MemoryService {
       this.embedder = embedder;
       if (embedder.id !== this.indexedId) {
         // A different embedder than expected (a fallback): its vectors are never compared with the old ones.
+        this.index.dropEmbedder(this.indexedId);
         this.indexedId = embedder.id;
-        for (const r of this.memories.all()) this.indexRecord(r);
         this.indexVectors();
       }
       return embedder;
@@ -318,9 +322,15 @@ export class MemoryService {
         ...(p.crew ? { crew: p.crew } : {}),
         filter: this.filterOf(p),
         ...rankingOverride(p),
+        // Accesses are recorded below, for the hits actually returned (expired ones are dropped first).
+        record: false,
       },
     );
     const hits = result.hits.filter((h) => !this.expired(h.id, now));
+    this.index.recordAccess(
+      hits.map((h) => h.id),
+      now,
+    );
     this.access.record(hits.map((h) => ({ id: h.id, crew: this.memories.get(h.id)!.crew, at: now })));
     return {
       hits: hits.map((h) => ({

@@ -95,6 +95,7 @@ export class JsonStore implements StoreHandle {
       counters: (id) => this.accessImpl.counters(id),
       daily: (q) => this.accessImpl.daily(q),
       forget: (ids) => this.accessImpl.forget(ids),
+      restore: (entries) => this.accessImpl.restore(entries),
       flush: () => this.accessImpl.flush(),
     };
   }

@@ -204,6 +204,8 @@ export interface AccessRepository {
   counters(id: string): AccessCounters;
   daily(query: { crew?: string; fromDay?: string; toDay?: string }): DailyAccess[];
   forget(ids: string[]): void;
+  /** Sets counters back to what they were (restoring archived memories). */
+  restore(entries: { id: string; count: number; last: number | null }[]): void;
   flush(): Promise<void>;
 }
 

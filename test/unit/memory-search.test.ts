@@ -202,6 +202,11 @@ describe('memory search', () => {
       );
       assert.deepEqual(ids(six), ['m2']);
       assert.throws(() => index.setVector('m1', { embedderId: E, vector: [1, 0] }), /dimensions/);
+      assert.equal(index.dropEmbedder('other/embedder'), true);
+      assert.deepEqual(
+        index.embedders().map((e) => e.embedderId),
+        [E],
+      );
     });
   });
 

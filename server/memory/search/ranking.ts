@@ -262,6 +262,11 @@ export class MemorySearchIndex {
     return this.vectors.get(embedderId)?.remove(id) ?? false;
   }
 
+  /** Forget every vector of one embedder (after switching embedders: they are never compared with the new ones). */
+  dropEmbedder(embedderId: string): boolean {
+    return this.vectors.delete(embedderId);
+  }
+
   /** One embedder's vector index (read-only use: clustering, diagnostics, benchmarks). */
   vectorIndex(embedderId: string): VectorIndex | undefined {
     return this.vectors.get(embedderId);

@@ -40,6 +40,10 @@ interface EventsLine {
 interface ForgetLine {
   f: string[];
 }
+/** Counters set as they were (an archive restore), replacing whatever the ids had. */
+interface SetLine {
+  s: [id: string, count: number, last: number | null][];
+}
 
 interface Snapshot {
   format: 'crew-access';
@@ -128,7 +132,7 @@ export class FileAccessRepository implements AccessRepository {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     if (text !== undefined) {
-      through = this.restore(snapFile, text);
+      through = this.loadSnapshot(snapFile, text);
       this.snapshotBytes = Buffer.byteLength(text);
     }
     const segs = await listSegments(this.dir, JOURNAL);
@@ -136,12 +140,14 @@ export class FileAccessRepository implements AccessRepository {
     const later = segs.filter((s) => s.seq > through);
     for (let i = 0; i < later.length; i++) {
       const { file } = later[i]!;
-      const lines = await readJsonLines<EventsLine | ForgetLine>(file, i === later.length - 1, this.onError);
+      const lines = await readJsonLines<EventsLine | ForgetLine | SetLine>(file, i === later.length - 1, this.onError);
       for (const { value, n, bytes } of lines) {
         this.journalBytes += bytes;
         if ('e' in value && Array.isArray(value.e) && value.e.every(isEvent))
           for (const [id, crew, at] of value.e) this.apply(id, crew, at);
         else if ('f' in value && Array.isArray(value.f)) for (const id of value.f) this.counterMap.delete(id);
+        else if ('s' in value && Array.isArray(value.s))
+          for (const [id, count, last] of value.s) this.counterMap.set(id, { count, last });
         else throw new MemoryStoreCorrupt(file, `line ${n}`, 'is not an access journal entry');
       }
     }
@@ -153,7 +159,7 @@ export class FileAccessRepository implements AccessRepository {
   }
 
   /** Loads a snapshot; returns the journal segment it runs through. */
-  private restore(file: string, text: string): number {
+  private loadSnapshot(file: string, text: string): number {
     let s: Snapshot;
     try {
       s = JSON.parse(text) as Snapshot;
@@ -248,6 +254,15 @@ export class FileAccessRepository implements AccessRepository {
       }
     }
     return out;
+  }
+
+  restore(entries: { id: string; count: number; last: number | null }[]): void {
+    if (this.closed) return;
+    for (const e of entries) this.counterMap.set(e.id, { count: e.count, last: e.last });
+    // Ordered after the events recorded so far, as forget() is.
+    this.linesFromEvents();
+    this.pendingLines.push(JSON.stringify({ s: entries.map((e) => [e.id, e.count, e.last]) } satisfies SetLine));
+    this.schedule();
   }
 
   forget(ids: string[]): void {
