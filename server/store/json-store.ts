@@ -18,6 +18,7 @@ import { FileMemoryRepository, MemoryStoreCorrupt } from './memory/memory-log';
 import { FileVectorRepository } from './memory/vector-file';
 import type {
   AccessRepository,
+  ArchiveIndexRepository,
   MemoryRepository,
   VectorRepository,
   AlertRepository,
@@ -51,6 +52,7 @@ export class JsonStore implements StoreHandle {
   readonly memories: MemoryRepository;
   readonly vectors: VectorRepository;
   readonly access: AccessRepository;
+  readonly archives: ArchiveIndexRepository;
 
   private constructor(
     readonly dir: string,
@@ -59,6 +61,7 @@ export class JsonStore implements StoreHandle {
     private readonly schema: { version: number; migrations: Migration[] },
   ) {
     this.budgets = budgetRepo(() => this.db);
+    this.archives = archiveRepo(() => this.db);
     this.alerts = alertRepo(() => this.db);
     this.models = {
       load: async () => (await this.modelFile.read()) ?? undefined,
@@ -151,6 +154,8 @@ export class JsonStore implements StoreHandle {
             `Update openrouter-crew (npm i -g openrouter-crew) or point --data-dir elsewhere; nothing was changed.`,
         );
       let doc = raw as Record<string, unknown>;
+      const before = checkShape(doc);
+      if (before) throw damaged(before);
       if (version < target) {
         const backup = await writeBackup(
           this.dir,
@@ -251,6 +256,31 @@ function budgetRepo(db: () => Low<DbData>): BudgetRepository {
       const before = d.budgets.length;
       d.budgets = d.budgets.filter((b) => b.id !== id);
       if (d.budgets.length === before) return false;
+      await db().write();
+      return true;
+    },
+  };
+}
+
+function archiveRepo(db: () => Low<DbData>): ArchiveIndexRepository {
+  return {
+    list: async () => db().data.archives.map((a) => ({ ...a })),
+    get: async (id) => {
+      const a = db().data.archives.find((x) => x.id === id);
+      return a && { ...a };
+    },
+    put: async (entry) => {
+      await db().update((d) => {
+        const i = d.archives.findIndex((x) => x.id === entry.id);
+        if (i >= 0) d.archives[i] = { ...entry };
+        else d.archives.push({ ...entry });
+      });
+    },
+    delete: async (id) => {
+      const d = db().data;
+      const before = d.archives.length;
+      d.archives = d.archives.filter((a) => a.id !== id);
+      if (d.archives.length === before) return false;
       await db().write();
       return true;
     },

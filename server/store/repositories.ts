@@ -224,6 +224,11 @@ export interface ArchiveEntry {
   createdAt: number;
   /** Ids already restored out of this archive (a partial restore). */
   restoredIds: string[];
+  /**
+   * `pending`: the file is durable and verified but the live memories may not all be removed yet (a crash
+   * here is finished at the next start); `complete` once they are.
+   */
+  state: 'pending' | 'complete';
 }
 
 export interface ArchiveIndexRepository {

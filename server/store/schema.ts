@@ -3,9 +3,9 @@
  * A migration is a pure function of the previous version's data; the store takes a backup before running any.
  */
 import type { BudgetAlert, Webhook } from '../../protocol';
-import type { BudgetRecord } from './repositories';
+import type { ArchiveEntry, BudgetRecord } from './repositories';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export interface DbData {
   schemaVersion: number;
@@ -15,6 +15,8 @@ export interface DbData {
   /** Keys of alerts already fired (budget|periodStart|threshold), so each fires once per period. */
   firedAlerts: string[];
   webhooks: Webhook[];
+  /** Index of memory archives (the archive files themselves live beside the store). Added in schema 2. */
+  archives: ArchiveEntry[];
 }
 
 export function emptyDb(now: Date): DbData {
@@ -25,6 +27,7 @@ export function emptyDb(now: Date): DbData {
     alerts: [],
     firedAlerts: [],
     webhooks: [],
+    archives: [],
   };
 }
 
@@ -35,8 +38,10 @@ export interface Migration {
   up(data: Record<string, unknown>): Record<string, unknown>;
 }
 
-/** Ordered; `to` runs 2, 3, … SCHEMA_VERSION. Version 1 is the first released shape, so none exist yet. */
-export const MIGRATIONS: Migration[] = [];
+/** Ordered; `to` runs 2, 3, … SCHEMA_VERSION. */
+export const MIGRATIONS: Migration[] = [
+  { to: 2, describe: 'memory archives index', up: (d) => ({ ...d, archives: [] }) },
+];
 
 /**
  * Brings `doc` from its schemaVersion up to `target`, one step at a time; a missing step is an error (never a
@@ -61,7 +66,9 @@ export function checkShape(data: unknown): string | undefined {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return 'the top level is not an object';
   const d = data as Record<string, unknown>;
   if (typeof d.schemaVersion !== 'number' || !Number.isInteger(d.schemaVersion)) return '"schemaVersion" is missing';
-  for (const key of ['budgets', 'alerts', 'firedAlerts', 'webhooks']) {
+  // The lists each version has; a document is checked against its own version (before and after migrating).
+  const lists = ['budgets', 'alerts', 'firedAlerts', 'webhooks', ...(d.schemaVersion >= 2 ? ['archives'] : [])];
+  for (const key of lists) {
     if (!Array.isArray(d[key])) return `"${key}" is not a list`;
   }
   return undefined;

@@ -7,6 +7,12 @@ import { readBackup } from '../../server/store/backup';
 import { JsonStore } from '../../server/store/json-store';
 import { emptyDb, migrate, type Migration } from '../../server/store/schema';
 
+/** A document as schema 1 had it (before the archives index). */
+function v1Doc(): Record<string, unknown> {
+  const { archives: _archives, ...rest } = emptyDb(new Date(0));
+  return { ...rest, schemaVersion: 1 };
+}
+
 describe('store migrations', () => {
   let dir: string;
   beforeEach(async () => {
@@ -16,21 +22,28 @@ describe('store migrations', () => {
     await fsp.rm(dir, { recursive: true, force: true });
   });
 
-  const addNote: Migration = { to: 2, describe: 'add a note', up: (d) => ({ ...d, note: 'migrated' }) };
+  // Schema 2's real change (the archives list) plus a marker, so the test can see this migration ran.
+  const addNote: Migration = { to: 2, describe: 'add a note', up: (d) => ({ ...d, archives: [], note: 'migrated' }) };
 
   it('runs steps in order and refuses a gap', () => {
-    const v1 = emptyDb(new Date(0)) as unknown as Record<string, unknown>;
+    const v1 = v1Doc();
     const toV3: Migration = { to: 3, describe: 'rename', up: (d) => ({ ...d, note: `${String(d.note)}!` }) };
     assert.deepEqual(migrate(v1, [toV3, addNote], 3).note, 'migrated!');
     assert.equal(migrate(v1, [toV3, addNote], 3).schemaVersion, 3);
     assert.throws(() => migrate(v1, [toV3], 3), /no migration from schema 1 to 2/);
   });
 
+  it('the real migration to schema 2 adds the archives index', () => {
+    const v2 = migrate(v1Doc());
+    assert.equal(v2.schemaVersion, 2);
+    assert.deepEqual(v2.archives, []);
+  });
+
   it('takes a backup of the old store before migrating, then writes the new version', async () => {
     const storeDir = path.join(dir, 'store');
     const backups = path.join(dir, 'backups');
     await fsp.mkdir(storeDir, { recursive: true });
-    const before = JSON.stringify({ ...emptyDb(new Date(0)), budgets: [] });
+    const before = JSON.stringify(v1Doc());
     await fsp.writeFile(path.join(storeDir, 'db.json'), before);
 
     const store = await JsonStore.open(storeDir, new ManualClock(Date.UTC(2026, 0, 1)), backups, undefined, {
@@ -52,7 +65,7 @@ describe('store migrations', () => {
   it('a failing migration leaves the file untouched and says where the backup is', async () => {
     const storeDir = path.join(dir, 'store');
     await fsp.mkdir(storeDir, { recursive: true });
-    const before = JSON.stringify(emptyDb(new Date(0)));
+    const before = JSON.stringify(v1Doc());
     await fsp.writeFile(path.join(storeDir, 'db.json'), before);
     const broken: Migration = {
       to: 2,
