@@ -31,6 +31,8 @@ export const ErrorCodes = {
   StoreTooNew: 1202,
   StoreIo: 1203,
   BackupInvalid: 1204,
+  /** A memory archive file failed its checks (data: reason, archiveId, sha256); nothing was restored. */
+  ArchiveInvalid: 1205,
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -3,3 +3,5 @@ export * from './errors';
 export * from './types';
 export * from './methods';
 export * from './defaults';
+export * from './analytics';
+export * from './archive';

@@ -4,6 +4,8 @@
  * change here is always deliberate. README.md in this folder is the human-readable reference.
  */
 import { NotificationType, RequestType } from 'vscode-jsonrpc';
+import { ANALYTICS_METHODS } from './analytics';
+import { ARCHIVE_METHODS } from './archive';
 import type {
   AuditEntry,
   Attribution,
@@ -578,6 +580,8 @@ export const METHODS = {
   [MemorySearch.method]: { mutating: false },
   [MemoryHistory.method]: { mutating: false },
   [MemoryContext.method]: { mutating: false },
+  ...ANALYTICS_METHODS,
+  ...ARCHIVE_METHODS,
 } as const satisfies Record<string, { mutating: boolean }>;
 
 export type MethodName = keyof typeof METHODS;

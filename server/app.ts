@@ -30,6 +30,10 @@ import {
 import { createEmbedder } from './memory/embeddings/registry';
 import { expectedEmbedderId, parseEmbedderSetting } from './memory/embedder-setting';
 import { MemoryService } from './memory/service';
+import { AnalyticsService, analyticsSourceOf } from './memory/analytics';
+import { ClusterService } from './memory/clusters';
+import { ArchiveService } from './memory/archive/service';
+import path from 'node:path';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -68,6 +72,9 @@ export class App {
   reports!: ReportService;
   reconciler!: Reconciler;
   memory!: MemoryService;
+  clusters!: ClusterService;
+  analytics!: AnalyticsService;
+  archive!: ArchiveService;
   audit!: AuditLog;
   metrics!: Metrics;
 
@@ -119,6 +126,27 @@ export class App {
       log,
     );
     this.memory.init();
+    const source = analyticsSourceOf({
+      memories: this.store.memories,
+      vectors: this.store.vectors,
+      access: this.store.access,
+      embedderId: () => this.memory.embedderId,
+    });
+    // Inside the store folder, so backups and restores carry the last clustering with the memories.
+    this.clusters = new ClusterService(source, clock, path.join(this.store.dir, 'clusters'), log);
+    this.analytics = new AnalyticsService(source, clock, this.clusters);
+    this.archive = new ArchiveService({
+      memory: this.memory,
+      memories: this.store.memories,
+      access: this.store.access,
+      index: this.store.archives,
+      // Inside the store folder: a backup holds the archive index and the archive files together.
+      dir: path.join(this.paths.store, 'archives'),
+      clock,
+      log,
+    });
+    // Finishes an archive a crash interrupted, removes orphan files, arms the retention schedule.
+    await this.archive.start();
 
     this.metrics = new Metrics(this.startedAt);
     this.audit = new AuditLog(this.paths.audit);
@@ -139,6 +167,8 @@ export class App {
     await this.store.reload(this.paths.backups);
     await this.budgets.init();
     this.memory.init();
+    await this.clusters.reload();
+    await this.archive.start();
   }
 
   /** Tells connected clients the server is going away; main.ts calls it before closing the transports. */
@@ -150,6 +180,8 @@ export class App {
     this.reconciler.stop();
     await this.budgets.alertsRecorded();
     await this.alerts.drain();
+    await this.clusters.flush();
+    await this.archive.close();
     await this.audit.drain();
     await this.store.close();
   }

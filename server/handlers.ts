@@ -3,6 +3,18 @@ import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type {
+  ArchiveCreate,
+  ArchiveDelete,
+  ArchiveList,
+  ArchiveRestore,
+  ArchiveSchedule,
+  AnalyticsInsights,
+  AnalyticsRecommendations,
+  AnalyticsSummary,
+  ClustersCompute,
+  ClustersList,
+  MemoryDuplicates,
+  MemoryMerge,
   AuditList,
   BudgetAlerts,
   BudgetConfigureAlerts,
@@ -31,6 +43,7 @@ import type {
 } from '../protocol';
 import { incompatibility, PROTOCOL_VERSION } from '../protocol';
 import type { App } from './app';
+import type { RequestContext } from './rpc/router';
 import { SERVER_VERSION } from './app';
 import { toEntry } from './costs/chat';
 import { picoToUsd } from './costs/money';
@@ -180,6 +193,33 @@ export function registerHandlers(app: App): void {
     app.memory.context({ ...p, ...ranking(p) }, ctx.signal),
   );
 
+  const progressOf = (ctx: RequestContext) => ({
+    signal: ctx.signal,
+    onProgress: (fraction: number, message: string) =>
+      ctx.progress({ kind: 'progress', fraction, message } satisfies ClustersCompute.Progress),
+  });
+  r.register('analytics/summary', (p: AnalyticsSummary.Params) => app.analytics.summary(p));
+  r.register('analytics/insights', (p: AnalyticsInsights.Params, ctx) =>
+    app.analytics.insights(p, { signal: ctx.signal }),
+  );
+  r.register('analytics/recommendations', (p: AnalyticsRecommendations.Params, ctx) =>
+    app.analytics.recommendations(p, { signal: ctx.signal }),
+  );
+  r.register('clusters/compute', (p: ClustersCompute.Params, ctx) => app.clusters.compute(p, progressOf(ctx)));
+  r.register('clusters/list', (p: ClustersList.Params) => app.clusters.list(p.crew));
+  r.register('memory/duplicates', (p: MemoryDuplicates.Params, ctx) => app.clusters.duplicates(p, progressOf(ctx)));
+  r.register('memory/merge', (p: MemoryMerge.Params) => app.memory.merge(p));
+
+  r.register('archive/create', (p: ArchiveCreate.Params, ctx) =>
+    app.archive.create(p, { signal: ctx.signal, onProgress: (v) => ctx.progress(v) }),
+  );
+  r.register('archive/restore', (p: ArchiveRestore.Params, ctx) =>
+    app.archive.restore(p, { signal: ctx.signal, onProgress: (v) => ctx.progress(v) }),
+  );
+  r.register('archive/list', (p: ArchiveList.Params) => app.archive.list(p));
+  r.register('archive/delete', (p: ArchiveDelete.Params) => app.archive.delete(p.id));
+  r.register('archive/schedule', (p: ArchiveSchedule.Params) => app.archive.schedule(p));
+
   r.register('store/verify', async (): Promise<StoreVerify.Result> => {
     const checks: StoreVerify.Result['checks'] = [];
     try {
@@ -213,13 +253,14 @@ export function registerHandlers(app: App): void {
   });
   r.register('store/backup', async (p: StoreBackup.Params): Promise<StoreBackup.Result> => {
     const file = p.path ? path.resolve(p.path) : defaultBackupPath(app);
-    const out = await app.store.backup(file);
+    const out = await app.archive.whileIdle(() => app.store.backup(file));
     return { ...out, ledgerEntries: app.store.ledger.count() };
   });
   r.register('store/restore', async (p: StoreRestore.Params): Promise<StoreRestore.Result> => {
     const file = path.resolve(p.path);
     const bundle = await readBackup(file);
-    const previous = await app.store.backup(defaultBackupPath(app, 'pre-restore'));
+    const previous = await app.archive.whileIdle(() => app.store.backup(defaultBackupPath(app, 'pre-restore')));
+    await app.archive.close();
     await app.store.close();
     await installBackup(bundle, app.paths.store);
     await app.reloadStore();

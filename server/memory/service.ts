@@ -4,13 +4,24 @@
  * kept but never compared), records accesses, and refuses exact duplicates within a crew.
  */
 import { randomUUID } from 'node:crypto';
-import type { Memory, MemoryAdd, MemoryHistoryEntry, MemoryKind, MemoryList, MemoryUpdate } from '../../protocol';
+import { isDeepStrictEqual } from 'node:util';
+import type {
+  Memory,
+  MemoryAdd,
+  MemoryHistoryEntry,
+  MemoryKind,
+  MemoryList,
+  MemoryMerge,
+  MemoryUpdate,
+} from '../../protocol';
+import { planMerge } from './merge';
 import type { Clock } from '../clock';
 import type { EventBus } from '../events';
 import type { Logger } from '../log';
 import { errors, RpcError } from '../rpc/errors';
 import { ErrorCodes } from '../../protocol';
 import type { AccessRepository, MemoryRecord, MemoryRepository, VectorRepository } from '../store/repositories';
+import { retentionScore } from './archive/retention';
 import type { Embedder } from './embeddings/embedder';
 import { contentHash } from './normalize';
 import { buildContext, MemorySearchIndex, type RankingOverride, type ScoreComponents } from './search';
@@ -286,6 +297,104 @@ export class MemoryService {
     return n;
   }
 
+  // ── archive hooks (server/memory/archive/service.ts decides when these run) ─────────────────────────────────
+
+  /** The stored records and access counters of `ids`, in that order: what an archive holds. NotFound names an id. */
+  archivable(ids: readonly string[]): { records: MemoryRecord[]; counters: ArchivedCounters[] } {
+    const records = ids.map((id) => this.require(id));
+    return { records, counters: records.map((r) => ({ id: r.id, ...this.access.counters(r.id) })) };
+  }
+
+  /**
+   * How much a memory is worth keeping at hand, 0..1, without a query: the ranking's recency, importance and
+   * frequency terms (see ./archive/retention.ts). `restoredAt`: when it last came back from an archive, if known.
+   */
+  retentionScore(record: MemoryRecord, now: number, restoredAt?: number | null): number {
+    return retentionScore(record, this.access.counters(record.id), now, restoredAt);
+  }
+
+  /**
+   * Removes archived memories — record, vectors, access counters, index entry — but only those still exactly as
+   * archived: one changed since (`changed`) stays live, so an edit made while the archive was written is never
+   * lost. Ids no longer live (`missing`) still get their vectors and counters cleared, which finishes a removal a
+   * crash interrupted. Call only once the archive holding `archived` is durable and verified.
+   */
+  async detach(
+    archived: readonly MemoryRecord[],
+  ): Promise<{ detached: string[]; changed: string[]; missing: string[] }> {
+    const gone: MemoryRecord[] = [];
+    const changed: string[] = [];
+    const missing: string[] = [];
+    for (const want of archived) {
+      const live = this.memories.get(want.id);
+      if (!live) missing.push(want.id);
+      else if (live === want || isDeepStrictEqual(live, want)) gone.push(live);
+      else changed.push(want.id);
+    }
+    const ids = gone.map((r) => r.id);
+    // No await between the comparison above and this call: the store applies a delete before it returns its
+    // promise, so no update can slip in between the check and the removal.
+    const removed = this.memories.delete(ids);
+    for (const id of ids) this.index.remove(id);
+    await removed;
+    const cleared = [...ids, ...missing];
+    if (cleared.length) {
+      await this.vectors.delete(cleared);
+      this.access.forget(cleared);
+      await this.access.flush();
+    }
+    for (const [crew, crewIds] of byCrew(gone))
+      this.events.publish('memory.changed', { ids: crewIds, change: 'archived', crew });
+    return { detached: ids, changed, missing };
+  }
+
+  /**
+   * Puts archived memories back exactly as they were (same record, history untouched, no new entry), with their
+   * access counters; indexes them at once and embeds them in the background. Ids that are live already are left
+   * alone (`skipped`). `duplicates`: restored memories whose content a live memory of the crew also has.
+   */
+  async attach(
+    records: readonly MemoryRecord[],
+    counters: readonly ArchivedCounters[],
+  ): Promise<{ attached: string[]; skipped: string[]; duplicates: { id: string; duplicateOf: string }[] }> {
+    const fresh = new Map<string, MemoryRecord>();
+    const skipped: string[] = [];
+    for (const r of records) {
+      if (this.memories.get(r.id) || fresh.has(r.id)) skipped.push(r.id);
+      else fresh.set(r.id, r);
+    }
+    const hashes = new Map<string, Map<string, string>>();
+    const duplicates: { id: string; duplicateOf: string }[] = [];
+    for (const r of fresh.values()) {
+      let crew = hashes.get(r.crew);
+      if (!crew) {
+        hashes.set(r.crew, (crew = new Map<string, string>()));
+        for (const live of this.memories.byCrew(r.crew)) crew.set(live.contentHash, live.id);
+      }
+      const dup = crew.get(r.contentHash);
+      if (dup !== undefined) duplicates.push({ id: r.id, duplicateOf: dup });
+    }
+    const list = [...fresh.values()];
+    if (!list.length) return { attached: [], skipped, duplicates };
+    // Counters go first and are flushed: a crash before the records are back leaves counters of ids that are not
+    // live (harmless, overwritten by the next restore) rather than live memories that lost their counters.
+    const byId = new Map(counters.map((c) => [c.id, c]));
+    this.access.restore(
+      list.map((r) => {
+        const c = byId.get(r.id);
+        return { id: r.id, count: c?.count ?? 0, last: c?.last ?? null };
+      }),
+    );
+    await this.access.flush();
+    await this.memories.put(list);
+    for (const r of list) this.indexRecord(this.memories.get(r.id) ?? r);
+    // Vectors are not archived (an embedder may have changed since): they are recomputed, as for a fresh load.
+    void this.embedInBackground(list);
+    for (const [crew, crewIds] of byCrew(list))
+      this.events.publish('memory.changed', { ids: crewIds, change: 'restored', crew });
+    return { attached: list.map((r) => r.id), skipped, duplicates };
+  }
+
   list(p: ListMemories): { memories: Memory[]; total: number } {
     const source = p.crew ? this.memories.byCrew(p.crew) : this.memories.all();
     const matched: MemoryRecord[] = [];
@@ -382,6 +491,37 @@ export class MemoryService {
     return !r || (r.expiresAt !== null && r.expiresAt <= now);
   }
 
+  /**
+   * Merges memories into one (planMerge holds the rules). The kept memory is written before the others are
+   * deleted, so a crash in between leaves both copies rather than losing anything.
+   */
+  async merge(p: MemoryMerge.Params): Promise<MemoryMerge.Result> {
+    const keep = this.require(p.keepId);
+    const others = p.mergeIds.map((id) => this.require(id));
+    if (p.content !== undefined) this.checkContent(p.content);
+    const plan = planMerge(keep, others, p, this.clock.now(), (id) => this.access.counters(id));
+    let vector: Float32Array | undefined;
+    if (plan.contentChanged) {
+      const clash = this.duplicateOf(keep.crew, plan.record.contentHash, keep.id);
+      if (clash && !plan.removeIds.includes(clash.id))
+        throw new RpcError(ErrorCodes.Conflict, `memory ${clash.id} in crew ${keep.crew} already has this content`, {
+          duplicateOf: clash.id,
+        });
+      [vector] = await this.embed([plan.record.content]);
+    }
+    await this.memories.put([plan.record]);
+    await this.memories.delete(plan.removeIds);
+    await this.vectors.delete(plan.removeIds);
+    this.access.forget(plan.removeIds);
+    this.access.restore([plan.counters]);
+    for (const id of plan.removeIds) this.index.remove(id);
+    this.indexRecord(plan.record);
+    if (vector) await this.storeVectors([{ id: plan.record.id, vector }]);
+    this.events.publish('memory.changed', { ids: [plan.record.id], change: 'updated', crew: keep.crew });
+    this.events.publish('memory.changed', { ids: plan.removeIds, change: 'deleted', crew: keep.crew });
+    return { memory: this.toMemory(plan.record), merged: plan.removeIds, tokensSaved: plan.tokensSaved };
+  }
+
   toMemory(r: MemoryRecord): Memory {
     const a = this.access.counters(r.id);
     return {
@@ -403,6 +543,23 @@ export class MemoryService {
         : null,
     };
   }
+}
+
+/** Access counters as an archive carries them. */
+export interface ArchivedCounters {
+  id: string;
+  count: number;
+  last: number | null;
+}
+
+function byCrew(records: readonly MemoryRecord[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const r of records) {
+    const ids = out.get(r.crew);
+    if (ids) ids.push(r.id);
+    else out.set(r.crew, [r.id]);
+  }
+  return out;
 }
 
 function normalizeTags(tags: string[] | undefined): string[] {

@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import type { MethodName } from '../../protocol';
+import { analyticsSchemas } from '../memory/analytics-schemas';
+import { archiveSchemas } from '../memory/archive/schemas';
 
 const MAX_CONTENT = 1_000_000;
 const id = z.string().min(1).max(200);
@@ -160,6 +162,8 @@ export const schemas: Record<MethodName, z.ZodType> = {
     limit: z.number().int().min(1).max(1000).optional(),
     ...ranking,
   }),
+  ...analyticsSchemas,
+  ...archiveSchemas,
 };
 
 /** The dotted path of the first issue, and every issue, for InvalidParams messages and data. */

@@ -39,6 +39,18 @@ const WRONG: Record<MethodName, { params: object; field: string } | null> = {
   'memory/search': { params: { query: 'q', weights: { recency: -1 } }, field: 'weights.recency' },
   'memory/history': { params: { id: 4 }, field: 'id' },
   'memory/context': { params: { query: 'q', maxTokens: 'lots' }, field: 'maxTokens' },
+  'analytics/summary': { params: { days: 0 }, field: 'days' },
+  'analytics/insights': { params: { crew: 5 }, field: 'crew' },
+  'analytics/recommendations': { params: { limit: -1 }, field: 'limit' },
+  'clusters/compute': { params: { crew: 'c', k: 'three' }, field: 'k' },
+  'clusters/list': { params: { crew: [] }, field: 'crew' },
+  'memory/duplicates': { params: { threshold: 2 }, field: 'threshold' },
+  'memory/merge': { params: { keepId: 'a', mergeIds: 'b' }, field: 'mergeIds' },
+  'archive/create': { params: { ids: ['m'], dryRun: 'yes' }, field: 'dryRun' },
+  'archive/restore': { params: { archiveId: 7 }, field: 'archiveId' },
+  'archive/list': { params: { crew: 1 }, field: 'crew' },
+  'archive/delete': { params: {}, field: 'id' },
+  'archive/schedule': { params: { everyHours: 0 }, field: 'everyHours' },
 };
 
 /** Otherwise-valid params for methods with required fields, so `bogus` is the only problem. */
@@ -55,6 +67,11 @@ const VALID: Partial<Record<MethodName, object>> = {
   'memory/search': { query: 'q' },
   'memory/history': { id: 'm' },
   'memory/context': { query: 'q', maxTokens: 100 },
+  'clusters/compute': { crew: 'c' },
+  'memory/merge': { keepId: 'a', mergeIds: ['b'] },
+  'archive/create': { ids: ['m'] },
+  'archive/restore': { archiveId: 'a' },
+  'archive/delete': { id: 'a' },
 };
 
 describe('validation table', () => {
