@@ -509,6 +509,26 @@ export namespace MemoryContext {
   export const type = new RequestType<Params, Result, void>(method);
 }
 
+export namespace MemoryEmbedder {
+  export const method = 'memory/embedder';
+  export interface Params {
+    /** Switch to `local`, `hash` or `openrouter:<model>` (kept across restarts); omit to only read. */
+    set?: string;
+  }
+  export interface Result {
+    /** The embedder in use, e.g. `local-use-lite@512`. */
+    embedderId: string;
+    /** The setting it came from. */
+    setting: string;
+    /** Live memories with a vector of this embedder. */
+    embedded: number;
+    total: number;
+    /** Background embedding still running (after a switch, or for memories added offline). */
+    reembedding: { done: number; total: number } | null;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
 // ── notifications (server → client) ────────────────────────────────────
 
 export namespace BudgetAlertNotification {
@@ -538,6 +558,16 @@ export namespace MemoryChangedNotification {
     ids: string[];
     change: 'added' | 'updated' | 'deleted' | 'archived' | 'restored';
     crew: string;
+  }
+  export const type = new NotificationType<Params>(method);
+}
+
+export namespace MemoryReembedNotification {
+  export const method = 'memory/reembedProgress';
+  export interface Params {
+    embedderId: string;
+    done: number;
+    total: number;
   }
   export const type = new NotificationType<Params>(method);
 }
@@ -580,6 +610,7 @@ export const METHODS = {
   [MemorySearch.method]: { mutating: false },
   [MemoryHistory.method]: { mutating: false },
   [MemoryContext.method]: { mutating: false },
+  [MemoryEmbedder.method]: { mutating: true },
   ...ANALYTICS_METHODS,
   ...ARCHIVE_METHODS,
 } as const satisfies Record<string, { mutating: boolean }>;
@@ -591,6 +622,7 @@ export const NOTIFICATIONS = [
   UsageRecordedNotification.method,
   ServerStatusNotification.method,
   MemoryChangedNotification.method,
+  MemoryReembedNotification.method,
   ProgressNotification.method,
 ] as const;
 

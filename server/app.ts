@@ -24,10 +24,11 @@ import { dataDirPaths, type DataDirPaths } from '../protocol/node';
 import {
   BudgetAlertNotification,
   MemoryChangedNotification,
+  MemoryReembedNotification,
   ServerStatusNotification,
   UsageRecordedNotification,
 } from '../protocol';
-import { createEmbedder } from './memory/embeddings/registry';
+import { createEmbedder, type EmbedderConfig } from './memory/embeddings/registry';
 import { expectedEmbedderId, parseEmbedderSetting } from './memory/embedder-setting';
 import { MemoryService } from './memory/service';
 import { AnalyticsService, analyticsSourceOf } from './memory/analytics';
@@ -111,15 +112,15 @@ export class App {
     this.reconciler = new Reconciler(this.store.ledger, this.upstream, this.budgets, log);
     if (config.reconcileIntervalMs) this.reconciler.start(config.reconcileIntervalMs);
 
-    const embedderConfig = parseEmbedderSetting(config.embedder ?? process.env.CREW_EMBEDDER);
+    // An explicit setting (config, then CREW_EMBEDDER) wins over one saved through memory/embedder.
+    this.embedderSetting =
+      config.embedder ?? process.env.CREW_EMBEDDER ?? this.store.settings.get().embedder ?? 'local';
+    const embedderConfig = parseEmbedderSetting(this.embedderSetting);
     this.memory = new MemoryService(
       this.store.memories,
       this.store.vectors,
       this.store.access,
-      () =>
-        createEmbedder(embedderConfig, {
-          ...(this.upstream.keyConfigured ? { upstream: this.upstream } : {}),
-        }),
+      this.embedderSource(embedderConfig),
       expectedEmbedderId(embedderConfig),
       events,
       clock,
@@ -160,6 +161,21 @@ export class App {
     events.subscribe('usage.recorded', (e) => this.hub.broadcast(UsageRecordedNotification.method, e));
     events.subscribe('server.status', (s) => this.hub.broadcast(ServerStatusNotification.method, s));
     events.subscribe('memory.changed', (m) => this.hub.broadcast(MemoryChangedNotification.method, m));
+    events.subscribe('memory.reembed', (m) => this.hub.broadcast(MemoryReembedNotification.method, m));
+  }
+
+  embedderSetting = 'local';
+
+  embedderSource(config: EmbedderConfig) {
+    return () => createEmbedder(config, this.upstream.keyConfigured ? { upstream: this.upstream } : {});
+  }
+
+  /** Switches the memory embedder and remembers the choice for later starts. */
+  async setEmbedder(setting: string): Promise<void> {
+    const config = parseEmbedderSetting(setting);
+    await this.memory.switchEmbedder(this.embedderSource(config));
+    this.embedderSetting = setting;
+    await this.store.settings.set({ embedder: setting });
   }
 
   /** After a restore swapped the store folder: re-read it and re-derive budget state. */

@@ -6,6 +6,7 @@ export interface DomainEvents {
   'usage.recorded': LedgerEntry;
   'budget.alert': BudgetAlert;
   'server.status': ServerStatusNotification.Params;
+  'memory.reembed': { embedderId: string; done: number; total: number };
   'memory.changed': { ids: string[]; change: 'added' | 'updated' | 'deleted' | 'archived' | 'restored'; crew: string };
 }
 

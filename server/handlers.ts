@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type {
+  MemoryEmbedder,
   ArchiveCreate,
   ArchiveDelete,
   ArchiveList,
@@ -209,6 +210,19 @@ export function registerHandlers(app: App): void {
   r.register('clusters/list', (p: ClustersList.Params) => app.clusters.list(p.crew));
   r.register('memory/duplicates', (p: MemoryDuplicates.Params, ctx) => app.clusters.duplicates(p, progressOf(ctx)));
   r.register('memory/merge', (p: MemoryMerge.Params) => app.memory.merge(p));
+
+  r.register('memory/embedder', async (p: MemoryEmbedder.Params): Promise<MemoryEmbedder.Result> => {
+    if (p.set !== undefined) await app.setEmbedder(p.set);
+    const cov = app.memory.coverage();
+    const progress = app.memory.reembedProgress();
+    return {
+      embedderId: app.memory.embedderId,
+      setting: app.embedderSetting,
+      embedded: cov.embedded,
+      total: cov.total,
+      reembedding: progress && { done: progress.done, total: progress.total },
+    };
+  });
 
   r.register('archive/create', (p: ArchiveCreate.Params, ctx) =>
     app.archive.create(p, { signal: ctx.signal, onProgress: (v) => ctx.progress(v) }),

@@ -63,7 +63,7 @@ export class MemoryService {
     private readonly memories: MemoryRepository,
     private readonly vectors: VectorRepository,
     private readonly access: AccessRepository,
-    private readonly source: EmbedderSource,
+    private source: EmbedderSource,
     expectedEmbedderId: string,
     private readonly events: EventBus,
     private readonly clock: Clock,
@@ -86,8 +86,37 @@ export class MemoryService {
     this.indexVectors();
   }
 
+  /** Bumped whenever the index switches embedder, so a re-embed of the previous one stops. */
+  private generation = 0;
+  private progress: { embedderId: string; done: number; total: number } | null = null;
+
+  /** How far the background embedding of the current embedder has come (null when nothing is pending). */
+  reembedProgress(): { embedderId: string; done: number; total: number } | null {
+    return this.progress && { ...this.progress };
+  }
+
+  /** How many live memories have a vector of the current embedder. */
+  coverage(): { embedderId: string; embedded: number; total: number } {
+    let embedded = 0;
+    for (const r of this.memories.all()) if (this.vectors.get(r.id, this.indexedId)) embedded++;
+    return { embedderId: this.indexedId, embedded, total: this.memories.count() };
+  }
+
+  /**
+   * Switches to another embedder: its vectors (if any are stored) go into the index, the rest are embedded in the
+   * background with progress. Vectors of the previous embedder stay on disk (switching back is instant) but are
+   * never compared with the new ones.
+   */
+  async switchEmbedder(source: EmbedderSource): Promise<string> {
+    this.source = source;
+    this.embedder = undefined;
+    this.resolving = undefined;
+    return (await this.current()).id;
+  }
+
   /** Puts the current embedder's stored vectors into the index; embeds the memories that have none. */
   private indexVectors(): void {
+    this.generation++;
     const missing: MemoryRecord[] = [];
     const first = this.memories.all()[Symbol.iterator]().next();
     const sample = first.done ? undefined : this.vectors.get(first.value.id, this.indexedId);
@@ -143,16 +172,27 @@ export class MemoryService {
 
   private async embedInBackground(records: MemoryRecord[]): Promise<void> {
     const batch = 64;
+    const generation = this.generation;
+    const progress = { embedderId: this.indexedId, done: 0, total: records.length };
+    this.progress = progress;
+    const report = () => this.events.publish('memory.reembed', { ...progress });
+    report();
     for (let i = 0; i < records.length; i += batch) {
+      if (generation !== this.generation) return; // another switch took over
       const part = records.slice(i, i + batch).filter((r) => this.memories.get(r.id) !== undefined);
       try {
         const vecs = await this.embed(part.map((r) => r.content));
+        if (generation !== this.generation) return;
         await this.storeVectors(part.map((r, j) => ({ id: r.id, vector: vecs[j]! })));
       } catch (e) {
         this.log.warn(`embedding ${part.length} memories with ${this.embedderId} failed: ${(e as Error).message}`);
+        this.progress = null;
         return;
       }
+      progress.done = Math.min(records.length, i + batch);
+      report();
     }
+    if (this.progress === progress) this.progress = null;
   }
 
   private async storeVectors(entries: { id: string; vector: Float32Array }[]): Promise<void> {

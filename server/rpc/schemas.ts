@@ -162,6 +162,12 @@ export const schemas: Record<MethodName, z.ZodType> = {
     limit: z.number().int().min(1).max(1000).optional(),
     ...ranking,
   }),
+  'memory/embedder': z.strictObject({
+    set: z
+      .string()
+      .regex(/^(local|hash|openrouter:\S+)$/, 'expected local, hash or openrouter:<model>')
+      .optional(),
+  }),
   ...analyticsSchemas,
   ...archiveSchemas,
 };

@@ -53,6 +53,10 @@ export class JsonStore implements StoreHandle {
   readonly vectors: VectorRepository;
   readonly access: AccessRepository;
   readonly archives: ArchiveIndexRepository;
+  readonly settings: {
+    get(): { embedder?: string };
+    set(patch: { embedder?: string }): Promise<void>;
+  };
 
   private constructor(
     readonly dir: string,
@@ -62,6 +66,12 @@ export class JsonStore implements StoreHandle {
   ) {
     this.budgets = budgetRepo(() => this.db);
     this.archives = archiveRepo(() => this.db);
+    this.settings = {
+      get: () => ({ ...this.db.data.settings }),
+      set: async (patch) => {
+        await this.db.update((d) => (d.settings = { ...d.settings, ...patch }));
+      },
+    };
     this.alerts = alertRepo(() => this.db);
     this.models = {
       load: async () => (await this.modelFile.read()) ?? undefined,

@@ -17,6 +17,8 @@ export interface DbData {
   webhooks: Webhook[];
   /** Index of memory archives (the archive files themselves live beside the store). Added in schema 2. */
   archives: ArchiveEntry[];
+  /** Server settings changed through the API (absent until first set; no migration needed). */
+  settings?: { embedder?: string };
 }
 
 export function emptyDb(now: Date): DbData {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import type {
   MemoryAdd,
   MemoryContext,
+  MemoryEmbedder,
   MemoryGet,
   MemoryHistory,
   MemoryList,
@@ -137,6 +138,42 @@ describe('memory (real server, local neural embedder)', function () {
       assert.deepEqual(await c2.request('memory/delete', { ids: [lunch.memory.id] }), { deleted: 1 });
       await rpcError(c2.request('memory/get', { id: lunch.memory.id }), ErrorCodes.NotFound);
       assert.equal((await c2.request<MemoryList.Result>('memory/list', { crew: 'ops' })).total, 3);
+    } finally {
+      await second.server.stop();
+      await removeTempDir(dataDir);
+    }
+  });
+
+  it('switching the embedder re-embeds in the background with progress, and the choice survives a restart', async () => {
+    const dataDir = makeTempDir();
+    const first = await startServer({ transport: 'socket', dataDir, upstreamUrl: up.fake.url });
+    const c = first.client;
+    for (const content of ['Postgres index tuning', 'Friday team lunch', 'Canary deploys', 'Quarterly budget review'])
+      await c.request<MemoryAdd.Result>('memory/add', { crew: 'sw', content });
+    const before = await c.request<MemoryEmbedder.Result>('memory/embedder', {});
+    assert.equal(before.embedderId, 'local-use-lite@512');
+    assert.equal(before.embedded, 4);
+
+    const switched = await c.request<MemoryEmbedder.Result>('memory/embedder', { set: 'hash' });
+    assert.match(switched.embedderId, /^hash-tfidf@/);
+    const done = await c.notifications.waitFor(
+      'memory/reembedProgress',
+      (p: { embedderId: string; done: number; total: number }) =>
+        p.embedderId === switched.embedderId && p.done === p.total,
+    );
+    assert.equal(done.total, 4);
+    const after = await c.request<MemoryEmbedder.Result>('memory/embedder', {});
+    assert.equal(after.embedded, 4);
+    const s = await c.request<MemorySearch.Result>('memory/search', { crew: 'sw', query: 'postgres index' });
+    assert.equal(s.embedderId, switched.embedderId);
+    assert.match(s.hits[0]!.memory.content, /Postgres/);
+
+    await first.server.stop();
+    const second = await startServer({ transport: 'socket', dataDir, upstreamUrl: up.fake.url });
+    try {
+      const again = await second.client.request<MemoryEmbedder.Result>('memory/embedder', {});
+      assert.equal(again.setting, 'hash');
+      assert.equal(again.embedderId, switched.embedderId);
     } finally {
       await second.server.stop();
       await removeTempDir(dataDir);

@@ -46,6 +46,7 @@ const WRONG: Record<MethodName, { params: object; field: string } | null> = {
   'clusters/list': { params: { crew: [] }, field: 'crew' },
   'memory/duplicates': { params: { threshold: 2 }, field: 'threshold' },
   'memory/merge': { params: { keepId: 'a', mergeIds: 'b' }, field: 'mergeIds' },
+  'memory/embedder': { params: { set: 'word2vec' }, field: 'set' },
   'archive/create': { params: { ids: ['m'], dryRun: 'yes' }, field: 'dryRun' },
   'archive/restore': { params: { archiveId: 7 }, field: 'archiveId' },
   'archive/list': { params: { crew: 1 }, field: 'crew' },
