@@ -127,6 +127,10 @@ export class App {
       log,
     );
     this.memory.init();
+    this.expirySweep = setInterval(() => {
+      this.memory.sweepExpired().catch((e: Error) => log.warn(`expiry sweep failed: ${e.message}`));
+    }, 60_000);
+    this.expirySweep.unref();
     const source = analyticsSourceOf({
       memories: this.store.memories,
       vectors: this.store.vectors,
@@ -165,6 +169,7 @@ export class App {
   }
 
   embedderSetting = 'local';
+  private expirySweep: NodeJS.Timeout | undefined;
 
   embedderSource(config: EmbedderConfig) {
     return () => createEmbedder(config, this.upstream.keyConfigured ? { upstream: this.upstream } : {});
@@ -194,6 +199,7 @@ export class App {
 
   async close(): Promise<void> {
     this.reconciler.stop();
+    clearInterval(this.expirySweep);
     await this.budgets.alertsRecorded();
     await this.alerts.drain();
     await this.clusters.flush();

@@ -319,11 +319,26 @@ export class MemoryService {
       note: null,
     });
     const vector = previous.content !== undefined ? (await this.embed([next.content]))[0] : undefined;
+    // Embedding waited: if the memory was archived, merged or changed meanwhile, writing `next` would resurrect
+    // or overwrite it.
+    if (this.memories.get(p.id) !== old)
+      throw new RpcError(
+        ErrorCodes.Conflict,
+        `memory ${p.id} changed while it was being updated; read it again and retry`,
+      );
     await this.memories.put([next]);
     this.indexRecord(next);
     if (vector) await this.storeVectors([{ id: next.id, vector }]);
     this.events.publish('memory.changed', { ids: [next.id], change: 'updated', crew: next.crew });
     return this.toMemory(next);
+  }
+
+  /** Deletes memories whose expiry has passed; returns how many. Run on a timer by the app. */
+  async sweepExpired(): Promise<number> {
+    const now = this.clock.now();
+    const expired: string[] = [];
+    for (const r of this.memories.all()) if (r.expiresAt !== null && r.expiresAt <= now) expired.push(r.id);
+    return expired.length ? this.delete(expired) : 0;
   }
 
   async delete(ids: string[]): Promise<number> {
