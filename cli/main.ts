@@ -3,9 +3,12 @@
  * (0 ok, 1 error, 2 usage, 3 refused by a budget, 130 interrupted). Commands live in commands/, one file per group.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { registerAnalytics } from './commands/analytics';
+import { registerArchive } from './commands/archive';
 import { registerAudit } from './commands/audit';
 import { registerBudget } from './commands/budget';
 import { registerChat } from './commands/chat';
+import { registerClusters } from './commands/clusters';
 import { registerCost } from './commands/cost';
 import { registerDemo } from './commands/demo';
 import { registerDoctor } from './commands/doctor';
@@ -58,6 +61,9 @@ export function buildProgram(): Command {
   registerCost(program);
   registerLedger(program);
   registerMemory(program);
+  registerAnalytics(program);
+  registerClusters(program);
+  registerArchive(program);
   registerStore(program);
   registerAudit(program);
   registerDoctor(program);

@@ -1,26 +1,33 @@
 /**
- * `crew memory add|list|get|update|delete|history|search|context`: a crew's memories as the server keeps them.
- * The server stores, deduplicates, embeds and ranks; this file turns options into params and results into
- * tables. Memory ids may be abbreviated to a unique prefix of at least 4 characters (tables show the first 8),
- * resolved against `memory/list` (within `--crew` when given).
+ * `crew memory add|list|get|update|delete|history|search|context|duplicates|merge`: a crew's memories as the server
+ * keeps them. The server stores, deduplicates, embeds and ranks; this file turns options into params and results
+ * into tables. Memory ids may be abbreviated to a unique prefix of at least 4 characters (tables show the first 8),
+ * resolved against `memory/list` (within `--crew` when given). The helpers for slow requests (`requestWithProgress`)
+ * and previews (`contentsOf`) are shared with analytics, archive and clusters.
  */
 import { createInterface } from 'node:readline/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
+  ErrorCodes,
   MemoryAdd,
   MemoryContext,
   MemoryDelete,
+  MemoryDuplicates,
   MemoryGet,
   MemoryHistory,
   MemoryList,
+  MemoryMerge,
   MemorySearch,
   MemoryUpdate,
+  ProgressNotification,
+  type ClustersCompute,
   type Memory,
   type MemoryHistoryEntry,
   type MemoryKind,
   type RankingParams,
+  type WithProgress,
 } from '../../protocol';
-import type { CrewClient } from '../client/connection';
+import { CancellationTokenSource, ClientError, type CrewClient } from '../client/connection';
 import { withContext, type Context } from '../context';
 import { QuietFailure, UsageError } from '../errors';
 import { count, when, type Column } from '../output';
@@ -40,7 +47,7 @@ function importance(value: string): number {
 }
 
 /** `a,b` → ['a', 'b']; an empty value is no tags (so `--tags ''` clears them on update). */
-function tagList(value: string): string[] {
+export function tagList(value: string): string[] {
   return value
     .split(',')
     .map((t) => t.trim())
@@ -48,7 +55,7 @@ function tagList(value: string): string[] {
 }
 
 /** `--kind fact,lesson` or `--kind fact --kind lesson`. */
-function kindList(value: string, previous: MemoryKind[] | undefined): MemoryKind[] {
+export function kindList(value: string, previous: MemoryKind[] | undefined): MemoryKind[] {
   const kinds = tagList(value);
   const bad = kinds.find((k) => !KINDS.includes(k as MemoryKind));
   if (bad !== undefined || kinds.length === 0)
@@ -261,9 +268,9 @@ async function textOf(words: string[], what: string): Promise<string> {
   return text;
 }
 
-const plural = (n: number) => `${n} ${n === 1 ? 'memory' : 'memories'}`;
+export const plural = (n: number) => `${n} ${n === 1 ? 'memory' : 'memories'}`;
 
-async function confirm(question: string): Promise<boolean> {
+export async function confirm(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false });
   try {
     return /^y(es)?$/i.test((await rl.question(question)).trim());
@@ -314,7 +321,9 @@ const crewForIds = () => new Option('--crew <id>', 'resolve id prefixes within t
 export function registerMemory(program: Command): void {
   const memory = program
     .command('memory')
-    .description("a crew's shared memory: add, list, search, pack into a context, update, delete, history")
+    .description(
+      "a crew's shared memory: add, list, search, pack into a context, update, delete, history, duplicates, merge",
+    )
     .addHelpText(
       'after',
       example(
@@ -625,4 +634,297 @@ export function registerMemory(program: Command): void {
         },
       ),
     );
+
+  registerDuplicatesAndMerge(memory);
+}
+
+// ── duplicates and merge; helpers the other memory command files share ──
+
+let progressTokens = 0;
+
+/**
+ * Sends a slow request with a progressToken and shows each `$/progress` value as one transient line on stderr
+ * (only in human mode on a terminal: pipes, files and --json never see it). Ctrl-C cancels the request (the
+ * server answers RequestCancelled, exit 130).
+ */
+export async function requestWithProgress<R>(
+  ctx: Context,
+  client: CrewClient,
+  method: string,
+  params: WithProgress,
+  opts: { start: string; render: (value: unknown) => string | undefined },
+): Promise<R> {
+  const stderr = process.stderr;
+  const live = ctx.out.human && stderr.isTTY === true;
+  let shown = false;
+  let finished = false;
+  const show = (text: string) => {
+    if (finished) return;
+    // One terminal line: a wrapped line could not be erased with \r.
+    const width = Math.max(10, (stderr.columns || 80) - 1);
+    stderr.write(`\r\u001b[K${ctx.out.ce.dim(preview(text, width))}`);
+    shown = true;
+  };
+  const request: WithProgress = { ...params };
+  if (live) {
+    const token = `${method}-${process.pid}-${++progressTokens}`;
+    request.progressToken = token;
+    client.onNotification(ProgressNotification.method, (p) => {
+      const { token: t, value } = p as ProgressNotification.Params;
+      if (t !== token) return;
+      const text = opts.render(value);
+      if (text) show(text);
+    });
+    show(opts.start);
+  }
+  const cancel = new CancellationTokenSource();
+  const onSigint = () => cancel.cancel();
+  process.once('SIGINT', onSigint);
+  try {
+    return await client.request<R>(method, request, cancel);
+  } finally {
+    finished = true;
+    if (shown) stderr.write('\r\u001b[K');
+    process.off('SIGINT', onSigint);
+    cancel.dispose();
+  }
+}
+
+/** `▕████░░░░▏ 45%`: a fraction in [0, 1] as a small bar. */
+export function fractionBar(fraction: number, width = 12): string {
+  const f = Math.max(0, Math.min(1, fraction));
+  const filled = Math.round(f * width);
+  return `${'█'.repeat(filled)}${'░'.repeat(width - filled)} ${Math.round(f * 100)}%`;
+}
+
+/** The clusters/compute and memory/duplicates progress value as a line. */
+export function renderFractionProgress(what: string) {
+  return (value: unknown): string | undefined => {
+    const v = value as ClustersCompute.Progress;
+    if (typeof v?.fraction !== 'number') return undefined;
+    return `${what} ${fractionBar(v.fraction)}${v.message ? ` · ${v.message}` : ''}`;
+  };
+}
+
+/** Content of each memory (null when it no longer exists), fetched a few at a time. */
+export async function contentsOf(client: CrewClient, ids: string[]): Promise<Map<string, string | null>> {
+  const out = new Map<string, string | null>();
+  const todo = [...new Set(ids)];
+  for (let i = 0; i < todo.length; i += 32)
+    await Promise.all(
+      todo.slice(i, i + 32).map(async (id) => {
+        try {
+          const { memory } = await client.request<MemoryGet.Result>(MemoryGet.method, {
+            id,
+          } satisfies MemoryGet.Params);
+          out.set(id, memory.content);
+        } catch (e) {
+          if (e instanceof ClientError && e.code === ErrorCodes.NotFound) out.set(id, null);
+          else throw e;
+        }
+      }),
+    );
+  return out;
+}
+
+/** A cosine similarity threshold in (0, 1]. */
+function similarity(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1)
+    throw new InvalidArgumentError('expected a similarity above 0 and at most 1, e.g. 0.92');
+  return n;
+}
+
+interface DuplicateRow {
+  set: number;
+  crew: string;
+  role: 'keep' | 'merge';
+  id: string;
+  similarity: number | null;
+  tokensSaved: number | null;
+  reason: string | null;
+  content: string;
+}
+
+/** The command that carries out a set's suggested merge. */
+function mergeCommand(p: MemoryMerge.Params, contentFrom?: string): string {
+  return [
+    'crew memory merge',
+    shortId(p.keepId),
+    ...p.mergeIds.map(shortId),
+    ...(contentFrom ? ['--content-from', shortId(contentFrom)] : []),
+    '--force',
+  ].join(' ');
+}
+
+interface MergeOptions {
+  content?: string;
+  contentFrom?: string;
+  tags?: string[];
+  importance?: number;
+  force?: boolean;
+  crew?: string;
+}
+
+function registerDuplicatesAndMerge(memory: Command): void {
+  memory
+    .command('duplicates')
+    .description('near-duplicate memories (embedding similarity): which to keep, and the merge that would do it')
+    .option('--crew <id>', 'only this crew (default: every crew; crews never share duplicates)')
+    .option('--threshold <0..1>', 'similarity at or above which memories are duplicates (default 0.92)', similarity)
+    .addHelpText(
+      'after',
+      example('crew memory duplicates --crew ops', 'crew memory duplicates --crew ops --threshold 0.85 --json'),
+    )
+    .action(
+      withContext(async (ctx, opts: { crew?: string; threshold?: number }) => {
+        const client = await ctx.connect();
+        const params: MemoryDuplicates.Params = {};
+        if (opts.crew) params.crew = opts.crew;
+        if (opts.threshold !== undefined) params.threshold = opts.threshold;
+        const res = await requestWithProgress<MemoryDuplicates.Result>(ctx, client, MemoryDuplicates.method, params, {
+          start: 'looking for duplicates…',
+          render: renderFractionProgress('looking for duplicates'),
+        });
+        if (ctx.out.json) return ctx.out.printJson(res);
+        if (res.sets.length === 0)
+          return ctx.out.note(
+            `no duplicates at similarity ≥ ${res.threshold}${opts.crew ? ` in crew ${opts.crew}` : ''}`,
+          );
+        const contents = await contentsOf(
+          client,
+          res.sets.flatMap((s) => [s.keepId, ...s.duplicates.map((d) => d.id)]),
+        );
+        const text = (id: string) => contents.get(id) ?? '(deleted)';
+        const rows: DuplicateRow[] = res.sets.flatMap((s, i) => [
+          {
+            set: i + 1,
+            crew: s.crew,
+            role: 'keep' as const,
+            id: s.keepId,
+            similarity: null,
+            tokensSaved: s.tokensSaved,
+            reason: s.reason,
+            content: text(s.keepId),
+          },
+          ...s.duplicates.map((d) => ({
+            set: i + 1,
+            crew: s.crew,
+            role: 'merge' as const,
+            id: d.id,
+            similarity: d.similarity,
+            tokensSaved: null,
+            reason: null,
+            content: text(d.id),
+          })),
+        ]);
+        const list = ctx.out.format === 'list';
+        const columns: Column<DuplicateRow>[] = [
+          { key: 'set', header: 'SET', align: 'right' },
+          { key: 'crew', header: 'CREW' },
+          { key: 'role', header: 'ROLE', paint: (r, c) => (r.role === 'keep' ? c.green : undefined) },
+          { key: 'id', header: 'ID', text: (r) => (list ? r.id : shortId(r.id)) },
+          {
+            key: 'similarity',
+            header: 'SIMILARITY',
+            align: 'right',
+            text: (r) => (r.similarity === null ? '—' : score(r.similarity)),
+          },
+          { key: 'tokensSaved', header: 'TOKENS SAVED', align: 'right', text: (r) => count(r.tokensSaved) },
+          ...(list ? [{ key: 'reason', header: 'REASON' }] : []),
+          { key: 'content', header: 'CONTENT', text: (r) => preview(r.content, list ? Infinity : 50) },
+        ];
+        ctx.out.records(res, columns, rows);
+        if (ctx.out.format !== 'table') return;
+        const away = res.sets.reduce((n, s) => n + s.duplicates.length, 0);
+        const saved = res.sets.reduce((n, s) => n + s.tokensSaved, 0);
+        const first = res.sets[0]!;
+        const contentFrom = first.merge.content !== undefined ? findContentSource(first, contents) : undefined;
+        ctx.out.note(
+          ctx.out.ce.dim(
+            `${res.sets.length} ${res.sets.length === 1 ? 'set' : 'sets'} · ${plural(away)} could be merged away · ` +
+              `~${count(saved)} tokens saved (similarity ≥ ${res.threshold})\n` +
+              `merge set 1 with: ${mergeCommand(first.merge, contentFrom)}`,
+          ),
+        );
+      }),
+    );
+
+  memory
+    .command('merge')
+    .description('merge memories into one: the others are deleted, their tags, accesses and pin kept on the survivor')
+    .argument('<keepId>', 'the memory that stays (a unique prefix of 4+ characters is enough)')
+    .argument('<mergeId...>', 'memories merged into it and then deleted (same crew)')
+    .option('--content <text>', 'the merged content (default: the kept memory\'s; "-" reads stdin, needs --force)')
+    .option('--content-from <id>', "use this member's content for the merged memory")
+    .option('--tags <a,b>', "tags of the merged memory (default: every member's tags)", tagList)
+    .option('--importance <0..1>', 'importance of the merged memory (default: the highest of the set)', importance)
+    .option('--force', 'merge without asking')
+    .addOption(crewForIds())
+    .addHelpText(
+      'after',
+      example(
+        'crew memory merge 3f2a9c1e 7b41d0aa',
+        'crew memory merge --force 3f2a9c1e 7b41d0aa --content "Postgres indexes made the nightly report 10x faster"',
+      ),
+    )
+    .action(
+      withContext(async (ctx, keepArg: string, mergeArgs: string[], opts: MergeOptions) => {
+        MemoryIds.check([keepArg, ...mergeArgs, ...(opts.contentFrom ? [opts.contentFrom] : [])]);
+        if (opts.content !== undefined && opts.contentFrom !== undefined)
+          throw new UsageError('give either --content or --content-from, not both');
+        const ask = !opts.force;
+        if (ask && opts.content === '-')
+          throw new UsageError('--content - reads stdin, which then cannot answer the confirmation; add --force');
+        if (ask && process.stdin.isTTY !== true)
+          throw new UsageError(
+            `refusing to merge (and delete) ${plural(new Set(mergeArgs).size)} without confirmation (stdin is not a terminal); pass --force`,
+          );
+        const content = opts.content !== undefined ? await textOf([opts.content], 'content') : undefined;
+        const client = await ctx.connect();
+        const resolver = new MemoryIds(client, opts.crew);
+        const keepId = await resolver.resolve(keepArg);
+        const mergeIds: string[] = [];
+        for (const arg of mergeArgs) mergeIds.push(await resolver.resolve(arg));
+        const unique = [...new Set(mergeIds)];
+        const params: MemoryMerge.Params = { keepId, mergeIds: unique };
+        if (content !== undefined) params.content = content;
+        if (opts.contentFrom !== undefined) {
+          const fromId = await resolver.resolve(opts.contentFrom);
+          if (fromId !== keepId && !unique.includes(fromId))
+            throw new UsageError(`--content-from ${opts.contentFrom} is not one of the memories being merged`);
+          const { memory: from } = await client.request<MemoryGet.Result>(MemoryGet.method, { id: fromId });
+          params.content = from.content;
+        }
+        if (opts.tags) params.tags = opts.tags;
+        if (opts.importance !== undefined) params.importance = opts.importance;
+        if (ask) {
+          const show = async (id: string, role: string) => {
+            const { memory: m } = await client.request<MemoryGet.Result>(MemoryGet.method, { id });
+            ctx.out.note(`  ${role}  ${shortId(m.id)}  ${m.crew}  ${preview(m.content, 60)}`);
+          };
+          await show(keepId, 'keep ');
+          for (const id of unique) await show(id, 'merge');
+          if (
+            !(await confirm(
+              `Merge ${plural(unique.length)} into ${shortId(keepId)} and delete ${unique.length === 1 ? 'it' : 'them'}? [y/N] `,
+            ))
+          )
+            throw new QuietFailure('nothing merged');
+        }
+        const res = await client.request<MemoryMerge.Result>(MemoryMerge.method, params);
+        if (ctx.out.json) return ctx.out.printJson(res);
+        ctx.out.line(
+          `merged ${plural(res.merged.length)} into ${res.memory.id} (~${count(res.tokensSaved)} tokens saved)`,
+        );
+      }),
+    );
+}
+
+/** Which member's content a suggested merge uses (for `--content-from`); undefined when none matches. */
+function findContentSource(
+  set: MemoryDuplicates.DuplicateSet,
+  contents: Map<string, string | null>,
+): string | undefined {
+  return [set.keepId, ...set.duplicates.map((d) => d.id)].find((id) => contents.get(id) === set.merge.content);
 }
