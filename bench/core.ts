@@ -22,7 +22,7 @@ import { silentLogger } from '../server/log';
 import { FileLedger } from '../server/store/ledger/file-ledger';
 import { writeDurably } from '../server/store/durable-file';
 import { ReportService } from '../server/costs/reports';
-import { ms, percentile, printTable, timeEach, type Row } from './stats';
+import { finish, ms, percentile, timeEach, type Row } from './stats';
 
 const root = path.resolve(__dirname, '..');
 const quick = process.argv.includes('--quick');
@@ -378,10 +378,7 @@ async function main(): Promise<void> {
   } finally {
     fake.child.disconnect();
   }
-  console.log('');
-  printTable(rows);
-  const missed = rows.filter((r) => !r.pass).length;
-  console.log(missed ? `\n${missed} goal(s) missed` : '\nall goals met');
+  finish(rows);
 }
 
 main().catch((e) => {

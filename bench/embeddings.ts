@@ -9,7 +9,7 @@
 import os from 'node:os';
 import { HashingEmbedder } from '../server/memory/embeddings/hashing';
 import { LocalNeuralEmbedder } from '../server/memory/embeddings/local-neural';
-import { percentile, printTable, timeEach, type Row } from './stats';
+import { finish, percentile, timeEach, type Row } from './stats';
 
 const SUBJECTS = ['The planner agent', 'Our crew', 'The reviewer', 'A user', 'The billing job', 'The researcher'];
 const VERBS = ['noted that', 'asked whether', 'reported that', 'decided that', 'remembered that', 'found that'];
@@ -98,10 +98,7 @@ async function main(): Promise<void> {
     pass: hashRate >= 5000,
   });
 
-  console.log('');
-  printTable(rows);
-  const missed = rows.filter((r) => !r.pass).length;
-  console.log(missed ? `\n${missed} goal(s) missed` : '\nall goals met');
+  finish(rows);
 }
 
 main().catch((e) => {

@@ -34,3 +34,11 @@ export async function timeEach(n: number, fn: () => Promise<unknown>): Promise<n
   }
   return out;
 }
+
+/** Prints the table and whether every goal was met (the last lines of every benchmark). */
+export function finish(rows: Row[]): void {
+  console.log('');
+  printTable(rows);
+  const missed = rows.filter((r) => !r.pass).length;
+  console.log(missed ? `\n${missed} goal(s) missed` : '\nall goals met');
+}

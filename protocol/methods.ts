@@ -358,6 +358,23 @@ export namespace StoreRestore {
 
 // ── memory ─────────────────────────────────────────────────────────────
 
+/** The parts of a memory/search score (the formula is in server/memory/search/README.md). */
+export interface ScoreComponents {
+  /** The blend of semantic and lexical that the relevance weight multiplies. */
+  relevance: number;
+  /** max(0, cosine). */
+  semantic: number;
+  /** BM25 normalised by this query's best hit (0 when not a hit). */
+  lexical: number;
+  recency: number;
+  importance: number;
+  frequency: number;
+  /** Raw cosine, or null when the memory has no vector of the query's embedder. */
+  cosine: number | null;
+  /** Raw BM25 (0 when not a hit). */
+  bm25: number;
+}
+
 /** Optional ranking overrides of memory/search and memory/context (see server/memory/search/README.md). */
 export interface RankingParams {
   weights?: { relevance?: number; recency?: number; importance?: number; frequency?: number };
@@ -459,16 +476,7 @@ export namespace MemorySearch {
     memory: Memory;
     score: number;
     /** Every component of the score (see the ranking formula). */
-    components: {
-      relevance: number;
-      semantic: number;
-      lexical: number;
-      recency: number;
-      importance: number;
-      frequency: number;
-      cosine: number | null;
-      bm25: number;
-    };
+    components: ScoreComponents;
   }
   export interface Result {
     hits: Hit[];

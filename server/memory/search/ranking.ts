@@ -12,6 +12,7 @@ import { FacetIndex, type FacetFilter, type FacetMatch, type FacetValues } from 
 import { TextIndex, type TextIndexOptions } from './text-index';
 import { TopK } from './top-k';
 import { VectorIndex } from './vector-index';
+import type { ScoreComponents } from '../../../protocol';
 
 export const DAY_MS = 86_400_000;
 
@@ -78,21 +79,8 @@ export function frequencyScore(accessCount: number, maxAccessCount: number): num
   return maxAccessCount > 0 ? Math.log1p(accessCount) / Math.log1p(maxAccessCount) : 0;
 }
 
-export interface ScoreComponents {
-  /** The blend of semantic and lexical that the relevance weight multiplies. */
-  relevance: number;
-  /** max(0, cosine). */
-  semantic: number;
-  /** BM25 normalised by this query's best hit (0 when not a hit). */
-  lexical: number;
-  recency: number;
-  importance: number;
-  frequency: number;
-  /** Raw cosine, or null when the memory has no vector of the query's embedder. */
-  cosine: number | null;
-  /** Raw BM25 (0 when not a hit). */
-  bm25: number;
-}
+// The score's parts are part of the contract (memory/search results), so their type lives in protocol/.
+export type { ScoreComponents };
 
 export interface SearchHit {
   id: string;
