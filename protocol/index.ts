@@ -5,3 +5,4 @@ export * from './methods';
 export * from './defaults';
 export * from './analytics';
 export * from './archive';
+export * from './forecast';

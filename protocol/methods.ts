@@ -6,6 +6,7 @@
 import { NotificationType, RequestType } from 'vscode-jsonrpc';
 import { ANALYTICS_METHODS } from './analytics';
 import { ARCHIVE_METHODS } from './archive';
+import { FORECAST_METHODS } from './forecast';
 import type {
   AuditEntry,
   Attribution,
@@ -621,6 +622,7 @@ export const METHODS = {
   [MemoryEmbedder.method]: { mutating: true },
   ...ANALYTICS_METHODS,
   ...ARCHIVE_METHODS,
+  ...FORECAST_METHODS,
 } as const satisfies Record<string, { mutating: boolean }>;
 
 export type MethodName = keyof typeof METHODS;

@@ -32,7 +32,7 @@ export interface BudgetStatus extends Budget {
   periodEnd: string | null;
 }
 
-export type AlertKind = 'threshold' | 'blocked' | 'downgraded';
+export type AlertKind = 'threshold' | 'blocked' | 'downgraded' | 'forecast' | 'anomaly';
 
 export interface BudgetAlert {
   id: string;

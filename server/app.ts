@@ -9,6 +9,7 @@ import { BudgetService } from './costs/budgets';
 import { ChatService } from './costs/chat';
 import { Reconciler } from './costs/reconcile';
 import { ReportService } from './costs/reports';
+import { ForecastService } from './costs/forecast';
 import { EventBus } from './events';
 import { registerHandlers } from './handlers';
 import type { Logger } from './log';
@@ -64,6 +65,8 @@ export class App {
   readonly clock: Clock;
   readonly startedAt: number;
   router!: Router;
+  /** Per-client request limits; the router's, shared with the OpenAI-compatible gateway. */
+  limiter!: RateLimiter;
   store!: JsonStore;
   upstream!: OpenRouterClient;
   catalog!: ModelCatalog;
@@ -71,6 +74,7 @@ export class App {
   budgets!: BudgetService;
   chat!: ChatService;
   reports!: ReportService;
+  forecast!: ForecastService;
   reconciler!: Reconciler;
   memory!: MemoryService;
   clusters!: ClusterService;
@@ -109,6 +113,7 @@ export class App {
     await this.budgets.init();
     this.chat = new ChatService(this.catalog, this.budgets, this.store.ledger, this.upstream, events, clock);
     this.reports = new ReportService(this.store.ledger);
+    this.forecast = new ForecastService(this.store.ledger, this.budgets, this.alerts, clock);
     this.reconciler = new Reconciler(this.store.ledger, this.upstream, this.budgets, log);
     if (config.reconcileIntervalMs) this.reconciler.start(config.reconcileIntervalMs);
 
@@ -131,6 +136,16 @@ export class App {
       this.memory.sweepExpired().catch((e: Error) => log.warn(`expiry sweep failed: ${e.message}`));
     }, 60_000);
     this.expirySweep.unref();
+    // Projections and spikes raise their alerts without a client asking: every minute, and anomalies hourly.
+    let ticks = 0;
+    this.costWatch = setInterval(() => {
+      this.forecast.forecast({}).catch((e: Error) => log.warn(`forecast check failed: ${e.message}`));
+      if (ticks++ % 60 === 0)
+        this.forecast
+          .anomalies({ granularity: 'hour' })
+          .catch((e: Error) => log.warn(`anomaly check failed: ${e.message}`));
+    }, 60_000);
+    this.costWatch.unref();
     const source = analyticsSourceOf({
       memories: this.store.memories,
       vectors: this.store.vectors,
@@ -155,8 +170,8 @@ export class App {
 
     this.metrics = new Metrics(this.startedAt);
     this.audit = new AuditLog(this.paths.audit);
-    const limiter = new RateLimiter(config.rateLimit, clock);
-    this.router = new Router({ clock, metrics: this.metrics, audit: this.audit, limiter, log });
+    this.limiter = new RateLimiter(config.rateLimit, clock);
+    this.router = new Router({ clock, metrics: this.metrics, audit: this.audit, limiter: this.limiter, log });
     registerHandlers(this);
     const missing = this.router.missing();
     if (missing.length) throw new Error(`methods without a handler: ${missing.join(', ')}`);
@@ -170,6 +185,7 @@ export class App {
 
   embedderSetting = 'local';
   private expirySweep: NodeJS.Timeout | undefined;
+  private costWatch: NodeJS.Timeout | undefined;
 
   embedderSource(config: EmbedderConfig) {
     return () => createEmbedder(config, this.upstream.keyConfigured ? { upstream: this.upstream } : {});
@@ -200,6 +216,7 @@ export class App {
   async close(): Promise<void> {
     this.reconciler.stop();
     clearInterval(this.expirySweep);
+    clearInterval(this.costWatch);
     await this.budgets.alertsRecorded();
     await this.alerts.drain();
     await this.clusters.flush();

@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type {
+  CostAnomalies,
+  CostForecast,
   MemoryEmbedder,
   ArchiveCreate,
   ArchiveDelete,
@@ -139,6 +141,8 @@ export function registerHandlers(app: App): void {
     return { entries: rows.map(toEntry), total };
   });
   r.register('cost/report', (p: CostReport.Params) => app.reports.report(p));
+  r.register('cost/forecast', (p: CostForecast.Params) => app.forecast.forecast(p));
+  r.register('cost/anomalies', (p: CostAnomalies.Params) => app.forecast.anomalies(p));
 
   r.register('budget/set', async (p: BudgetSet.Params) => {
     if (p.downgradeTo) await app.catalog.require(p.downgradeTo);

@@ -175,7 +175,12 @@ async function main(): Promise<void> {
   }
   let httpServer: http.Server | undefined;
   if (port !== null) {
-    httpServer = await listenHttp({ host: args.host ?? '127.0.0.1', port, token }, app.router, app.hub);
+    httpServer = await listenHttp({ host: args.host ?? '127.0.0.1', port, token }, app.router, app.hub, {
+      chat: app.chat,
+      catalog: app.catalog,
+      clock: app.clock,
+      limiter: app.limiter,
+    });
     endpoints.httpPort = boundPort(httpServer);
     closers.push(
       () =>

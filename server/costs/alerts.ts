@@ -71,7 +71,11 @@ export class AlertService {
       kind: f.kind,
       threshold: f.threshold,
       severity:
-        f.kind === 'blocked' || (f.threshold ?? 0) >= 100 ? 'critical' : (f.threshold ?? 0) >= 80 ? 'warning' : 'info',
+        f.kind === 'blocked' || (f.threshold ?? 0) >= 100
+          ? 'critical'
+          : f.kind === 'forecast' || f.kind === 'anomaly' || (f.threshold ?? 0) >= 80
+            ? 'warning'
+            : 'info',
       message: f.message,
       spentUsd: f.spentUsd,
       limitUsd: f.limitUsd,

@@ -18,7 +18,8 @@ import { formatPico, parseUsd, picoToUsd } from './money';
 
 export interface CallContext {
   signal?: AbortSignal;
-  onDelta?: (text: string, completionTokens: number) => void;
+  /** Each streamed piece of text; `generationId` is OpenRouter's id for the call as soon as it is known. */
+  onDelta?: (text: string, completionTokens: number, generationId: string | null) => void;
 }
 
 export class ChatService {
@@ -94,7 +95,7 @@ export class ChatService {
         { model: model.id, messages: p.messages, maxTokens, temperature: p.temperature, stream: p.stream ?? false },
         {
           signal: ctx.signal,
-          onDelta: ctx.onDelta && ((text) => ctx.onDelta!(text, ++deltas)),
+          onDelta: ctx.onDelta && ((text, generationId) => ctx.onDelta!(text, ++deltas, generationId)),
         },
       );
       const estimated = out.cost === undefined;

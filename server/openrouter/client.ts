@@ -141,7 +141,7 @@ export class OpenRouterClient {
 
   async chat(
     req: ChatRequest,
-    opts: { signal?: AbortSignal; onDelta?: (text: string) => void } = {},
+    opts: { signal?: AbortSignal; onDelta?: (text: string, generationId: string | null) => void } = {},
   ): Promise<ChatOutcome> {
     this.requireKey();
     const body = {
@@ -174,7 +174,7 @@ export class OpenRouterClient {
 
   private async streamOnce(
     body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
-    opts: { signal?: AbortSignal; onDelta?: (text: string) => void },
+    opts: { signal?: AbortSignal; onDelta?: (text: string, generationId: string | null) => void },
   ): Promise<ChatOutcome> {
     const { data: stream, response } = await this.sdk.chat.completions
       .create(
@@ -203,7 +203,7 @@ export class OpenRouterClient {
         if (text) {
           content += text;
           deltas++;
-          opts.onDelta?.(text);
+          opts.onDelta?.(text, generationId);
         }
         if (choice?.finish_reason) finishReason = choice.finish_reason;
         if (chunk.usage) usage = chunk.usage;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { MethodName } from '../../protocol';
 import { analyticsSchemas } from '../memory/analytics-schemas';
 import { archiveSchemas } from '../memory/archive/schemas';
+import { forecastSchemas } from '../costs/forecast-schemas';
 
 const MAX_CONTENT = 1_000_000;
 const id = z.string().min(1).max(200);
@@ -170,6 +171,7 @@ export const schemas: Record<MethodName, z.ZodType> = {
   }),
   ...analyticsSchemas,
   ...archiveSchemas,
+  ...forecastSchemas,
 };
 
 /** The dotted path of the first issue, and every issue, for InvalidParams messages and data. */

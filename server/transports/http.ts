@@ -1,7 +1,8 @@
 /**
  * HTTP on 127.0.0.1: `POST /rpc` takes a JSON-RPC request (or batch) and answers it; `GET /events` streams
  * notifications as Server-Sent Events. Both require the bearer token (EventSource cannot set headers, so
- * /events also takes `?token=`). A client that disconnects mid-request cancels it.
+ * /events also takes `?token=`). A client that disconnects mid-request cancels it. With gateway deps, `/v1/*` is
+ * the OpenAI-compatible gateway (server/gateway/openai-compat.ts), behind the same token.
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
@@ -10,8 +11,8 @@ import { ErrorCodes } from '../../protocol';
 import type { NotificationHub } from '../rpc/hub';
 import type { ClientInfo, Router } from '../rpc/router';
 import { RpcError } from '../rpc/errors';
-
-const MAX_BODY = 4 * 1024 * 1024;
+import { GatewayError, handleGateway, sendGatewayError, type GatewayDeps } from '../gateway/openai-compat';
+import { readBody } from './body';
 
 interface JsonRpcRequest {
   jsonrpc?: unknown;
@@ -49,7 +50,12 @@ const rpcError = (id: unknown, code: number, message: string, data?: unknown) =>
   error: data === undefined ? { code, message } : { code, message, data },
 });
 
-export async function listenHttp(opts: HttpOptions, router: Router, hub: NotificationHub): Promise<http.Server> {
+export async function listenHttp(
+  opts: HttpOptions,
+  router: Router,
+  hub: NotificationHub,
+  gateway?: GatewayDeps,
+): Promise<http.Server> {
   const server = http.createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 65_000;
 
@@ -60,6 +66,19 @@ export async function listenHttp(opts: HttpOptions, router: Router, hub: Notific
     const authorized =
       tokenMatches(bearer, opts.token) ||
       (url.pathname === '/events' && tokenMatches(url.searchParams.get('token') ?? undefined, opts.token));
+    if (gateway && url.pathname.startsWith('/v1/')) {
+      if (authorized) return handleGateway(req, res, gateway);
+      res.setHeader('www-authenticate', 'Bearer');
+      return sendGatewayError(
+        res,
+        new GatewayError(
+          401,
+          'missing or wrong bearer token: use the token shown by "crew server token" as the API key',
+          'invalid_request_error',
+          'invalid_api_key',
+        ),
+      );
+    }
     if (url.pathname !== '/rpc' && url.pathname !== '/events')
       return send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
     if (!authorized) {
@@ -158,24 +177,6 @@ export async function listenHttp(opts: HttpOptions, router: Router, hub: Notific
 
 export function boundPort(server: http.Server): number {
   return (server.address() as AddressInfo).port;
-}
-
-function readBody(req: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error(`request body over ${MAX_BODY} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 export { RpcError };

@@ -47,6 +47,8 @@ const WRONG: Record<MethodName, { params: object; field: string } | null> = {
   'memory/duplicates': { params: { threshold: 2 }, field: 'threshold' },
   'memory/merge': { params: { keepId: 'a', mergeIds: 'b' }, field: 'mergeIds' },
   'memory/embedder': { params: { set: 'word2vec' }, field: 'set' },
+  'cost/forecast': { params: { budgetId: 3 }, field: 'budgetId' },
+  'cost/anomalies': { params: { granularity: 'week' }, field: 'granularity' },
   'archive/create': { params: { ids: ['m'], dryRun: 'yes' }, field: 'dryRun' },
   'archive/restore': { params: { archiveId: 7 }, field: 'archiveId' },
   'archive/list': { params: { crew: 1 }, field: 'crew' },
