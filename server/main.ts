@@ -21,6 +21,7 @@ import { DEFAULT_BASE_URL } from './openrouter/client';
 import { RpcError } from './rpc/errors';
 import { writeDurably } from './store/durable-file';
 import { boundPort, listenHttp } from './transports/http';
+import { auditedChat } from './gateway/audited-chat';
 import { serveStreams } from './transports/jsonrpc';
 import { closeSocketServer, listenSocket } from './transports/socket';
 import { startFakeOpenRouter } from '../test/fixtures/fake-openrouter';
@@ -176,7 +177,7 @@ async function main(): Promise<void> {
   let httpServer: http.Server | undefined;
   if (port !== null) {
     httpServer = await listenHttp({ host: args.host ?? '127.0.0.1', port, token }, app.router, app.hub, {
-      chat: app.chat,
+      chat: auditedChat(app.chat, app.audit, app.metrics, app.clock),
       catalog: app.catalog,
       clock: app.clock,
       limiter: app.limiter,

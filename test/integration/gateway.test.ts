@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import OpenAI, { APIError } from 'openai';
-import type { BudgetStatus, LedgerEntry, LedgerList, ModelsList } from '../../protocol';
+import type { AuditList, BudgetStatus, LedgerEntry, LedgerList, ModelsList } from '../../protocol';
 import { exactCost } from '../fixtures/fake-openrouter';
 import { eventually, USER, useFake, useServer } from '../helpers';
 
@@ -63,6 +63,13 @@ describe('OpenAI-compatible gateway (HTTP /v1)', function () {
     assert.equal(row.cost, exactCost(MODEL, gen.promptTokens, gen.completionTokens));
     assert.equal(usage.cost, row.costUsd);
     assert.equal(response.headers.get('x-crew-ledger-id'), String(row.id));
+
+    // Like every mutating call, it is in the audit log, as the gateway's.
+    const audit = await s.client.request<AuditList.Result>('audit/list', { method: 'chat/complete' });
+    const entry = audit.entries.find((e) => e.clientId === 'gateway:gw-plain/writer');
+    assert.ok(entry, JSON.stringify(audit.entries));
+    assert.equal(entry.clientKind, 'gateway');
+    assert.equal(entry.outcome, 'ok');
   });
 
   it('streamed: deltas as they arrive, then a usage chunk with the cost, all under the generation id', async () => {
