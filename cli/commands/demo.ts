@@ -14,6 +14,8 @@ import {
   BudgetSet,
   BudgetStatusRequest,
   ErrorCodes,
+  MemoryAdd,
+  MemorySearch,
   ModelsList,
   type BudgetAlert,
   type ChatComplete,
@@ -67,6 +69,12 @@ const GLOBAL_LIMIT = 0.05;
 const RESEARCHER_LIMIT = 0.0007;
 /** How long the tour waits for the refusal's alert before showing the history without it. */
 const ALERT_WAIT_MS = 3_000;
+const MEMORIES = [
+  'Friday launches went badly twice: on-call was thin over the weekend',
+  'Tuning Postgres indexes made the launch dashboard 10x faster',
+  'The team lunch is on Thursday this week',
+];
+const MEMORY_QUERY = 'why not launch on a Friday?';
 const REFUSED: DemoCall = {
   agent: 'writer',
   model: 'anthropic/claude-opus-4',
@@ -254,6 +262,24 @@ async function tour(ctx: Context, dataDir: string): Promise<void> {
   heading('Cost report by agent');
   shell('crew cost report --by agent');
   await report(ctx, { by: 'agent' });
+
+  heading("The crew's memory, ranked for retrieval (embedded locally, offline)");
+  for (const content of MEMORIES) {
+    shell(`crew memory add --crew ${CREW} --kind fact "${content}"`);
+    await client.request<MemoryAdd.Result>(MemoryAdd.method, { crew: CREW, content, kind: 'fact' });
+  }
+  shell(`crew memory search --crew ${CREW} "${MEMORY_QUERY}"`);
+  const found = await client.request<MemorySearch.Result>(MemorySearch.method, {
+    crew: CREW,
+    query: MEMORY_QUERY,
+    limit: 3,
+  });
+  found.hits.forEach((h, i) =>
+    out.line(
+      `   ${i + 1}. ${h.score.toFixed(3)}  relevance ${h.components.relevance.toFixed(2)} · recency ${h.components.recency.toFixed(2)} · importance ${h.components.importance.toFixed(2)}  ${h.memory.content}`,
+    ),
+  );
+  out.line(c.dim(`   (embedder ${found.embedderId}; every hit shows the parts of its score)`));
 
   out.line();
   out.line('Next: crew --help · crew doctor · crew sandbox (a fake OpenRouter for your own tools)');
