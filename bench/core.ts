@@ -22,7 +22,7 @@ import { silentLogger } from '../server/log';
 import { FileLedger } from '../server/store/ledger/file-ledger';
 import { writeDurably } from '../server/store/durable-file';
 import { ReportService } from '../server/costs/reports';
-import { finish, ms, percentile, timeEach, type Row } from './stats';
+import { compareThroughput, finish, ms, percentile, timeEach, type Row } from './stats';
 
 const root = path.resolve(__dirname, '..');
 const quick = process.argv.includes('--quick');
@@ -209,29 +209,7 @@ async function gateBenches(upstream: string): Promise<void> {
     pass: added99 <= 1,
   });
 
-  const throughput = async (fn: () => Promise<unknown>, seconds: number) => {
-    const end = performance.now() + seconds * 1000;
-    let done = 0;
-    const worker = async () => {
-      while (performance.now() < end) {
-        await fn();
-        done++;
-      }
-    };
-    const t = performance.now();
-    await Promise.all(Array.from({ length: 64 }, worker));
-    return done / ((performance.now() - t) / 1000);
-  };
-  const secs = quick ? 1.5 : 4;
-  await throughput(direct, 1);
-  await throughput(gated, 1);
-  // Two alternating rounds each, averaged, so neither side profits from running second (warmer JIT, caches).
-  let baseRate = 0;
-  let ourRate = 0;
-  for (let round = 0; round < 2; round++) {
-    baseRate += (await throughput(direct, secs / 2)) / 2;
-    ourRate += (await throughput(gated, secs / 2)) / 2;
-  }
+  const { baseRate, ourRate } = await compareThroughput(direct, gated, quick ? 1.5 : 4);
   rows.push({
     name: 'throughput with 4 budgets in scope (64 in flight)',
     figure: `${Math.round(ourRate)} calls/s`,

@@ -16,7 +16,7 @@ import path from 'node:path';
 import OpenAI from 'openai';
 import type { DiscoveryFile } from '../protocol';
 import { dataDirPaths } from '../protocol/node';
-import { finish, ms, percentile, type Row } from './stats';
+import { compareThroughput, finish, ms, percentile, type Row } from './stats';
 
 const root = path.resolve(__dirname, '..');
 const quick = process.argv.includes('--quick');
@@ -83,20 +83,6 @@ async function rpc(base: string, token: string, method: string, params: unknown)
   return body.result;
 }
 
-async function throughput(fn: () => Promise<unknown>, seconds: number): Promise<number> {
-  const end = performance.now() + seconds * 1000;
-  let done = 0;
-  const worker = async () => {
-    while (performance.now() < end) {
-      await fn();
-      done++;
-    }
-  };
-  const t = performance.now();
-  await Promise.all(Array.from({ length: 64 }, worker));
-  return done / ((performance.now() - t) / 1000);
-}
-
 async function main(): Promise<void> {
   console.log(`crew bench: gateway — node ${process.version}, ${os.cpus().length} cores${quick ? ' (quick)' : ''}`);
   const fake = await startFake();
@@ -153,16 +139,7 @@ async function main(): Promise<void> {
       });
     }
 
-    const secs = quick ? 1.5 : 4;
-    await throughput(theirs, 1);
-    await throughput(ours, 1);
-    // Two alternating rounds each, averaged, so neither side profits from running second.
-    let baseRate = 0;
-    let ourRate = 0;
-    for (let round = 0; round < 2; round++) {
-      baseRate += (await throughput(theirs, secs / 2)) / 2;
-      ourRate += (await throughput(ours, secs / 2)) / 2;
-    }
+    const { baseRate, ourRate } = await compareThroughput(theirs, ours, quick ? 1.5 : 4);
     rows.push({
       name: 'gateway throughput, 4 budgets in scope (64 in flight)',
       figure: `${Math.round(ourRate)} calls/s`,

@@ -42,3 +42,38 @@ export function finish(rows: Row[]): void {
   const missed = rows.filter((r) => !r.pass).length;
   console.log(missed ? `\n${missed} goal(s) missed` : '\nall goals met');
 }
+
+/** Calls completed per second by `inFlight` workers calling `fn` back to back for `seconds`. */
+export async function throughput(fn: () => Promise<unknown>, seconds: number, inFlight = 64): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  let done = 0;
+  const worker = async () => {
+    while (performance.now() < end) {
+      await fn();
+      done++;
+    }
+  };
+  const t = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return done / ((performance.now() - t) / 1000);
+}
+
+/**
+ * Throughput of `direct` and `ours` after a warm-up each, in two alternating rounds averaged, so neither side
+ * profits from running second (warmer JIT, caches).
+ */
+export async function compareThroughput(
+  direct: () => Promise<unknown>,
+  ours: () => Promise<unknown>,
+  seconds: number,
+): Promise<{ baseRate: number; ourRate: number }> {
+  await throughput(direct, 1);
+  await throughput(ours, 1);
+  let baseRate = 0;
+  let ourRate = 0;
+  for (let round = 0; round < 2; round++) {
+    baseRate += (await throughput(direct, seconds / 2)) / 2;
+    ourRate += (await throughput(ours, seconds / 2)) / 2;
+  }
+  return { baseRate, ourRate };
+}

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { BudgetAlert, BudgetSet, BudgetStatus, Webhook } from '../../protocol';
+import type { BudgetAlert, BudgetSet, BudgetStatus } from '../../protocol';
 import { ManualClock } from '../../server/clock';
 import { AlertService, type WebhookSender } from '../../server/costs/alerts';
 import { BudgetService } from '../../server/costs/budgets';
@@ -14,59 +14,7 @@ import { parseUsd } from '../../server/costs/money';
 import { EventBus } from '../../server/events';
 import { silentLogger } from '../../server/log';
 import { FileLedger } from '../../server/store/ledger/file-ledger';
-import type { AlertRepository, BudgetRecord, BudgetRepository } from '../../server/store/repositories';
-
-class MemoryBudgets implements BudgetRepository {
-  readonly rows = new Map<string, BudgetRecord>();
-  async list() {
-    return [...this.rows.values()].map((b) => ({ ...b }));
-  }
-  async get(id: string) {
-    const b = this.rows.get(id);
-    return b && { ...b };
-  }
-  async put(b: BudgetRecord) {
-    this.rows.set(b.id, { ...b });
-  }
-  async putMany(bs: BudgetRecord[]) {
-    for (const b of bs) this.rows.set(b.id, { ...b });
-  }
-  async delete(id: string) {
-    return this.rows.delete(id);
-  }
-}
-
-class MemoryAlerts implements AlertRepository {
-  readonly fired = new Set<string>();
-  readonly history: BudgetAlert[] = [];
-  readonly hooks: Webhook[] = [];
-  async markFired(key: string) {
-    if (this.fired.has(key)) return false;
-    this.fired.add(key);
-    return true;
-  }
-  async append(a: BudgetAlert) {
-    this.history.push(a);
-  }
-  async list({ budgetId, limit }: { budgetId?: string; limit: number }) {
-    return this.history
-      .filter((a) => !budgetId || a.budgetId === budgetId)
-      .slice(-limit)
-      .reverse();
-  }
-  async webhooks() {
-    return [...this.hooks];
-  }
-  async addWebhook(h: Webhook) {
-    this.hooks.push(h);
-  }
-  async removeWebhook(id: string) {
-    const i = this.hooks.findIndex((h) => h.id === id);
-    if (i < 0) return false;
-    this.hooks.splice(i, 1);
-    return true;
-  }
-}
+import { MemoryAlerts, MemoryBudgets } from '../helpers/memory-repos';
 
 /** Lets queued promise chains (alert firing, which is fire-and-forget) run to the end. */
 async function settle(): Promise<void> {

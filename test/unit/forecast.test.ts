@@ -16,50 +16,7 @@ import { toPico } from '../../server/costs/money';
 import { EventBus } from '../../server/events';
 import { silentLogger } from '../../server/log';
 import { FileLedger } from '../../server/store/ledger/file-ledger';
-import type { AlertRepository, BudgetRecord, BudgetRepository } from '../../server/store/repositories';
-
-class MemoryBudgets implements BudgetRepository {
-  readonly rows = new Map<string, BudgetRecord>();
-  async list() {
-    return [...this.rows.values()].map((b) => ({ ...b }));
-  }
-  async get(id: string) {
-    const b = this.rows.get(id);
-    return b && { ...b };
-  }
-  async put(b: BudgetRecord) {
-    this.rows.set(b.id, { ...b });
-  }
-  async putMany(bs: BudgetRecord[]) {
-    for (const b of bs) this.rows.set(b.id, { ...b });
-  }
-  async delete(id: string) {
-    return this.rows.delete(id);
-  }
-}
-
-class MemoryAlerts implements AlertRepository {
-  readonly fired = new Set<string>();
-  readonly history: BudgetAlert[] = [];
-  async markFired(key: string) {
-    if (this.fired.has(key)) return false;
-    this.fired.add(key);
-    return true;
-  }
-  async append(a: BudgetAlert) {
-    this.history.push(a);
-  }
-  async list({ budgetId, limit }: { budgetId?: string; limit: number }) {
-    return this.history.filter((a) => !budgetId || a.budgetId === budgetId).slice(-limit);
-  }
-  async webhooks() {
-    return [];
-  }
-  async addWebhook() {}
-  async removeWebhook() {
-    return false;
-  }
-}
+import { MemoryAlerts, MemoryBudgets } from '../helpers/memory-repos';
 
 const T = (iso: string) => Date.parse(iso);
 const DAY = 86_400_000;

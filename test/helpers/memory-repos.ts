@@ -1,0 +1,58 @@
+/**
+ * In-memory budget and alert repositories for unit tests of the budget and cost services (the file-backed ones
+ * are tested on their own; these keep service tests about the services).
+ */
+import type { BudgetAlert, Webhook } from '../../protocol';
+import type { AlertRepository, BudgetRecord, BudgetRepository } from '../../server/store/repositories';
+
+export class MemoryBudgets implements BudgetRepository {
+  readonly rows = new Map<string, BudgetRecord>();
+  async list() {
+    return [...this.rows.values()].map((b) => ({ ...b }));
+  }
+  async get(id: string) {
+    const b = this.rows.get(id);
+    return b && { ...b };
+  }
+  async put(b: BudgetRecord) {
+    this.rows.set(b.id, { ...b });
+  }
+  async putMany(bs: BudgetRecord[]) {
+    for (const b of bs) this.rows.set(b.id, { ...b });
+  }
+  async delete(id: string) {
+    return this.rows.delete(id);
+  }
+}
+
+export class MemoryAlerts implements AlertRepository {
+  readonly fired = new Set<string>();
+  readonly history: BudgetAlert[] = [];
+  readonly hooks: Webhook[] = [];
+  async markFired(key: string) {
+    if (this.fired.has(key)) return false;
+    this.fired.add(key);
+    return true;
+  }
+  async append(a: BudgetAlert) {
+    this.history.push(a);
+  }
+  async list({ budgetId, limit }: { budgetId?: string; limit: number }) {
+    return this.history
+      .filter((a) => !budgetId || a.budgetId === budgetId)
+      .slice(-limit)
+      .reverse();
+  }
+  async webhooks() {
+    return [...this.hooks];
+  }
+  async addWebhook(h: Webhook) {
+    this.hooks.push(h);
+  }
+  async removeWebhook(id: string) {
+    const i = this.hooks.findIndex((h) => h.id === id);
+    if (i < 0) return false;
+    this.hooks.splice(i, 1);
+    return true;
+  }
+}
