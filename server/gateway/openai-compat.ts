@@ -64,7 +64,23 @@ const ROLES: Record<string, ChatMessage['role']> = {
 };
 
 /** The OpenAI request body as ChatComplete params (attribution added by the caller). Unknown fields are ignored. */
-export function parseChatBody(raw: unknown): { params: ChatComplete.Params; includeUsage: boolean } {
+export /**
+ * A message's text: a string, or an array of `{type: 'text', text}` parts (LangChain and others send those),
+ * joined as OpenAI joins them; undefined for anything else (images, audio, tool calls).
+ */
+function textContent(content: unknown): string | undefined {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content) || content.length === 0) return undefined;
+  let text = '';
+  for (const part of content as unknown[]) {
+    const p = part as { type?: unknown; text?: unknown } | null;
+    if (typeof p !== 'object' || p === null || p.type !== 'text' || typeof p.text !== 'string') return undefined;
+    text += p.text;
+  }
+  return text;
+}
+
+function parseChatBody(raw: unknown): { params: ChatComplete.Params; includeUsage: boolean } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw invalid('(body)', 'the request body must be a JSON object');
   const b = raw as Record<string, unknown>;
@@ -82,14 +98,15 @@ export function parseChatBody(raw: unknown): { params: ChatComplete.Params; incl
         `messages.${i}.role`,
         `messages.${i}.role: ${JSON.stringify(m.role)} is not supported (system, developer, user or assistant)`,
       );
-    if (typeof m.content !== 'string')
+    const content = textContent(m.content);
+    if (content === undefined)
       throw invalid(
         `messages.${i}.content`,
-        `messages.${i}.content: only string content is supported (no content parts, images or tool calls)`,
+        `messages.${i}.content: only text is supported (a string, or text parts; no images, audio or tool calls)`,
       );
-    if (m.content.length > MAX_CONTENT)
+    if (content.length > MAX_CONTENT)
       throw invalid(`messages.${i}.content`, `messages.${i}.content: over ${MAX_CONTENT} characters`);
-    const msg: ChatMessage = { role, content: m.content };
+    const msg: ChatMessage = { role, content };
     if (typeof m.name === 'string' && m.name.length <= MAX_ID) msg.name = m.name;
     messages[i] = msg;
   }

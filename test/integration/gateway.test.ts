@@ -150,10 +150,25 @@ describe('OpenAI-compatible gateway (HTTP /v1)', function () {
   });
 
   it('bad input is 400 naming the field; an unknown model is 404 model_not_found', async () => {
+    // Text parts are text (frameworks send them); an image part is refused naming the field.
+    const textParts = await sdk().chat.completions.create({
+      model: MODEL,
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'hello ' },
+            { type: 'text', text: 'parts' },
+          ],
+        },
+      ],
+      max_tokens: 8,
+    });
+    assert.match(textParts.choices[0]!.message.content ?? '', /hello parts/);
     const parts = await failure(
       sdk().chat.completions.create({
         model: MODEL,
-        messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }],
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }],
       }),
     );
     assert.equal(parts.status, 400);
