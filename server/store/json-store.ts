@@ -24,6 +24,8 @@ import type {
   AlertRepository,
   BudgetRecord,
   BudgetRepository,
+  CrewRecord,
+  CrewRepository,
   LedgerRepository,
   ModelCacheRecord,
   ModelCacheRepository,
@@ -53,6 +55,7 @@ export class JsonStore implements StoreHandle {
   readonly vectors: VectorRepository;
   readonly access: AccessRepository;
   readonly archives: ArchiveIndexRepository;
+  readonly crews: CrewRepository;
   readonly settings: {
     get(): { embedder?: string };
     set(patch: { embedder?: string }): Promise<void>;
@@ -66,6 +69,7 @@ export class JsonStore implements StoreHandle {
   ) {
     this.budgets = budgetRepo(() => this.db);
     this.archives = archiveRepo(() => this.db);
+    this.crews = crewRepo(() => this.db);
     this.settings = {
       get: () => ({ ...this.db.data.settings }),
       set: async (patch) => {
@@ -291,6 +295,32 @@ function archiveRepo(db: () => Low<DbData>): ArchiveIndexRepository {
       const before = d.archives.length;
       d.archives = d.archives.filter((a) => a.id !== id);
       if (d.archives.length === before) return false;
+      await db().write();
+      return true;
+    },
+  };
+}
+
+function crewRepo(db: () => Low<DbData>): CrewRepository {
+  const copy = (c: CrewRecord): CrewRecord => structuredClone(c);
+  return {
+    list: async () => db().data.crews.map(copy),
+    get: async (id) => {
+      const c = db().data.crews.find((x) => x.id === id);
+      return c && copy(c);
+    },
+    put: async (crew) => {
+      await db().update((d) => {
+        const i = d.crews.findIndex((x) => x.id === crew.id);
+        if (i >= 0) d.crews[i] = copy(crew);
+        else d.crews.push(copy(crew));
+      });
+    },
+    delete: async (id) => {
+      const d = db().data;
+      const before = d.crews.length;
+      d.crews = d.crews.filter((c) => c.id !== id);
+      if (d.crews.length === before) return false;
       await db().write();
       return true;
     },

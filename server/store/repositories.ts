@@ -11,6 +11,7 @@ import type {
   MemoryKind,
   Webhook,
 } from '../../protocol';
+import type { Crew } from '../../protocol/crews';
 
 export interface BudgetRecord {
   id: string;
@@ -235,5 +236,18 @@ export interface ArchiveIndexRepository {
   list(): Promise<ArchiveEntry[]>;
   get(id: string): Promise<ArchiveEntry | undefined>;
   put(entry: ArchiveEntry): Promise<void>;
+  delete(id: string): Promise<boolean>;
+}
+
+// ── crews ──────────────────────────────────────────────────────────────
+
+/** A crew as stored: the same shape as on the wire. */
+export type CrewRecord = Crew;
+
+export interface CrewRepository {
+  list(): Promise<CrewRecord[]>;
+  get(id: string): Promise<CrewRecord | undefined>;
+  /** Inserts or replaces (by id). Durable. */
+  put(crew: CrewRecord): Promise<void>;
   delete(id: string): Promise<boolean>;
 }

@@ -3,9 +3,9 @@
  * A migration is a pure function of the previous version's data; the store takes a backup before running any.
  */
 import type { BudgetAlert, Webhook } from '../../protocol';
-import type { ArchiveEntry, BudgetRecord } from './repositories';
+import type { ArchiveEntry, BudgetRecord, CrewRecord } from './repositories';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export interface DbData {
   schemaVersion: number;
@@ -17,6 +17,8 @@ export interface DbData {
   webhooks: Webhook[];
   /** Index of memory archives (the archive files themselves live beside the store). Added in schema 2. */
   archives: ArchiveEntry[];
+  /** Crews and their agents. Added in schema 3. */
+  crews: CrewRecord[];
   /** Server settings changed through the API (absent until first set; no migration needed). */
   settings?: { embedder?: string };
 }
@@ -30,6 +32,7 @@ export function emptyDb(now: Date): DbData {
     firedAlerts: [],
     webhooks: [],
     archives: [],
+    crews: [],
   };
 }
 
@@ -43,6 +46,7 @@ export interface Migration {
 /** Ordered; `to` runs 2, 3, … SCHEMA_VERSION. */
 export const MIGRATIONS: Migration[] = [
   { to: 2, describe: 'memory archives index', up: (d) => ({ ...d, archives: [] }) },
+  { to: 3, describe: 'crews', up: (d) => ({ ...d, crews: [] }) },
 ];
 
 /**
@@ -69,7 +73,14 @@ export function checkShape(data: unknown): string | undefined {
   const d = data as Record<string, unknown>;
   if (typeof d.schemaVersion !== 'number' || !Number.isInteger(d.schemaVersion)) return '"schemaVersion" is missing';
   // The lists each version has; a document is checked against its own version (before and after migrating).
-  const lists = ['budgets', 'alerts', 'firedAlerts', 'webhooks', ...(d.schemaVersion >= 2 ? ['archives'] : [])];
+  const lists = [
+    'budgets',
+    'alerts',
+    'firedAlerts',
+    'webhooks',
+    ...(d.schemaVersion >= 2 ? ['archives'] : []),
+    ...(d.schemaVersion >= 3 ? ['crews'] : []),
+  ];
   for (const key of lists) {
     if (!Array.isArray(d[key])) return `"${key}" is not a list`;
   }

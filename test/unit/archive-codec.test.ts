@@ -18,17 +18,10 @@ import {
   writeArchiveFile,
   type ArchiveErrorReason,
 } from '../../server/memory/archive/codec';
+import { createRng } from '../../server/memory/clustering/vectors';
 
-/** A small deterministic PRNG, so the generated memories are the same on every run. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The project's seeded PRNG, so the generated memories are the same on every run.
+const rng = createRng;
 
 const SUBJECTS = [
   'The deploy script',

@@ -26,6 +26,7 @@ import type { ArchiveEntry, ArchiveIndexRepository, MemoryRecord } from '../../s
 import { FileAccessRepository } from '../../server/store/memory/access-store';
 import { FileMemoryRepository } from '../../server/store/memory/memory-log';
 import { FileVectorRepository } from '../../server/store/memory/vector-file';
+import { createRng } from '../../server/memory/clustering/vectors';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -182,15 +183,8 @@ function dry(r: ArchiveCreate.Result): ArchiveCreate.DryRunResult {
 
 // ── realistic memories ─────────────────────────────────────────────────
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The project's seeded PRNG, so the generated memories are the same on every run.
+const rng = createRng;
 
 const SUBJECTS = [
   'The deploy script',
