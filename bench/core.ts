@@ -6,7 +6,6 @@
  *   4. throughput with budgets on (64 in flight)          vs the same upstream calls direct  goal ≥ 5,000 calls/s
  *   5. cost/report over 1,000,000 ledger rows             vs a plain loop over row objects   goal ≤ 100 ms
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -22,27 +21,14 @@ import { silentLogger } from '../server/log';
 import { FileLedger } from '../server/store/ledger/file-ledger';
 import { writeDurably } from '../server/store/durable-file';
 import { ReportService } from '../server/costs/reports';
+import { forkTs, startFake, startServer, stop } from './processes';
 import { compareThroughput, finish, ms, percentile, timeEach, type Row } from './stats';
 
-const root = path.resolve(__dirname, '..');
 const quick = process.argv.includes('--quick');
 const rows: Row[] = [];
 
 async function tmpDir(name: string): Promise<string> {
   return fsp.mkdtemp(path.join(os.tmpdir(), `crew-bench-${name}-`));
-}
-
-function forkTs(script: string, args: string[] = []): ChildProcess {
-  return fork(path.join(__dirname, script), args, {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-}
-
-async function startFake(): Promise<{ url: string; child: ChildProcess }> {
-  const child = forkTs('fake-upstream.ts');
-  const url = await new Promise<string>((resolve) => child.once('message', (m: { url: string }) => resolve(m.url)));
-  return { url, child };
 }
 
 async function connect(socketPath: string): Promise<MessageConnection> {
@@ -55,55 +41,10 @@ async function connect(socketPath: string): Promise<MessageConnection> {
   return conn;
 }
 
-async function startServer(dataDir: string, upstream: string): Promise<{ child: ChildProcess; socket: string }> {
-  const socket = path.join(dataDir, 'bench.sock');
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(root, 'dist/server.js'),
-      '--data-dir',
-      dataDir,
-      '--socket',
-      socket,
-      '--no-http',
-      '--rate-limit',
-      '0',
-      '--log-level',
-      'warn',
-    ],
-    {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: {
-        ...process.env,
-        OPENROUTER_BASE_URL: upstream,
-        OPENROUTER_API_KEY: 'bench-key',
-        CREW_RECONCILE_INTERVAL_MS: '0',
-      },
-    },
-  );
-  for (let i = 0; i < 400; i++) {
-    if (
-      await fsp.access(path.join(dataDir, 'server.json')).then(
-        () => true,
-        () => false,
-      )
-    )
-      return { child, socket };
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('server did not start');
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 async function socketBenches(upstream: string): Promise<void> {
   const dir = await tmpDir('socket');
-  const { child, socket } = await startServer(dir, upstream);
+  const socket = path.join(dir, 'bench.sock');
+  const { child } = await startServer(dir, upstream, ['--socket', socket, '--no-http']);
   const echoPath = path.join(dir, 'echo.sock');
   const echo = forkTs('echo-server.ts', [echoPath]);
   await new Promise((r) => echo.once('message', r));
@@ -329,7 +270,8 @@ async function reportBench(upstream: string): Promise<void> {
   await ledger.close();
 
   // The same report through the real server over its socket (adds framing + JSON).
-  const { child, socket } = await startServer(dir, upstream);
+  const socket = path.join(dir, 'bench.sock');
+  const { child } = await startServer(dir, upstream, ['--socket', socket, '--no-http']);
   const conn = await connect(socket);
   await conn.sendRequest('server/hello', { clientKind: 'bench', protocolVersion: '1.0.0' });
   const rt = await timeEach(runs, () => conn.sendRequest('cost/report', { by: 'agent' }));

@@ -9,68 +9,17 @@
  *
  *   node --import tsx bench/gateway.ts [--quick]     (needs `npm run build` first: it runs dist/server.js)
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
-import type { DiscoveryFile } from '../protocol';
 import { dataDirPaths } from '../protocol/node';
+import { startFake, startServer, stop } from './processes';
 import { compareThroughput, finish, ms, percentile, type Row } from './stats';
 
-const root = path.resolve(__dirname, '..');
 const quick = process.argv.includes('--quick');
 const rows: Row[] = [];
 const MODEL = 'openai/gpt-4o-mini';
-
-async function startFake(): Promise<{ url: string; child: ChildProcess }> {
-  const child = fork(path.join(__dirname, 'fake-upstream.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const url = await new Promise<string>((resolve) => child.once('message', (m: { url: string }) => resolve(m.url)));
-  return { url, child };
-}
-
-async function startServer(dataDir: string, upstream: string): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(root, 'dist/server.js'),
-      '--data-dir',
-      dataDir,
-      '--port',
-      '0',
-      '--rate-limit',
-      '0',
-      '--log-level',
-      'warn',
-    ],
-    {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: {
-        ...process.env,
-        OPENROUTER_BASE_URL: upstream,
-        OPENROUTER_API_KEY: 'bench-key',
-        CREW_RECONCILE_INTERVAL_MS: '0',
-      },
-    },
-  );
-  const discovery = dataDirPaths(dataDir).discovery;
-  for (let i = 0; i < 400; i++) {
-    const text = await fsp.readFile(discovery, 'utf8').catch(() => null);
-    if (text) return { child, base: `http://127.0.0.1:${(JSON.parse(text) as DiscoveryFile).httpPort}` };
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('server did not start');
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 async function rpc(base: string, token: string, method: string, params: unknown): Promise<unknown> {
   const res = await fetch(`${base}/rpc`, {
@@ -87,7 +36,8 @@ async function main(): Promise<void> {
   console.log(`crew bench: gateway — node ${process.version}, ${os.cpus().length} cores${quick ? ' (quick)' : ''}`);
   const fake = await startFake();
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'crew-bench-gateway-'));
-  const { child, base } = await startServer(dir, fake.url);
+  const { child, discovery } = await startServer(dir, fake.url, ['--port', '0']);
+  const base = `http://127.0.0.1:${discovery.httpPort}`;
   try {
     const token = (await fsp.readFile(dataDirPaths(dir).token, 'utf8')).trim();
     for (const scope of ['global', 'crew:research', 'agent:writer', `model:${MODEL}`])
