@@ -6,3 +6,4 @@ export * from './defaults';
 export * from './analytics';
 export * from './archive';
 export * from './forecast';
+export * from './crews';

@@ -7,6 +7,7 @@ import { NotificationType, RequestType } from 'vscode-jsonrpc';
 import { ANALYTICS_METHODS } from './analytics';
 import { ARCHIVE_METHODS } from './archive';
 import { FORECAST_METHODS } from './forecast';
+import { CREW_METHODS } from './crews';
 import type {
   AuditEntry,
   Attribution,
@@ -623,6 +624,7 @@ export const METHODS = {
   ...ANALYTICS_METHODS,
   ...ARCHIVE_METHODS,
   ...FORECAST_METHODS,
+  ...CREW_METHODS,
 } as const satisfies Record<string, { mutating: boolean }>;
 
 export type MethodName = keyof typeof METHODS;

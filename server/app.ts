@@ -10,6 +10,7 @@ import { ChatService } from './costs/chat';
 import { Reconciler } from './costs/reconcile';
 import { ReportService } from './costs/reports';
 import { ForecastService } from './costs/forecast';
+import { CrewService } from './crews/service';
 import { EventBus } from './events';
 import { registerHandlers } from './handlers';
 import type { Logger } from './log';
@@ -75,6 +76,7 @@ export class App {
   chat!: ChatService;
   reports!: ReportService;
   forecast!: ForecastService;
+  crews!: CrewService;
   reconciler!: Reconciler;
   memory!: MemoryService;
   clusters!: ClusterService;
@@ -101,6 +103,7 @@ export class App {
     this.store = await JsonStore.open(this.paths.store, clock, this.paths.backups, log);
     this.upstream = new OpenRouterClient(config.upstream, clock, config.sleeper);
     this.catalog = new ModelCatalog(this.store.models, this.upstream, clock, log, config.modelsTtlMs);
+    this.crews = new CrewService(this.store.crews, this.catalog, clock);
     this.alerts = new AlertService(
       this.store.alerts,
       events,

@@ -3,6 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type {
+  CrewCreate,
+  CrewDelete,
+  CrewGet,
+  CrewUpdate,
   CostAnomalies,
   CostForecast,
   MemoryEmbedder,
@@ -141,6 +145,11 @@ export function registerHandlers(app: App): void {
     return { entries: rows.map(toEntry), total };
   });
   r.register('cost/report', (p: CostReport.Params) => app.reports.report(p));
+  r.register('crew/create', (p: CrewCreate.Params) => app.crews.create(p));
+  r.register('crew/update', (p: CrewUpdate.Params) => app.crews.update(p));
+  r.register('crew/delete', (p: CrewDelete.Params) => app.crews.delete(p));
+  r.register('crew/list', async () => ({ crews: await app.crews.list() }));
+  r.register('crew/get', (p: CrewGet.Params) => app.crews.get(p.crew));
   r.register('cost/forecast', (p: CostForecast.Params) => app.forecast.forecast(p));
   r.register('cost/anomalies', (p: CostAnomalies.Params) => app.forecast.anomalies(p));
 

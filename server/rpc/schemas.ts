@@ -8,6 +8,7 @@ import type { MethodName } from '../../protocol';
 import { analyticsSchemas } from '../memory/analytics-schemas';
 import { archiveSchemas } from '../memory/archive/schemas';
 import { forecastSchemas } from '../costs/forecast-schemas';
+import { crewSchemas } from '../crews/schemas';
 
 const MAX_CONTENT = 1_000_000;
 const id = z.string().min(1).max(200);
@@ -172,6 +173,7 @@ export const schemas: Record<MethodName, z.ZodType> = {
   ...analyticsSchemas,
   ...archiveSchemas,
   ...forecastSchemas,
+  ...crewSchemas,
 };
 
 /** The dotted path of the first issue, and every issue, for InvalidParams messages and data. */

@@ -15,6 +15,7 @@ import type {
   StoreRestore,
   StoreVerify,
 } from '../../protocol';
+import { SCHEMA_VERSION } from '../../server/store/schema';
 import {
   launchServer,
   makeTempDir,
@@ -103,7 +104,7 @@ describe('store/backup, store/restore, store/verify (socket)', function () {
     await s.client.request('chat/complete', { model: 'openai/gpt-4o-mini', messages: USER('before the backup') });
     const v = await s.client.request<StoreVerify.Result>('store/verify');
     assert.equal(v.ok, true, JSON.stringify(v.checks));
-    assert.equal(v.schemaVersion, 2);
+    assert.equal(v.schemaVersion, SCHEMA_VERSION);
     assert.ok(v.checks.length >= 3 && v.checks.every((c) => c.ok));
     assert.match(v.checks.find((c) => c.name === 'ledger')!.detail, /1 entries/);
   });

@@ -5,11 +5,11 @@ import path from 'node:path';
 import { ManualClock } from '../../server/clock';
 import { readBackup } from '../../server/store/backup';
 import { JsonStore } from '../../server/store/json-store';
-import { emptyDb, migrate, type Migration } from '../../server/store/schema';
+import { checkShape, emptyDb, migrate, MIGRATIONS, SCHEMA_VERSION, type Migration } from '../../server/store/schema';
 
-/** A document as schema 1 had it (before the archives index). */
+/** A document as schema 1 had it (before the archives index and the crews). */
 function v1Doc(): Record<string, unknown> {
-  const { archives: _archives, ...rest } = emptyDb(new Date(0));
+  const { archives: _archives, crews: _crews, ...rest } = emptyDb(new Date(0));
   return { ...rest, schemaVersion: 1 };
 }
 
@@ -34,9 +34,18 @@ describe('store migrations', () => {
   });
 
   it('the real migration to schema 2 adds the archives index', () => {
-    const v2 = migrate(v1Doc());
+    const v2 = migrate(v1Doc(), MIGRATIONS, 2);
     assert.equal(v2.schemaVersion, 2);
     assert.deepEqual(v2.archives, []);
+  });
+
+  it('the real migrations bring schema 1 to the current version, adding the crews list', () => {
+    const current = migrate(v1Doc());
+    assert.equal(current.schemaVersion, SCHEMA_VERSION);
+    assert.deepEqual(current.archives, []);
+    assert.deepEqual(current.crews, []);
+    assert.equal(checkShape(current), undefined);
+    assert.match(checkShape({ ...current, crews: undefined }) ?? '', /"crews" is not a list/);
   });
 
   it('takes a backup of the old store before migrating, then writes the new version', async () => {
