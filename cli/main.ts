@@ -10,6 +10,7 @@ import { registerBudget } from './commands/budget';
 import { registerChat } from './commands/chat';
 import { registerClusters } from './commands/clusters';
 import { registerCost } from './commands/cost';
+import { registerCrews } from './commands/crews';
 import { registerDemo } from './commands/demo';
 import { registerDoctor } from './commands/doctor';
 import { example } from './commands/help';
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
   registerBudget(program);
   registerCost(program);
   registerLedger(program);
+  registerCrews(program);
   registerMemory(program);
   registerAnalytics(program);
   registerClusters(program);
