@@ -579,6 +579,7 @@ export class MemoryService {
 
   toMemory(r: MemoryRecord): Memory {
     const a = this.access.counters(r.id);
+    const vector = this.vectors.get(r.id, this.embedderId);
     return {
       id: r.id,
       crew: r.crew,
@@ -593,9 +594,7 @@ export class MemoryService {
       updatedAt: new Date(r.updatedAt).toISOString(),
       lastAccessedAt: a.last === null ? null : new Date(a.last).toISOString(),
       accessCount: a.count,
-      embedding: this.vectors.get(r.id, this.embedderId)
-        ? { embedderId: this.embedderId, dimensions: this.vectors.get(r.id, this.embedderId)!.length }
-        : null,
+      embedding: vector ? { embedderId: this.embedderId, dimensions: vector.length } : null,
     };
   }
 }
