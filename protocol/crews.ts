@@ -26,6 +26,11 @@ export interface Agent {
   /** null: the model's default. */
   maxTokens: number | null;
   budget: AgentBudget | null;
+  /**
+   * Mark the system prompt cacheable (`cache_control` on OpenRouter, for providers that need it; the others cache
+   * long prefixes on their own). Set by the prompt-caching recommendation.
+   */
+  promptCache: boolean;
 }
 
 /** An agent as a client sends it: only name and model are required. */
@@ -39,6 +44,8 @@ export interface AgentInput {
   temperature?: number | null;
   maxTokens?: number | null;
   budget?: AgentBudget | null;
+  /** Default false. */
+  promptCache?: boolean;
 }
 
 export interface Crew {

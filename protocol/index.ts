@@ -7,3 +7,5 @@ export * from './analytics';
 export * from './archive';
 export * from './forecast';
 export * from './crews';
+export * from './runs';
+export * from './recommendations';

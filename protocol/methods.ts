@@ -8,6 +8,8 @@ import { ANALYTICS_METHODS } from './analytics';
 import { ARCHIVE_METHODS } from './archive';
 import { FORECAST_METHODS } from './forecast';
 import { CREW_METHODS } from './crews';
+import { RUN_METHODS, RunProgressNotification } from './runs';
+import { RECOMMENDATION_METHODS } from './recommendations';
 import type {
   AuditEntry,
   Attribution,
@@ -625,6 +627,8 @@ export const METHODS = {
   ...ARCHIVE_METHODS,
   ...FORECAST_METHODS,
   ...CREW_METHODS,
+  ...RUN_METHODS,
+  ...RECOMMENDATION_METHODS,
 } as const satisfies Record<string, { mutating: boolean }>;
 
 export type MethodName = keyof typeof METHODS;
@@ -635,6 +639,7 @@ export const NOTIFICATIONS = [
   ServerStatusNotification.method,
   MemoryChangedNotification.method,
   MemoryReembedNotification.method,
+  RunProgressNotification.method,
   ProgressNotification.method,
 ] as const;
 

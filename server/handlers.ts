@@ -150,6 +150,21 @@ export function registerHandlers(app: App): void {
   r.register('crew/delete', (p: CrewDelete.Params) => app.crews.delete(p));
   r.register('crew/list', async () => ({ crews: await app.crews.list() }));
   r.register('crew/get', (p: CrewGet.Params) => app.crews.get(p.crew));
+  // Runs (server/runs) — TEMPORARY until the run service lands in this change.
+  r.register('crew/run', () => {
+    throw errors.conflict('crew/run is not available yet');
+  });
+  r.register('crew/runs', () => ({ runs: [], total: 0 }));
+  r.register('crew/cancelRun', () => {
+    throw errors.conflict('crew/cancelRun is not available yet');
+  });
+  // Recommendations (server/costs/recommendations) — TEMPORARY until that service lands in this change.
+  r.register('cost/recommendations', () => {
+    throw errors.conflict('cost/recommendations is not available yet');
+  });
+  r.register('cost/applyRecommendation', () => {
+    throw errors.conflict('cost/applyRecommendation is not available yet');
+  });
   r.register('cost/forecast', (p: CostForecast.Params) => app.forecast.forecast(p));
   r.register('cost/anomalies', (p: CostAnomalies.Params) => app.forecast.anomalies(p));
 

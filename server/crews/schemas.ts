@@ -24,6 +24,7 @@ const agent = z.strictObject({
     })
     .nullable()
     .optional(),
+  promptCache: z.boolean().optional(),
 });
 const agents = z.array(agent).max(MAX_AGENTS);
 

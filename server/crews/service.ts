@@ -164,6 +164,7 @@ export class CrewService {
       maxTokens: input.maxTokens ?? null,
       // Only stored for now; the lead turns it into a budget of scope `agent:<crew>/<name>` later.
       budget: input.budget ? { limitUsd: input.budget.limitUsd, period: input.budget.period } : null,
+      promptCache: input.promptCache ?? false,
     };
   }
 

@@ -9,6 +9,8 @@ import { analyticsSchemas } from '../memory/analytics-schemas';
 import { archiveSchemas } from '../memory/archive/schemas';
 import { forecastSchemas } from '../costs/forecast-schemas';
 import { crewSchemas } from '../crews/schemas';
+import { runSchemas } from '../runs/schemas';
+import { recommendationSchemas } from '../costs/recommendation-schemas';
 
 const MAX_CONTENT = 1_000_000;
 const id = z.string().min(1).max(200);
@@ -174,6 +176,8 @@ export const schemas: Record<MethodName, z.ZodType> = {
   ...archiveSchemas,
   ...forecastSchemas,
   ...crewSchemas,
+  ...runSchemas,
+  ...recommendationSchemas,
 };
 
 /** The dotted path of the first issue, and every issue, for InvalidParams messages and data. */

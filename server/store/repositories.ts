@@ -12,6 +12,7 @@ import type {
   Webhook,
 } from '../../protocol';
 import type { Crew } from '../../protocol/crews';
+import type { Run, RunStatus } from '../../protocol/runs';
 
 export interface BudgetRecord {
   id: string;
@@ -250,4 +251,38 @@ export interface CrewRepository {
   /** Inserts or replaces (by id). Durable. */
   put(crew: CrewRecord): Promise<void>;
   delete(id: string): Promise<boolean>;
+}
+
+/** A gateway token bound to one crew: calls made with it are attributed to that crew. Only its hash is stored. */
+export interface CrewTokenRecord {
+  crewId: string;
+  /** sha256 of the token, hex. */
+  sha256: string;
+  createdAt: string;
+}
+
+// ── runs ───────────────────────────────────────────────────────────────
+
+/** A run as stored: the same shape as on the wire. */
+export type RunRecord = Run;
+
+export interface RunFilter {
+  crewId?: string;
+  status?: RunStatus;
+  /** Started at or after (ms). */
+  from?: number;
+  /** Started before (ms). */
+  before?: number;
+}
+
+/**
+ * Crew runs, held in memory and written through to an append-only file (a run is written as it progresses; the
+ * last record of an id wins), compacted in the background. Never part of the JSON document.
+ */
+export interface RunRepository {
+  get(id: string): RunRecord | undefined;
+  /** Newest first. */
+  list(filter: RunFilter & { limit: number }): { runs: RunRecord[]; total: number };
+  /** Inserts or replaces (by id). Durable. */
+  put(run: RunRecord): Promise<void>;
 }

@@ -3,9 +3,10 @@
  * A migration is a pure function of the previous version's data; the store takes a backup before running any.
  */
 import type { BudgetAlert, Webhook } from '../../protocol';
-import type { ArchiveEntry, BudgetRecord, CrewRecord } from './repositories';
+import type { AppliedRecommendation } from '../../protocol';
+import type { ArchiveEntry, BudgetRecord, CrewRecord, CrewTokenRecord } from './repositories';
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export interface DbData {
   schemaVersion: number;
@@ -19,6 +20,10 @@ export interface DbData {
   archives: ArchiveEntry[];
   /** Crews and their agents. Added in schema 3. */
   crews: CrewRecord[];
+  /** Gateway tokens bound to one crew (only their sha256 is kept). Added in schema 4. */
+  crewTokens: CrewTokenRecord[];
+  /** Savings recommendations applied, and what they changed. Added in schema 4. */
+  appliedRecommendations: AppliedRecommendation[];
   /** Server settings changed through the API (absent until first set; no migration needed). */
   settings?: { embedder?: string };
 }
@@ -33,6 +38,8 @@ export function emptyDb(now: Date): DbData {
     webhooks: [],
     archives: [],
     crews: [],
+    crewTokens: [],
+    appliedRecommendations: [],
   };
 }
 
@@ -47,6 +54,19 @@ export interface Migration {
 export const MIGRATIONS: Migration[] = [
   { to: 2, describe: 'memory archives index', up: (d) => ({ ...d, archives: [] }) },
   { to: 3, describe: 'crews', up: (d) => ({ ...d, crews: [] }) },
+  {
+    to: 4,
+    describe: 'crew tokens, applied recommendations, agents\' promptCache',
+    up: (d) => ({
+      ...d,
+      crews: (d.crews as { agents: Record<string, unknown>[] }[]).map((c) => ({
+        ...c,
+        agents: c.agents.map((a) => ({ ...a, promptCache: a.promptCache ?? false })),
+      })),
+      crewTokens: [],
+      appliedRecommendations: [],
+    }),
+  },
 ];
 
 /**
@@ -80,6 +100,7 @@ export function checkShape(data: unknown): string | undefined {
     'webhooks',
     ...(d.schemaVersion >= 2 ? ['archives'] : []),
     ...(d.schemaVersion >= 3 ? ['crews'] : []),
+    ...(d.schemaVersion >= 4 ? ['crewTokens', 'appliedRecommendations'] : []),
   ];
   for (const key of lists) {
     if (!Array.isArray(d[key])) return `"${key}" is not a list`;

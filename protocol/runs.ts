@@ -1,0 +1,194 @@
+/**
+ * Crew runs (issue 4): a crew works on a task, agent by agent, every call through the budget gate and the ledger.
+ * One namespace per method, as in methods.ts. Times are ISO 8601; USD amounts are numbers at the edge, with the
+ * exact decimal beside them (`cost`), summed server-side in picodollars.
+ *
+ * Attribution of a run's calls in the ledger: crew = the crew's name, agent = `<crew name>/<agent name>` (so an
+ * agent's budget, scope `agent:<crew>/<agent>`, covers exactly its calls), tag `run:<runId>`.
+ *
+ * `RUN_METHODS` is spread into `METHODS` so the router, the audit log and the contract snapshot see them.
+ */
+import { NotificationType, RequestType } from 'vscode-jsonrpc';
+import type { TokenUsage } from './types';
+
+/**
+ * `sequential`: each agent in order sees the task, the previous agents' outputs and the crew's best memories;
+ * the last agent's output is the result. `manager`: a lead agent delegates to members by name, one step at a time,
+ * until it gives the final answer or the step limit is reached.
+ */
+export type RunProcess = 'sequential' | 'manager';
+
+/**
+ * `budget_exceeded`: a budget refused a call; the run stopped there (what was done is kept). `failed`: an upstream
+ * or other error stopped it. `cancelled`: a client cancelled it (in-flight calls aborted, reservations released).
+ */
+export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'budget_exceeded';
+
+export interface RunError {
+  /** The JSON-RPC error code (e.g. 1001 BudgetExceeded, 1104 UpstreamRateLimited, -32800 cancelled). */
+  code: number;
+  message: string;
+  /** The error's data (e.g. BudgetExceededData: scope, limit, spent). */
+  data: unknown;
+}
+
+/** A memory packed into a step's context. */
+export interface RunStepMemory {
+  id: string;
+  /** Tokens it took in the prompt. */
+  tokens: number;
+  /**
+   * Whether the step's output shows it was used: enough of the memory's distinctive words reappear in the output.
+   * Memories that keep riding along without influence are a savings recommendation.
+   */
+  influenced: boolean;
+}
+
+export interface RunStep {
+  /** 0-based, in the order the calls were made. */
+  index: number;
+  /** The agent's name within its crew. */
+  agent: string;
+  /** `lead`: the manager's deciding call; `member`: an agent doing work. */
+  role: 'lead' | 'member';
+  /** The model that answered (after a budget downgrade, the one it went to). */
+  model: string;
+  /** What the agent was asked: the task (sequential) or the lead's instruction (manager). */
+  instruction: string;
+  output: string;
+  status: 'ok' | 'error' | 'cancelled' | 'budget_exceeded';
+  error: RunError | null;
+  usage: TokenUsage;
+  costUsd: number;
+  /** Exact decimal USD (OpenRouter's `usage.cost`, or an estimate when `costEstimated`). */
+  cost: string;
+  costEstimated: boolean;
+  /** The ledger row of this step's call; null when no call was made (refused before sending). */
+  ledgerId: number | null;
+  memories: RunStepMemory[];
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+export interface Run {
+  /** `run_<uuid>`. */
+  id: string;
+  crewId: string;
+  /** The crew's name when the run started. */
+  crew: string;
+  task: string;
+  process: RunProcess;
+  status: RunStatus;
+  steps: RunStep[];
+  /** The result: the last member's output (sequential) or the lead's final answer (manager); null if none. */
+  output: string | null;
+  usage: TokenUsage;
+  costUsd: number;
+  /** Exact decimal sum of the steps' costs. */
+  cost: string;
+  error: RunError | null;
+  /** The memory (kind `result`) the output was saved as; null when not saved. */
+  memoryId: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+// ── crew/run ───────────────────────────────────────────────────────────
+
+export namespace CrewRun {
+  export const method = 'crew/run';
+  export interface Params {
+    /** Id or name. */
+    crew: string;
+    task: string;
+    /** Default `sequential`. */
+    process?: RunProcess;
+    /** Manager process: the lead agent's name; default the crew's first agent. */
+    lead?: string;
+    /** Manager process: most delegations before the lead must answer (default 6, at most 20). */
+    maxSteps?: number;
+    /** Tokens of memories packed into each agent's context (default 800; 0: none). */
+    memoryTokens?: number;
+    /** Stream each call (progress then carries text deltas). Default false. */
+    stream?: boolean;
+    /** Save the output as a memory of kind `result` (default true). */
+    saveResult?: boolean;
+    progressToken?: string | number;
+  }
+  /** The run as stored when it ended (whatever its status: a refusal or a cancel is a result, not an error). */
+  export type Result = Run;
+  /** `$/progress` values (when a progressToken was given); the same figures go to every client as `crew/runProgress`. */
+  export type Progress = RunProgress;
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+// ── crew/runs ──────────────────────────────────────────────────────────
+
+export namespace CrewRuns {
+  export const method = 'crew/runs';
+  export interface Params {
+    /** One run, by id (then the other filters are ignored). */
+    runId?: string;
+    /** Id or name. */
+    crew?: string;
+    status?: RunStatus;
+    /** Default 20, at most 200. */
+    limit?: number;
+    /** Only runs that started before this time (paging back). */
+    before?: string;
+  }
+  export interface Result {
+    /** Newest first. */
+    runs: Run[];
+    /** Runs matching the filters. */
+    total: number;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+// ── crew/cancelRun ─────────────────────────────────────────────────────
+
+export namespace CrewCancelRun {
+  export const method = 'crew/cancelRun';
+  export interface Params {
+    runId: string;
+  }
+  export interface Result {
+    /** false when the run had already ended (its status says how). */
+    cancelled: boolean;
+    status: RunStatus;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+// ── notifications ──────────────────────────────────────────────────────
+
+export interface RunProgress {
+  runId: string;
+  crew: string;
+  event: 'started' | 'step-started' | 'delta' | 'step-finished' | 'finished';
+  status: RunStatus;
+  /** The step concerned (null for `started`/`finished`). */
+  step: number | null;
+  agent: string | null;
+  /** `delta` only: the text just generated. */
+  text: string | null;
+  /** Tokens (prompt + completion) of the run so far, the current step's streamed tokens included. */
+  tokens: number;
+  /** Settled cost of the run so far. */
+  costUsd: number;
+}
+
+/** Sent to every client while runs progress (not `delta` events: those go to the requester's `$/progress` only). */
+export namespace RunProgressNotification {
+  export const method = 'crew/runProgress';
+  export type Params = RunProgress;
+  export const type = new NotificationType<Params>(method);
+}
+
+/** Spread into `METHODS` (methods.ts). */
+export const RUN_METHODS = {
+  [CrewRun.method]: { mutating: true },
+  [CrewRuns.method]: { mutating: false },
+  [CrewCancelRun.method]: { mutating: true },
+} as const satisfies Record<string, { mutating: boolean }>;
