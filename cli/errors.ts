@@ -22,7 +22,14 @@ export const ExitCode = {
 export class UsageError extends Error {}
 
 /** A failure already explained on stdout (doctor, store verify): only the exit code is left to set. */
-export class QuietFailure extends Error {}
+export class QuietFailure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = ExitCode.Error,
+  ) {
+    super(message);
+  }
+}
 
 export function exitCodeFor(e: unknown): number {
   if (e instanceof UsageError) return ExitCode.Usage;

@@ -11,6 +11,7 @@ import { registerChat } from './commands/chat';
 import { registerClusters } from './commands/clusters';
 import { registerCost } from './commands/cost';
 import { registerCrews } from './commands/crews';
+import { registerRuns } from './commands/runs';
 import { registerDemo } from './commands/demo';
 import { registerDoctor } from './commands/doctor';
 import { example } from './commands/help';
@@ -62,6 +63,7 @@ export function buildProgram(): Command {
   registerCost(program);
   registerLedger(program);
   registerCrews(program);
+  registerRuns(program);
   registerMemory(program);
   registerAnalytics(program);
   registerClusters(program);
@@ -101,7 +103,7 @@ export async function main(argv = process.argv): Promise<number> {
     }
     if (e instanceof QuietFailure) {
       process.stderr.write(`${ce.red('crew:')} ${e.message}\n`);
-      return ExitCode.Error;
+      return e.exitCode;
     }
     process.stderr.write(describeError(e, ce) + '\n');
     if (json) process.stdout.write(JSON.stringify(errorJson(e), null, 2) + '\n');

@@ -135,6 +135,43 @@ export namespace CrewGet {
   export const type = new RequestType<Params, Result, void>(method);
 }
 
+// ── crew/token ─────────────────────────────────────────────────────────
+
+/**
+ * A crew's gateway token: an API key for the OpenAI-compatible gateway (`/v1/*`) that attributes every call to
+ * this crew (never valid for `/rpc` or `/events`). The server keeps only its sha256, so the token itself is in the
+ * result of `create` and `rotate` and nowhere else, ever. One token per crew; deleting the crew revokes it.
+ */
+export namespace CrewToken {
+  export const method = 'crew/token';
+  /**
+   * `show` (default): whether one exists and since when. `create`: issue one; Conflict if the crew has one already.
+   * `rotate`: issue a new one, replacing any (the old value is refused at once). `revoke`: delete it (no error when
+   * there is none: `revoked` says whether one was deleted).
+   */
+  export type Action = 'create' | 'rotate' | 'revoke' | 'show';
+  export interface Params {
+    /** Id or name. */
+    crew: string;
+    /** Default `show`. */
+    action?: Action;
+  }
+  export interface Result {
+    crewId: string;
+    /** The crew's name. */
+    crew: string;
+    /** The token (`crt_…`), only in the answer to `create` and `rotate`; null otherwise. */
+    token: string | null;
+    /** Whether the crew has a token after this call. */
+    exists: boolean;
+    /** When the current token was issued; null when there is none. */
+    createdAt: string | null;
+    /** `revoke` only: whether a token was deleted. */
+    revoked: boolean;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
 /** Spread into `METHODS` (methods.ts). */
 export const CREW_METHODS = {
   [CrewCreate.method]: { mutating: true },
@@ -142,4 +179,5 @@ export const CREW_METHODS = {
   [CrewDelete.method]: { mutating: true },
   [CrewList.method]: { mutating: false },
   [CrewGet.method]: { mutating: false },
+  [CrewToken.method]: { mutating: true },
 } as const satisfies Record<string, { mutating: boolean }>;

@@ -160,6 +160,11 @@ export namespace ChatComplete {
     maxTokens?: number;
     temperature?: number;
     stream?: boolean;
+    /**
+     * Mark the leading system message(s) cacheable: sent as content parts with `cache_control: {type: 'ephemeral'}`
+     * on the last one, which providers with explicit caching (Anthropic, Gemini) need; the others ignore it.
+     */
+    cacheSystemPrompt?: boolean;
   }
   export interface Result {
     ledgerId: number;

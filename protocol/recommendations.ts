@@ -105,6 +105,8 @@ export namespace CostApplyRecommendation {
     changes: RecommendationChange[];
     /** null on a dry run. */
     appliedAt: string | null;
+    /** `unused-memories`: the archive the memories went to (`crew archive restore <id>` brings them back). */
+    archiveId?: string | null;
   }
   export const type = new RequestType<Params, Result, void>(method);
 }

@@ -10,7 +10,11 @@ import { ChatService } from './costs/chat';
 import { Reconciler } from './costs/reconcile';
 import { ReportService } from './costs/reports';
 import { ForecastService } from './costs/forecast';
+import { RecommendationService } from './costs/recommendations';
 import { CrewService } from './crews/service';
+import { AgentBudgets } from './crews/agent-budgets';
+import { RunService } from './runs/service';
+import { CrewTokenService } from './crews/tokens';
 import { EventBus } from './events';
 import { registerHandlers } from './handlers';
 import type { Logger } from './log';
@@ -27,6 +31,7 @@ import {
   BudgetAlertNotification,
   MemoryChangedNotification,
   MemoryReembedNotification,
+  RunProgressNotification,
   ServerStatusNotification,
   UsageRecordedNotification,
 } from '../protocol';
@@ -76,7 +81,11 @@ export class App {
   chat!: ChatService;
   reports!: ReportService;
   forecast!: ForecastService;
+  recommendations!: RecommendationService;
   crews!: CrewService;
+  runs!: RunService;
+  /** Crews' gateway tokens; the HTTP gateway authenticates against it. */
+  crewTokens!: CrewTokenService;
   reconciler!: Reconciler;
   memory!: MemoryService;
   clusters!: ClusterService;
@@ -103,7 +112,6 @@ export class App {
     this.store = await JsonStore.open(this.paths.store, clock, this.paths.backups, log);
     this.upstream = new OpenRouterClient(config.upstream, clock, config.sleeper);
     this.catalog = new ModelCatalog(this.store.models, this.upstream, clock, log, config.modelsTtlMs);
-    this.crews = new CrewService(this.store.crews, this.catalog, clock);
     this.alerts = new AlertService(
       this.store.alerts,
       events,
@@ -114,7 +122,18 @@ export class App {
     );
     this.budgets = new BudgetService(this.store.budgets, this.store.ledger, this.alerts, clock);
     await this.budgets.init();
-    this.chat = new ChatService(this.catalog, this.budgets, this.store.ledger, this.upstream, events, clock);
+    this.crews = new CrewService(this.store.crews, this.catalog, clock, new AgentBudgets(this.budgets));
+    this.crewTokens = new CrewTokenService(this.store.crewTokens, this.crews, clock);
+    await this.crewTokens.init();
+    this.chat = new ChatService(
+      this.catalog,
+      this.budgets,
+      this.store.ledger,
+      this.upstream,
+      events,
+      clock,
+      this.store.callProfiles,
+    );
     this.reports = new ReportService(this.store.ledger);
     this.forecast = new ForecastService(this.store.ledger, this.budgets, this.alerts, clock);
     this.reconciler = new Reconciler(this.store.ledger, this.upstream, this.budgets, log);
@@ -170,6 +189,28 @@ export class App {
     });
     // Finishes an archive a crash interrupted, removes orphan files, arms the retention schedule.
     await this.archive.start();
+    this.recommendations = new RecommendationService({
+      ledger: this.store.ledger,
+      profiles: this.store.callProfiles,
+      runs: this.store.runs,
+      catalog: this.catalog,
+      crews: this.crews,
+      memories: this.store.memories,
+      archive: this.archive,
+      applied: this.store.appliedRecommendations,
+      clock,
+    });
+    this.runs = new RunService({
+      crews: this.crews,
+      chat: this.chat,
+      memory: this.memory,
+      runs: this.store.runs,
+      events,
+      clock,
+      log,
+    });
+    const interrupted = await this.runs.recover();
+    if (interrupted) log.warn(`${interrupted} run(s) were interrupted by the last stop and are marked failed`);
 
     this.metrics = new Metrics(this.startedAt);
     this.audit = new AuditLog(this.paths.audit);
@@ -184,6 +225,7 @@ export class App {
     events.subscribe('server.status', (s) => this.hub.broadcast(ServerStatusNotification.method, s));
     events.subscribe('memory.changed', (m) => this.hub.broadcast(MemoryChangedNotification.method, m));
     events.subscribe('memory.reembed', (m) => this.hub.broadcast(MemoryReembedNotification.method, m));
+    events.subscribe('run.progress', (p) => this.hub.broadcast(RunProgressNotification.method, p));
   }
 
   embedderSetting = 'local';
@@ -206,6 +248,8 @@ export class App {
   async reloadStore(): Promise<void> {
     await this.store.reload(this.paths.backups);
     await this.budgets.init();
+    // The restored store has its own tokens: the ones issued since the backup stop working.
+    await this.crewTokens.init();
     this.memory.init();
     await this.clusters.reload();
     await this.archive.start();
@@ -217,6 +261,8 @@ export class App {
   }
 
   async close(): Promise<void> {
+    // Runs end first (stored as cancelled) while the ledger and the store still take writes.
+    await this.runs.close();
     this.reconciler.stop();
     clearInterval(this.expirySweep);
     clearInterval(this.costWatch);

@@ -1,6 +1,6 @@
 /** Domain events. Services publish; the rpc layer fans them out as notifications, SSE events and webhooks. */
 import { EventEmitter } from 'node:events';
-import type { BudgetAlert, LedgerEntry, ServerStatusNotification } from '../protocol';
+import type { BudgetAlert, LedgerEntry, Run, RunProgress, ServerStatusNotification } from '../protocol';
 
 export interface DomainEvents {
   'usage.recorded': LedgerEntry;
@@ -8,6 +8,9 @@ export interface DomainEvents {
   'server.status': ServerStatusNotification.Params;
   'memory.reembed': { embedderId: string; done: number; total: number };
   'memory.changed': { ids: string[]; change: 'added' | 'updated' | 'deleted' | 'archived' | 'restored'; crew: string };
+  'run.progress': RunProgress;
+  /** A run ended (completed, failed, cancelled or stopped by a budget), as stored. */
+  'run.finished': Run;
 }
 
 export class EventBus {

@@ -3,12 +3,18 @@ import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type {
+  CrewCancelRun,
+  CrewRun,
+  CrewRuns,
   CrewCreate,
   CrewDelete,
   CrewGet,
+  CrewToken,
   CrewUpdate,
   CostAnomalies,
+  CostApplyRecommendation,
   CostForecast,
+  CostRecommendations,
   MemoryEmbedder,
   ArchiveCreate,
   ArchiveDelete,
@@ -147,24 +153,24 @@ export function registerHandlers(app: App): void {
   r.register('cost/report', (p: CostReport.Params) => app.reports.report(p));
   r.register('crew/create', (p: CrewCreate.Params) => app.crews.create(p));
   r.register('crew/update', (p: CrewUpdate.Params) => app.crews.update(p));
-  r.register('crew/delete', (p: CrewDelete.Params) => app.crews.delete(p));
+  r.register('crew/delete', async (p: CrewDelete.Params) => {
+    const deleted = await app.crews.delete(p);
+    // A deleted crew's gateway token must not outlive it.
+    await app.crewTokens.forgetCrew(deleted.id);
+    return deleted;
+  });
   r.register('crew/list', async () => ({ crews: await app.crews.list() }));
   r.register('crew/get', (p: CrewGet.Params) => app.crews.get(p.crew));
-  // Runs (server/runs) — TEMPORARY until the run service lands in this change.
-  r.register('crew/run', () => {
-    throw errors.conflict('crew/run is not available yet');
-  });
-  r.register('crew/runs', () => ({ runs: [], total: 0 }));
-  r.register('crew/cancelRun', () => {
-    throw errors.conflict('crew/cancelRun is not available yet');
-  });
-  // Recommendations (server/costs/recommendations) — TEMPORARY until that service lands in this change.
-  r.register('cost/recommendations', () => {
-    throw errors.conflict('cost/recommendations is not available yet');
-  });
-  r.register('cost/applyRecommendation', () => {
-    throw errors.conflict('cost/applyRecommendation is not available yet');
-  });
+  r.register('crew/token', (p: CrewToken.Params) => app.crewTokens.token(p));
+  r.register('crew/run', (p: CrewRun.Params, ctx) =>
+    app.runs.run(p, { signal: ctx.signal, onProgress: (v) => ctx.progress(v satisfies CrewRun.Progress) }),
+  );
+  r.register('crew/runs', async (p: CrewRuns.Params) =>
+    app.runs.list(p, p.crew !== undefined && p.runId === undefined ? (await app.crews.resolve(p.crew)).id : undefined),
+  );
+  r.register('crew/cancelRun', (p: CrewCancelRun.Params) => app.runs.cancel(p));
+  r.register('cost/recommendations', (p: CostRecommendations.Params) => app.recommendations.recommendations(p));
+  r.register('cost/applyRecommendation', (p: CostApplyRecommendation.Params) => app.recommendations.apply(p));
   r.register('cost/forecast', (p: CostForecast.Params) => app.forecast.forecast(p));
   r.register('cost/anomalies', (p: CostAnomalies.Params) => app.forecast.anomalies(p));
 

@@ -181,6 +181,7 @@ async function main(): Promise<void> {
       catalog: app.catalog,
       clock: app.clock,
       limiter: app.limiter,
+      crewTokens: app.crewTokens,
     });
     endpoints.httpPort = boundPort(httpServer);
     closers.push(

@@ -154,7 +154,7 @@ let tokens = 0;
 const sinks = new WeakMap<CrewClient, Map<string | number, (value: unknown) => void>>();
 
 /** One `$/progress` handler per connection, routing each token's values to whoever asked for them. */
-function onProgress(client: CrewClient, token: string, sink: (value: unknown) => void): () => void {
+export function onProgress(client: CrewClient, token: string, sink: (value: unknown) => void): () => void {
   let map = sinks.get(client);
   if (!map) {
     const routes = new Map<string | number, (value: unknown) => void>();

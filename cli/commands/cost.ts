@@ -1,7 +1,8 @@
 /**
  * `crew cost report`: the ledger grouped by crew, agent, model or day, with a TOTAL row; CSV comes from the server.
  * `crew cost forecast`: each budget's projected spend at the end of its period; `crew cost anomalies`: buckets whose
- * spend stands out from their baseline. Every figure comes from the server; these only ask and render.
+ * spend stands out from their baseline; `crew cost recommendations|apply` live in cost-recommendations.ts. Every
+ * figure comes from the server; these only ask and render.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
@@ -17,6 +18,7 @@ import { acceptsCsv, withContext, type Context } from '../context';
 import { count, money, stateColor, type BudgetStateName, type Column } from '../output';
 import { isoDate, positiveInt } from '../parse';
 import { resolveBudgetId } from './budget';
+import { registerRecommendations } from './cost-recommendations';
 import { example } from './help';
 
 interface ReportOptions {
@@ -49,7 +51,10 @@ export function registerCost(program: Command): void {
   const cost = program
     .command('cost')
     .description('cost reports from the ledger')
-    .addHelpText('after', example('crew cost report --by agent', 'crew cost forecast', 'crew cost anomalies'));
+    .addHelpText(
+      'after',
+      example('crew cost report --by agent', 'crew cost forecast', 'crew cost anomalies', 'crew cost recommendations'),
+    );
 
   acceptsCsv(
     cost
@@ -98,6 +103,8 @@ export function registerCost(program: Command): void {
         await anomalies(ctx, opts);
       }),
     );
+
+  registerRecommendations(cost);
 }
 
 function positiveNumber(value: string): number {

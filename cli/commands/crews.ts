@@ -1,7 +1,7 @@
 /**
- * `crew crew create|list|show|delete|add-agent|remove-agent`. Crews are named groups of agents (protocol/crews.ts);
- * a `<crew>` argument is an id or the unique name, resolved by the server. Models are checked by the server too:
- * an unknown one fails with its message, which names close matches (exit 1).
+ * `crew crew create|list|show|delete|add-agent|remove-agent|token`. Crews are named groups of agents
+ * (protocol/crews.ts); a `<crew>` argument is an id or the unique name, resolved by the server. Models are checked
+ * by the server too: an unknown one fails with its message, which names close matches (exit 1).
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import {
@@ -9,12 +9,16 @@ import {
   CrewDelete,
   CrewGet,
   CrewList,
+  CrewToken,
   CrewUpdate,
+  ErrorCodes,
+  ServerInfo,
   type Agent,
   type AgentBudget,
   type AgentInput,
   type Crew,
 } from '../../protocol';
+import { ClientError } from '../client/connection';
 import { withContext, type Context } from '../context';
 import { QuietFailure, UsageError } from '../errors';
 import { money, when, type Column } from '../output';
@@ -42,6 +46,8 @@ export function agentBudget(value: string): AgentBudget {
     throw new InvalidArgumentError(`expected <usd>/<period> with period ${PERIODS.join('|')}, e.g. 5/daily`);
   return { limitUsd: Number(m[1]), period };
 }
+
+const TOKEN_ACTIONS = { rotate: 'rotate', revoke: 'revoke', status: 'show' } as const;
 
 const budgetText = (b: AgentBudget | null) => (b ? `${money(b.limitUsd)}/${b.period}` : '—');
 
@@ -229,6 +235,76 @@ export function registerCrews(program: Command): void {
         if (ctx.out.json) return ctx.out.printJson(res);
         ctx.out.note(`removed agent ${agentName} from crew ${res.name}`);
         printCrew(ctx, res);
+      }),
+    );
+  crew
+    .command('token')
+    .description(
+      "the crew's own API key for the OpenAI-compatible gateway: its calls are attributed to the crew, and it opens " +
+        'nothing else. Issues one if the crew has none (printed once: only its hash is kept)',
+    )
+    .argument('<crew>', 'crew id or name')
+    .option('--rotate', 'issue a new token; the old one stops working at once')
+    .option('--revoke', 'delete the token; calls made with it are refused from now on')
+    .option('--status', 'only say whether the crew has a token, and since when')
+    .addHelpText(
+      'after',
+      example(
+        'crew crew token launch',
+        'OPENAI_API_KEY=$(crew crew token launch --rotate) OPENAI_BASE_URL=http://127.0.0.1:<port>/v1 my-agent',
+        'crew crew token launch --revoke',
+      ),
+    )
+    .action(
+      withContext(async (ctx, crewArg: string, opts: { rotate?: boolean; revoke?: boolean; status?: boolean }) => {
+        const chosen = (['rotate', 'revoke', 'status'] as const).filter((k) => opts[k]);
+        if (chosen.length > 1)
+          throw new UsageError(`choose one of ${chosen.map((k) => `--${k}`).join(', ')}, not several`);
+        const action: CrewToken.Action = chosen[0] ? TOKEN_ACTIONS[chosen[0]] : 'create';
+        const client = await ctx.connect();
+        const ask = (a: CrewToken.Action) =>
+          client.request<CrewToken.Result>(CrewToken.method, { crew: crewArg, action: a } satisfies CrewToken.Params);
+        let res: CrewToken.Result;
+        try {
+          res = await ask(action);
+        } catch (e) {
+          // Asking for "the token" of a crew that has one is a question about it, not a failure.
+          if (!(action === 'create' && e instanceof ClientError && e.code === ErrorCodes.Conflict)) throw e;
+          res = await ask('show');
+        }
+        if (ctx.out.json) return ctx.out.printJson(res);
+        if (res.token !== null) {
+          const port = (await client.request<ServerInfo.Result>(ServerInfo.method)).httpPort;
+          const base = `http://127.0.0.1:${port ?? '<port>'}/v1`;
+          // The token alone on stdout, so `$(crew crew token …)` captures it; how to use it on stderr.
+          ctx.out.line(res.token);
+          ctx.out.note(
+            `${action === 'rotate' ? 'new ' : ''}gateway token of crew ${res.crew}; it is shown only this once ` +
+              `(only its hash is kept).\n` +
+              `Use it as the API key of any OpenAI-compatible client, with base URL ${base}` +
+              (port === null ? ' (the port is in: crew server status)' : '') +
+              `.\nCalls are attributed to crew ${res.crew}; an X-Agent-Id header names the agent (${res.crew}/<agent>).`,
+          );
+          return;
+        }
+        if (action === 'revoke') {
+          ctx.out.line(
+            res.revoked
+              ? `revoked the gateway token of crew ${res.crew}; calls made with it are refused from now on`
+              : `crew ${res.crew} had no gateway token`,
+          );
+          return;
+        }
+        if (res.exists) {
+          ctx.out.line(`crew ${res.crew} has a gateway token, created ${when(res.createdAt)}`);
+          ctx.out.note(
+            `it was shown once, when it was made; for a new one: crew crew token ${res.crew} --rotate ` +
+              '(the old one stops working)',
+          );
+        } else {
+          ctx.out.line(`crew ${res.crew} has no gateway token`);
+          ctx.out.note(`issue one with: crew crew token ${res.crew}`);
+        }
       }),
     );
 }

@@ -11,8 +11,9 @@ import type { ModelCatalog } from '../models/catalog';
 import type { OpenRouterClient } from '../openrouter/client';
 import { UpstreamError } from '../openrouter/errors';
 import { RpcError } from '../rpc/errors';
-import type { LedgerRepository, LedgerRow, NewLedgerRow } from '../store/repositories';
+import type { CallProfileRepository, LedgerRepository, LedgerRow, NewLedgerRow } from '../store/repositories';
 import type { BudgetService } from './budgets';
+import { systemPrefix } from './call-profiles';
 import { costFromPricing, defaultMaxTokens, estimatePromptTokens, worstCaseCost } from './estimate';
 import { formatPico, parseUsd, picoToUsd } from './money';
 
@@ -20,6 +21,8 @@ export interface CallContext {
   signal?: AbortSignal;
   /** Each streamed piece of text; `generationId` is OpenRouter's id for the call as soon as it is known. */
   onDelta?: (text: string, completionTokens: number, generationId: string | null) => void;
+  /** The ledger row of the call, once durable: also for a failed or cancelled call (which may have cost something). */
+  onRecorded?: (row: LedgerRow) => void;
 }
 
 export class ChatService {
@@ -30,6 +33,8 @@ export class ChatService {
     private readonly upstream: OpenRouterClient,
     private readonly events: EventBus,
     private readonly clock: Clock,
+    /** Where each successful call's shape goes, for the savings recommendations (none: not recorded). */
+    private readonly profiles?: Pick<CallProfileRepository, 'record'>,
   ) {}
 
   /** Calls between start and answer; the ledger writes at once (no group commit) when there is only one. */
@@ -92,7 +97,14 @@ export class ChatService {
     });
     try {
       const out = await this.upstream.chat(
-        { model: model.id, messages: p.messages, maxTokens, temperature: p.temperature, stream: p.stream ?? false },
+        {
+          model: model.id,
+          messages: p.messages,
+          maxTokens,
+          temperature: p.temperature,
+          stream: p.stream ?? false,
+          cacheSystemPrompt: p.cacheSystemPrompt ?? false,
+        },
         {
           signal: ctx.signal,
           onDelta: ctx.onDelta && ((text, generationId) => ctx.onDelta!(text, ++deltas, generationId)),
@@ -104,6 +116,7 @@ export class ChatService {
           ? Number(parseUsd(out.cost))
           : costFromPricing(model, out.promptTokens, out.completionTokens, out.cachedTokens);
       const row = await this.record(
+        ctx,
         reservation.id,
         ledgerRow({
           promptTokens: out.promptTokens,
@@ -117,6 +130,7 @@ export class ChatService {
           status: 'ok',
         }),
       );
+      this.recordShape(row, p, maxTokens);
       return {
         ledgerId: row.id,
         generationId: out.generationId,
@@ -144,6 +158,7 @@ export class ChatService {
       const costPico = partial ? costFromPricing(model, promptEstimate, partial.completionTokens) : 0;
       try {
         await this.record(
+          ctx,
           reservation.id,
           ledgerRow({
             promptTokens: partial ? promptEstimate : 0,
@@ -165,12 +180,32 @@ export class ChatService {
     }
   }
 
-  private async record(reservationId: string, row: NewLedgerRow): Promise<LedgerRow> {
+  private async record(ctx: CallContext, reservationId: string, row: NewLedgerRow): Promise<LedgerRow> {
     const stored = await this.ledger.append(row, { alone: this.inFlight === 1 });
+    ctx.onRecorded?.(stored);
     this.budgets.settle(reservationId, BigInt(stored.costPico), stored.ts, stored.id);
     this.events.publish('usage.recorded', toEntry(stored));
     await this.budgets.alertsRecorded();
     return stored;
+  }
+
+  /** Never throws: a statistic that could not be kept must not fail a call that was paid for. */
+  private recordShape(row: LedgerRow, p: ChatComplete.Params, maxTokens: number): void {
+    if (!this.profiles) return;
+    try {
+      this.profiles.record({
+        at: row.ts,
+        crew: row.crew,
+        agent: row.agent,
+        model: row.model,
+        maxTokens,
+        completionTokens: row.completionTokens,
+        cachedTokens: row.cachedTokens,
+        prefix: systemPrefix(p.messages, row.promptTokens),
+      });
+    } catch {
+      // Only recommendations lose one call's shape.
+    }
   }
 }
 

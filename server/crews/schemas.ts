@@ -41,4 +41,5 @@ export const crewSchemas: Record<keyof typeof CREW_METHODS, z.ZodType> = {
   'crew/delete': z.strictObject({ crew: ref }),
   'crew/list': z.union([z.strictObject({}), z.undefined(), z.null()]),
   'crew/get': z.strictObject({ crew: ref }),
+  'crew/token': z.strictObject({ crew: ref, action: z.enum(['create', 'rotate', 'revoke', 'show']).optional() }),
 };

@@ -27,6 +27,8 @@ export class CrewService {
     private readonly repo: CrewRepository,
     private readonly catalog: ModelRequirer,
     private readonly clock: Clock,
+    /** Keeps agents' own budgets enforced (crews/agent-budgets.ts); none in tests that do not need it. */
+    private readonly budgets?: { sync(before: Crew | null, after: Crew | null): Promise<void> },
   ) {}
 
   async list(): Promise<Crew[]> {
@@ -62,6 +64,7 @@ export class CrewService {
         updatedAt: now,
       };
       await this.repo.put(crew);
+      await this.budgets?.sync(null, crew);
       return crew;
     });
   }
@@ -94,6 +97,7 @@ export class CrewService {
       }
       next.updatedAt = new Date(this.clock.now()).toISOString();
       await this.repo.put(next);
+      await this.budgets?.sync(crew, next);
       return next;
     });
   }
@@ -102,6 +106,7 @@ export class CrewService {
     return this.serial(async () => {
       const crew = await this.get(p.crew);
       await this.repo.delete(crew.id);
+      await this.budgets?.sync(crew, null);
       return { deleted: true, id: crew.id, name: crew.name };
     });
   }
@@ -162,7 +167,6 @@ export class CrewService {
       systemPrompt: input.systemPrompt ?? '',
       temperature: input.temperature ?? null,
       maxTokens: input.maxTokens ?? null,
-      // Only stored for now; the lead turns it into a budget of scope `agent:<crew>/<name>` later.
       budget: input.budget ? { limitUsd: input.budget.limitUsd, period: input.budget.period } : null,
       promptCache: input.promptCache ?? false,
     };

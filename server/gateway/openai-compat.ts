@@ -5,7 +5,11 @@
  * `ChatService.complete` exactly like `chat/complete` over JSON-RPC.
  *
  * Attribution comes from headers: `X-Crew-Id` → crew, `X-Agent-Id` → agent, `X-Run-Id` → tag `run:<id>`.
- * (Per-crew tokens are not implemented yet: the one server token authorizes every caller.)
+ * A per-crew token (`crew/token`, server/crews/tokens.ts) used as the API key instead of the server token pins the
+ * crew: crew = the crew's name, agent = `<crew name>/<X-Agent-Id>` (the crew's own spelling when it has an agent of
+ * that name, case-insensitive; a header already prefixed `<crew name>/` is not prefixed twice) — the attribution
+ * of the crew's own runs, so its agents' budgets cover these calls too. An `X-Crew-Id` naming any other crew is a
+ * 403 `crew_mismatch`: such a caller may not spend as anyone else.
  * Errors are OpenAI-shaped bodies `{error: {message, type, code, param}}` with the status a client expects:
  * a budget refusal is 402 `budget_exceeded`, an unknown model 404 `model_not_found`, bad input 400 naming the
  * field, and upstream failures keep the upstream's status (429 with Retry-After).
@@ -25,6 +29,15 @@ export interface GatewayDeps {
   clock: Clock;
   /** The per-client rate limiter (milliseconds to wait, 0 when allowed); none = unlimited. */
   limiter?: { take(client: string): number; readonly config: { perSecond: number } };
+  /** Per-crew tokens: the crew a bearer token belongs to, if it is one; none = only the server token works. */
+  crewTokens?: { authenticate(token: string): Promise<GatewayCrew | undefined> };
+}
+
+/** The crew a per-crew token belongs to, as it is now. */
+export interface GatewayCrew {
+  id: string;
+  name: string;
+  agents: readonly { name: string }[];
 }
 
 export interface OpenAiErrorBody {
@@ -141,14 +154,38 @@ function header(req: http.IncomingMessage, name: string): string | undefined {
   return s;
 }
 
-/** Crew, agent and run tag from the X-Crew-Id / X-Agent-Id / X-Run-Id headers. */
-export function attribution(req: http.IncomingMessage, params: ChatComplete.Params): void {
+/**
+ * Crew, agent and run tag from the X-Crew-Id / X-Agent-Id / X-Run-Id headers; with a crew token (`caller`), the
+ * crew is the token's and the agent is one of its own (see the top of this file).
+ */
+export function attribution(req: http.IncomingMessage, params: ChatComplete.Params, caller?: GatewayCrew): void {
   const crew = header(req, 'x-crew-id');
   const agent = header(req, 'x-agent-id');
   const run = header(req, 'x-run-id');
-  if (crew) params.crew = crew;
-  if (agent) params.agent = agent;
+  if (caller) {
+    if (crew && crew !== caller.id && crew.toLowerCase() !== caller.name.toLowerCase())
+      throw new GatewayError(
+        403,
+        `this API key is the gateway token of crew "${caller.name}"; the X-Crew-Id header names "${crew}". ` +
+          `Drop the header, or use crew "${crew}"'s own token`,
+        'permission_error',
+        'crew_mismatch',
+        'x-crew-id',
+      );
+    params.crew = caller.name;
+    if (agent) params.agent = `${caller.name}/${agentOf(caller, agent)}`;
+  } else {
+    if (crew) params.crew = crew;
+    if (agent) params.agent = agent;
+  }
   if (run) params.tags = [`run:${run}`];
+}
+
+function agentOf(caller: GatewayCrew, given: string): string {
+  const prefix = `${caller.name.toLowerCase()}/`;
+  const bare = given.toLowerCase().startsWith(prefix) ? given.slice(prefix.length) : given;
+  const key = bare.toLowerCase();
+  return caller.agents.find((a) => a.name.toLowerCase() === key)?.name ?? bare;
 }
 
 const UPSTREAM_TYPES: Record<number, string> = {
@@ -239,11 +276,12 @@ export function sendGatewayError(res: http.ServerResponse, e: unknown): void {
   sendJson(res, g.status, g.body(), g.headers);
 }
 
-/** Handles one `/v1/*` request (already authenticated). */
+/** Handles one `/v1/*` request (already authenticated; `caller` when by a crew token). */
 export async function handleGateway(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   deps: GatewayDeps,
+  caller?: GatewayCrew,
 ): Promise<void> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -251,7 +289,7 @@ export async function handleGateway(
   try {
     if (path === '/v1/chat/completions') {
       if (req.method !== 'POST') throw notAllowed('POST', path);
-      return await chatCompletions(req, res, deps);
+      return await chatCompletions(req, res, deps, caller);
     }
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {
       if (req.method !== 'GET') throw notAllowed('GET', path);
@@ -284,7 +322,12 @@ async function models(res: http.ServerResponse, deps: GatewayDeps, id: string | 
   sendJson(res, 200, toModel(m));
 }
 
-async function chatCompletions(req: http.IncomingMessage, res: http.ServerResponse, deps: GatewayDeps): Promise<void> {
+async function chatCompletions(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  deps: GatewayDeps,
+  caller: GatewayCrew | undefined,
+): Promise<void> {
   if (deps.limiter) {
     const wait = deps.limiter.take('http:gateway');
     if (wait > 0)
@@ -311,7 +354,7 @@ async function chatCompletions(req: http.IncomingMessage, res: http.ServerRespon
     throw invalid('(body)', 'the request body is not valid JSON');
   }
   const { params, includeUsage } = parseChatBody(raw);
-  attribution(req, params);
+  attribution(req, params, caller);
 
   // A client that goes away cancels the call (upstream aborted, reservation released).
   const controller = new AbortController();

@@ -32,6 +32,8 @@ export interface ChatRequest {
   maxTokens: number;
   temperature?: number;
   stream: boolean;
+  /** Send the leading system message(s) with a `cache_control` breakpoint after them. */
+  cacheSystemPrompt?: boolean;
 }
 
 export interface ChatOutcome {
@@ -78,6 +80,22 @@ export const realSleeper: Sleeper = {
       signal?.addEventListener('abort', onAbort, { once: true });
     }),
 };
+
+/**
+ * The messages with the last of the leading system messages as a text content part carrying
+ * `cache_control: {type: 'ephemeral'}` (OpenRouter's syntax; a breakpoint caches everything before it, so one at
+ * the end of the system prefix covers all of it). Without a leading system message they go as they are.
+ */
+export function withCacheBreakpoint(messages: readonly ChatMessage[]): OpenAI.Chat.ChatCompletionMessageParam[] {
+  let last = -1;
+  while (last + 1 < messages.length && messages[last + 1]!.role === 'system') last++;
+  return messages.map((m, i) => {
+    if (i !== last) return m as OpenAI.Chat.ChatCompletionMessageParam;
+    // cache_control is OpenRouter's extension of the OpenAI text part; the SDK passes unknown keys through.
+    const part = { type: 'text' as const, text: m.content, cache_control: { type: 'ephemeral' as const } };
+    return { role: 'system', content: [part], ...(m.name ? { name: m.name } : {}) };
+  });
+}
 
 interface OpenRouterUsage {
   prompt_tokens?: number;
@@ -146,7 +164,9 @@ export class OpenRouterClient {
     this.requireKey();
     const body = {
       model: req.model,
-      messages: req.messages as OpenAI.Chat.ChatCompletionMessageParam[],
+      messages: req.cacheSystemPrompt
+        ? withCacheBreakpoint(req.messages)
+        : (req.messages as OpenAI.Chat.ChatCompletionMessageParam[]),
       max_tokens: req.maxTokens,
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
     };

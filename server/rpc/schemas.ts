@@ -73,6 +73,7 @@ export const schemas: Record<MethodName, z.ZodType> = {
     maxTokens: z.number().int().min(1).max(1_000_000).optional(),
     temperature: z.number().min(0).max(2).optional(),
     stream: z.boolean().optional(),
+    cacheSystemPrompt: z.boolean().optional(),
     crew: id.optional(),
     agent: id.optional(),
     tags: z.array(z.string().min(1).max(100)).max(20).optional(),

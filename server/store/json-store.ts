@@ -7,14 +7,16 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import { ErrorCodes } from '../../protocol';
-import type { BudgetAlert, Webhook } from '../../protocol';
+import type { AppliedRecommendation, BudgetAlert, Webhook } from '../../protocol';
 import type { Clock } from '../clock';
 import { silentLogger, type Logger } from '../log';
 import { RpcError } from '../rpc/errors';
 import { DurableJsonFile } from './durable-file';
 import { FileLedger, LedgerCorrupt } from './ledger/file-ledger';
 import { FileAccessRepository } from './memory/access-store';
+import { FileCallProfileRepository } from './call-profile-store';
 import { FileMemoryRepository, MemoryStoreCorrupt } from './memory/memory-log';
+import { FileRunRepository } from './runs/run-log';
 import { FileVectorRepository } from './memory/vector-file';
 import type {
   AccessRepository,
@@ -26,6 +28,11 @@ import type {
   BudgetRepository,
   CrewRecord,
   CrewRepository,
+  RunRepository,
+  CrewTokenRecord,
+  CrewTokenRepository,
+  AppliedRecommendationRepository,
+  CallProfileRepository,
   LedgerRepository,
   ModelCacheRecord,
   ModelCacheRepository,
@@ -45,6 +52,8 @@ export class JsonStore implements StoreHandle {
   private memoryImpl!: FileMemoryRepository;
   private vectorImpl!: FileVectorRepository;
   private accessImpl!: FileAccessRepository;
+  private callProfilesImpl!: FileCallProfileRepository;
+  private runImpl!: FileRunRepository;
   private modelFile!: DurableJsonFile<ModelCacheRecord>;
 
   readonly budgets: BudgetRepository;
@@ -56,6 +65,10 @@ export class JsonStore implements StoreHandle {
   readonly access: AccessRepository;
   readonly archives: ArchiveIndexRepository;
   readonly crews: CrewRepository;
+  readonly runs: RunRepository;
+  readonly crewTokens: CrewTokenRepository;
+  readonly appliedRecommendations: AppliedRecommendationRepository;
+  readonly callProfiles: CallProfileRepository;
   readonly settings: {
     get(): { embedder?: string };
     set(patch: { embedder?: string }): Promise<void>;
@@ -70,6 +83,13 @@ export class JsonStore implements StoreHandle {
     this.budgets = budgetRepo(() => this.db);
     this.archives = archiveRepo(() => this.db);
     this.crews = crewRepo(() => this.db);
+    this.crewTokens = crewTokenRepo(() => this.db);
+    this.appliedRecommendations = appliedRecommendationRepo(() => this.db);
+    this.callProfiles = {
+      record: (shape) => this.callProfilesImpl.record(shape),
+      query: (range) => this.callProfilesImpl.query(range),
+      flush: () => this.callProfilesImpl.flush(),
+    };
     this.settings = {
       get: () => ({ ...this.db.data.settings }),
       set: async (patch) => {
@@ -91,6 +111,7 @@ export class JsonStore implements StoreHandle {
       aggregate: (filter, by) => this.ledgerImpl.aggregate(filter, by),
       list: (filter) => this.ledgerImpl.list(filter),
       estimated: (limit) => this.ledgerImpl.estimated(limit),
+      usage: (filter) => this.ledgerImpl.usage(filter),
     };
     this.memories = {
       get: (id) => this.memoryImpl.get(id),
@@ -114,6 +135,11 @@ export class JsonStore implements StoreHandle {
       forget: (ids) => this.accessImpl.forget(ids),
       restore: (entries) => this.accessImpl.restore(entries),
       flush: () => this.accessImpl.flush(),
+    };
+    this.runs = {
+      get: (id) => this.runImpl.get(id),
+      list: (filter) => this.runImpl.list(filter),
+      put: (run) => this.runImpl.put([run]),
     };
   }
 
@@ -198,6 +224,8 @@ export class JsonStore implements StoreHandle {
       this.memoryImpl = await FileMemoryRepository.open(path.join(this.dir, 'memory'), { onError });
       this.vectorImpl = await FileVectorRepository.open(path.join(this.dir, 'vectors'), { onError });
       this.accessImpl = await FileAccessRepository.open(path.join(this.dir, 'access'), { onError });
+      this.callProfilesImpl = await FileCallProfileRepository.open(this.dir, { onError });
+      this.runImpl = await FileRunRepository.open(path.join(this.dir, 'runs'), { onError });
     } catch (e) {
       if (e instanceof LedgerCorrupt || e instanceof MemoryStoreCorrupt)
         throw new StoreError(
@@ -215,8 +243,10 @@ export class JsonStore implements StoreHandle {
   async close(): Promise<void> {
     await this.ledgerImpl.close();
     await this.accessImpl.close();
+    await this.callProfilesImpl.close();
     await this.memoryImpl.close();
     await this.vectorImpl.close();
+    await this.runImpl.close();
   }
 
   /**
@@ -225,8 +255,10 @@ export class JsonStore implements StoreHandle {
    */
   async backup(file: string): Promise<{ path: string; bytes: number; sha256: string }> {
     await this.accessImpl.flush();
+    await this.callProfilesImpl.flush();
     const resumes = await Promise.all([
       this.memoryImpl.pauseCompaction(),
+      this.runImpl.pauseCompaction(),
       this.vectorImpl.pauseCompaction(),
       this.accessImpl.pauseCompaction(),
     ]);
@@ -323,6 +355,54 @@ function crewRepo(db: () => Low<DbData>): CrewRepository {
       if (d.crews.length === before) return false;
       await db().write();
       return true;
+    },
+  };
+}
+
+function crewTokenRepo(db: () => Low<DbData>): CrewTokenRepository {
+  const copy = (t: CrewTokenRecord): CrewTokenRecord => ({ ...t });
+  return {
+    list: async () => db().data.crewTokens.map(copy),
+    get: async (crewId) => {
+      const t = db().data.crewTokens.find((x) => x.crewId === crewId);
+      return t && copy(t);
+    },
+    put: async (token) => {
+      await db().update((d) => {
+        const i = d.crewTokens.findIndex((x) => x.crewId === token.crewId);
+        if (i >= 0) d.crewTokens[i] = copy(token);
+        else d.crewTokens.push(copy(token));
+      });
+    },
+    delete: async (crewId) => {
+      const d = db().data;
+      const before = d.crewTokens.length;
+      d.crewTokens = d.crewTokens.filter((t) => t.crewId !== crewId);
+      if (d.crewTokens.length === before) return false;
+      await db().write();
+      return true;
+    },
+  };
+}
+
+/** Kept to the most recent; older applications only matter to the audit log, which has them too. */
+const MAX_APPLIED_RECOMMENDATIONS = 1_000;
+
+function appliedRecommendationRepo(db: () => Low<DbData>): AppliedRecommendationRepository {
+  const copy = (a: AppliedRecommendation): AppliedRecommendation => structuredClone(a);
+  return {
+    list: async (limit) => (limit > 0 ? db().data.appliedRecommendations.slice(-limit).reverse().map(copy) : []),
+    get: async (id) => {
+      const list = db().data.appliedRecommendations;
+      for (let i = list.length - 1; i >= 0; i--) if (list[i]!.id === id) return copy(list[i]!);
+      return undefined;
+    },
+    append: async (entry) => {
+      await db().update((d) => {
+        d.appliedRecommendations.push(copy(entry));
+        if (d.appliedRecommendations.length > MAX_APPLIED_RECOMMENDATIONS)
+          d.appliedRecommendations.splice(0, d.appliedRecommendations.length - MAX_APPLIED_RECOMMENDATIONS);
+      });
     },
   };
 }

@@ -12,6 +12,7 @@ import type {
   Webhook,
 } from '../../protocol';
 import type { Crew } from '../../protocol/crews';
+import type { AppliedRecommendation } from '../../protocol/recommendations';
 import type { Run, RunStatus } from '../../protocol/runs';
 
 export interface BudgetRecord {
@@ -122,6 +123,23 @@ export interface LedgerRepository {
   list(filter: LedgerFilter & { before?: number; limit: number }): { rows: LedgerRow[]; total: number };
   /** Estimated rows that have a generation id, oldest first. */
   estimated(limit: number): LedgerRow[];
+  /** Rows grouped by (crew, agent, model) with their token sums and largest call: what savings are priced on. */
+  usage(filter: LedgerFilter): LedgerUsage[];
+}
+
+/** One (crew, agent, model) group of ledger rows. */
+export interface LedgerUsage {
+  crew: string | null;
+  agent: string | null;
+  model: string;
+  calls: number;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  costPico: bigint;
+  /** The largest prompt + completion of one call: the context length the group needs. */
+  maxContextTokens: number;
+  maxCompletionTokens: number;
 }
 
 export interface StoreHandle {
@@ -261,6 +279,16 @@ export interface CrewTokenRecord {
   createdAt: string;
 }
 
+/** Crews' gateway tokens, at most one per crew (by hash only; the token itself is never stored). */
+export interface CrewTokenRepository {
+  list(): Promise<CrewTokenRecord[]>;
+  get(crewId: string): Promise<CrewTokenRecord | undefined>;
+  /** Inserts or replaces the crew's token. Durable. */
+  put(token: CrewTokenRecord): Promise<void>;
+  /** Removes the crew's token; false if it had none. Durable. */
+  delete(crewId: string): Promise<boolean>;
+}
+
 // ── runs ───────────────────────────────────────────────────────────────
 
 /** A run as stored: the same shape as on the wire. */
@@ -285,4 +313,80 @@ export interface RunRepository {
   list(filter: RunFilter & { limit: number }): { runs: RunRecord[]; total: number };
   /** Inserts or replaces (by id). Durable. */
   put(run: RunRecord): Promise<void>;
+}
+
+// ── savings recommendations ────────────────────────────────────────────
+
+/** Recommendations applied (`cost/applyRecommendation`), and what they changed. */
+export interface AppliedRecommendationRepository {
+  /** Newest first. */
+  list(limit: number): Promise<AppliedRecommendation[]>;
+  /** The latest application of this recommendation id, if any. */
+  get(id: string): Promise<AppliedRecommendation | undefined>;
+  /** Durable. */
+  append(entry: AppliedRecommendation): Promise<void>;
+}
+
+/**
+ * What one successful call looked like, beyond its ledger row: what it asked for (`maxTokens`) and whether it
+ * began with a long system prefix (its sha256 and its share of the real prompt tokens).
+ */
+export interface CallShape {
+  /** ms since epoch */
+  at: number;
+  crew: string | null;
+  agent: string | null;
+  model: string;
+  /** The max_tokens sent (the caller's, or the default the gate reserved). */
+  maxTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  /** The leading system message(s), when long enough to be worth caching. */
+  prefix: { sha256: string; tokens: number } | null;
+}
+
+/** One UTC day of one (crew, agent, model)'s calls. */
+export interface AgentDayProfile {
+  /** YYYY-MM-DD (UTC) */
+  day: string;
+  crew: string | null;
+  agent: string | null;
+  model: string;
+  calls: number;
+  maxTokensSum: number;
+  maxTokensMax: number;
+  completionSum: number;
+  completionMax: number;
+  /** Completion tokens by log bucket (see costs/token-histogram.ts): bucket → calls. */
+  completionHistogram: Record<string, number>;
+}
+
+/** One UTC day of the calls of one (crew, agent, model) that began with one system prefix. */
+export interface PrefixDayProfile {
+  day: string;
+  crew: string | null;
+  agent: string | null;
+  model: string;
+  /** sha256 of the prefix (hex, first 32 digits). */
+  sha256: string;
+  calls: number;
+  /** Calls that were already served cached tokens. */
+  cachedCalls: number;
+  /** Sum over the calls of the prefix's tokens. */
+  prefixTokens: number;
+  /** Calls more than the cache's lifetime after the previous one with this prefix: each would write the cache. */
+  writes: number;
+  /** The last call's time (ms), to tell the next one's gap. */
+  lastAt: number;
+}
+
+/**
+ * Call shapes kept as per-day aggregates (never one row per call). `record` is synchronous and cheap (it is on
+ * every call's path); aggregates are written in the background, and `flush` makes everything so far durable.
+ */
+export interface CallProfileRepository {
+  record(shape: CallShape): void;
+  /** Days from `fromDay` to `toDay` inclusive (YYYY-MM-DD). */
+  query(range: { fromDay: string; toDay: string }): { agents: AgentDayProfile[]; prefixes: PrefixDayProfile[] };
+  flush(): Promise<void>;
 }

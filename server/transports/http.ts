@@ -2,7 +2,8 @@
  * HTTP on 127.0.0.1: `POST /rpc` takes a JSON-RPC request (or batch) and answers it; `GET /events` streams
  * notifications as Server-Sent Events. Both require the bearer token (EventSource cannot set headers, so
  * /events also takes `?token=`). A client that disconnects mid-request cancels it. With gateway deps, `/v1/*` is
- * the OpenAI-compatible gateway (server/gateway/openai-compat.ts), behind the same token.
+ * the OpenAI-compatible gateway (server/gateway/openai-compat.ts), behind the same token or a crew's own gateway
+ * token (server/crews/tokens.ts), which is worth nothing on `/rpc` and `/events`.
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
@@ -11,7 +12,13 @@ import { ErrorCodes } from '../../protocol';
 import type { NotificationHub } from '../rpc/hub';
 import type { ClientInfo, Router } from '../rpc/router';
 import { RpcError } from '../rpc/errors';
-import { GatewayError, handleGateway, sendGatewayError, type GatewayDeps } from '../gateway/openai-compat';
+import {
+  GatewayError,
+  handleGateway,
+  sendGatewayError,
+  type GatewayCrew,
+  type GatewayDeps,
+} from '../gateway/openai-compat';
 import { readBody } from './body';
 
 interface JsonRpcRequest {
@@ -68,12 +75,20 @@ export async function listenHttp(
       (url.pathname === '/events' && tokenMatches(url.searchParams.get('token') ?? undefined, opts.token));
     if (gateway && url.pathname.startsWith('/v1/')) {
       if (authorized) return handleGateway(req, res, gateway);
+      let crew: GatewayCrew | undefined;
+      try {
+        crew = bearer && gateway.crewTokens ? await gateway.crewTokens.authenticate(bearer) : undefined;
+      } catch (e) {
+        return sendGatewayError(res, e);
+      }
+      if (crew) return handleGateway(req, res, gateway, crew);
       res.setHeader('www-authenticate', 'Bearer');
       return sendGatewayError(
         res,
         new GatewayError(
           401,
-          'missing or wrong bearer token: use the token shown by "crew server token" as the API key',
+          'missing, wrong or revoked bearer token: use the token shown by "crew server token", ' +
+            'or a crew\'s token from "crew crew token <crew>", as the API key',
           'invalid_request_error',
           'invalid_api_key',
         ),
@@ -89,7 +104,8 @@ export async function listenHttp(
         rpcError(
           null,
           ErrorCodes.Unauthorized,
-          'missing or wrong bearer token: use the token shown by "crew server token"',
+          'missing or wrong bearer token: use the token shown by "crew server token" ' +
+            "(a crew's gateway token is only valid for /v1)",
         ),
       );
     }

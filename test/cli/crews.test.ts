@@ -66,6 +66,7 @@ describe('crew crew', function () {
       temperature: null,
       maxTokens: 400,
       budget: null,
+      promptCache: false,
     });
     assert.deepEqual(researcher.json.agents[0]!.budget, { limitUsd: 2, period: 'daily' });
 

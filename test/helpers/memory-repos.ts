@@ -1,9 +1,17 @@
 /**
- * In-memory budget and alert repositories for unit tests of the budget and cost services (the file-backed ones
+ * In-memory budget, alert, crew and crew-token repositories for unit tests of the services (the file-backed ones
  * are tested on their own; these keep service tests about the services).
  */
 import type { BudgetAlert, Webhook } from '../../protocol';
-import type { AlertRepository, BudgetRecord, BudgetRepository } from '../../server/store/repositories';
+import type {
+  AlertRepository,
+  BudgetRecord,
+  BudgetRepository,
+  CrewRecord,
+  CrewRepository,
+  CrewTokenRecord,
+  CrewTokenRepository,
+} from '../../server/store/repositories';
 
 export class MemoryBudgets implements BudgetRepository {
   readonly rows = new Map<string, BudgetRecord>();
@@ -54,5 +62,43 @@ export class MemoryAlerts implements AlertRepository {
     if (i < 0) return false;
     this.hooks.splice(i, 1);
     return true;
+  }
+}
+
+export class MemoryCrews implements CrewRepository {
+  readonly rows = new Map<string, CrewRecord>();
+  async list() {
+    return [...this.rows.values()].map((c) => structuredClone(c));
+  }
+  async get(id: string) {
+    const c = this.rows.get(id);
+    return c && structuredClone(c);
+  }
+  async put(c: CrewRecord) {
+    this.rows.set(c.id, structuredClone(c));
+  }
+  async delete(id: string) {
+    return this.rows.delete(id);
+  }
+}
+
+/** Crew tokens by crew id; `failWrites` makes the next writes throw, as a full disk would. */
+export class MemoryCrewTokens implements CrewTokenRepository {
+  readonly rows = new Map<string, CrewTokenRecord>();
+  failWrites = false;
+  async list() {
+    return [...this.rows.values()].map((t) => ({ ...t }));
+  }
+  async get(crewId: string) {
+    const t = this.rows.get(crewId);
+    return t && { ...t };
+  }
+  async put(t: CrewTokenRecord) {
+    if (this.failWrites) throw new Error('ENOSPC: no space left on device');
+    this.rows.set(t.crewId, { ...t });
+  }
+  async delete(crewId: string) {
+    if (this.failWrites) throw new Error('ENOSPC: no space left on device');
+    return this.rows.delete(crewId);
   }
 }

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ErrorCodes, type ModelInfo } from '../../protocol';
+import { ErrorCodes, type BudgetSet, type BudgetStatus, type ModelInfo } from '../../protocol';
 import type { AgentInput } from '../../protocol/crews';
 import { ManualClock } from '../../server/clock';
+import { AgentBudgets } from '../../server/crews/agent-budgets';
 import { CrewService, type ModelRequirer } from '../../server/crews/service';
 import { crewSchemas } from '../../server/crews/schemas';
 import { errors, RpcError } from '../../server/rpc/errors';
@@ -81,6 +82,7 @@ describe('CrewService', () => {
         temperature: 0.7,
         maxTokens: null,
         budget: null,
+        promptCache: false,
       },
       {
         name: 'Critic',
@@ -90,6 +92,7 @@ describe('CrewService', () => {
         temperature: null,
         maxTokens: 2000,
         budget: { limitUsd: 5, period: 'daily' },
+        promptCache: false,
       },
     ]);
     assert.deepEqual(await crews.get(c.id), c);
@@ -245,5 +248,53 @@ describe('crew schemas', () => {
     assert.ok(crewSchemas['crew/list'].safeParse(undefined).success);
     assert.ok(crewSchemas['crew/update'].safeParse({ crew: 'a', removeAgent: 'b' }).success);
     assert.ok(!crewSchemas['crew/get'].safeParse({}).success);
+  });
+});
+
+describe('AgentBudgets (an agent budget is a budget of scope agent:<crew>/<agent>)', () => {
+  /** A BudgetWriter over a list, keyed like BudgetService: one budget per scope and period. */
+  function budgetList() {
+    const list: BudgetStatus[] = [];
+    let seq = 0;
+    return {
+      list,
+      set: async (p: BudgetSet.Params) => {
+        const old = list.find((b) => b.scope === p.scope && b.period === p.period);
+        if (old) old.limitUsd = p.limitUsd;
+        else list.push({ id: `b${++seq}`, scope: p.scope, period: p.period, limitUsd: p.limitUsd } as BudgetStatus);
+      },
+      delete: async (id: string) =>
+        void list.splice(
+          list.findIndex((b) => b.id === id),
+          1,
+        ),
+      status: (f: { scope?: string }) => list.filter((b) => !f.scope || b.scope === f.scope),
+    };
+  }
+  const view = (l: BudgetStatus[]) => l.map((b) => `${b.scope} ${b.period} ${b.limitUsd}`).sort();
+
+  it('follows the crew: set on create, changed on update, moved on rename, removed with the agent or the crew', async () => {
+    const budgets = budgetList();
+    const crews = new CrewService(memoryRepo(), catalog, new ManualClock(0), new AgentBudgets(budgets));
+    const c = await crews.create({ name: 'ops', agents: [critic, writer] });
+    assert.deepEqual(view(budgets.list), ['agent:ops/Critic daily 5']);
+    await crews.update({
+      crew: 'ops',
+      removeAgent: 'Critic',
+      addAgent: { ...critic, budget: { limitUsd: 7, period: 'daily' } },
+    });
+    assert.deepEqual(view(budgets.list), ['agent:ops/Critic daily 7']);
+    await crews.update({
+      crew: 'ops',
+      removeAgent: 'writer',
+      addAgent: { ...writer, budget: { limitUsd: 1, period: 'total' } },
+    });
+    assert.deepEqual(view(budgets.list), ['agent:ops/Critic daily 7', 'agent:ops/writer total 1']);
+    await crews.update({ crew: c.id, name: 'sre' });
+    assert.deepEqual(view(budgets.list), ['agent:sre/Critic daily 7', 'agent:sre/writer total 1']);
+    await crews.update({ crew: 'sre', removeAgent: 'writer' });
+    assert.deepEqual(view(budgets.list), ['agent:sre/Critic daily 7']);
+    await crews.delete({ crew: 'sre' });
+    assert.deepEqual(view(budgets.list), []);
   });
 });

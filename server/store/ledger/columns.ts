@@ -5,7 +5,14 @@
  */
 import type { CallStatus } from '../../../protocol';
 import { sumPico } from '../../costs/money';
-import type { LedgerAggregate, LedgerFilter, LedgerGroupBy, LedgerRow, NewLedgerRow } from '../repositories';
+import type {
+  LedgerAggregate,
+  LedgerFilter,
+  LedgerGroupBy,
+  LedgerRow,
+  LedgerUsage,
+  NewLedgerRow,
+} from '../repositories';
 
 const STATUSES: CallStatus[] = ['ok', 'error', 'cancelled'];
 const NONE = 0;
@@ -221,6 +228,62 @@ export class LedgerColumns {
       costPico: sumPico(g.cost),
       estimatedPico: sumPico(g.est),
       errors: g.errors,
+    }));
+  }
+
+  usage(filter: LedgerFilter): LedgerUsage[] {
+    const match = this.matcher(filter);
+    if (!match) return [];
+    const [start, end] = this.range(filter);
+    // One number per (crew, agent, model) from the dictionary ids, so the loop allocates nothing per row.
+    const kc = this.crews.values.length;
+    const ka = this.agents.values.length;
+    const packed = kc * ka * this.models.values.length <= Number.MAX_SAFE_INTEGER;
+    const groups = new Map<
+      number | string,
+      {
+        i: number;
+        calls: number;
+        prompt: number;
+        completion: number;
+        cached: number;
+        cost: number[];
+        maxContext: number;
+        maxCompletion: number;
+      }
+    >();
+    for (let i = start; i < end; i++) {
+      if (!match(i)) continue;
+      const c = this.crew[i]!;
+      const a = this.agent[i]!;
+      const m = this.model[i]!;
+      const k = packed ? (m * ka + a) * kc + c : `${m},${a},${c}`;
+      let g = groups.get(k);
+      if (!g) {
+        g = { i, calls: 0, prompt: 0, completion: 0, cached: 0, cost: [0], maxContext: 0, maxCompletion: 0 };
+        groups.set(k, g);
+      }
+      const p = this.prompt[i]!;
+      const o = this.completion[i]!;
+      g.calls++;
+      g.prompt += p;
+      g.completion += o;
+      g.cached += this.cached[i]!;
+      addExact(g.cost, this.cost[i]!);
+      if (p + o > g.maxContext) g.maxContext = p + o;
+      if (o > g.maxCompletion) g.maxCompletion = o;
+    }
+    return [...groups.values()].map((g) => ({
+      crew: this.crews.value(this.crew[g.i]!),
+      agent: this.agents.value(this.agent[g.i]!),
+      model: this.models.value(this.model[g.i]!) ?? '',
+      calls: g.calls,
+      promptTokens: g.prompt,
+      completionTokens: g.completion,
+      cachedTokens: g.cached,
+      costPico: sumPico(g.cost),
+      maxContextTokens: g.maxContext,
+      maxCompletionTokens: g.maxCompletion,
     }));
   }
 

@@ -15,6 +15,7 @@ import type {
   LedgerGroupBy,
   LedgerRepository,
   LedgerRow,
+  LedgerUsage,
   NewLedgerRow,
 } from '../repositories';
 import { LedgerColumns } from './columns';
@@ -219,6 +220,10 @@ export class FileLedger implements LedgerRepository {
   aggregate(filter: LedgerFilter, by: LedgerGroupBy): LedgerAggregate[] {
     return this.cols.aggregate(filter, by);
   }
+  usage(filter: LedgerFilter): LedgerUsage[] {
+    return this.cols.usage(filter);
+  }
+
   list(filter: LedgerFilter & { before?: number; limit: number }): { rows: LedgerRow[]; total: number } {
     return this.cols.list(filter);
   }

@@ -1,342 +1,46 @@
 /**
- * Memories on disk: an append-only JSON-lines log of operations (`put` of whole records, `del` of ids) in numbered
- * segments, plus a snapshot of the live set. Every live record is held in memory; a write appends one line and is
- * on disk (group commit, O_DSYNC) before its promise resolves, so no write ever rewrites the collection.
- *
- * When the files hold more than twice the live set, a compaction writes a fresh snapshot in the background. Its
- * content is taken at a cut of the log (see SegmentWriter.cut): the snapshot holds exactly what segments up to
- * `through` hold, and writes made meanwhile go to later segments. Loading is snapshot + later segments in order, so
- * a crash before the snapshot's rename leaves the old snapshot + all segments, and a crash after it leaves the new
- * snapshot + segments it supersedes, which the load skips (and deletes): nothing lost, nothing applied twice.
+ * Memories on disk: a record log (store/record-log.ts: append-only JSON-lines segments plus a snapshot, compacted
+ * in the background) with every live memory in memory, indexed by crew.
  */
-import { promises as fsp } from 'node:fs';
-import path from 'node:path';
-import { syncDir } from '../durable-file';
+import { RecordLog, type RecordCodec, type RecordLogOptions } from '../record-log';
 import type { MemoryRecord, MemoryRepository } from '../repositories';
-import {
-  ensureDir,
-  listSegments,
-  type LogLine,
-  MemoryStoreCorrupt,
-  readJsonLines,
-  removeTemps,
-  SegmentWriter,
-  toError,
-  unlinkAll,
-} from './segment-io';
 
 export { MemoryStoreCorrupt } from './segment-io';
 
-const SNAPSHOT = 'snapshot.jsonl';
-const SEGMENT = /^log-(\d{6})\.jsonl$/;
-const segName = (seq: number) => `log-${String(seq).padStart(6, '0')}.jsonl`;
-/** `{"op":"put","r":` + `}` + newline around a record's JSON, in a snapshot or a one-record put. */
-const PUT_OVERHEAD = 18;
+export type MemoryLogOptions = RecordLogOptions;
 
-interface PutLine {
-  op: 'put';
-  r?: MemoryRecord;
-  /** A put of several records is one line, so it lands whole or (torn, never acknowledged) not at all. */
-  rs?: MemoryRecord[];
-}
-interface DelLine {
-  op: 'del';
-  ids: string[];
-}
-interface SnapshotHeader {
-  snapshot: 1;
-  /** The last log segment this snapshot includes. */
-  through: number;
-  count: number;
-}
+const codec: RecordCodec<MemoryRecord> = {
+  what: 'memory',
+  is: (r): r is MemoryRecord => isRecord(r),
+  copy: (r) => frozenCopy(r),
+  freeze: (r) => deepFreeze(r),
+};
 
-interface Entry {
-  r: MemoryRecord;
-  /** What the record takes in a snapshot: compaction runs when the files outgrow twice the sum of these. */
-  bytes: number;
-}
-
-export interface MemoryLogOptions {
-  onError?(message: string): void;
-  /** Compact once the files exceed this (default 1 MiB) and twice the live set. */
-  compactMinBytes?: number;
-}
-
-export class FileMemoryRepository implements MemoryRepository {
-  private readonly live = new Map<string, Entry>();
-  private readonly crews = new Map<string, Map<string, Entry>>();
-  private liveBytes = 0;
-  private snapshotBytes = 0;
-  /** Bytes in log segments after the snapshot. */
-  private logBytes = 0;
-  private writer!: SegmentWriter;
-  private compacting: Promise<void> | undefined;
-  private paused = 0;
-  private closed = false;
-  private readonly onError: (message: string) => void;
-  private readonly compactMinBytes: number;
-
-  private constructor(
-    readonly dir: string,
-    opts: MemoryLogOptions,
-  ) {
-    this.onError = (message) => opts.onError?.(message);
-    this.compactMinBytes = opts.compactMinBytes ?? 1 << 20;
-  }
+export class FileMemoryRepository extends RecordLog<MemoryRecord> implements MemoryRepository {
+  private readonly crews = new Map<string, Map<string, MemoryRecord>>();
 
   static async open(dir: string, opts: MemoryLogOptions = {}): Promise<FileMemoryRepository> {
-    await ensureDir(dir);
-    const repo = new FileMemoryRepository(dir, opts);
+    const repo = new FileMemoryRepository(dir, codec, opts);
     await repo.load();
     return repo;
   }
 
-  private async load(): Promise<void> {
-    await removeTemps(this.dir);
-    let through = 0;
-    const snapFile = path.join(this.dir, SNAPSHOT);
-    let snap: LogLine<SnapshotHeader | PutLine>[] | undefined;
-    try {
-      // The snapshot was renamed into place whole: any bad line in it is damage, never a torn write.
-      snap = await readJsonLines<SnapshotHeader | PutLine>(snapFile, false, this.onError);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-    if (snap) {
-      const head = snap[0]?.value as Partial<SnapshotHeader> | undefined;
-      if (head?.snapshot !== 1 || typeof head.through !== 'number' || typeof head.count !== 'number')
-        throw new MemoryStoreCorrupt(snapFile, 'line 1', 'is not a snapshot header');
-      if (snap.length - 1 !== head.count)
-        throw new MemoryStoreCorrupt(
-          snapFile,
-          'end',
-          `holds ${snap.length - 1} records, its header says ${head.count}`,
-        );
-      through = head.through;
-      for (let i = 1; i < snap.length; i++) {
-        const line = snap[i]!;
-        const v = line.value as PutLine;
-        if (v.op !== 'put' || !isRecord(v.r))
-          throw new MemoryStoreCorrupt(snapFile, `line ${line.n}`, 'is not a record');
-        this.applyPut(deepFreeze(v.r), line.bytes);
-        this.snapshotBytes += line.bytes;
-      }
-    }
-    const segs = await listSegments(this.dir, SEGMENT);
-    // Left behind by a crash between a snapshot's rename and the removal of what it replaced.
-    await unlinkAll(segs.filter((s) => s.seq <= through).map((s) => s.file));
-    const later = segs.filter((s) => s.seq > through);
-    for (let i = 0; i < later.length; i++) {
-      const { file } = later[i]!;
-      const lines = await readJsonLines<PutLine | DelLine>(file, i === later.length - 1, this.onError);
-      for (const { value, n, bytes } of lines) {
-        this.logBytes += bytes;
-        if (value.op === 'put' && isRecord(value.r)) this.applyPut(deepFreeze(value.r), bytes);
-        else if (value.op === 'put' && Array.isArray(value.rs) && value.rs.every(isRecord))
-          for (const r of value.rs) this.applyPut(deepFreeze(r), Math.ceil(bytes / value.rs.length));
-        else if (value.op === 'del' && Array.isArray(value.ids)) this.applyDel(value.ids);
-        else throw new MemoryStoreCorrupt(file, `line ${n}`, 'is not a memory operation');
-      }
-    }
-    this.writer = new SegmentWriter({
-      dir: this.dir,
-      name: segName,
-      seq: later.length ? later[later.length - 1]!.seq : through + 1,
-    });
-  }
-
-  get(id: string): MemoryRecord | undefined {
-    return this.live.get(id)?.r;
-  }
-
-  *all(): Iterable<MemoryRecord> {
-    for (const e of this.live.values()) yield e.r;
-  }
-
   *byCrew(crew: string): Iterable<MemoryRecord> {
     const m = this.crews.get(crew);
-    if (m) for (const e of m.values()) yield e.r;
+    if (m) yield* m.values();
   }
 
-  count(): number {
-    return this.live.size;
-  }
-
-  /**
-   * Stores frozen copies: a record read back cannot be changed behind the log's back (put a new one instead).
-   * `alone`: the caller knows no other write can join this one, so it may be written at once.
-   */
-  put(records: MemoryRecord[], opts: { alone?: boolean } = {}): Promise<void> {
-    const refused = this.refusal();
-    if (refused) return Promise.reject(refused);
-    if (!records.length) return Promise.resolve();
-    const jsons: string[] = [];
-    for (const r of records) {
-      const rec = frozenCopy(r);
-      const json = JSON.stringify(rec);
-      jsons.push(json);
-      this.applyPut(rec, Buffer.byteLength(json) + PUT_OVERHEAD);
-    }
-    const line = jsons.length === 1 ? `{"op":"put","r":${jsons[0]}}` : `{"op":"put","rs":[${jsons.join(',')}]}`;
-    return this.write(line, opts.alone === true);
-  }
-
-  async delete(ids: string[]): Promise<number> {
-    const refused = this.refusal();
-    if (refused) throw refused;
-    const gone = this.applyDel(ids);
-    if (gone.length) await this.write(JSON.stringify({ op: 'del', ids: gone } satisfies DelLine), false);
-    return gone.length;
-  }
-
-  private refusal(): Error | undefined {
-    // After a failed write memory may be ahead of disk; refuse before changing memory any further.
-    return this.closed ? new Error(`the memory store ${this.dir} is closed`) : this.writer.error;
-  }
-
-  private write(line: string, alone: boolean): Promise<void> {
-    const buf = Buffer.from(line + '\n');
-    this.logBytes += buf.length;
-    let done: Promise<void>;
-    if (alone && this.writer.canWriteSync) {
-      try {
-        this.writer.appendSync(buf);
-        done = Promise.resolve();
-      } catch (e) {
-        done = Promise.reject(toError(e));
-      }
-    } else done = this.writer.append(buf);
-    this.maybeCompact();
-    return done;
-  }
-
-  private applyPut(r: MemoryRecord, bytes: number): void {
-    const old = this.live.get(r.id);
-    if (old) {
-      this.liveBytes -= old.bytes;
-      if (old.r.crew !== r.crew) this.dropFromCrew(old.r);
-    }
-    const e: Entry = { r, bytes };
-    this.live.set(r.id, e);
+  protected override onPut(r: MemoryRecord, old: MemoryRecord | undefined): void {
+    if (old && old.crew !== r.crew) this.onDelete(old);
     let m = this.crews.get(r.crew);
-    if (!m) this.crews.set(r.crew, (m = new Map<string, Entry>()));
-    m.set(r.id, e);
-    this.liveBytes += bytes;
+    if (!m) this.crews.set(r.crew, (m = new Map<string, MemoryRecord>()));
+    m.set(r.id, r);
   }
 
-  private applyDel(ids: string[]): string[] {
-    const gone: string[] = [];
-    for (const id of ids) {
-      const e = this.live.get(id);
-      if (!e) continue;
-      this.live.delete(id);
-      this.dropFromCrew(e.r);
-      this.liveBytes -= e.bytes;
-      gone.push(id);
-    }
-    return gone;
-  }
-
-  private dropFromCrew(r: MemoryRecord): void {
+  protected override onDelete(r: MemoryRecord): void {
     const m = this.crews.get(r.crew);
     m?.delete(r.id);
     if (m?.size === 0) this.crews.delete(r.crew);
-  }
-
-  private maybeCompact(): void {
-    if (this.compacting || this.paused || this.closed || this.writer.error) return;
-    const total = this.snapshotBytes + this.logBytes;
-    if (total <= this.compactMinBytes || total <= 2 * this.liveBytes) return;
-    this.startCompaction().catch((e: unknown) => this.onError(`memory compaction failed: ${toError(e).message}`));
-  }
-
-  /** Writes a snapshot of the live set as of now and drops the log segments it replaces. */
-  async compact(): Promise<void> {
-    await this.compacting?.catch(() => undefined);
-    await this.startCompaction();
-  }
-
-  private startCompaction(): Promise<void> {
-    this.compacting ??= this.doCompact().finally(() => {
-      this.compacting = undefined;
-      // Writes made during a long compaction may already call for the next one.
-      this.maybeCompact();
-    });
-    return this.compacting;
-  }
-
-  private async doCompact(): Promise<void> {
-    // Taken in the same synchronous step as the cut: the snapshot holds exactly the log up to `through`.
-    const records = Array.from(this.live.values(), (e) => e.r);
-    const logAtCut = this.logBytes;
-    const through = await this.writer.cut();
-
-    const tmp = path.join(this.dir, `.${SNAPSHOT}.tmp`);
-    const fh = await fsp.open(tmp, 'w', 0o600);
-    let bytes = 0;
-    try {
-      let parts: string[] = [JSON.stringify({ snapshot: 1, through, count: records.length } satisfies SnapshotHeader)];
-      let pending = parts[0]!.length;
-      const emit = async () => {
-        const buf = Buffer.from(parts.join('\n') + '\n');
-        await fh.write(buf);
-        bytes += buf.length;
-        parts = [];
-        pending = 0;
-      };
-      // Written in slices so a large snapshot never blocks the event loop for long or doubles memory at once.
-      for (const r of records) {
-        const line = `{"op":"put","r":${JSON.stringify(r)}}`;
-        parts.push(line);
-        pending += line.length;
-        if (pending >= 1 << 20) await emit();
-      }
-      if (parts.length) await emit();
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fsp.rename(tmp, path.join(this.dir, SNAPSHOT));
-    // The rename must be durable before the segments it replaces go.
-    await syncDir(this.dir);
-    this.snapshotBytes = bytes;
-    this.logBytes -= logAtCut;
-    const old = (await listSegments(this.dir, SEGMENT)).filter((s) => s.seq <= through);
-    await unlinkAll(old.map((s) => s.file));
-  }
-
-  /**
-   * Holds compaction off (after any running one finishes) until the returned function is called: a backup that
-   * reads the folder file by file must not see a segment vanish between listing and reading it. Writes go on.
-   */
-  async pauseCompaction(): Promise<() => void> {
-    this.paused++;
-    await this.compacting?.catch(() => undefined);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.paused--;
-      this.maybeCompact();
-    };
-  }
-
-  /** Waits for queued writes and any compaction; later writes are refused. */
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.writer.drain();
-    await this.compacting?.catch(() => undefined);
-    await this.writer.close();
-  }
-
-  /** Figures for tests and diagnostics. */
-  stats(): { live: number; liveBytes: number; snapshotBytes: number; logBytes: number } {
-    return {
-      live: this.live.size,
-      liveBytes: this.liveBytes,
-      snapshotBytes: this.snapshotBytes,
-      logBytes: this.logBytes,
-    };
   }
 }
 

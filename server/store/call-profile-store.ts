@@ -1,0 +1,222 @@
+/**
+ * Call shapes as per-day aggregates in one small file, `<store>/call-profiles.json`: per (day, crew, agent, model)
+ * the max_tokens asked and the completion tokens used (sums, maxima, a log histogram), and per (day, crew, agent,
+ * model, system-prefix hash) the calls, their prefix tokens and how many would have written a prompt cache.
+ *
+ * `record` only updates memory (it is on every call's path); the file is rewritten durably at most once per
+ * `debounceMs`, and `flush`/`close` write what is pending. The file holds aggregates, not calls, so it stays small
+ * (one record per agent and model per day), and days older than RETENTION_DAYS are dropped.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { CACHE_LIFETIME_MS, tokenBucket } from '../costs/call-profiles';
+import { writeDurably } from './durable-file';
+import type { AgentDayProfile, CallProfileRepository, CallShape, PrefixDayProfile } from './repositories';
+
+export const CALL_PROFILES_FILE = 'call-profiles.json';
+/** Longer than the longest window recommendations look back over (365 days). */
+export const RETENTION_DAYS = 400;
+const DAY_MS = 86_400_000;
+const FORMAT = 'crew-call-profiles';
+
+interface ProfileFile {
+  format: typeof FORMAT;
+  version: 1;
+  agents: AgentDayProfile[];
+  prefixes: PrefixDayProfile[];
+}
+
+interface Day {
+  agents: Map<string, AgentDayProfile>;
+  prefixes: Map<string, PrefixDayProfile>;
+}
+
+const dayOf = (dayNumber: number): string => new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);
+const dayNumberOf = (day: string): number => Math.floor(Date.parse(`${day}T00:00:00.000Z`) / DAY_MS);
+const agentKey = (crew: string | null, agent: string | null, model: string): string =>
+  `${crew ?? ''}\u0000${agent ?? ''}\u0000${model}`;
+
+export class FileCallProfileRepository implements CallProfileRepository {
+  /** By UTC day number. */
+  private readonly days = new Map<number, Day>();
+  private dirty = false;
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly file: string,
+    private readonly debounceMs: number,
+    private readonly onError: (message: string) => void,
+  ) {}
+
+  /** `dir` is the store folder. */
+  static async open(
+    dir: string,
+    opts: { debounceMs?: number; onError?: (message: string) => void } = {},
+  ): Promise<FileCallProfileRepository> {
+    const repo = new FileCallProfileRepository(
+      path.join(dir, CALL_PROFILES_FILE),
+      opts.debounceMs ?? 2_000,
+      opts.onError ?? (() => undefined),
+    );
+    await repo.load();
+    return repo;
+  }
+
+  private async load(): Promise<void> {
+    let text: string;
+    try {
+      text = await fsp.readFile(this.file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    let parsed: ProfileFile;
+    try {
+      parsed = JSON.parse(text) as ProfileFile;
+      if (parsed.format !== FORMAT || !Array.isArray(parsed.agents) || !Array.isArray(parsed.prefixes))
+        throw new Error('not a call-profiles file');
+    } catch (e) {
+      // Statistics for recommendations, not records anyone relies on: keep the damaged file aside and start over
+      // rather than refuse to start the server.
+      const aside = `${this.file}.damaged-${Date.now()}`;
+      await fsp.rename(this.file, aside);
+      this.onError(`${this.file} could not be read (${(e as Error).message}); moved to ${aside}, starting empty`);
+      return;
+    }
+    for (const a of parsed.agents) this.day(dayNumberOf(a.day)).agents.set(agentKey(a.crew, a.agent, a.model), a);
+    for (const p of parsed.prefixes)
+      this.day(dayNumberOf(p.day)).prefixes.set(`${agentKey(p.crew, p.agent, p.model)}\u0000${p.sha256}`, p);
+  }
+
+  private day(n: number): Day {
+    let d = this.days.get(n);
+    if (!d) {
+      d = { agents: new Map(), prefixes: new Map() };
+      this.days.set(n, d);
+      this.prune(n);
+    }
+    return d;
+  }
+
+  private prune(today: number): void {
+    for (const n of this.days.keys()) if (n <= today - RETENTION_DAYS) this.days.delete(n);
+  }
+
+  record(s: CallShape): void {
+    const n = Math.floor(s.at / DAY_MS);
+    const day = this.day(n);
+    const key = agentKey(s.crew, s.agent, s.model);
+    let a = day.agents.get(key);
+    if (!a) {
+      a = {
+        day: dayOf(n),
+        crew: s.crew,
+        agent: s.agent,
+        model: s.model,
+        calls: 0,
+        maxTokensSum: 0,
+        maxTokensMax: 0,
+        completionSum: 0,
+        completionMax: 0,
+        completionHistogram: {},
+      };
+      day.agents.set(key, a);
+    }
+    a.calls++;
+    a.maxTokensSum += s.maxTokens;
+    if (s.maxTokens > a.maxTokensMax) a.maxTokensMax = s.maxTokens;
+    a.completionSum += s.completionTokens;
+    if (s.completionTokens > a.completionMax) a.completionMax = s.completionTokens;
+    const b = tokenBucket(s.completionTokens);
+    a.completionHistogram[b] = (a.completionHistogram[b] ?? 0) + 1;
+
+    if (s.prefix) {
+      const pkey = `${key}\u0000${s.prefix.sha256}`;
+      let p = day.prefixes.get(pkey);
+      // The previous call with this prefix may have been just before midnight.
+      const previous = p?.lastAt ?? this.days.get(n - 1)?.prefixes.get(pkey)?.lastAt;
+      if (!p) {
+        p = {
+          day: a.day,
+          crew: s.crew,
+          agent: s.agent,
+          model: s.model,
+          sha256: s.prefix.sha256,
+          calls: 0,
+          cachedCalls: 0,
+          prefixTokens: 0,
+          writes: 0,
+          lastAt: s.at,
+        };
+        day.prefixes.set(pkey, p);
+      }
+      p.calls++;
+      if (s.cachedTokens > 0) p.cachedCalls++;
+      p.prefixTokens += s.prefix.tokens;
+      if (previous === undefined || s.at - previous > CACHE_LIFETIME_MS) p.writes++;
+      if (s.at > p.lastAt) p.lastAt = s.at;
+    }
+    this.schedule();
+  }
+
+  query({ fromDay, toDay }: { fromDay: string; toDay: string }): {
+    agents: AgentDayProfile[];
+    prefixes: PrefixDayProfile[];
+  } {
+    const from = dayNumberOf(fromDay);
+    const to = dayNumberOf(toDay);
+    const agents: AgentDayProfile[] = [];
+    const prefixes: PrefixDayProfile[] = [];
+    for (const [n, d] of this.days) {
+      if (n < from || n > to) continue;
+      for (const a of d.agents.values()) agents.push({ ...a, completionHistogram: { ...a.completionHistogram } });
+      for (const p of d.prefixes.values()) prefixes.push({ ...p });
+    }
+    return { agents, prefixes };
+  }
+
+  private schedule(): void {
+    this.dirty = true;
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush().catch((e: Error) => this.onError(`could not write ${this.file}: ${e.message}`));
+    }, this.debounceMs);
+    this.timer.unref();
+  }
+
+  async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    // One write at a time; records that arrive during a write are picked up by the next one.
+    while (this.writing) await this.writing;
+    if (!this.dirty) return;
+    this.dirty = false;
+    this.writing = writeDurably(this.file, JSON.stringify(this.snapshot())).finally(() => (this.writing = undefined));
+    try {
+      await this.writing;
+    } catch (e) {
+      this.dirty = true;
+      throw e;
+    }
+  }
+
+  private snapshot(): ProfileFile {
+    const out: ProfileFile = { format: FORMAT, version: 1, agents: [], prefixes: [] };
+    for (const n of [...this.days.keys()].sort((x, y) => x - y)) {
+      const d = this.days.get(n)!;
+      out.agents.push(...d.agents.values());
+      out.prefixes.push(...d.prefixes.values());
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+}
