@@ -1,8 +1,9 @@
 /**
  * `crew demo`: the product in a few seconds, with no account and no network. It starts a private sandbox
  * server (stdio, built-in fake OpenRouter) on a fresh data dir and walks through models, budgets, attributed
- * calls (one streamed), budget status, a refused call, the alerts that fired and a cost report, showing the
- * `crew` command for each step. Everything it shows comes from the server, as in real use.
+ * calls (one streamed), budget status, a refused call, the alerts that fired, a cost report, the crew's memory
+ * and a crew run, showing the `crew` command for each step. Everything it shows comes from the server, as in
+ * real use.
  */
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -13,12 +14,15 @@ import {
   BudgetAlerts,
   BudgetSet,
   BudgetStatusRequest,
+  CrewCreate,
+  CrewRun,
   ErrorCodes,
   MemoryAdd,
   MemorySearch,
   ModelsList,
   type BudgetAlert,
   type ChatComplete,
+  type Run,
 } from '../../protocol';
 import { ClientError } from '../client/connection';
 import { Context, withContext } from '../context';
@@ -29,8 +33,10 @@ import { alertColumns, budgetStatusColumns } from './budget';
 import { report } from './cost';
 import { example } from './help';
 import { MODEL_COLUMNS } from './models';
+import { stepColumns } from './runs';
 
 const CREW = 'launch';
+const RUN_TASK = 'Write a two-line launch note about the faster nightly report';
 const SHOWN_MODELS = [
   'openai/gpt-4o-mini',
   'anthropic/claude-3.5-haiku',
@@ -280,6 +286,25 @@ async function tour(ctx: Context, dataDir: string): Promise<void> {
     ),
   );
   out.line(c.dim(`   (embedder ${found.embedderId}; every hit shows the parts of its score)`));
+
+  heading(`The "${CREW}" crew runs a task, every call through the gate`);
+  shell(`crew crew create ${CREW}`);
+  shell(`crew crew add-agent ${CREW} --name researcher --role "finds facts" --model openai/gpt-4o-mini`);
+  shell(`crew crew add-agent ${CREW} --name writer --role "drafts the post" --model anthropic/claude-3.5-haiku`);
+  await client.request<CrewCreate.Result>(CrewCreate.method, {
+    name: CREW,
+    agents: [
+      { name: 'researcher', role: 'finds facts', model: 'openai/gpt-4o-mini', maxTokens: 24 },
+      { name: 'writer', role: 'drafts the post', model: 'anthropic/claude-3.5-haiku', maxTokens: 24 },
+    ],
+  } satisfies CrewCreate.Params);
+  shell(`crew run ${CREW} "${RUN_TASK}"`);
+  const run = await client.request<Run>(CrewRun.method, { crew: CREW, task: RUN_TASK } satisfies CrewRun.Params);
+  out.table(stepColumns, run.steps);
+  out.line(`   result: ${run.output ?? '—'}`);
+  out.line(
+    `   ${run.status} · ${run.steps.length} calls · ${money(run.costUsd)}, the exact sum of their ledger rows (agent ${CREW}/<name>, tag run:<id>); saved as a memory of kind "result"`,
+  );
 
   out.line();
   out.line('Next: crew --help · crew doctor · crew sandbox (a fake OpenRouter for your own tools)');

@@ -166,7 +166,7 @@ async function runWithProgress(ctx: Context, client: CrewClient, params: CrewRun
     else if (p.event === 'delta' && p.text) {
       if (streamingStep !== p.step) {
         clearStatus();
-        out.line(`${streamingStep === null ? '' : '\n'}${out.c.bold(`── ${p.agent} ──`)}`);
+        out.line(`${streamingStep === null ? '' : '\n\n'}${out.c.bold(`── ${p.agent} ──`)}`);
         streamingStep = p.step;
       }
       out.write(p.text);
@@ -210,7 +210,7 @@ function describeStatus(run: Run): string {
   }
 }
 
-const stepColumns: Column<RunStep>[] = [
+export const stepColumns: Column<RunStep>[] = [
   { key: 'index', header: '#', align: 'right', text: (s) => String(s.index + 1) },
   { key: 'agent', header: 'AGENT' },
   { key: 'role', header: 'ROLE' },
