@@ -35,6 +35,13 @@ const server = {
 const targets = [
   server,
   { ...node, entryPoints: [path.join(root, 'cli/main.ts')], outfile: path.join(root, 'dist/cli.js') },
+  // The VS Code extension: the host provides `vscode`; the language client and our client code are bundled.
+  {
+    ...node,
+    entryPoints: [path.join(root, 'extension/extension.ts')],
+    outfile: path.join(root, 'dist/extension.js'),
+    external: ['vscode'],
+  },
 ];
 
 export function buildServer() {

@@ -50,6 +50,11 @@ export interface CrewSummary {
   byHour: number[];
   /** Accesses in the window, by UTC weekday (7 counters, 0 = Sunday). */
   byWeekday: number[];
+  /**
+   * Accesses in the window by UTC weekday and hour: 7 rows (0 = Sunday) of 24 counters, for a heatmap. Row sums are
+   * `byWeekday`, column sums `byHour`. Older servers leave it out.
+   */
+  byWeekdayHour?: number[][];
   accessesInWindow: number;
   /** Up to 10 memories accessed in the window, most accessed first. */
   hot: MemoryBrief[];

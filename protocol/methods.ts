@@ -119,6 +119,22 @@ export namespace ServerUpstream {
   export const type = new RequestType<Params, Result, void>(method);
 }
 
+/**
+ * Hands the server an OpenRouter API key for this run of the daemon, in memory only (the VS Code extension keeps it
+ * in SecretStorage and sends it after connecting); null forgets it. The key is never written to the store, logs,
+ * audit entries or errors. Refused for a sandbox server, whose upstream is the built-in fake.
+ */
+export namespace ServerSetApiKey {
+  export const method = 'server/setApiKey';
+  export interface Params {
+    apiKey: string | null;
+  }
+  export interface Result {
+    keyConfigured: boolean;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
 export namespace AuditList {
   export const method = 'audit/list';
   export interface Params {
@@ -223,7 +239,24 @@ export namespace CostReport {
     agent?: string;
     model?: string;
     format?: 'json' | 'csv';
+    /** Also split each day's spend by crew, agent or model (`stacked`), for a stacked chart over time. */
+    stack?: StackBy;
   }
+  export type StackBy = 'crew' | 'agent' | 'model';
+  export interface Stacked {
+    by: StackBy;
+    /**
+     * Every UTC day (`YYYY-MM-DD`) of the range, zero-filled: from `from` (or the first day with calls) to `to` (or
+     * the last day with calls). Without calls and without both bounds, empty.
+     */
+    days: string[];
+    /**
+     * One series per key, largest total first; `costUsd[i]` and `calls[i]` are for `days[i]`. At most
+     * `STACK_SERIES_MAX` (12) keys; beyond that the smallest are summed into one `(other)` series, kept last.
+     */
+    series: { key: string; costUsd: number[]; calls: number[]; totalUsd: number }[];
+  }
+  export const STACK_SERIES_MAX = 12;
   export interface Row {
     key: string;
     calls: number;
@@ -241,6 +274,8 @@ export namespace CostReport {
     total: Omit<Row, 'key'>;
     /** Present when `format` is `csv`. */
     csv?: string;
+    /** Present when `stack` was given. */
+    stacked?: Stacked;
   }
   export const type = new RequestType<Params, Result, void>(method);
 }
@@ -589,6 +624,21 @@ export namespace MemoryReembedNotification {
   export const type = new NotificationType<Params>(method);
 }
 
+/**
+ * A mutating call changed what the server holds (a crew, a budget, an archive, a recommendation applied…), so views
+ * showing that domain should re-read it. Sent after every successful mutating request except chat/complete (every
+ * call is already a `usage/recorded`), whoever made it: the CLI, the extension, n8n or a browser.
+ */
+export namespace StoreChangedNotification {
+  export const method = 'store/changed';
+  export interface Params {
+    /** The method's domain: `crew`, `budget`, `archive`, `memory`, `cost`, `store`, … */
+    domain: string;
+    method: string;
+  }
+  export const type = new NotificationType<Params>(method);
+}
+
 export namespace ProgressNotification {
   export const method = '$/progress';
   export interface Params<T = unknown> {
@@ -606,6 +656,7 @@ export const METHODS = {
   [ServerMetrics.method]: { mutating: false },
   [ServerShutdown.method]: { mutating: true },
   [ServerUpstream.method]: { mutating: false },
+  [ServerSetApiKey.method]: { mutating: true },
   [AuditList.method]: { mutating: false },
   [ModelsList.method]: { mutating: false },
   [ChatComplete.method]: { mutating: true },
@@ -645,6 +696,7 @@ export const NOTIFICATIONS = [
   MemoryChangedNotification.method,
   MemoryReembedNotification.method,
   RunProgressNotification.method,
+  StoreChangedNotification.method,
   ProgressNotification.method,
 ] as const;
 

@@ -32,6 +32,7 @@ import {
   MemoryChangedNotification,
   MemoryReembedNotification,
   RunProgressNotification,
+  StoreChangedNotification,
   ServerStatusNotification,
   UsageRecordedNotification,
 } from '../protocol';
@@ -41,6 +42,8 @@ import { MemoryService } from './memory/service';
 import { AnalyticsService, analyticsSourceOf } from './memory/analytics';
 import { ClusterService } from './memory/clusters';
 import { ArchiveService } from './memory/archive/service';
+import { LanguageServer } from './lsp/language-server';
+import { LedgerSpend } from './lsp/spend';
 import path from 'node:path';
 
 export const SERVER_VERSION = '0.1.0';
@@ -93,6 +96,8 @@ export class App {
   archive!: ArchiveService;
   audit!: AuditLog;
   metrics!: Metrics;
+  /** Hover, completion and diagnostics for model ids; the vscode-jsonrpc transports attach it per connection. */
+  languageServer!: LanguageServer;
 
   private constructor(readonly config: AppConfig) {
     this.clock = config.clock ?? systemClock;
@@ -135,6 +140,13 @@ export class App {
       this.store.callProfiles,
     );
     this.reports = new ReportService(this.store.ledger);
+    this.languageServer = new LanguageServer({
+      catalog: this.catalog,
+      spend: new LedgerSpend(this.store.ledger, clock),
+      clock,
+      log,
+      serverInfo: { name: 'crew-server', version: SERVER_VERSION },
+    });
     this.forecast = new ForecastService(this.store.ledger, this.budgets, this.alerts, clock);
     this.reconciler = new Reconciler(this.store.ledger, this.upstream, this.budgets, log);
     if (config.reconcileIntervalMs) this.reconciler.start(config.reconcileIntervalMs);
@@ -215,7 +227,17 @@ export class App {
     this.metrics = new Metrics(this.startedAt);
     this.audit = new AuditLog(this.paths.audit);
     this.limiter = new RateLimiter(config.rateLimit, clock);
-    this.router = new Router({ clock, metrics: this.metrics, audit: this.audit, limiter: this.limiter, log });
+    this.router = new Router({
+      clock,
+      metrics: this.metrics,
+      audit: this.audit,
+      limiter: this.limiter,
+      log,
+      onChanged: (method) => {
+        if (method !== 'chat/complete')
+          this.hub.broadcast(StoreChangedNotification.method, { domain: method.split('/')[0]!, method });
+      },
+    });
     registerHandlers(this);
     const missing = this.router.missing();
     if (missing.length) throw new Error(`methods without a handler: ${missing.join(', ')}`);

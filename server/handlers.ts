@@ -49,6 +49,7 @@ import type {
   RankingParams,
   ServerHello,
   ServerInfo,
+  ServerSetApiKey,
   ServerUpstream,
   StoreBackup,
   StoreRestore,
@@ -64,6 +65,7 @@ import { errors, RpcError } from './rpc/errors';
 import { ErrorCodes } from '../protocol';
 import { installBackup, readBackup } from './store/backup';
 import { SCHEMA_VERSION } from './store/schema';
+import { registerSecret } from './log';
 
 export function registerHandlers(app: App): void {
   const r = app.router;
@@ -131,6 +133,14 @@ export function registerHandlers(app: App): void {
     } catch (e) {
       return { ...base, key: null, error: (e as Error).message };
     }
+  });
+  r.register('server/setApiKey', (p: ServerSetApiKey.Params): ServerSetApiKey.Result => {
+    if (app.config.sandbox)
+      throw errors.conflict('this server runs the sandbox (a built-in fake OpenRouter); it takes no API key');
+    const key = p.apiKey?.trim();
+    registerSecret(key);
+    app.upstream.setApiKey(key);
+    return { keyConfigured: app.upstream.keyConfigured };
   });
   r.register('audit/list', async (p: AuditList.Params) => ({
     entries: await app.audit.list(p.limit ?? 100, p.method),

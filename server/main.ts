@@ -164,13 +164,13 @@ async function main(): Promise<void> {
   });
 
   if (stdio) {
-    const conn = serveStreams(process.stdin, process.stdout, app.router, app.hub, 'stdio');
+    const conn = serveStreams(process.stdin, process.stdout, app.router, app.hub, 'stdio', app.languageServer);
     conn.onClose(() => void shutdown(0));
     process.stdin.on('end', () => void shutdown(0));
   }
   let socketServer: net.Server | undefined;
   if (socketPath) {
-    socketServer = await listenSocket(socketPath, app.router, app.hub);
+    socketServer = await listenSocket(socketPath, app.router, app.hub, app.languageServer);
     endpoints.socket = socketPath;
     closers.push(() => closeSocketServer(socketServer!));
   }

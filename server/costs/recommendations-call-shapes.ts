@@ -24,6 +24,7 @@ import {
   dollars,
   groupKey,
   perMillion,
+  plural,
   pricesOf,
   type AgentProfile,
   type Finding,
@@ -82,11 +83,12 @@ export function findPromptCaching(
       if (!top || p.calls > top.calls) top = { tokens, calls: p.calls };
     }
     if (!top || savings <= 0n) continue;
+    const firstAndGaps = `(the first, and any after more than 5 minutes without a call, when the cache has expired)`;
     const writeText =
       writeLoss > 0n
-        ? `, and the ${writes} that came more than 5 minutes after the previous one would have written it at ` +
-          `${perMillion(prices.cacheWrite!)} instead of ${perMillion(prices.prompt)}`
-        : `; the ${writes} that came more than 5 minutes after the previous one would have paid the normal price`;
+        ? `, and ${plural(writes, 'call')} ${firstAndGaps} would have written it at ${perMillion(prices.cacheWrite!)} ` +
+          `instead of ${perMillion(prices.prompt)}`
+        : `; ${plural(writes, 'call')} ${firstAndGaps} would have paid the normal price to fill it`;
     findings.push({
       kind: 'prompt-caching',
       crew,
@@ -96,7 +98,7 @@ export function findPromptCaching(
       spentPico: spent(crew, agent, model),
       action: `cache the system prompt on ${model}`,
       detail:
-        `${uncached} of ${calls} calls on ${model} sent the same ${cacheable === 1 ? `${top.tokens}-token system prompt` : `long system prompts (${cacheable} distinct, the most used ${top.tokens} tokens)`} ` +
+        `${uncached} of ${plural(calls, 'call')} on ${model} sent the same ${cacheable === 1 ? `${top.tokens}-token system prompt` : `long system prompts (${cacheable} distinct, the most used ${top.tokens} tokens)`} ` +
         `without being served from a prompt cache. Cached, ${uncached - writes} of them would have read it at ` +
         `${perMillion(prices.cacheRead)} instead of ${perMillion(prices.prompt)}${writeText}: ${dollars(savings)} less.`,
       evidence: {
@@ -145,12 +147,13 @@ export function findMaxTokens(
       spentPico: spent(a.crew, a.agent, a.model),
       action: `lower max_tokens from ${typicalRounded} to ${suggested}`,
       detail:
-        `${a.calls} calls on ${a.model} asked for ${typicalRounded} max_tokens on average (up to ${a.maxTokensMax}) ` +
-        `while 95 % of the replies used at most ${p95} tokens (the longest ${a.completionMax}). This saves no spend — ` +
-        `only generated tokens are billed — but every call reserves max_tokens against its budgets until it ends: ` +
-        `over the window the unused ${unused} tokens held ${headroom === null ? 'an unknown amount (the model is not in the catalog)' : dollars(headroom)} ` +
-        `of budget headroom, enough to refuse calls a budget could afford. ${suggested} (${MAX_TOKENS_MARGIN} × p95 or ` +
-        `the longest reply, rounded up) would have cut no reply seen.`,
+        `${plural(a.calls, 'call')} on ${a.model} asked for ${typicalRounded} max_tokens on average (up to ${a.maxTokensMax}) ` +
+        `while 95 % of the replies used at most ${p95} tokens (the longest ${a.completionMax}). Lowering it saves no ` +
+        `spend — only generated tokens are billed — but every call reserves max_tokens × the completion price ` +
+        `against its budgets until it ends: over the window, the ${unused} tokens asked for and not used held ` +
+        `${headroom === null ? 'an unknown amount (the model is not in the catalog)' : dollars(headroom)} of budget ` +
+        `headroom, which can make a budget refuse calls it could afford. ${suggested} (${MAX_TOKENS_MARGIN} × p95 or ` +
+        `the longest reply, rounded up to a multiple of ${MAX_TOKENS_STEP}) would have cut no reply seen.`,
       evidence: {
         calls: a.calls,
         typicalMaxTokens: typicalRounded,

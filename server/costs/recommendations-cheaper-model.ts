@@ -9,7 +9,7 @@
 import type { ModelInfo } from '../../protocol';
 import type { LedgerUsage } from '../store/repositories';
 import { formatPico } from './money';
-import { dollars, pricesOf, type Finding, type Prices } from './recommendations-common';
+import { dollars, plural, pricesOf, type Finding, type Prices } from './recommendations-common';
 
 export const MAX_ALTERNATIVES = 3;
 
@@ -74,7 +74,7 @@ export function findCheaperModels(usage: LedgerUsage[], models: Iterable<ModelIn
       spentPico: u.costPico,
       action: `switch ${u.model} to ${best.model.id}`,
       detail:
-        `${u.calls} calls on ${u.model} (${u.promptTokens} prompt + ${u.completionTokens} completion tokens; ` +
+        `${plural(u.calls, 'call')} on ${u.model} (${u.promptTokens} prompt + ${u.completionTokens} completion tokens; ` +
         `the largest used ${u.maxContextTokens} tokens of context) cost ${dollars(u.costPico)}. ` +
         `The same tokens on ${best.model.id} (context ${best.model.contextLength}, text in and out) would have cost ` +
         `${dollars(best.cost)}: ${dollars(savings)} less. Cheapest that fit: ${alternatives}. ` +

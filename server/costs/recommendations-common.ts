@@ -64,6 +64,9 @@ export function pricesOf(m: ModelInfo): Prices | null {
   return { prompt, completion, request: request ?? 0n, cacheRead: cacheRead ?? null, cacheWrite: cacheWrite ?? null };
 }
 
+/** "1 call", "2 calls". */
+export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 /** `$0.000123` exactly (never a float): the figures in a detail can be checked by hand. */
 export const dollars = (pico: bigint): string => `${pico < 0n ? '-' : ''}$${formatPico(pico < 0n ? -pico : pico)}`;
 

@@ -8,7 +8,7 @@
 import type { ModelInfo } from '../../protocol';
 import type { MemoryRecord, RunRecord } from '../store/repositories';
 import { parseUsd } from './money';
-import { dollars, pricesOf, type Finding } from './recommendations-common';
+import { dollars, plural, pricesOf, type Finding } from './recommendations-common';
 
 export const MIN_PACKINGS = 3;
 
@@ -108,8 +108,9 @@ export function findUnusedMemories(
       spentPico: spent,
       action: `archive ${n} ${n === 1 ? 'memory' : 'memories'} that never influenced an output`,
       detail:
-        `${n} of ${c.crew}'s memories were packed into agents' contexts ${packings} times (${tokens} prompt tokens) in ` +
-        `${steps.size} steps of ${c.runs.size} runs, and no step's output showed their use. Their prompt tokens cost ` +
+        `${n} of ${c.crew}'s memories were packed into agents' contexts ${plural(packings, 'time')} (${tokens} prompt ` +
+        `tokens) in ${plural(steps.size, 'step')} of ${plural(c.runs.size, 'run')}, and no step's output showed their ` +
+        `use. Their prompt tokens cost ` +
         `${dollars(savings)}. Archiving them keeps them losslessly (crew archive restore brings them back) and out ` +
         `of future contexts.`,
       evidence: { memories: n, packings, tokens, steps: steps.size, runs: c.runs.size },

@@ -1,5 +1,8 @@
-/** Cost reports: the ledger grouped by crew, agent, model or day over a time range, with totals; JSON or CSV. */
-import type { CostReport } from '../../protocol';
+/**
+ * Cost reports: the ledger grouped by crew, agent, model or day over a time range, with totals; JSON or CSV; and
+ * optionally each day split by crew, agent or model (`stack`) for a chart over time.
+ */
+import { CostReport } from '../../protocol';
 import { errors } from '../rpc/errors';
 import type { LedgerAggregate, LedgerFilter, LedgerRepository } from '../store/repositories';
 import { picoToUsd } from './money';
@@ -46,8 +49,87 @@ export class ReportService {
       total: figures({ ...total, key: '' }),
     };
     if (p.format === 'csv') result.csv = toCsv(result);
+    if (p.stack) result.stacked = this.stacked(filter, p.stack, by === 'day' ? groups : undefined);
     return result;
   }
+
+  /**
+   * One aggregate per day that has calls, each over that day's slice of the ledger only (rows are in time order, so
+   * a slice is found by binary search): about two passes over the range in all, through the repository's own
+   * interface, so every backend answers it.
+   */
+  private stacked(filter: LedgerFilter, by: CostReport.StackBy, byDay?: LedgerAggregate[]): CostReport.Stacked {
+    let first = filter.from !== undefined ? Math.floor(filter.from / DAY_MS) : undefined;
+    let last = filter.to !== undefined ? Math.floor((filter.to - 1) / DAY_MS) : undefined;
+    // A bounded range needs no pass to find its days: an empty day's slice costs two binary searches.
+    let days: number[] | undefined;
+    if (first === undefined || last === undefined || last - first >= MAX_STACK_DAYS || byDay) {
+      days = (byDay ?? this.ledger.aggregate(filter, 'day')).map((g) => dayNumber(g.key)).sort((a, b) => a - b);
+      first ??= days[0];
+      last ??= days[days.length - 1];
+      // An absurdly wide range is cut to the days that have calls, so the answer stays small.
+      if (first !== undefined && last !== undefined && last - first >= MAX_STACK_DAYS) {
+        first = Math.max(first, days[0] ?? Infinity);
+        last = Math.min(last, days[days.length - 1] ?? -Infinity);
+      }
+    }
+    if (first === undefined || last === undefined || last < first) return { by, days: [], series: [] };
+    const n = last - first + 1;
+    const cells = new Map<string, { cost: bigint[]; calls: number[]; total: bigint }>();
+    for (const d of days ?? Array.from({ length: n }, (_, i) => first + i)) {
+      if (d < first || d > last) continue;
+      const slice: LedgerFilter = {
+        ...filter,
+        from: Math.max(filter.from ?? -Infinity, d * DAY_MS),
+        to: Math.min(filter.to ?? Infinity, (d + 1) * DAY_MS),
+      };
+      for (const g of this.ledger.aggregate(slice, by)) {
+        let c = cells.get(g.key);
+        if (!c) {
+          c = { cost: new Array<bigint>(n).fill(0n), calls: new Array<number>(n).fill(0), total: 0n };
+          cells.set(g.key, c);
+        }
+        c.cost[d - first] = g.costPico;
+        c.calls[d - first] = g.calls;
+        c.total += g.costPico;
+      }
+    }
+    const ranked = [...cells.entries()].sort(([ka, a], [kb, b]) =>
+      b.total > a.total ? 1 : b.total < a.total ? -1 : ka.localeCompare(kb),
+    );
+    const max = CostReport.STACK_SERIES_MAX;
+    if (ranked.length > max) {
+      const rest = ranked.splice(max - 1);
+      const other = { cost: new Array<bigint>(n).fill(0n), calls: new Array<number>(n).fill(0), total: 0n };
+      for (const [, c] of rest) {
+        for (let i = 0; i < n; i++) {
+          other.cost[i]! += c.cost[i]!;
+          other.calls[i]! += c.calls[i]!;
+        }
+        other.total += c.total;
+      }
+      ranked.push([OTHER_KEY, other]);
+    }
+    return {
+      by,
+      days: Array.from({ length: n }, (_, i) => new Date((first + i) * DAY_MS).toISOString().slice(0, 10)),
+      series: ranked.map(([key, c]) => ({
+        key,
+        costUsd: c.cost.map(picoToUsd),
+        calls: c.calls,
+        totalUsd: picoToUsd(c.total),
+      })),
+    };
+  }
+}
+
+const DAY_MS = 86_400_000;
+/** Wider ranges are cut to the days that have calls (ten years of days is still a small answer). */
+const MAX_STACK_DAYS = 3660;
+const OTHER_KEY = '(other)';
+
+function dayNumber(day: string): number {
+  return Math.floor(Date.parse(`${day}T00:00:00.000Z`) / DAY_MS);
 }
 
 function figures(g: Omit<LedgerAggregate, 'key'> & { key: string }): Omit<CostReport.Row, 'key'> {

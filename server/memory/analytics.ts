@@ -275,12 +275,17 @@ function crewSummary(d: CrewData, daily: DailyAccess[], w: Window): CrewSummary 
   const perDay = new Map(daily.map((x) => [x.day, x]));
   const byHour = new Array<number>(24).fill(0);
   const byWeekday = new Array<number>(7).fill(0);
+  const byWeekdayHour = Array.from({ length: 7 }, () => new Array<number>(24).fill(0));
   let accessesInWindow = 0;
   const accessesPerDay = days.map((day) => {
     const x = perDay.get(day);
     if (x) {
-      x.byHour.forEach((n, h) => (byHour[h]! += n));
-      byWeekday[new Date(`${day}T00:00:00.000Z`).getUTCDay()]! += x.accesses;
+      const weekday = new Date(`${day}T00:00:00.000Z`).getUTCDay();
+      x.byHour.forEach((n, h) => {
+        byHour[h]! += n;
+        byWeekdayHour[weekday]![h]! += n;
+      });
+      byWeekday[weekday]! += x.accesses;
       accessesInWindow += x.accesses;
     }
     return { day, accesses: x?.accesses ?? 0, memories: x?.memories ?? 0 };
@@ -301,6 +306,7 @@ function crewSummary(d: CrewData, daily: DailyAccess[], w: Window): CrewSummary 
     accessesPerDay,
     byHour,
     byWeekday,
+    byWeekdayHour,
     accessesInWindow,
     hot: hot.map(brief),
     cold: unused.slice(0, LIST_LIMIT).map(brief),

@@ -128,6 +128,12 @@ export class OpenRouterClient {
     });
   }
 
+  /** Replaces the key for later calls (in memory only); undefined forgets it. */
+  setApiKey(key: string | undefined): void {
+    this.config.apiKey = key;
+    this.sdk.apiKey = key ?? 'no-key-configured';
+  }
+
   get keyConfigured(): boolean {
     return this.config.apiKey !== undefined;
   }

@@ -84,6 +84,8 @@ export function summarize(method: string, params: unknown): string {
       stream: p.stream,
     });
   }
+  // The key itself must never reach the audit log; whether one was set is what an auditor needs.
+  if (method === 'server/setApiKey') return JSON.stringify({ apiKey: p.apiKey === null ? null : '…redacted' });
   const text = JSON.stringify(params);
   return text.length > 500 ? text.slice(0, 500) + '…' : text;
 }

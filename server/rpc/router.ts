@@ -38,7 +38,15 @@ export class Router {
   private readonly handlers = new Map<string, Handler>();
 
   constructor(
-    private readonly deps: { clock: Clock; metrics: Metrics; audit: AuditLog; limiter: RateLimiter; log: Logger },
+    private readonly deps: {
+      clock: Clock;
+      metrics: Metrics;
+      audit: AuditLog;
+      limiter: RateLimiter;
+      log: Logger;
+      /** After each successful mutating call (the app turns it into `store/changed`). */
+      onChanged?: (method: string) => void;
+    },
   ) {}
 
   register(method: MethodName, handler: Handler): void {
@@ -91,6 +99,7 @@ export class Router {
           errorCode: failed?.code ?? null,
           durationMs: Math.round(ms * 1000) / 1000,
         });
+        if (!failed) this.deps.onChanged?.(method);
       }
     }
   }

@@ -62,6 +62,7 @@ export const schemas: Record<MethodName, z.ZodType> = {
   'server/metrics': none,
   'server/shutdown': none,
   'server/upstream': none,
+  'server/setApiKey': z.strictObject({ apiKey: z.string().trim().min(8).max(500).nullable() }),
   'audit/list': z.strictObject({
     limit: z.number().int().min(1).max(10_000).optional(),
     method: z.string().max(100).optional(),
@@ -95,6 +96,7 @@ export const schemas: Record<MethodName, z.ZodType> = {
     agent: id.optional(),
     model: id.optional(),
     format: z.enum(['json', 'csv']).optional(),
+    stack: z.enum(['crew', 'agent', 'model']).optional(),
   }),
   'budget/set': z.strictObject({
     id: id.optional(),

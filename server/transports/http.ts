@@ -3,7 +3,8 @@
  * notifications as Server-Sent Events. Both require the bearer token (EventSource cannot set headers, so
  * /events also takes `?token=`). A client that disconnects mid-request cancels it. With gateway deps, `/v1/*` is
  * the OpenAI-compatible gateway (server/gateway/openai-compat.ts), behind the same token or a crew's own gateway
- * token (server/crews/tokens.ts), which is worth nothing on `/rpc` and `/events`.
+ * token (server/crews/tokens.ts), which is worth nothing on `/rpc` and `/events`. `/dashboard/*` serves the
+ * dashboards' static pages without a token (./dashboard.ts).
  */
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
@@ -20,6 +21,7 @@ import {
   type GatewayDeps,
 } from '../gateway/openai-compat';
 import { readBody } from './body';
+import { defaultDashboardDir, serveDashboard } from './dashboard';
 
 interface JsonRpcRequest {
   jsonrpc?: unknown;
@@ -32,6 +34,8 @@ export interface HttpOptions {
   host: string;
   port: number;
   token: string;
+  /** Where the built dashboards are (default: dist/webviews beside the server bundle). */
+  dashboardDir?: string;
 }
 
 function tokenMatches(given: string | undefined, token: string): boolean {
@@ -70,6 +74,9 @@ export async function listenHttp(
     const url = new URL(req.url ?? '/', 'http://localhost');
     const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (url.pathname === '/health' && req.method === 'GET') return send(res, 200, { ok: true });
+    // Static pages hold no data, so no token; every /rpc and /events call they make needs one.
+    if (url.pathname === '/dashboard' || url.pathname.startsWith('/dashboard/'))
+      return serveDashboard(req, res, url.pathname, opts.dashboardDir ?? defaultDashboardDir());
     const authorized =
       tokenMatches(bearer, opts.token) ||
       (url.pathname === '/events' && tokenMatches(url.searchParams.get('token') ?? undefined, opts.token));

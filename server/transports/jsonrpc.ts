@@ -15,6 +15,7 @@ import { ProgressNotification } from '../../protocol';
 import type { NotificationHub } from '../rpc/hub';
 import type { ClientInfo, Router } from '../rpc/router';
 import type { RpcError } from '../rpc/errors';
+import type { LanguageServer } from '../lsp/language-server';
 
 export function serveStreams(
   input: Readable,
@@ -22,6 +23,7 @@ export function serveStreams(
   router: Router,
   hub: NotificationHub,
   transport: ClientInfo['transport'],
+  languageServer?: LanguageServer,
 ): MessageConnection {
   const conn = createMessageConnection(new StreamMessageReader(input), new StreamMessageWriter(output));
   const client: ClientInfo = { kind: 'unknown', id: `${transport}:${randomUUID().slice(0, 8)}`, transport };
@@ -49,13 +51,21 @@ export function serveStreams(
     notify: (method, params) => void conn.sendNotification(method, params).catch(() => undefined),
   });
   conn.onClose(() => unsubscribe());
+  // LSP's own methods (initialize, textDocument/*) on the same connection; the star handler keeps everything else.
+  const lsp = languageServer?.attach(conn, client.id);
+  if (lsp) conn.onClose(() => lsp.dispose());
   conn.onError(() => undefined);
   conn.listen();
   return conn;
 }
 
-export function serveSocket(socket: Duplex, router: Router, hub: NotificationHub): MessageConnection {
-  const conn = serveStreams(socket, socket, router, hub, 'socket');
+export function serveSocket(
+  socket: Duplex,
+  router: Router,
+  hub: NotificationHub,
+  languageServer?: LanguageServer,
+): MessageConnection {
+  const conn = serveStreams(socket, socket, router, hub, 'socket', languageServer);
   socket.on('close', () => conn.dispose());
   socket.on('error', () => conn.dispose());
   return conn;

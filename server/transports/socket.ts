@@ -3,17 +3,23 @@ import { promises as fsp } from 'node:fs';
 import net from 'node:net';
 import type { NotificationHub } from '../rpc/hub';
 import type { Router } from '../rpc/router';
+import type { LanguageServer } from '../lsp/language-server';
 import { serveSocket } from './jsonrpc';
 
 const connections = new WeakMap<net.Server, Set<net.Socket>>();
 
-export async function listenSocket(path: string, router: Router, hub: NotificationHub): Promise<net.Server> {
+export async function listenSocket(
+  path: string,
+  router: Router,
+  hub: NotificationHub,
+  languageServer?: LanguageServer,
+): Promise<net.Server> {
   if (process.platform !== 'win32') await fsp.rm(path, { force: true });
   const open = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     open.add(socket);
     socket.once('close', () => open.delete(socket));
-    void serveSocket(socket, router, hub);
+    void serveSocket(socket, router, hub, languageServer);
   });
   connections.set(server, open);
   const oldMask = process.umask(0o177);

@@ -7,11 +7,7 @@
 import assert from 'node:assert/strict';
 import type { ChatComplete, Crew, LedgerList } from '../../protocol';
 import { ErrorCodes } from '../../protocol';
-import type {
-  CostApplyRecommendation,
-  CostRecommendation,
-  CostRecommendations,
-} from '../../protocol/recommendations';
+import type { CostApplyRecommendation, CostRecommendation, CostRecommendations } from '../../protocol/recommendations';
 import { countTokens } from '../fixtures/fake-openrouter';
 import { decimal, makeTempDir, pico, removeTempDir, rpcError, startServer, useFake } from '../helpers';
 import type { RpcClient, ServerProcess } from '../helpers';
@@ -38,8 +34,7 @@ describe('savings recommendations (real server)', function () {
   const start = async () => {
     ({ server, client: c } = await startServer({ transport: 'socket', dataDir, upstreamUrl: up.fake.url }));
   };
-  const list = (p: CostRecommendations.Params = {}) =>
-    c.request<CostRecommendations.Result>('cost/recommendations', p);
+  const list = (p: CostRecommendations.Params = {}) => c.request<CostRecommendations.Result>('cost/recommendations', p);
   const find = (recs: CostRecommendation[], kind: CostRecommendation['kind'], agent: string | null) =>
     recs.filter((r) => r.kind === kind && r.agent === agent);
 
@@ -170,7 +165,11 @@ describe('savings recommendations (real server)', function () {
     // The fake reads content parts like OpenRouter: the same tokens as the plain string.
     assert.equal(out.usage.promptTokens, countTokens('Be brief.') + 3 + countTokens('Hello there') + 3);
     await rpcError(
-      c.request('chat/complete', { model: SONNET, cacheSystemPrompt: 'yes', messages: [{ role: 'user', content: 'x' }] }),
+      c.request('chat/complete', {
+        model: SONNET,
+        cacheSystemPrompt: 'yes',
+        messages: [{ role: 'user', content: 'x' }],
+      }),
       ErrorCodes.InvalidParams,
     );
   });

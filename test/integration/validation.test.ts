@@ -15,6 +15,7 @@ const WRONG: Record<MethodName, { params: object; field: string } | null> = {
   'server/metrics': null,
   'server/shutdown': null,
   'server/upstream': null,
+  'server/setApiKey': { params: { apiKey: 'short' }, field: 'apiKey' },
   'audit/list': { params: { limit: 'ten' }, field: 'limit' },
   'models/list': { params: { refresh: 'yes' }, field: 'refresh' },
   'chat/complete': {
@@ -72,6 +73,7 @@ const VALID: Partial<Record<MethodName, object>> = {
   'server/hello': { clientKind: 'test', protocolVersion: '1.0.0' },
   'chat/complete': { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
   'budget/set': { scope: 'global', period: 'daily', limitUsd: 5 },
+  'server/setApiKey': { apiKey: null },
   'budget/delete': { id: 'x' },
   'store/restore': { path: '/nonexistent' },
   'memory/add': { crew: 'c', content: 'x' },

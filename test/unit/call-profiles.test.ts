@@ -9,12 +9,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChatMessage } from '../../protocol';
-import {
-  bucketUpperBound,
-  histogramQuantile,
-  systemPrefix,
-  tokenBucket,
-} from '../../server/costs/call-profiles';
+import { bucketUpperBound, histogramQuantile, systemPrefix, tokenBucket } from '../../server/costs/call-profiles';
 import { withCacheBreakpoint } from '../../server/openrouter/client';
 import { CALL_PROFILES_FILE, FileCallProfileRepository } from '../../server/store/call-profile-store';
 import type { CallShape } from '../../server/store/repositories';
@@ -108,13 +103,10 @@ describe('call profiles', () => {
       repo.record(shape(t0 + MIN, { agent: 'ops/critic', prefix: null, maxTokens: 500, completionTokens: 40 }));
       const { agents, prefixes } = repo.query({ fromDay: '2026-03-09', toDay: '2026-03-10' });
       const byDay = (d: string) => prefixes.find((p) => p.day === d)!;
-      assert.deepEqual(
-        prefixes.map((p) => [p.day, p.calls, p.writes, p.cachedCalls, p.prefixTokens]).sort(),
-        [
-          ['2026-03-09', 3, 2, 0, 4500],
-          ['2026-03-10', 2, 1, 1, 3000],
-        ],
-      );
+      assert.deepEqual(prefixes.map((p) => [p.day, p.calls, p.writes, p.cachedCalls, p.prefixTokens]).sort(), [
+        ['2026-03-09', 3, 2, 0, 4500],
+        ['2026-03-10', 2, 1, 1, 3000],
+      ]);
       assert.equal(byDay('2026-03-10').lastAt, t0 + 30 * MIN);
       const critic = agents.find((a) => a.agent === 'ops/critic')!;
       assert.deepEqual(
@@ -149,7 +141,13 @@ describe('call profiles', () => {
       repo.record(shape(T('2026-03-10T10:00:00Z')));
       const file = path.join(dir, CALL_PROFILES_FILE);
       for (let i = 0; i < 200; i++) {
-        if (await fsp.access(file).then(() => true, () => false)) break;
+        if (
+          await fsp.access(file).then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
         await new Promise((r) => setTimeout(r, 10));
       }
       const text = await fsp.readFile(file, 'utf8');
@@ -165,7 +163,10 @@ describe('call profiles', () => {
       assert.equal(repo.query({ fromDay: '2024-01-01', toDay: '2027-01-01' }).agents.length, 2);
       repo.record(shape(old + 400 * DAY));
       assert.deepEqual(
-        repo.query({ fromDay: '2024-01-01', toDay: '2027-01-01' }).agents.map((a) => a.day).sort(),
+        repo
+          .query({ fromDay: '2024-01-01', toDay: '2027-01-01' })
+          .agents.map((a) => a.day)
+          .sort(),
         ['2026-02-04', '2026-02-05'],
       );
       await repo.close();
@@ -179,7 +180,10 @@ describe('call profiles', () => {
       assert.equal(repo.query({ fromDay: '2000-01-01', toDay: '2100-01-01' }).agents.length, 0);
       assert.equal(errors.length, 1);
       const names = await fsp.readdir(dir);
-      assert.ok(names.some((n) => n.startsWith(`${CALL_PROFILES_FILE}.damaged-`)), names.join(', '));
+      assert.ok(
+        names.some((n) => n.startsWith(`${CALL_PROFILES_FILE}.damaged-`)),
+        names.join(', '),
+      );
       await repo.close();
     });
   });

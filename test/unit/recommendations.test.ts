@@ -432,7 +432,11 @@ describe('RecommendationService', () => {
     // 100 calls asking 4096 tokens: 95 replies of 200 tokens, 5 of 256.
     for (let i = 0; i < 100; i++)
       store.callProfiles.record(
-        shape(NOW - 2 * DAY + i * MIN, { agent: 'ops/writer', model: 'big/model', completionTokens: i < 95 ? 200 : 256 }),
+        shape(NOW - 2 * DAY + i * MIN, {
+          agent: 'ops/writer',
+          model: 'big/model',
+          completionTokens: i < 95 ? 200 : 256,
+        }),
       );
     const r = one((await service.recommendations({})).recommendations, 'max-tokens', 'ops/writer');
     assert.equal(r.savingsUsd, 0);

@@ -1,0 +1,24 @@
+/** How an archive reads in the tree (plain data; no `vscode` import). */
+import type { Archive } from '../../protocol';
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export function archiveRow(a: Archive): { label: string; description: string; tooltip: string } {
+  const restored = a.restoredIds.length;
+  return {
+    label: `${a.crews.join(', ') || '—'} · ${a.count} memor${a.count === 1 ? 'y' : 'ies'}`,
+    description: `${bytes(a.bytesOut)} · ${a.ratio.toFixed(1)}× · ${a.createdAt.slice(0, 10)}${a.state === 'restored' ? ' · restored' : restored ? ` · ${restored} restored` : ''}`,
+    tooltip: [
+      `Archive ${a.id} (${a.state})`,
+      `${a.count} memories of ${a.crews.join(', ')}`,
+      `${bytes(a.bytesIn)} → ${bytes(a.bytesOut)} (${a.ratio.toFixed(2)}×)`,
+      `created ${a.createdAt}`,
+      a.policy ? `policy ${JSON.stringify(a.policy)}` : 'chosen by id',
+      `sha256 ${a.sha256}`,
+    ].join('\n'),
+  };
+}

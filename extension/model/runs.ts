@@ -1,0 +1,33 @@
+/** A crew run as a Markdown document, and its progress as one line (plain data; no `vscode` import). */
+import type { Run, RunProgress } from '../../protocol';
+import { count, money } from '../../cli/output';
+
+export function runDocument(run: Run): string {
+  const lines = [
+    `# ${run.crew}: ${run.task.split('\n')[0]}`,
+    '',
+    `**${run.status}** · ${run.process} · ${run.steps.length} step${run.steps.length === 1 ? '' : 's'} · ${count(run.usage.promptTokens)} → ${count(run.usage.completionTokens)} tokens · ${money(run.costUsd)} (exact: $${run.cost})`,
+    '',
+    `Run \`${run.id}\`, started ${run.startedAt}${run.finishedAt ? `, finished ${run.finishedAt}` : ''}${run.memoryId ? `; saved as memory \`${run.memoryId}\`` : ''}.`,
+  ];
+  if (run.error) lines.push('', `> ${run.error.message}`);
+  if (run.output !== null) lines.push('', '## Result', '', run.output);
+  lines.push('', '## Steps');
+  for (const s of run.steps)
+    lines.push(
+      '',
+      `### ${s.index + 1}. ${s.agent} (${s.role}) — ${s.status}`,
+      '',
+      `\`${s.model}\` · ${count(s.usage.promptTokens)} → ${count(s.usage.completionTokens)} tokens · ${money(s.costUsd)}${s.costEstimated ? ' (estimated)' : ''}${s.memories.length ? ` · ${s.memories.length} memories in context (${s.memories.filter((m) => m.influenced).length} used)` : ''}`,
+      '',
+      s.role === 'member' && s.instruction !== run.task ? `_Asked:_ ${s.instruction}\n\n${s.output}` : s.output,
+    );
+  return lines.join('\n') + '\n';
+}
+
+export function progressLine(p: RunProgress): string {
+  const totals = `${count(p.tokens)} tokens · ${money(p.costUsd)}`;
+  if (p.event === 'started') return 'started';
+  if (p.event === 'finished') return `${p.status} · ${totals}`;
+  return `step ${(p.step ?? 0) + 1}: ${p.agent} · ${totals}`;
+}

@@ -1,0 +1,28 @@
+/** The extension's settings (contributed in package.json under `openrouterCrew.*`), read fresh when needed. */
+import * as vscode from 'vscode';
+import { defaultDataDir } from '../protocol/node';
+
+export interface Settings {
+  /** Resolved: the setting, or the default shared with the CLI. */
+  dataDir: string;
+  sandbox: boolean;
+  /** '' keeps the server's choice. */
+  embedder: string;
+  refreshDebounceMs: number;
+  memoryContextTokens: number;
+}
+
+export function readSettings(): Settings {
+  const c = vscode.workspace.getConfiguration('openrouterCrew');
+  const dir = c.get<string>('dataDirectory', '').trim();
+  return {
+    dataDir: dir || defaultDataDir(),
+    sandbox: c.get<boolean>('sandbox', false),
+    embedder: c.get<string>('embedder', ''),
+    refreshDebounceMs: c.get<number>('refreshDebounceMs', 250),
+    memoryContextTokens: c.get<number>('memoryContextTokens', 800),
+  };
+}
+
+/** Settings whose change needs the server restarted (they apply when this window starts it). */
+export const RESTART_SETTINGS = ['openrouterCrew.dataDirectory', 'openrouterCrew.sandbox', 'openrouterCrew.embedder'];

@@ -1,0 +1,37 @@
+/** What this data directory has spent on one model, from the ledger: this calendar month (UTC) and all time. */
+import type { Clock } from '../clock';
+import { periodBounds } from '../costs/periods';
+import type { LedgerFilter, LedgerRepository } from '../store/repositories';
+
+export interface SpendFigures {
+  calls: number;
+  costPico: bigint;
+}
+
+export interface ModelSpend {
+  /** Start of the current month, ms (UTC). */
+  monthStart: number;
+  month: SpendFigures;
+  allTime: SpendFigures;
+}
+
+export interface SpendSource {
+  spendOn(model: string): ModelSpend;
+}
+
+export class LedgerSpend implements SpendSource {
+  constructor(
+    private readonly ledger: Pick<LedgerRepository, 'aggregate'>,
+    private readonly clock: Clock,
+  ) {}
+
+  spendOn(model: string): ModelSpend {
+    const monthStart = periodBounds('monthly', this.clock.now()).start!;
+    return { monthStart, month: this.figures({ model, from: monthStart }), allTime: this.figures({ model }) };
+  }
+
+  private figures(filter: LedgerFilter): SpendFigures {
+    const [row] = this.ledger.aggregate(filter, 'model');
+    return { calls: row?.calls ?? 0, costPico: row?.costPico ?? 0n };
+  }
+}

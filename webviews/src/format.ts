@@ -1,0 +1,97 @@
+/**
+ * Formatting of server figures for display, and nothing else: every amount, share and count shown comes from the
+ * server as it is. Locale and time zone are fixed (en-US, UTC) because the server's days are UTC days and the same
+ * figure must read the same in VS Code, in a browser and in a test.
+ */
+
+const grouped = (digits: number) =>
+  new Intl.NumberFormat('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const USD2 = grouped(2);
+const USD4 = grouped(4);
+const COUNT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+/**
+ * US dollars: cents from $1, four decimals from $0.01, and three significant digits below (LLM calls cost fractions
+ * of a cent, and "$0.00" would hide them).
+ */
+export function formatUsd(usd: number): string {
+  if (!Number.isFinite(usd)) return '—';
+  const sign = usd < 0 ? '-' : '';
+  const a = Math.abs(usd);
+  if (a === 0) return '$0.00';
+  if (a >= 1) return `${sign}$${USD2.format(a)}`;
+  if (a >= 0.01) return `${sign}$${USD4.format(a)}`;
+  const digits = Math.min(12, Math.max(4, 2 - Math.floor(Math.log10(a))));
+  return `${sign}$${a.toFixed(digits).replace(/0+$/, '')}`;
+}
+
+/** A percentage the server already computed (0 … 100+), one decimal. */
+export function formatPercent(percent: number): string {
+  if (!Number.isFinite(percent)) return '—';
+  return `${percent.toFixed(1)}%`;
+}
+
+/** A share in [0, 1] as a percentage. */
+export function formatShare(share: number): string {
+  return formatPercent(share * 100);
+}
+
+export function formatCount(n: number): string {
+  return Number.isFinite(n) ? COUNT.format(n) : '—';
+}
+
+const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];
+
+/** Bytes in binary units (1 KB = 1024 B), one decimal past bytes. */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return '—';
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < UNITS.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${UNITS[u]}`;
+}
+
+/** A compression ratio (bytes in / bytes out). */
+export function formatRatio(ratio: number): string {
+  return Number.isFinite(ratio) ? `${ratio.toFixed(1)}×` : '—';
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** `2026-03-05` (a UTC day, or the day of an ISO instant) → `Mar 5`. */
+export function formatDay(dayOrIso: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(dayOrIso);
+  if (!m) return dayOrIso;
+  return `${MONTHS[Number(m[2]) - 1] ?? m[2]} ${Number(m[3])}`;
+}
+
+/** An ISO instant → `2026-03-05 14:02 UTC`. */
+export function formatDateTime(iso: string | null): string {
+  if (!iso) return '—';
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  return `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** An ISO instant → `2026-03-05` (UTC). */
+export function formatDate(iso: string | null): string {
+  if (!iso) return '—';
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : new Date(t).toISOString().slice(0, 10);
+}
+
+/** `crew:ops` → `crew ops`; `global` stays. */
+export function formatScope(scope: string): string {
+  const i = scope.indexOf(':');
+  return i < 0 ? scope : `${scope.slice(0, i)} ${scope.slice(i + 1)}`;
+}
+
+/** Hour of the day as a short label: `0` → `00`. */
+export function formatHour(h: number): string {
+  return String(h).padStart(2, '0');
+}
+
+export const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
