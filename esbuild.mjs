@@ -1,5 +1,6 @@
 // One build for every target. Type-checking is its own step (`npm run typecheck`). The test harness imports
 // `buildServer` from here, so a test that rebuilds the server uses exactly these options.
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -43,6 +44,56 @@ const targets = [
     external: ['vscode'],
   },
 ];
+
+// The dashboards (webviews/): one browser bundle per page with its CSS beside it, the codicon font, and a static
+// HTML page per dashboard, which the server serves to browsers and the extension rewrites for its webviews (CSP
+// with a nonce, webview URIs).
+const DASHBOARDS = ['costs', 'budgets', 'analytics', 'archive'];
+const webviewsOut = path.join(root, 'dist/webviews');
+
+async function writeWebviewPages() {
+  const template = await fs.readFile(path.join(root, 'webviews/page.html'), 'utf8');
+  const codicons = path.join(root, 'node_modules/@vscode/codicons/dist');
+  await fs.mkdir(webviewsOut, { recursive: true });
+  await Promise.all([
+    fs.copyFile(path.join(codicons, 'codicon.css'), path.join(webviewsOut, 'codicon.css')),
+    fs.copyFile(path.join(codicons, 'codicon.ttf'), path.join(webviewsOut, 'codicon.ttf')),
+    ...DASHBOARDS.map((page) =>
+      fs.writeFile(
+        path.join(webviewsOut, `${page}.html`),
+        template.replaceAll('%PAGE%', page).replaceAll('%TITLE%', page[0].toUpperCase() + page.slice(1)),
+      ),
+    ),
+  ]);
+}
+
+/** @type {esbuild.BuildOptions} */
+const webviews = {
+  entryPoints: Object.fromEntries(DASHBOARDS.map((p) => [p, path.join(root, `webviews/src/pages/${p}.ts`)])),
+  outdir: webviewsOut,
+  bundle: true,
+  platform: 'browser',
+  format: 'esm',
+  target: 'es2022',
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+  plugins: [
+    {
+      name: 'dashboard-pages',
+      setup(build) {
+        build.onEnd(async (result) => {
+          if (!result.errors.length) await writeWebviewPages();
+        });
+      },
+    },
+  ],
+};
+targets.push(webviews);
+
+export function buildWebviews() {
+  return esbuild.build({ ...webviews, logLevel: 'error' });
+}
 
 export function buildServer() {
   return esbuild.build({ ...server, logLevel: 'error' });

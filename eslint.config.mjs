@@ -23,6 +23,30 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-namespace': 'off' },
   },
   {
+    // Dashboards run in a browser or a webview: protocol types (its method constants would bundle vscode-jsonrpc)
+    // and its plain constants (protocol/errors), browser packages; never server/, extension/, cli/ or Node.
+    files: ['webviews/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)(server|extension|cli)(/|$)',
+              message: 'webviews must not import server/, extension/ or cli/',
+            },
+            { regex: '^(node:|vscode$|vscode-jsonrpc)', message: 'webviews run in a browser' },
+            {
+              regex: '(^|/)protocol(/(index|methods|analytics|archive|forecast|crews|runs|recommendations|node))?$',
+              allowTypeImports: true,
+              message: 'import types only from protocol/ (values: protocol/errors)',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',

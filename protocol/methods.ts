@@ -177,8 +177,9 @@ export namespace ChatComplete {
     temperature?: number;
     stream?: boolean;
     /**
-     * Mark the leading system message(s) cacheable: sent as content parts with `cache_control: {type: 'ephemeral'}`
-     * on the last one, which providers with explicit caching (Anthropic, Gemini) need; the others ignore it.
+     * Mark the system prompt (the first message, when it is a system message) cacheable: it is sent as a text part
+     * with `cache_control: {type: 'ephemeral'}`, which providers with explicit caching (Anthropic, Gemini) need and
+     * the others ignore. Keep what changes per call (memories, the task) in later messages so the cache hits.
      */
     cacheSystemPrompt?: boolean;
   }

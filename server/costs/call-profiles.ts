@@ -1,6 +1,6 @@
 /**
  * What ChatService records per call for the savings recommendations, beyond the ledger row: the call's long
- * system prefix (hashed, with its share of the real prompt tokens) and the completion-token histogram buckets.
+ * system prompt (hashed, with its share of the real prompt tokens) and the completion-token histogram buckets.
  * Everything here runs on the call path, so it stays a few microseconds: one pass over the messages, and a
  * hash only when the prefix is long enough to matter.
  */
@@ -17,31 +17,24 @@ export const MIN_CACHEABLE_PREFIX_TOKENS = 1024;
 export const CACHE_LIFETIME_MS = 5 * 60_000;
 
 /**
- * The leading system message(s) of a call, as `{sha256, tokens}`: tokens are the real prompt tokens scaled by the
- * prefix's share of the prompt's bytes. Null when there is none or it is too short to be cached.
+ * The call's system prompt — its first message, when that is a system message — as `{sha256, tokens}`: tokens are
+ * the real prompt tokens scaled by its share of the prompt's bytes. Null when there is none or it is too short to
+ * be cached. Only the first message, because that is where the cache breakpoint goes (`cacheSystemPrompt`): a
+ * later system message that changes from call to call (memories packed for a task) must not hide a stable prompt.
  */
 export function systemPrefix(
   messages: readonly ChatMessage[],
   promptTokens: number,
 ): { sha256: string; tokens: number } | null {
-  let prefixBytes = 0;
-  let promptBytes = 0;
-  let leading = 0;
-  let inPrefix = true;
-  for (const m of messages) {
-    const bytes = Buffer.byteLength(m.content, 'utf8');
-    promptBytes += bytes;
-    if (inPrefix && m.role === 'system') {
-      prefixBytes += bytes;
-      leading++;
-    } else inPrefix = false;
-  }
-  if (prefixBytes < MIN_CACHEABLE_PREFIX_TOKENS || promptBytes === 0) return null;
+  const first = messages[0];
+  if (!first || first.role !== 'system') return null;
+  const prefixBytes = Buffer.byteLength(first.content, 'utf8');
+  if (prefixBytes < MIN_CACHEABLE_PREFIX_TOKENS) return null;
+  let promptBytes = prefixBytes;
+  for (let i = 1; i < messages.length; i++) promptBytes += Buffer.byteLength(messages[i]!.content, 'utf8');
   const tokens = Math.round((promptTokens * prefixBytes) / promptBytes);
   if (tokens < MIN_CACHEABLE_PREFIX_TOKENS) return null;
-  const hash = createHash('sha256');
-  for (let i = 0; i < leading; i++) hash.update(messages[i]!.content).update('\0');
-  return { sha256: hash.digest('hex').slice(0, 32), tokens };
+  return { sha256: createHash('sha256').update(first.content).digest('hex').slice(0, 32), tokens };
 }
 
 // ── completion-token histogram ─────────────────────────────────────────

@@ -71,7 +71,7 @@ interface Computed {
   plan: Plan;
 }
 
-interface Window {
+interface Span {
   at: number;
   from: number;
   windowDays: number;
@@ -83,8 +83,8 @@ export class RecommendationService {
   constructor(private readonly deps: RecommendationDeps) {}
 
   async recommendations(p: CostRecommendations.Params = {}): Promise<CostRecommendations.Result> {
-    const window = this.window(p.windowDays);
-    let computed = await this.compute(window);
+    const span = this.span(p.windowDays);
+    let computed = await this.compute(span);
     if (p.crew !== undefined) {
       const matches = await this.crewFilter(p.crew);
       computed = computed.filter((c) => matches(c));
@@ -93,10 +93,10 @@ export class RecommendationService {
     if (min > 0) computed = computed.filter((c) => c.rec.savingsUsd >= min);
     const total = computed.reduce((s, c) => s + c.savingsPico, 0n);
     return {
-      at: new Date(window.at).toISOString(),
-      from: new Date(window.from).toISOString(),
-      to: new Date(window.at).toISOString(),
-      windowDays: window.windowDays,
+      at: new Date(span.at).toISOString(),
+      from: new Date(span.from).toISOString(),
+      to: new Date(span.at).toISOString(),
+      windowDays: span.windowDays,
       recommendations: computed.map((c) => c.rec),
       totalSavingsUsd: picoToUsd(total),
       applied: await this.deps.applied.list(APPLIED_SHOWN),
@@ -110,8 +110,8 @@ export class RecommendationService {
   }
 
   private async applyNow(p: CostApplyRecommendation.Params): Promise<CostApplyRecommendation.Result> {
-    const window = this.window(p.windowDays);
-    const found = (await this.compute(window)).find((c) => c.rec.id === p.id);
+    const span = this.span(p.windowDays);
+    const found = (await this.compute(span)).find((c) => c.rec.id === p.id);
     if (!found) {
       const before = await this.deps.applied.get(p.id);
       if (before)
@@ -120,7 +120,7 @@ export class RecommendationService {
         );
       throw new RpcError(
         ErrorCodes.NotFound,
-        `no recommendation ${p.id} over the last ${window.windowDays} days (list them with crew cost recommendations)`,
+        `no recommendation ${p.id} over the last ${span.windowDays} days (list them with crew cost recommendations)`,
         { entity: 'recommendation', id: p.id },
       );
     }
@@ -169,14 +169,14 @@ export class RecommendationService {
     return { target: targetOf(crew, agent), field, before, after: value };
   }
 
-  private window(windowDays = DEFAULT_WINDOW_DAYS): Window {
+  private span(windowDays = DEFAULT_WINDOW_DAYS): Span {
     const at = this.deps.clock.now();
     // Whole UTC days (today included), so the ledger's rows and the per-day profiles cover the same span.
     const from = (Math.floor(at / DAY_MS) - windowDays + 1) * DAY_MS;
     return { at, from, windowDays };
   }
 
-  private async compute(w: Window): Promise<Computed[]> {
+  private async compute(w: Span): Promise<Computed[]> {
     const { ledger, profiles, catalog, crews, memories } = this.deps;
     const usage = ledger.usage({ from: w.from });
     const days = profiles.query({ fromDay: isoDay(w.from), toDay: isoDay(w.at) });

@@ -17,6 +17,9 @@ const ROUTING_VARIANTS = new Set(['nitro', 'floor', 'online', 'exacto']);
 /** How far (edits) an id with an unknown provider may be from a catalog id and still be taken for a typo of it. */
 const TYPO_DISTANCE = 2;
 
+/** Answers remembered per index; a session that scans many distinct strings starts over past this. */
+const MEMO_LIMIT = 10_000;
+
 /** What the index needs from the catalog; ModelCatalog provides it. */
 export interface CatalogView {
   list(params?: ModelsList.Params): Promise<ModelsList.Result>;
@@ -79,6 +82,7 @@ export class ModelIndex {
     let typo = this.typos.get(match.id);
     if (typo === undefined) {
       typo = this.ids.some((id) => withinDistance(match.id, id, TYPO_DISTANCE));
+      if (this.typos.size >= MEMO_LIMIT) this.typos.clear();
       this.typos.set(match.id, typo);
     }
     return typo;
@@ -91,6 +95,7 @@ export class ModelIndex {
       s = this.suggestFn(id, 4)
         .filter((k) => k !== id && this.byId.has(k))
         .slice(0, 3);
+      if (this.suggested.size >= MEMO_LIMIT) this.suggested.clear();
       this.suggested.set(id, s);
     }
     return s;

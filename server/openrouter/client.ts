@@ -32,7 +32,7 @@ export interface ChatRequest {
   maxTokens: number;
   temperature?: number;
   stream: boolean;
-  /** Send the leading system message(s) with a `cache_control` breakpoint after them. */
+  /** Send the first (system) message with a `cache_control` breakpoint on it. */
   cacheSystemPrompt?: boolean;
 }
 
@@ -82,15 +82,13 @@ export const realSleeper: Sleeper = {
 };
 
 /**
- * The messages with the last of the leading system messages as a text content part carrying
- * `cache_control: {type: 'ephemeral'}` (OpenRouter's syntax; a breakpoint caches everything before it, so one at
- * the end of the system prefix covers all of it). Without a leading system message they go as they are.
+ * The messages with the first one, when it is a system message, sent as a text content part carrying
+ * `cache_control: {type: 'ephemeral'}` (OpenRouter's syntax): a breakpoint caches everything up to it, so the
+ * stable system prompt is cached even when later messages (memories, the task) change from call to call.
  */
 export function withCacheBreakpoint(messages: readonly ChatMessage[]): OpenAI.Chat.ChatCompletionMessageParam[] {
-  let last = -1;
-  while (last + 1 < messages.length && messages[last + 1]!.role === 'system') last++;
   return messages.map((m, i) => {
-    if (i !== last) return m as OpenAI.Chat.ChatCompletionMessageParam;
+    if (i !== 0 || m.role !== 'system') return m as OpenAI.Chat.ChatCompletionMessageParam;
     // cache_control is OpenRouter's extension of the OpenAI text part; the SDK passes unknown keys through.
     const part = { type: 'text' as const, text: m.content, cache_control: { type: 'ephemeral' as const } };
     return { role: 'system', content: [part], ...(m.name ? { name: m.name } : {}) };

@@ -1,7 +1,9 @@
 /**
  * What agents are told, and how a lead's answer is read. Pure functions: the run service calls them, tests read
- * them. Memories go in the system message and the task plus the work so far in the user message, so a model that
- * leans on the task (or on previous outputs) is not mistaken for one that used a memory.
+ * them. The agent's own prompt is the first system message and stays the same from call to call (so a provider can
+ * cache it: the prompt-caching recommendation and `cache_control` both look at that message only); the memories
+ * come in a second system message, and the task with the work so far in the user message, so a model that leans on
+ * the task (or on previous outputs) is not mistaken for one that used a memory.
  */
 import type { Agent, ChatMessage } from '../../protocol';
 
@@ -19,9 +21,10 @@ function identity(agent: Agent, crew: string): string {
   return `You are ${agent.name}${agent.role ? `, ${agent.role},` : ''} in the crew "${crew}".`;
 }
 
-function memoryBlock(memories: PackedMemory[]): string {
-  if (!memories.length) return '';
-  return `\n\nWhat the crew remembers (use it where it helps):\n${memories.map((m) => `- ${m.content}`).join('\n')}`;
+function memoryMessage(memories: PackedMemory[]): ChatMessage[] {
+  if (!memories.length) return [];
+  const list = memories.map((m) => `- ${m.content}`).join('\n');
+  return [{ role: 'system', content: `What the crew remembers (use it where it helps):\n${list}` }];
 }
 
 function workSoFar(prior: PriorOutput[]): string {
@@ -30,9 +33,9 @@ function workSoFar(prior: PriorOutput[]): string {
   return `\n\nWork so far:\n\n${parts.join('\n\n')}`;
 }
 
-function system(agent: Agent, crew: string, extra: string, memories: PackedMemory[]): string {
+function system(agent: Agent, crew: string, extra: string): string {
   const own = agent.systemPrompt.trim();
-  return `${own ? `${own}\n\n` : ''}${identity(agent, crew)}${extra}${memoryBlock(memories)}`;
+  return `${own ? `${own}\n\n` : ''}${identity(agent, crew)}${extra}`;
 }
 
 /** A member's call: the task, what the lead asked of it (manager) and what the others produced before it. */
@@ -48,7 +51,8 @@ export function memberMessages(p: {
   const ask = p.instruction === null ? '' : `\n\nYour lead asks you: ${p.instruction}`;
   const yourPart = p.instruction === null ? `\n\nDo your part${p.agent.role ? ` as ${p.agent.role}` : ''}.` : '';
   return [
-    { role: 'system', content: system(p.agent, p.crew, '', p.memories) },
+    { role: 'system', content: system(p.agent, p.crew, '') },
+    ...memoryMessage(p.memories),
     { role: 'user', content: `Task: ${p.task}${ask}${workSoFar(p.prior)}${yourPart}` },
   ];
 }
@@ -77,7 +81,8 @@ export function leadMessages(p: {
       : '\n\nNo delegations are left: answer now with {"final": "..."}.';
   const problem = p.problem ? `\n\nYour previous answer could not be followed: ${p.problem}` : '';
   return [
-    { role: 'system', content: system(p.lead, p.crew, rules, p.memories) },
+    { role: 'system', content: system(p.lead, p.crew, rules) },
+    ...memoryMessage(p.memories),
     { role: 'user', content: `Task: ${p.task}${workSoFar(p.prior)}${must}${problem}` },
   ];
 }

@@ -389,6 +389,7 @@ class Execution {
     };
     if (agent.maxTokens !== null) params.maxTokens = agent.maxTokens;
     if (agent.temperature !== null) params.temperature = agent.temperature;
+    if (agent.promptCache) params.cacheSystemPrompt = true;
     let stop: Stop | undefined;
     try {
       const r = await this.deps.chat.complete(params, {

@@ -341,7 +341,7 @@ export interface CallShape {
   maxTokens: number;
   completionTokens: number;
   cachedTokens: number;
-  /** The leading system message(s), when long enough to be worth caching. */
+  /** The system prompt (the first message, when a system message), when long enough to be worth caching. */
   prefix: { sha256: string; tokens: number } | null;
 }
 

@@ -25,6 +25,9 @@ CODE_SERVER="$CACHE/code-server/node_modules/code-server/out/node/entry.js"
 if [ ! -f "$CACHE/code-server/.complete" ]; then
   log "installing code-server 4.139.1 (a few minutes, once)"
   rm -rf "$CACHE/code-server"
+  mkdir -p "$CACHE/code-server"
+  # Its postinstall (and argon2's build) must run: npm 11 skips dependency install scripts unless allowed.
+  echo '{"private":true,"allowScripts":{"code-server":true,"argon2":true}}' > "$CACHE/code-server/package.json"
   PATH="$(dirname "$NODE24"):$PATH" npm i --prefix "$CACHE/code-server" --no-audit --no-fund code-server@4.139.1 >&2
   touch "$CACHE/code-server/.complete"
 fi

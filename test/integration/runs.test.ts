@@ -30,8 +30,12 @@ const userText = (body: unknown) => {
   const msgs = (body as { messages: { role: string; content: string }[] }).messages;
   return msgs.find((m) => m.role === 'user')!.content;
 };
+/** Every system message's text, joined (the agent's own prompt first, then the memories). */
 const systemText = (body: unknown) =>
-  (body as { messages: { role: string; content: unknown }[] }).messages.find((m) => m.role === 'system')!.content;
+  (body as { messages: { role: string; content: unknown }[] }).messages
+    .filter((m) => m.role === 'system')
+    .map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content)))
+    .join('\n');
 
 for (const transport of ['socket', 'http'] as const) {
   describe(`crew/run (${transport})`, function () {
@@ -228,6 +232,21 @@ for (const transport of ['socket', 'http'] as const) {
       );
       assert.equal(run.output, 'draft one');
       assert.match(userText(chatBodies().at(-1)), /No delegations are left/);
+    });
+
+    it("an agent with promptCache marks its own system prompt cacheable, not the memories'", async () => {
+      const crew = await makeCrew([{ ...AGENTS[0]!, promptCache: true }, AGENTS[1]!]);
+      await s.client.request('memory/add', { crew: crew.name, content: 'Release notes go out on Tuesdays' });
+      const before = chatBodies().length;
+      const run = await s.client.request<Run>('crew/run', { crew: crew.name, task: 'When do release notes go out?' });
+      assert.equal(run.status, 'completed');
+      const [cached, plain] = chatBodies().slice(before) as { messages: { role: string; content: unknown }[] }[];
+      const first = cached!.messages[0]!.content as { type: string; text: string; cache_control?: unknown }[];
+      assert.ok(Array.isArray(first), 'the system prompt is sent as content parts');
+      assert.deepEqual(first.at(-1)!.cache_control, { type: 'ephemeral' });
+      assert.match(first.map((p) => p.text).join(''), /^Cite sources\./);
+      assert.equal(typeof cached!.messages[1]!.content, 'string', 'the memories are not part of the cached prefix');
+      assert.equal(typeof plain!.messages[0]!.content, 'string', 'an agent without promptCache sends plain text');
     });
 
     it('crew/cancelRun mid-call: the run is cancelled, upstream aborted, no reservation left', async () => {

@@ -81,11 +81,11 @@ describe('analytics/summary byWeekdayHour', () => {
     expected[4]![14] = 1;
     assert.deepEqual(s.byWeekdayHour, expected);
     assert.deepEqual(
-      s.byWeekdayHour!.map((row) => row.reduce((a, b) => a + b, 0)),
+      s.byWeekdayHour.map((row) => row.reduce((a, b) => a + b, 0)),
       s.byWeekday,
     );
     assert.deepEqual(
-      s.byHour.map((_, h) => s.byWeekdayHour!.reduce((a, row) => a + row[h]!, 0)),
+      s.byHour.map((_, h) => s.byWeekdayHour.reduce((a, row) => a + row[h]!, 0)),
       s.byHour,
     );
   });

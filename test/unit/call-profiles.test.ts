@@ -34,13 +34,15 @@ describe('call profiles', () => {
       assert.match(p.sha256, /^[0-9a-f]{32}$/);
     });
 
-    it('hashes only the leading system messages: the same prefix with other questions has the same hash', () => {
-      const a = systemPrefix(msgs([long, 'Rules: be brief.'], 'first question'), 3000)!;
-      const b = systemPrefix(msgs([long, 'Rules: be brief.'], 'a different, longer second question'), 3000)!;
-      const c = systemPrefix(msgs([long, 'Rules: be verbose.'], 'first question'), 3000)!;
+    it('hashes the first (system) message only: later messages, memories included, do not change it', () => {
+      const a = systemPrefix(msgs([long, 'Memories: A, B.'], 'first question'), 3000)!;
+      const b = systemPrefix(msgs([long, 'Memories: C.'], 'a different, longer second question'), 3000)!;
+      const c = systemPrefix(msgs([long + ' Be brief.'], 'first question'), 3000)!;
       assert.equal(a.sha256, b.sha256);
       assert.notEqual(a.sha256, c.sha256);
-      // A system message after the user's is not part of the prefix.
+      // Its share of the bytes counts every message: 2700 of 2700 + 15 + 14.
+      assert.equal(a.tokens, Math.round((3000 * 2700) / (2700 + 15 + 14)));
+      // A system message after the user's is not a system prompt.
       const late: ChatMessage[] = [
         { role: 'user', content: 'hi' },
         { role: 'system', content: long },
@@ -189,18 +191,16 @@ describe('call profiles', () => {
   });
 
   describe('withCacheBreakpoint (OpenRouter client)', () => {
-    it('sends the last leading system message as a text part with cache_control; the rest as they were', () => {
+    it('sends the first (system) message as a text part with cache_control; the rest as they were', () => {
       const messages: ChatMessage[] = [
         { role: 'system', content: 'A' },
-        { role: 'system', content: 'B' },
+        { role: 'system', content: 'memories' },
         { role: 'user', content: 'Q' },
-        { role: 'system', content: 'late' },
       ];
       assert.deepEqual(withCacheBreakpoint(messages), [
-        { role: 'system', content: 'A' },
-        { role: 'system', content: [{ type: 'text', text: 'B', cache_control: { type: 'ephemeral' } }] },
+        { role: 'system', content: [{ type: 'text', text: 'A', cache_control: { type: 'ephemeral' } }] },
+        { role: 'system', content: 'memories' },
         { role: 'user', content: 'Q' },
-        { role: 'system', content: 'late' },
       ]);
       assert.deepEqual(withCacheBreakpoint([{ role: 'user', content: 'Q' }]), [{ role: 'user', content: 'Q' }]);
     });

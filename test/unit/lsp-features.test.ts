@@ -56,7 +56,7 @@ describe('lsp: language features', () => {
         suggestions: ['openai/gpt-4o-mini', 'openai/gpt-4o'],
       } satisfies ModelDiagnosticData);
       assert.equal((typo.data as ModelDiagnosticData).replacement, 'anthropic/claude-sonnet-4');
-      assert.match(deprecated.message, /"openai\/gpt-3\.5-turbo-0613" is deprecated: retired on 2025-01-31/);
+      assert.match(deprecated.message as string, /"openai\/gpt-3\.5-turbo-0613" is deprecated: retired on 2025-01-31/);
       assert.deepEqual(deprecated.tags, [DiagnosticTag.Deprecated]);
       assert.equal((deprecated.data as ModelDiagnosticData).expirationDate, '2025-01-31');
       assert.equal((deprecated.data as ModelDiagnosticData).replacement, 'openai/gpt-4o-mini');
@@ -67,14 +67,17 @@ describe('lsp: language features', () => {
       const [p] = findModelProblems(text, index, clock.now());
       const data = toDiagnostic(p!, doc(text)).data as ModelDiagnosticData;
       assert.equal(data.suggestions.length, 3);
-      assert.ok(data.suggestions.every((s) => index.get(s)), 'every suggestion is a catalog id');
+      assert.ok(
+        data.suggestions.every((s) => index.get(s)),
+        'every suggestion is a catalog id',
+      );
     });
 
     it('call a deprecated id informational before its date, a warning once it has passed', () => {
       const text = '"openai/gpt-3.5-turbo-0613"';
       const before = toDiagnostic(findModelProblems(text, index, Date.UTC(2025, 0, 1))[0]!, doc(text));
       assert.equal(before.severity, DiagnosticSeverity.Information);
-      assert.match(before.message, /to be retired on 2025-01-31/);
+      assert.match(before.message as string, /to be retired on 2025-01-31/);
       const after = toDiagnostic(findModelProblems(text, index, Date.UTC(2025, 1, 1))[0]!, doc(text));
       assert.equal(after.severity, DiagnosticSeverity.Warning);
     });
@@ -258,7 +261,10 @@ describe('lsp: language features', () => {
 
     it('says when a model is retired, and what a routing suffix means', () => {
       const old = model(index, 'openai/gpt-3.5-turbo-0613');
-      assert.match(hoverMarkdown({ model: old, routing: null }, spend, clock.now()), /⚠ Deprecated: retired on 2025-01-31/);
+      assert.match(
+        hoverMarkdown({ model: old, routing: null }, spend, clock.now()),
+        /⚠ Deprecated: retired on 2025-01-31/,
+      );
       const nitro = hoverMarkdown({ model: model(index, 'openai/gpt-4o'), routing: 'nitro' }, spend, clock.now());
       assert.match(nitro, /`openai\/gpt-4o:nitro`/);
       assert.match(nitro, /prices are those of `openai\/gpt-4o`/);
@@ -275,7 +281,10 @@ describe('lsp: language features', () => {
         },
       };
       const s = new LedgerSpend(ledger, clock).spendOn('openai/gpt-4o-mini');
-      assert.deepEqual(asked, [{ model: 'openai/gpt-4o-mini', from: Date.UTC(2025, 5, 1) }, { model: 'openai/gpt-4o-mini' }]);
+      assert.deepEqual(asked, [
+        { model: 'openai/gpt-4o-mini', from: Date.UTC(2025, 5, 1) },
+        { model: 'openai/gpt-4o-mini' },
+      ]);
       assert.deepEqual(s, {
         monthStart: Date.UTC(2025, 5, 1),
         month: { calls: 0, costPico: 0n },

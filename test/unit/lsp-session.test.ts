@@ -31,7 +31,7 @@ import type { ModelsList } from '../../protocol';
 import { ManualClock } from '../../server/clock';
 import type { Logger } from '../../server/log';
 import { LanguageServer } from '../../server/lsp/language-server';
-import type { CatalogView } from '../../server/lsp/model-index';
+import { ModelIndexSource, type CatalogView, type ModelIndexSourceOptions } from '../../server/lsp/model-index';
 import { NotificationLog } from '../helpers/rpc';
 import { CREW_JSON, fakeCatalog } from './lsp-fixtures';
 
@@ -59,8 +59,19 @@ class SwitchableCatalog implements CatalogView {
     private result: ModelsList.Result,
     private readonly base: CatalogView,
   ) {}
+  private waiters: { n: number; resolve: () => void }[] = [];
+
+  /** Resolves once list() was called `n` times (and that call has settled). */
+  called(n: number): Promise<void> {
+    if (this.calls >= n) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ n, resolve }));
+  }
+
   async list(): Promise<ModelsList.Result> {
     this.calls++;
+    const ready = this.waiters.filter((w) => w.n <= this.calls);
+    this.waiters = this.waiters.filter((w) => w.n > this.calls);
+    setImmediate(() => ready.forEach((w) => w.resolve()));
     if (this.failing) throw new Error('connect ECONNREFUSED 127.0.0.1:9');
     return this.result;
   }
@@ -143,23 +154,26 @@ describe('lsp: the per-connection session', () => {
   const clock = new ManualClock(Date.UTC(2025, 5, 15));
   let catalog: SwitchableCatalog;
   let log: RecordingLog;
-  let server: LanguageServer;
   let pair: Pair;
+
+  const makeServer = (index: ModelIndexSourceOptions) =>
+    new LanguageServer({
+      catalog,
+      spend: {
+        spendOn: () => ({ monthStart: 0, month: { calls: 2, costPico: 0n }, allTime: { calls: 2, costPico: 0n } }),
+      },
+      clock,
+      log,
+      serverInfo: { name: 'crew-server', version: '9.9.9' },
+      debounceMs: 80,
+      index,
+    });
 
   beforeEach(async () => {
     const real = await fakeCatalog(clock);
     catalog = new SwitchableCatalog(await real.catalog.list(), real.catalog);
     log = new RecordingLog();
-    server = new LanguageServer({
-      catalog,
-      spend: { spendOn: () => ({ monthStart: 0, month: { calls: 0, costPico: 0n }, allTime: { calls: 0, costPico: 0n } }) },
-      clock,
-      log,
-      serverInfo: { name: 'crew-server', version: '9.9.9' },
-      debounceMs: 30,
-      index: { recheckMs: 1_000, retryMs: 10_000 },
-    });
-    pair = connect(server);
+    pair = connect(makeServer({ recheckMs: 1_000, retryMs: 10_000 }));
   });
   afterEach(() => pair.close());
 
@@ -221,39 +235,63 @@ describe('lsp: the per-connection session', () => {
     catalog.replace({ ...list, models: [...list.models, mino], fetchedAt: new Date(clock.now() + 1).toISOString() });
     clock.advance(1_000);
     // Any request reads the index; the re-check it starts finds the new catalog and re-publishes.
-    await pair.client.sendRequest(HoverRequest.type, { textDocument: { uri: URI }, position: { line: 0, character: 0 } });
+    await pair.client.sendRequest(HoverRequest.type, {
+      textDocument: { uri: URI },
+      position: { line: 0, character: 0 },
+    });
     await published(pair.diagnostics, (x) => x.diagnostics.length === 2);
   });
 
   it('without a catalog publishes nothing, logs once, and catches up when the catalog returns', async () => {
+    pair.close();
+    // Retried at every check here, so each check is seen as a catalog call.
+    pair = connect(makeServer({ recheckMs: 1_000, retryMs: 0 }));
     catalog.failing = true;
     await initialize(pair.client);
     await open(pair.client);
+    await catalog.called(1);
     await open(pair.client, '{ "model": "openai/gpt-4o-mino" }', 'file:///work/other.json');
-    // A request answered after both checks ran (debounce passed, and the catalog was asked).
-    const deadline = Date.now() + 5_000;
-    while (catalog.calls === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    await new Promise((r) => setTimeout(r, 60));
-    await pair.client.sendRequest(HoverRequest.type, { textDocument: { uri: URI }, position: rangeOf(CREW_JSON, 'gpt-4o-mini').start });
+    await catalog.called(2);
+    // Answered after both checks found no catalog (the hover's own check is a third).
+    await pair.client.sendRequest(HoverRequest.type, {
+      textDocument: { uri: URI },
+      position: { line: 0, character: 0 },
+    });
     assert.equal(pair.diagnostics.items.length, 0, 'no diagnostics without a catalog');
-    assert.equal(catalog.calls, 1, 'not asked again before the retry delay');
-    assert.equal(log.lines.filter((l) => l.startsWith('warn')).length, 1);
-    assert.match(log.lines.find((l) => l.startsWith('warn'))!, /model catalog could not be loaded \(connect ECONNREFUSED/);
+    const warnings = log.lines.filter((l) => l.startsWith('warn'));
+    assert.equal(warnings.length, 1, 'logged once, however often it fails');
+    assert.match(warnings[0]!, /model catalog could not be loaded \(connect ECONNREFUSED/);
 
     catalog.failing = false;
-    clock.advance(10_000);
     await pair.client.sendNotification(DidChangeTextDocumentNotification.type, {
       textDocument: { uri: 'file:///work/other.json', version: 2 },
       contentChanges: [{ text: '{ "model": "openai/gpt-4o-mino" }\n' }],
     });
+    // The new index re-checks every open document, not only the edited one.
     await published(pair.diagnostics, (x) => x.uri === URI && x.diagnostics.length === 3);
     await published(pair.diagnostics, (x) => x.uri.endsWith('other.json') && x.diagnostics.length === 1);
+    assert.ok(log.lines.some((l) => /catalog is available again/.test(l)));
+  });
+
+  it('does not ask a failing catalog again before the retry delay', async () => {
+    catalog.failing = true;
+    const source = new ModelIndexSource(catalog, clock, log, { retryMs: 10_000 });
+    assert.equal(await source.current(), null);
+    assert.equal(await source.current(), null);
+    assert.equal(catalog.calls, 1);
+    catalog.failing = false;
+    clock.advance(10_000);
+    assert.equal((await source.current())?.size, (await catalog.list()).models.length);
   });
 
   it('after shutdown refuses LSP requests; exit ends the session but not the connection', async () => {
     await initialize(pair.client);
     await open(pair.client);
     await published(pair.diagnostics, () => true);
+    const at = { textDocument: { uri: URI }, position: rangeOf(CREW_JSON, 'gpt-4o-mini').start };
+    const hover = await pair.client.sendRequest(HoverRequest.type, at);
+    assert.match(JSON.stringify(hover?.contents), /Prompt: \$0\.15 per 1M tokens/);
+    assert.match(JSON.stringify(hover?.contents), /All time: \$0\.00 over 2 calls/);
     assert.equal(await pair.client.sendRequest(ShutdownRequest.type), null);
     const after = await rejection(
       pair.client.sendRequest(CompletionRequest.type, {
@@ -268,10 +306,6 @@ describe('lsp: the per-connection session', () => {
     assert.ok(log.lines.some((l) => /session ended by exit/.test(l)));
     // The documents went with the session: a new one starts empty.
     await initialize(pair.client);
-    const hover = await pair.client.sendRequest(HoverRequest.type, {
-      textDocument: { uri: URI },
-      position: rangeOf(CREW_JSON, 'gpt-4o-mini').start,
-    });
-    assert.equal(hover, null);
+    assert.equal(await pair.client.sendRequest(HoverRequest.type, at), null);
   });
 });

@@ -65,7 +65,7 @@ describe('influenced', () => {
 
 describe('run prompts', () => {
   it('put memories in the system message and the task and earlier work in the user message', () => {
-    const [sys, user] = memberMessages({
+    const [sys, mem, user] = memberMessages({
       agent: { ...agent('writer', 'drafts'), systemPrompt: 'Be brief.' },
       crew: 'launch',
       task: 'Announce v2',
@@ -75,7 +75,11 @@ describe('run prompts', () => {
     });
     assert.equal(sys!.role, 'system');
     assert.match(sys!.content, /^Be brief\.\n\nYou are writer, drafts, in the crew "launch"\./);
-    assert.match(sys!.content, /- Users love speed$/);
+    assert.doesNotMatch(sys!.content, /Users love speed/, 'the first system message stays the same from call to call');
+    assert.deepEqual(mem, {
+      role: 'system',
+      content: 'What the crew remembers (use it where it helps):\n- Users love speed',
+    });
     assert.equal(
       user!.content,
       'Task: Announce v2\n\nWork so far:\n\n### researcher (finds facts)\nv2 is faster\n\nDo your part as drafts.',

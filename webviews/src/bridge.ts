@@ -87,7 +87,7 @@ export interface BridgeEnv {
   history: { replaceState(data: unknown, unused: string, url?: string): void };
 }
 
-export function createBridge(page: DashboardPage, env: BridgeEnv = globalThis as unknown as BridgeEnv): Bridge {
+export function createBridge(page: DashboardPage, env: BridgeEnv): Bridge {
   return typeof env.acquireVsCodeApi === 'function' ? new VsCodeBridge(page, env) : new HttpBridge(page, env);
 }
 
@@ -191,6 +191,11 @@ export class HttpBridge implements Bridge {
     private readonly env: BridgeEnv,
   ) {
     this.token = takeToken(env);
+  }
+
+  /** Whether a token was found (in the URL fragment, or kept from earlier in this tab). */
+  get signedIn(): boolean {
+    return this.token !== undefined;
   }
 
   private get stateKey(): string {

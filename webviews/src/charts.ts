@@ -18,7 +18,7 @@ import {
   type ChartConfiguration,
 } from 'chart.js';
 import { formatDay, formatUsd } from './format';
-import { chartTheme } from './theme';
+import { chartTheme, withAlpha } from './theme';
 import type { ForecastChart, StackedChart } from './view-models/costs';
 
 Chart.register(
@@ -106,7 +106,7 @@ export function drawForecast(canvas: HTMLCanvasElement, f: ForecastChart): Chart
           label: 'Range',
           data: f.high,
           borderColor: 'transparent',
-          backgroundColor: `color-mix(in srgb, ${t.projection} 20%, transparent)`,
+          backgroundColor: withAlpha(t.projection, 0.2),
           pointRadius: 0,
           fill: '-1',
         },
@@ -132,6 +132,9 @@ export function drawForecast(canvas: HTMLCanvasElement, f: ForecastChart): Chart
       scales: {
         x: {
           type: 'linear',
+          // The period itself, without the padding a linear scale would add around it.
+          min: f.limit[0]?.x,
+          max: f.limit[f.limit.length - 1]?.x,
           grid: { display: false },
           ticks: { maxTicksLimit: 6, callback: (v) => formatDay(new Date(Number(v)).toISOString()) },
         },

@@ -21,14 +21,21 @@ export function h(tag: string, props?: Props | null, ...children: Child[]): HTML
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(props ?? {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (key === 'class') el.className = String(value);
-    else if (key.startsWith('on:')) el.addEventListener(key.slice(3), value as EventListener);
+    if (key.startsWith('on:')) el.addEventListener(key.slice(3), value as EventListener);
     else if (key.startsWith('.')) (el as unknown as Record<string, unknown>)[key.slice(1)] = value;
-    else if (key.startsWith('style:')) el.style.setProperty(key.slice(6), String(value));
-    else el.setAttribute(key, value === true ? '' : String(value));
+    else if (key === 'class') el.className = text(value);
+    else if (key.startsWith('style:')) el.style.setProperty(key.slice(6), text(value));
+    else el.setAttribute(key, value === true ? '' : text(value));
   }
   append(el, children);
   return el;
+}
+
+/** Attribute and style values are strings, numbers or booleans; anything else is a mistake worth seeing. */
+function text(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  throw new TypeError(`not an attribute value: ${typeof value}`);
 }
 
 export function append(parent: Node, children: Child[]): void {

@@ -29,7 +29,7 @@ export const PAGE_COMMANDS = {
 } as const satisfies Record<DashboardPage, string>;
 export const WEBVIEW_COMMANDS = [
   ...Object.values(PAGE_COMMANDS),
-  /** args: [memoryId] */
+  /** args: [{ id, crew }] of the memory */
   'openrouterCrew.openMemory',
 ] as const;
 export type WebviewCommand = (typeof WEBVIEW_COMMANDS)[number];

@@ -51,7 +51,10 @@ export function reviveDraft(saved: unknown): BudgetDraft {
   const d = emptyDraft();
   if (typeof saved !== 'object' || saved === null) return d;
   const s = saved as Record<string, unknown>;
-  const str = (k: keyof BudgetDraft) => (typeof s[k] === 'string' ? (s[k] as string) : undefined);
+  const str = (k: keyof BudgetDraft) => {
+    const v = s[k];
+    return typeof v === 'string' ? v : undefined;
+  };
   return {
     ...(str('id') ? { id: str('id') } : {}),
     scopeKind: SCOPE_KINDS.includes(s.scopeKind as ScopeKind) ? (s.scopeKind as ScopeKind) : d.scopeKind,
@@ -94,7 +97,10 @@ export function validateDraft(d: BudgetDraft): { params?: BudgetSet.Params; erro
   const parts = d.thresholds.split(/[\s,;]+/).filter(Boolean);
   if (parts.length) {
     thresholds = parts.map(Number);
-    const bad = parts.find((p, i) => !Number.isFinite(thresholds![i]) || thresholds![i]! <= 0 || thresholds![i]! > MAX_THRESHOLD);
+    const bad = parts.find((part) => {
+      const n = Number(part);
+      return !Number.isFinite(n) || n <= 0 || n > MAX_THRESHOLD;
+    });
     if (bad !== undefined) errors.thresholds = `"${bad}" is not a percentage above 0 and at most ${MAX_THRESHOLD}`;
     else if (parts.length > MAX_THRESHOLDS) errors.thresholds = `at most ${MAX_THRESHOLDS} thresholds`;
   }

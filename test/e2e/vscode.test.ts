@@ -1,0 +1,227 @@
+/**
+ * The extension in a real VS Code (code-server 4.139.1 = VS Code 1.139.1) driven through Debian's Chromium, against
+ * a seeded sandbox daemon made with the real `crew` binary:
+ *   1. a Mocha suite inside the extension host (test/e2e/vscode/suite): commands registered, tree items equal the
+ *      server's data, the status bar follows a recorded call, views refresh on server notifications;
+ *   2. a UI scenario with the packaged .vsix installed as a user would: open the container, see the seeded budgets
+ *      and memories, run a command from the palette, open the Costs dashboard and read a figure inside the webview
+ *      that equals the server's, trigger a budget alert and see its notification.
+ * Screenshots are saved on failure (and one at the end of the scenario) under $CREW_E2E_ARTIFACTS (default
+ * <tmp>/crew-e2e-artifacts). Run with `npm run test:e2e` (installs what it needs once, cached outside the repo).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import util from 'node:util';
+import * as esbuild from 'esbuild';
+import type { BrowserContext, Page } from 'playwright-core';
+import type { BudgetStatusRequest, CostReport } from '../../protocol';
+import { money } from '../../cli/output';
+import {
+  e2eTools,
+  freshDirs,
+  installVsix,
+  launchChromium,
+  ROOT,
+  startCodeServer,
+  tail,
+  type CodeServer,
+  type Tools,
+} from './vscode/code-server';
+import { seed, type Seeded } from './vscode/seed';
+
+const ARTIFACTS = process.env.CREW_E2E_ARTIFACTS ?? path.join(os.tmpdir(), 'crew-e2e-artifacts');
+const SUITE_BUNDLE = path.join(ROOT, 'dist', 'e2e', 'suite.js');
+const VSIX = path.join(ROOT, 'dist', 'openrouter-crew.vsix');
+
+describe('VS Code e2e (code-server + Chromium)', function () {
+  this.timeout(30 * 60_000);
+  let tools: Tools;
+  let data: Seeded;
+
+  before(async function () {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    tools = e2eTools();
+    execFileSync(process.execPath, [path.join(ROOT, 'extension/packaging.mjs')], { cwd: ROOT, stdio: 'inherit' });
+    await esbuild.build({
+      entryPoints: [path.join(ROOT, 'test/e2e/vscode/suite/index.ts')],
+      outfile: SUITE_BUNDLE,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      external: ['vscode', 'mocha'],
+      logLevel: 'error',
+    });
+    data = await seed();
+  });
+  after(async () => {
+    await data?.stop();
+  });
+
+  const settings = () => ({
+    'openrouterCrew.dataDirectory': data.dataDir,
+    'openrouterCrew.sandbox': true,
+    'openrouterCrew.refreshDebounceMs': 50,
+  });
+
+  async function withVscode(
+    name: string,
+    opts: { vsix: boolean; smokeTestDriver?: boolean },
+    body: (page: Page, cs: CodeServer, workspace: string) => Promise<void>,
+  ): Promise<void> {
+    const dirs = freshDirs(settings());
+    if (opts.vsix) installVsix(tools, dirs, VSIX);
+    const cs = await startCodeServer(tools, dirs, { smokeTestDriver: opts.smokeTestDriver ?? false });
+    let ctx: BrowserContext | undefined;
+    let page: Page | undefined;
+    try {
+      ctx = await launchChromium(tools, dirs);
+      page = ctx.pages()[0] ?? (await ctx.newPage());
+      page.setDefaultTimeout(60_000);
+      await body(page, cs, dirs.workspace);
+    } catch (e) {
+      const shot = path.join(ARTIFACTS, `${name}-failure.png`);
+      await page?.screenshot({ path: shot }).catch(() => undefined);
+      fs.copyFileSync(cs.logFile, path.join(ARTIFACTS, `${name}-code-server.log`));
+      throw new Error(
+        `${(e as Error).message}\n(screenshot: ${shot}; code-server log tail:\n${tail(cs.logFile, 15)})`,
+        {
+          cause: e,
+        },
+      );
+    } finally {
+      await ctx?.close().catch(() => undefined);
+      await cs.stop();
+      fs.rmSync(dirs.root, { recursive: true, force: true });
+    }
+  }
+
+  it('passes the Mocha suite inside the extension host', async () => {
+    await withVscode('extension-host', { vsix: false, smokeTestDriver: true }, async (page, cs, workspace) => {
+      const logs: string[] = [];
+      let resolveExit!: (code: number) => void;
+      const exited = new Promise<number>((r) => (resolveExit = r));
+      await page.exposeFunction('codeAutomationExit', (code: number) => resolveExit(code));
+      await page.exposeFunction('codeAutomationLog', (type: string, args: unknown[]) =>
+        logs.push(`[${type}] ${util.format(...(args ?? []))}`),
+      );
+      const authority = `127.0.0.1:${cs.port}`;
+      const payload = [
+        ['extensionDevelopmentPath', `vscode-remote://${authority}${ROOT}`],
+        ['extensionTestsPath', `vscode-remote://${authority}${SUITE_BUNDLE}`],
+      ];
+      await page.goto(
+        `${cs.url}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`,
+      );
+      const code = await Promise.race([
+        exited,
+        new Promise<number>((_, reject) =>
+          setTimeout(() => reject(new Error('the extension-host suite did not finish in 4 minutes')), 240_000).unref(),
+        ),
+      ]);
+      const output = logs.join('\n');
+      fs.writeFileSync(path.join(ARTIFACTS, 'extension-host.log'), output);
+      console.log(
+        output
+          .split('\n')
+          .filter((l) => /✔|✓|passing|failing|\d+\)|Error/.test(l))
+          .join('\n'),
+      );
+      assert.equal(code, 0, `the extension-host suite failed:\n${output.slice(-4000)}`);
+      assert.match(output, /passing/);
+    });
+  });
+
+  it('UI: container, seeded budgets and memories, palette command, Costs dashboard figure, alert toast', async () => {
+    await withVscode('ui-scenario', { vsix: true }, async (page, cs, workspace) => {
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${cs.url}/?folder=${encodeURIComponent(workspace)}`);
+      await page.locator('.monaco-workbench').waitFor();
+      const container = page.locator('.part.activitybar .action-label[aria-label="OpenRouter Crew"]');
+      await container.waitFor();
+      // The status bar item shows once the extension is active and connected.
+      const status = page.locator('[id="openrouter-crew.openrouter-crew.openrouterCrew.status"]');
+      await status.waitFor();
+      await container.click();
+
+      const rows = page.locator('.part.sidebar .monaco-list-row[role="treeitem"]');
+      // Seeded: the crew, its budgets and its memories, as the server has them.
+      await rows.filter({ hasText: data.crewName }).first().waitFor();
+      await rows.filter({ hasText: 'global · daily' }).waitFor();
+      const { budgets } = await rpc<BudgetStatusRequest.Result>('budget/status');
+      const global = budgets.find((b) => b.scope === 'global')!;
+      const globalRow = rows.filter({ hasText: 'global · daily' });
+      assert.match(
+        await globalRow.innerText(),
+        new RegExp(escape(`${money(global.spentUsd)} / ${money(global.limitUsd)}`)),
+      );
+      await page.waitForFunction(
+        (want) =>
+          document.getElementById('openrouter-crew.openrouter-crew.openrouterCrew.status')?.innerText.includes(want),
+        `${money(global.spentUsd)} / ${money(global.limitUsd)}`,
+      );
+
+      // The palette runs our command: the Costs dashboard opens in a webview.
+      await runCommand(page, 'OpenRouter Crew: Open Costs Dashboard');
+      await page.locator('.tabs-container .tab', { hasText: 'OpenRouter Crew: Costs' }).waitFor();
+      const webview = page.frameLocator('iframe.webview.ready').frameLocator('iframe#active-frame');
+      const report = await rpc<CostReport.Result>('cost/report', { by: 'model' });
+      const total = webview.locator('[data-testid="costs-total"]');
+      await total.waitFor();
+      await page.waitForFunction(() => true);
+      assert.equal((await total.innerText()).trim(), money(report.total.costUsd));
+
+      // A call that crosses the global budget's thresholds: the alert shows as a notification with its actions.
+      const r = await data.crew([
+        'chat',
+        '--crew',
+        data.crewName,
+        '--agent',
+        `${data.crewName}/writer`,
+        '--model',
+        'anthropic/claude-3.5-haiku',
+        '--max-tokens',
+        '64',
+        'Write a long launch announcement',
+      ]);
+      assert.ok(r.code === 0 || r.code === 3, `crew chat exited ${r.code}: ${r.stderr}`);
+      const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'Budget global (daily)' });
+      await toast.first().waitFor();
+      assert.match(await toast.first().innerText(), /Open Dashboard/);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'ui-scenario.png') });
+      assert.deepEqual(
+        errors.filter((e) => /openrouter|crew/i.test(e)),
+        [],
+      );
+    });
+  });
+
+  async function rpc<R>(method: string, params: unknown = {}): Promise<R> {
+    const info = JSON.parse(fs.readFileSync(path.join(data.dataDir, 'server.json'), 'utf8')) as { httpPort: number };
+    const token = fs.readFileSync(path.join(data.dataDir, 'token'), 'utf8').trim();
+    const res = await fetch(`http://127.0.0.1:${info.httpPort}/rpc`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    });
+    const body = (await res.json()) as { result?: R; error?: { message: string } };
+    if (body.error) throw new Error(`${method}: ${body.error.message}`);
+    return body.result!;
+  }
+});
+
+async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(`>${title}`);
+  await page.locator(`.quick-input-widget .monaco-list-row[aria-label^="${title}"]`).first().waitFor();
+  await page.keyboard.press('Enter');
+  await input.waitFor({ state: 'hidden' });
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -1,0 +1,159 @@
+/**
+ * Runs inside a real VS Code's extension host (code-server, via the smoke-test driver's extensionTestsPath):
+ * a Mocha `tdd` suite against the extension as loaded from the repository, connected to a seeded sandbox daemon.
+ * Bundled by test/e2e/vscode/build-suite.mjs; `run()` is the contract VS Code calls.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as vscode from 'vscode';
+import type {
+  AnalyticsSummary,
+  ArchiveList,
+  BudgetStatusRequest,
+  ChatComplete,
+  CrewList,
+  MemoryList,
+} from '../../../../protocol';
+import type { CrewExtensionApi } from '../../../../extension/extension';
+import { statusBarModel } from '../../../../extension/model/budgets';
+
+// Mocha is resolved from the repository's node_modules at run time (the bundle leaves it external).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Mocha = require('mocha') as typeof import('mocha');
+
+export function run(): Promise<void> {
+  const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 30_000, reporter: 'spec' });
+  mocha.suite.emit('pre-require', globalThis, 'extension-host', mocha);
+  defineSuite();
+  return new Promise((resolve, reject) =>
+    mocha.run((failures) => (failures ? reject(new Error(`${failures} extension-host test(s) failed`)) : resolve())),
+  );
+}
+
+async function until<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function defineSuite(): void {
+  suite('OpenRouter Crew in VS Code', () => {
+    let api: CrewExtensionApi;
+    const request = <R>(method: string, params?: unknown) => api.crew.server.request<R>(method, params);
+    const labels = (items: vscode.TreeItem[]) =>
+      items.map((i) => (typeof i.label === 'string' ? i.label : (i.label?.label ?? '')));
+
+    suiteSetup(async () => {
+      const ext = vscode.extensions.getExtension<CrewExtensionApi>('openrouter-crew.openrouter-crew');
+      assert.ok(ext, 'the extension is installed');
+      api = await ext.activate();
+      await until(() => api.crew.server.state.state === 'ready', 'crew-server to be ready');
+    });
+
+    test('every contributed command is registered', async () => {
+      const manifest = JSON.parse(
+        fs.readFileSync(path.join(api.crew.context.extensionPath, 'package.json'), 'utf8'),
+      ) as { contributes: { commands: { command: string }[] } };
+      const registered = new Set(await vscode.commands.getCommands(true));
+      const missing = manifest.contributes.commands.map((c) => c.command).filter((c) => !registered.has(c));
+      assert.deepEqual(missing, []);
+      assert.ok(manifest.contributes.commands.length >= 20);
+    });
+
+    test('the Crews view shows the server’s crews and their agents', async () => {
+      const { crews } = await request<CrewList.Result>('crew/list');
+      const roots = await api.crew.views.crews.getChildren();
+      assert.deepEqual(
+        labels(roots),
+        crews.map((c) => c.name),
+      );
+      const agents = await api.crew.views.crews.getChildren(roots[0] as never);
+      assert.deepEqual(
+        labels(agents),
+        crews[0]!.agents.map((a) => a.name),
+      );
+      assert.equal(agents[0]!.description, crews[0]!.agents[0]!.model);
+    });
+
+    test('the Costs view shows every budget with the server’s figures', async () => {
+      const { budgets } = await request<BudgetStatusRequest.Result>('budget/status');
+      const [group] = await api.crew.views.costs.getChildren();
+      assert.equal(labels([group!])[0], 'Budgets');
+      const rows = await api.crew.views.costs.getChildren(group as never);
+      assert.equal(rows.length, budgets.length);
+      for (const b of budgets) {
+        const row = rows.find((r) => (r as { data?: { id?: string } }).data?.id === b.id);
+        assert.ok(row, `a row for budget ${b.scope}`);
+        assert.match(String(row.description), new RegExp(`\\$${b.spentUsd.toFixed(2).replace('.', '\\.')}`));
+      }
+    });
+
+    test('the Memory Browser shows crew → kind → memories as the server has them', async () => {
+      const summary = await request<AnalyticsSummary.Result>('analytics/summary', { days: 1 });
+      const crews = await api.crew.views.memory.getChildren();
+      assert.deepEqual(
+        labels(crews),
+        summary.crews.filter((c) => c.total > 0).map((c) => c.crew),
+      );
+      const kinds = await api.crew.views.memory.getChildren(crews[0] as never);
+      const fact = kinds.find((k) => labels([k])[0] === 'fact')!;
+      const { memories } = await request<MemoryList.Result>('memory/list', { crew: labels(crews)[0], kind: 'fact' });
+      const rows = await api.crew.views.memory.getChildren(fact as never);
+      assert.equal(rows.length, memories.length);
+      assert.equal(labels(rows)[0], memories[0]!.content.slice(0, 60));
+    });
+
+    test('the Archives view lists the server’s archives', async () => {
+      const { archives } = await request<ArchiveList.Result>('archive/list');
+      const rows = await api.crew.views.archives.getChildren();
+      assert.equal(rows.length, archives.length);
+      assert.match(labels(rows)[0]!, new RegExp(`${archives[0]!.count} memor`));
+    });
+
+    test('a memory opens as a read-only document with its content', async () => {
+      const { memories } = await request<MemoryList.Result>('memory/list', { limit: 1 });
+      const m = memories[0]!;
+      await vscode.commands.executeCommand('openrouterCrew.openMemory', { id: m.id, crew: m.crew });
+      const editor = await until(() => vscode.window.activeTextEditor, 'the memory document');
+      assert.equal(editor.document.uri.scheme, 'crew-memory');
+      assert.ok(editor.document.getText().startsWith(m.content));
+    });
+
+    test('the status bar follows a recorded call within a second', async () => {
+      const before = api.crew.statusBar.text;
+      await request<ChatComplete.Result>('chat/complete', {
+        model: 'openai/gpt-4o-mini',
+        crew: 'launch',
+        agent: 'launch/writer',
+        maxTokens: 16,
+        messages: [{ role: 'user', content: 'one more call for the status bar' }],
+      });
+      const recorded = Date.now();
+      const { budgets } = await request<BudgetStatusRequest.Result>('budget/status');
+      const expected = statusBarModel(budgets).text;
+      assert.notEqual(expected, before, 'the call changed the most constrained budget');
+      await until(() => api.crew.statusBar.text === expected, `status bar text "${expected}"`, 1000);
+      assert.ok(Date.now() - recorded <= 1000);
+    });
+
+    test('a crew created elsewhere appears in the Crews view (store/changed, no polling)', async () => {
+      let fired = false;
+      const sub = api.crew.views.crews.onDidChangeTreeData(() => (fired = true));
+      try {
+        await request('crew/create', {
+          name: 'from-elsewhere',
+          agents: [{ name: 'solo', model: 'openai/gpt-4o-mini' }],
+        });
+        await until(() => fired, 'the Crews view to be told to refresh', 5000);
+      } finally {
+        sub.dispose();
+      }
+      assert.ok(labels(await api.crew.views.crews.getChildren()).includes('from-elsewhere'));
+    });
+  });
+}
