@@ -80,12 +80,13 @@ describe('analytics/summary byWeekdayHour', () => {
     expected[4]![0] = 1;
     expected[4]![14] = 1;
     assert.deepEqual(s.byWeekdayHour, expected);
+    const matrix = s.byWeekdayHour;
     assert.deepEqual(
-      s.byWeekdayHour.map((row) => row.reduce((a, b) => a + b, 0)),
+      matrix.map((row) => row.reduce((a, b) => a + b, 0)),
       s.byWeekday,
     );
     assert.deepEqual(
-      s.byHour.map((_, h) => s.byWeekdayHour.reduce((a, row) => a + row[h]!, 0)),
+      s.byHour.map((_, h) => matrix.reduce((a, row) => a + row[h]!, 0)),
       s.byHour,
     );
   });

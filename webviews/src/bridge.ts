@@ -142,7 +142,8 @@ export class VsCodeBridge implements Bridge {
         const waiter = this.pending.get(message.id);
         if (!waiter) return;
         this.pending.delete(message.id);
-        if (message.error) waiter.reject(new BridgeError(message.error.code, message.error.message, message.error.data));
+        if (message.error)
+          waiter.reject(new BridgeError(message.error.code, message.error.message, message.error.data));
         else waiter.resolve(message.result);
         return;
       }
@@ -215,7 +216,9 @@ export class HttpBridge implements Bridge {
           authorization: `Bearer ${this.token}`,
           'x-crew-client': `browser/dashboard-${this.page}`,
         },
-        body: JSON.stringify(params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params }),
+        body: JSON.stringify(
+          params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params },
+        ),
       });
       status = res.status;
       text = await res.text();

@@ -110,7 +110,14 @@ export function drawForecast(canvas: HTMLCanvasElement, f: ForecastChart): Chart
           pointRadius: 0,
           fill: '-1',
         },
-        { label: 'Limit', data: f.limit, borderColor: t.limit, backgroundColor: t.limit, pointRadius: 0, borderWidth: 2 },
+        {
+          label: 'Limit',
+          data: f.limit,
+          borderColor: t.limit,
+          backgroundColor: t.limit,
+          pointRadius: 0,
+          borderWidth: 2,
+        },
       ],
     },
     options: {

@@ -90,8 +90,7 @@ export function confirmButton(
   opts: { icon?: string; testid?: string } = {},
 ): HTMLElement {
   const slot = h('span', { class: 'confirm' });
-  const idle = () =>
-    replace(slot, button(label, ask, { icon: opts.icon, secondary: true, testid: opts.testid }));
+  const idle = () => replace(slot, button(label, ask, { icon: opts.icon, secondary: true, testid: opts.testid }));
   const ask = () =>
     replace(
       slot,
@@ -138,7 +137,11 @@ export function showErrors(form: HTMLElement, errors: Partial<Record<string, str
   return any;
 }
 
-export function textfield(value: string, onInput: (v: string) => void, opts: { placeholder?: string; type?: string } = {}) {
+export function textfield(
+  value: string,
+  onInput: (v: string) => void,
+  opts: { placeholder?: string; type?: string } = {},
+) {
   return h('vscode-textfield', {
     '.value': value,
     placeholder: opts.placeholder,
@@ -197,7 +200,9 @@ export function table<R>(columns: Column<R>[], rows: R[], rowAttrs?: (r: R) => R
               'button',
               { class: 'sort', type: 'button', 'data-sort': c.key, 'on:click': c.sort.onSort },
               c.label,
-              c.sort.sorted ? h('vscode-icon', { name: c.sort.sorted === 'asc' ? 'arrow-up' : 'arrow-down', size: 12 }) : null,
+              c.sort.sorted
+                ? h('vscode-icon', { name: c.sort.sorted === 'asc' ? 'arrow-up' : 'arrow-down', size: 12 })
+                : null,
             )
           : c.label,
       ),
@@ -210,11 +215,18 @@ export function table<R>(columns: Column<R>[], rows: R[], rowAttrs?: (r: R) => R
       columns.map((c) => h('td', { 'data-label': c.label, class: c.numeric ? 'num' : undefined }, c.cell(r))),
     ),
   );
-  return h('div', { class: 'table-wrap' }, h('table', { class: 'responsive' }, h('thead', null, head), h('tbody', null, body)));
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h('table', { class: 'responsive' }, h('thead', null, head), h('tbody', null, body)),
+  );
 }
 
 /** A horizontal meter (percent of a limit, or a bar length 0 … 1). */
 export function meter(fraction: number, kind: 'ok' | 'warning' | 'exceeded' | 'plain' = 'plain'): HTMLElement {
-  const bar = h('div', { class: `meter-bar meter-${kind}`, 'style:width': `${Math.max(0, Math.min(1, fraction)) * 100}%` });
+  const bar = h('div', {
+    class: `meter-bar meter-${kind}`,
+    'style:width': `${Math.max(0, Math.min(1, fraction)) * 100}%`,
+  });
   return h('div', { class: 'meter', 'aria-hidden': 'true' }, bar);
 }

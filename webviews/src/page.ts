@@ -91,7 +91,10 @@ export function startPage<S extends object>(spec: PageSpec<S>): Page<S> {
   void bridge.request<ServerInfo.Result>('server/info').then(
     (info) => {
       if (info.upstream.sandbox)
-        replace(sandbox, h('vscode-badge', { title: 'Calls go to the built-in fake OpenRouter' }, 'sandbox: simulated costs'));
+        replace(
+          sandbox,
+          h('vscode-badge', { title: 'Calls go to the built-in fake OpenRouter' }, 'sandbox: simulated costs'),
+        );
     },
     (e: unknown) => {
       if (e instanceof BridgeError && e.code === 1005) replace(notice, tokenBanner());
@@ -152,7 +155,5 @@ function tokenBanner(): HTMLElement {
 
 /** A server error that means "this server does not have that method (yet)". */
 export function isNotAvailable(e: unknown): boolean {
-  return (
-    e instanceof BridgeError && (e.code === -32601 || /not (available|implemented)( yet)?/i.test(e.message))
-  );
+  return e instanceof BridgeError && (e.code === -32601 || /not (available|implemented)( yet)?/i.test(e.message));
 }

@@ -32,19 +32,6 @@ export async function seed(): Promise<Seeded> {
     return r.json;
   };
   const crewName = 'launch';
-  await run([
-    'budget',
-    'set',
-    '--scope',
-    'global',
-    '--period',
-    'daily',
-    '--limit',
-    '0.01',
-    '--thresholds',
-    '50,80,100',
-  ]);
-  await run(['budget', 'set', '--scope', `crew:${crewName}`, '--period', 'monthly', '--limit', '5']);
   await run(['crew', 'create', crewName, '--description', 'writes the launch post']);
   await run([
     'crew',
@@ -88,6 +75,10 @@ export async function seed(): Promise<Seeded> {
     'openai/gpt-4o-mini',
     'List launch risks',
   ]);
+  // Small enough that a later call with a large max_tokens is refused (an alert the UI scenario waits for).
+  const global = ['--scope', 'global', '--period', 'daily', '--limit', '0.00005', '--thresholds', '50,80,100'];
+  await run(['budget', 'set', ...global]);
+  await run(['budget', 'set', '--scope', `crew:${crewName}`, '--period', 'monthly', '--limit', '5']);
   const archived = await json<ArchiveCreate.CreatedResult>(['archive', 'archive', '--ids', memoryIds[3]!]);
   return {
     dataDir,

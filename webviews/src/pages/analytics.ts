@@ -40,7 +40,9 @@ startPage<AnalyticsState>({
     if (method === 'memory/changed' || method === 'usage/recorded') return true;
     if (method === 'crew/runProgress') return (params as { event?: string }).event === 'finished';
     const domain = (params as { domain?: string }).domain ?? '';
-    return method === 'store/changed' && ['memory', 'clusters', 'archive', 'cost', 'crew', 'store', '*'].includes(domain);
+    return (
+      method === 'store/changed' && ['memory', 'clusters', 'archive', 'cost', 'crew', 'store', '*'].includes(domain)
+    );
   },
   layout: (p) => {
     p.main.append(
@@ -61,7 +63,8 @@ async function load(p: Page<AnalyticsState>): Promise<void> {
   try {
     crews = (await call(p.bridge, 'analytics/summary', {})).crews;
   } catch (e) {
-    for (const body of [topicsBody, heatBody, insightsBody, memRecsBody]) fill(body, 'error', errorBanner(e, 'analytics'));
+    for (const body of [topicsBody, heatBody, insightsBody, memRecsBody])
+      fill(body, 'error', errorBanner(e, 'analytics'));
     await loadCostRecs(p);
     return;
   }
@@ -106,11 +109,12 @@ async function loadTopics(p: Page<AnalyticsState>, crew: string): Promise<void> 
 function drawTopics(p: Page<AnalyticsState>): void {
   const crew = p.state.crew ?? lastTopics?.crew;
   if (!crew) return;
-  const compute = button(
-    lastTopics ? 'Compute again' : 'Compute topics',
-    () => void computeTopics(p, crew),
-    { icon: 'sparkle', secondary: Boolean(lastTopics), testid: 'compute-topics', disabled: computing },
-  );
+  const compute = button(lastTopics ? 'Compute again' : 'Compute topics', () => void computeTopics(p, crew), {
+    icon: 'sparkle',
+    secondary: Boolean(lastTopics),
+    testid: 'compute-topics',
+    disabled: computing,
+  });
   const t = lastTopics && lastTopics.crew === crew ? lastTopics : undefined;
   if (!t || !t.clusters.length) {
     return fill(
@@ -128,8 +132,14 @@ function drawTopics(p: Page<AnalyticsState>): void {
     h(
       'div',
       { class: 'toolbar' },
-      h('span', { class: 'muted' }, `${t.k} topics over ${formatCount(t.memories)} memories, ${formatDateTime(t.computedAt)}`),
-      t.stale ? h('vscode-badge', { title: 'Memories changed since: compute again for an exact picture' }, 'stale') : null,
+      h(
+        'span',
+        { class: 'muted' },
+        `${t.k} topics over ${formatCount(t.memories)} memories, ${formatDateTime(t.computedAt)}`,
+      ),
+      t.stale
+        ? h('vscode-badge', { title: 'Memories changed since: compute again for an exact picture' }, 'stale')
+        : null,
       computing ? loading('Clustering…') : compute,
     ),
     map,
@@ -196,7 +206,10 @@ function drawHeatmap(s: CrewSummary): void {
   const cells = heatmap(s);
   if (!cells) return fill(heatBody, 'ready', empty('This server does not report reads by hour and weekday.'));
   const grid = h('div', { class: 'heatmap', role: 'img', 'aria-label': 'Reads by weekday and hour' });
-  grid.append(h('span'), ...Array.from({ length: 24 }, (_, hr) => h('span', { class: 'axis' }, hr % 3 === 0 ? formatHour(hr) : '')));
+  grid.append(
+    h('span'),
+    ...Array.from({ length: 24 }, (_, hr) => h('span', { class: 'axis' }, hr % 3 === 0 ? formatHour(hr) : '')),
+  );
   for (let d = 0; d < 7; d++) {
     grid.append(h('span', { class: 'axis axis-day' }, WEEKDAYS[d]));
     for (const c of cells.slice(d * 24, d * 24 + 24))
@@ -286,14 +299,23 @@ async function loadMemoryRecs(p: Page<AnalyticsState>, crew: string): Promise<vo
             'span',
             { class: 'actions' },
             p.bridge.host === 'vscode'
-              ? button('Open', () => p.bridge.command('openrouterCrew.openMemory', [{ id: r.memoryIds[0], crew: r.crew }]), {
-                  secondary: true,
-                  icon: 'go-to-file',
-                })
+              ? button(
+                  'Open',
+                  () => p.bridge.command('openrouterCrew.openMemory', [{ id: r.memoryIds[0], crew: r.crew }]),
+                  {
+                    secondary: true,
+                    icon: 'go-to-file',
+                  },
+                )
               : null,
-            confirmButton(applyLabel(r), `${applyLabel(r)} ${r.memoryIds.length === 1 ? 'it' : 'them'}?`, () => applyMemoryRec(p, r), {
-              testid: 'apply-memory',
-            }),
+            confirmButton(
+              applyLabel(r),
+              `${applyLabel(r)} ${r.memoryIds.length === 1 ? 'it' : 'them'}?`,
+              () => applyMemoryRec(p, r),
+              {
+                testid: 'apply-memory',
+              },
+            ),
           ),
         ),
       ),
@@ -309,7 +331,8 @@ async function applyMemoryRec(p: Page<AnalyticsState>, r: Recommendation): Promi
   try {
     if (r.kind === 'archive') await call(p.bridge, 'archive/create', { ids: r.memoryIds });
     else if (r.kind === 'merge' && r.merge) await call(p.bridge, 'memory/merge', r.merge);
-    else if (r.kind === 'pin') await Promise.all(r.memoryIds.map((id) => call(p.bridge, 'memory/update', { id, pinned: true })));
+    else if (r.kind === 'pin')
+      await Promise.all(r.memoryIds.map((id) => call(p.bridge, 'memory/update', { id, pinned: true })));
   } catch (e) {
     fill(memRecsBody, 'error', errorBanner(e, 'the change'));
     return;
@@ -332,13 +355,23 @@ async function loadCostRecs(p: Page<AnalyticsState>): Promise<void> {
     return fill(
       costRecsBody,
       'ready',
-      figure('savings', `Possible savings, last ${res.windowDays} days`, formatUsd(res.totalSavingsUsd), res.totalSavingsUsd),
+      figure(
+        'savings',
+        `Possible savings, last ${res.windowDays} days`,
+        formatUsd(res.totalSavingsUsd),
+        res.totalSavingsUsd,
+      ),
       empty('No savings found over this window.'),
     );
   fill(
     costRecsBody,
     'ready',
-    figure('savings', `Possible savings, last ${res.windowDays} days`, formatUsd(res.totalSavingsUsd), res.totalSavingsUsd),
+    figure(
+      'savings',
+      `Possible savings, last ${res.windowDays} days`,
+      formatUsd(res.totalSavingsUsd),
+      res.totalSavingsUsd,
+    ),
     h(
       'ul',
       { class: 'list' },
@@ -347,11 +380,18 @@ async function loadCostRecs(p: Page<AnalyticsState>): Promise<void> {
           'li',
           { 'data-recommendation': r.id },
           h('vscode-icon', { name: 'lightbulb' }),
-          h('div', { class: 'grow' }, h('div', null, h('strong', null, r.title)), h('div', { class: 'muted' }, r.detail)),
+          h(
+            'div',
+            { class: 'grow' },
+            h('div', null, h('strong', null, r.title)),
+            h('div', { class: 'muted' }, r.detail),
+          ),
           h('span', { class: 'num', 'data-value': r.savingsUsd }, `saves ${formatUsd(r.savingsUsd)}`),
           r.notApplicable
             ? h('span', { class: 'muted', title: r.notApplicable }, 'apply by hand')
-            : confirmButton('Apply', `Apply "${r.title}"?`, () => applyCostRec(p, r.id, res.windowDays), { testid: 'apply-cost' }),
+            : confirmButton('Apply', `Apply "${r.title}"?`, () => applyCostRec(p, r.id, res.windowDays), {
+                testid: 'apply-cost',
+              }),
         ),
       ),
     ),

@@ -36,8 +36,10 @@ import {
   nextSort,
   policyFieldOf,
   revivePolicy,
+  SORT_CHOICES,
   SORT_KEYS,
   sortArchives,
+  sortValue,
   STATES,
   validatePolicy,
   type ArchiveFilter,
@@ -87,7 +89,11 @@ startPage<ArchiveState>({
           'section',
           { class: 'card', 'data-section': 'policy' },
           h('h2', null, 'Preview an archive policy'),
-          h('p', { class: 'card-sub' }, 'A dry run lists exactly which memories would move; nothing changes until you archive them.'),
+          h(
+            'p',
+            { class: 'card-sub' },
+            'A dry run lists exactly which memories would move; nothing changes until you archive them.',
+          ),
           policyForm,
           previewBody,
         ),
@@ -108,6 +114,28 @@ startPage<ArchiveState>({
   },
 });
 
+let sortPicker: HTMLElement | undefined;
+
+function renderSortPicker(p: Page<ArchiveState>): HTMLElement {
+  const current = sortValue(p.state.sort);
+  // A sort picked by a column header that is not in the list still shows as itself.
+  const choices = SORT_CHOICES.some((c) => c.value === current)
+    ? SORT_CHOICES
+    : [...SORT_CHOICES, { value: current, label: `${p.state.sort.key} ${p.state.sort.dir}`, sort: p.state.sort }];
+  const picker = select(
+    choices.map((c) => ({ value: c.value, label: `sort: ${c.label}` })),
+    current,
+    (v) => {
+      const choice = choices.find((c) => c.value === v);
+      if (!choice) return;
+      p.save({ sort: choice.sort });
+      renderList(p);
+    },
+  );
+  picker.setAttribute('data-testid', 'sort');
+  return picker;
+}
+
 function renderFilter(p: Page<ArchiveState>): void {
   const saveText = debounce((text: string) => {
     p.save({ filter: { ...p.state.filter, text } });
@@ -126,6 +154,7 @@ function renderFilter(p: Page<ArchiveState>): void {
         renderList(p);
       },
     ),
+    (sortPicker = renderSortPicker(p)),
   );
 }
 
@@ -136,6 +165,7 @@ function renderList(p: Page<ArchiveState>): void {
   const sortable = (key: ArchiveSort['key']) => ({
     onSort: () => {
       p.save({ sort: nextSort(p.state.sort, key) });
+      sortPicker?.replaceWith((sortPicker = renderSortPicker(p)));
       renderList(p);
     },
     sorted: sort.key === key ? sort.dir : undefined,
@@ -174,13 +204,20 @@ function renderList(p: Page<ArchiveState>): void {
           { class: 'actions' },
           a.state === 'restored'
             ? null
-            : confirmButton('Restore', `Bring back ${formatCount(a.count - a.restoredIds.length)} memories?`, () => restore(p, a), {
-                icon: 'history',
-                testid: 'restore',
-              }),
+            : confirmButton(
+                'Restore',
+                `Bring back ${formatCount(a.count - a.restoredIds.length)} memories?`,
+                () => restore(p, a),
+                {
+                  icon: 'history',
+                  testid: 'restore',
+                },
+              ),
           confirmButton(
             'Delete',
-            a.state === 'restored' ? 'Delete this archive file?' : 'Delete it? Memories not restored are gone for good.',
+            a.state === 'restored'
+              ? 'Delete this archive file?'
+              : 'Delete it? Memories not restored are gone for good.',
             () => remove(p, a),
             { icon: 'trash', testid: 'delete' },
           ),
@@ -190,8 +227,14 @@ function renderList(p: Page<ArchiveState>): void {
   fill(
     listBody,
     'ready',
-    h('p', { class: 'muted', 'data-figure': 'archives', 'data-value': shown.length }, `${shown.length} of ${archives.length} archives`),
-    shown.length ? table(columns, shown, (a) => ({ 'data-archive-id': a.id })) : empty('No archive matches the filter.'),
+    h(
+      'p',
+      { class: 'muted', 'data-figure': 'archives', 'data-value': shown.length },
+      `${shown.length} of ${archives.length} archives`,
+    ),
+    shown.length
+      ? table(columns, shown, (a) => ({ 'data-archive-id': a.id }))
+      : empty('No archive matches the filter.'),
   );
 }
 
@@ -219,7 +262,10 @@ async function remove(p: Page<ArchiveState>, a: Archive): Promise<void> {
     const res = await call(p.bridge, 'archive/delete', { id: a.id });
     replace(
       statusSlot,
-      banner('info', `Deleted the archive${res.unrestored ? `; ${formatCount(res.unrestored)} memories in it are gone` : ''}.`),
+      banner(
+        'info',
+        `Deleted the archive${res.unrestored ? `; ${formatCount(res.unrestored)} memories in it are gone` : ''}.`,
+      ),
     );
   } catch (e) {
     replace(statusSlot, errorBanner(e, 'the deletion'));
@@ -238,7 +284,11 @@ function renderPolicyForm(p: Page<ArchiveState>): void {
   };
   replace(
     policyForm,
-    field('crew', 'Crew', textfield(draft.crew, (v) => update({ crew: v }), { placeholder: 'every crew' })),
+    field(
+      'crew',
+      'Crew',
+      textfield(draft.crew, (v) => update({ crew: v }), { placeholder: 'every crew' }),
+    ),
     field(
       'olderThanDays',
       'Inactive for at least (days)',
@@ -264,7 +314,11 @@ function renderPolicyForm(p: Page<ArchiveState>): void {
       ),
       'none ticked: every kind',
     ),
-    field('includePinned', 'Pinned memories', checkbox('include pinned', draft.includePinned, (v) => update({ includePinned: v }))),
+    field(
+      'includePinned',
+      'Pinned memories',
+      checkbox('include pinned', draft.includePinned, (v) => update({ includePinned: v })),
+    ),
     h(
       'div',
       { class: 'form-actions' },
@@ -288,7 +342,8 @@ async function preview(p: Page<ArchiveState>, draft: PolicyDraft): Promise<void>
     res = await call(p.bridge, 'archive/create', { policy, dryRun: true });
   } catch (e) {
     replace(previewBody);
-    if (e instanceof BridgeError && e.code === -32602) return void showErrors(policyForm, { [policyFieldOf(e.data)]: e.message });
+    if (e instanceof BridgeError && e.code === -32602)
+      return void showErrors(policyForm, { [policyFieldOf(e.data)]: e.message });
     return replace(previewBody, errorBanner(e, 'the preview'));
   }
   if (!res.dryRun) return;
@@ -336,7 +391,10 @@ async function preview(p: Page<ArchiveState>, draft: PolicyDraft): Promise<void>
   );
 }
 
-async function runPolicy(p: Page<ArchiveState>, policy: NonNullable<ReturnType<typeof validatePolicy>['policy']>): Promise<void> {
+async function runPolicy(
+  p: Page<ArchiveState>,
+  policy: NonNullable<ReturnType<typeof validatePolicy>['policy']>,
+): Promise<void> {
   try {
     const res = await call(p.bridge, 'archive/create', { policy });
     if (!res.dryRun)

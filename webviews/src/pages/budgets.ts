@@ -57,7 +57,10 @@ startPage<BudgetsState>({
     (method === 'store/changed' && ['budget', 'store', '*'].includes((params as { domain?: string }).domain ?? '')),
   layout: (p) => {
     const formCard = h('section', { class: 'card', 'data-section': 'budget-form' }, formTitle, formStatus, formBody);
-    p.main.append(h('div', { class: 'wide' }, card('budgets', 'Budgets', listBody)), h('div', { class: 'wide' }, formCard));
+    p.main.append(
+      h('div', { class: 'wide' }, card('budgets', 'Budgets', listBody)),
+      h('div', { class: 'wide' }, formCard),
+    );
     renderForm(p);
   },
   load: async (p) => {
@@ -74,7 +77,12 @@ startPage<BudgetsState>({
 const STATE_ICONS = { ok: 'pass', warning: 'warning', exceeded: 'error' } as const;
 
 function renderList(p: Page<BudgetsState>, budgets: BudgetStatus[]): void {
-  if (!budgets.length) return fill(listBody, 'ready', empty('No budgets yet. Create one below: calls over it are refused before they are sent.'));
+  if (!budgets.length)
+    return fill(
+      listBody,
+      'ready',
+      empty('No budgets yet. Create one below: calls over it are refused before they are sent.'),
+    );
   fill(
     listBody,
     'ready',
@@ -174,7 +182,11 @@ function renderForm(p: Page<BudgetsState>): void {
     saveDraft();
     toggle();
   };
-  const scopeId = field('scopeId', 'Scope id', textfield(draft.scopeId, (v) => update({ scopeId: v }), { placeholder: 'e.g. ops' }));
+  const scopeId = field(
+    'scopeId',
+    'Scope id',
+    textfield(draft.scopeId, (v) => update({ scopeId: v }), { placeholder: 'e.g. ops' }),
+  );
   const downgrade = field(
     'downgradeTo',
     'Downgrade to model',
@@ -204,8 +216,20 @@ function renderForm(p: Page<BudgetsState>): void {
       ),
     ),
     scopeId,
-    field('period', 'Period', select(PERIODS.map((v) => ({ value: v, label: v })), draft.period, (v) => update({ period: v }))),
-    field('limit', 'Limit (USD)', textfield(draft.limit, (v) => update({ limit: v }), { placeholder: 'e.g. 25' })),
+    field(
+      'period',
+      'Period',
+      select(
+        PERIODS.map((v) => ({ value: v, label: v })),
+        draft.period,
+        (v) => update({ period: v }),
+      ),
+    ),
+    field(
+      'limit',
+      'Limit (USD)',
+      textfield(draft.limit, (v) => update({ limit: v }), { placeholder: 'e.g. 25' }),
+    ),
     field(
       'thresholds',
       'Alert at (% of limit)',

@@ -126,14 +126,22 @@ function drawSpend(p: Page<CostsState>, report: CostReport.Result): void {
       { class: 'figures' },
       figure('total', `Spent, last ${p.state.days} days`, formatUsd(t.costUsd), t.costUsd),
       figure('calls', 'Calls', formatCount(t.calls), t.calls),
-      figure('tokens', 'Prompt / completion tokens', `${formatCount(t.promptTokens)} / ${formatCount(t.completionTokens)}`),
+      figure(
+        'tokens',
+        'Prompt / completion tokens',
+        `${formatCount(t.promptTokens)} / ${formatCount(t.completionTokens)}`,
+      ),
       t.estimatedCostUsd > 0
-        ? figure('estimated', 'Of which estimated', formatUsd(t.estimatedCostUsd), t.estimatedCostUsd, 'not yet reconciled')
+        ? figure(
+            'estimated',
+            'Of which estimated',
+            formatUsd(t.estimatedCostUsd),
+            t.estimatedCostUsd,
+            'not yet reconciled',
+          )
         : null,
     ),
-    report.stacked && report.stacked.series.length
-      ? chart
-      : empty(`No calls in the last ${p.state.days} days.`),
+    report.stacked && report.stacked.series.length ? chart : empty(`No calls in the last ${p.state.days} days.`),
   );
   if (report.stacked && report.stacked.series.length) drawStacked(spendCanvas, stackedChart(report.stacked, palette()));
 }
@@ -147,7 +155,11 @@ function drawTop(p: Page<CostsState>, report: CostReport.Result): void {
     'ready',
     table(
       [
-        { key: 'key', label: p.state.stack === 'model' ? 'Model' : 'Agent', cell: (r) => h('span', { class: 'mono' }, r.key) },
+        {
+          key: 'key',
+          label: p.state.stack === 'model' ? 'Model' : 'Agent',
+          cell: (r) => h('span', { class: 'mono' }, r.key),
+        },
         { key: 'calls', label: 'Calls', numeric: true, cell: (r) => formatCount(r.calls) },
         {
           key: 'cost',
@@ -183,7 +195,10 @@ function drawForecastCard(p: Page<CostsState>, res: CostForecast.Result): void {
     );
   const f = pickForecast(res.forecasts, p.state.budgetId)!;
   const picker = select(
-    res.forecasts.map((x) => ({ value: x.budgetId, label: `${formatScope(x.scope)} · ${x.period} · ${formatUsd(x.limitUsd)}` })),
+    res.forecasts.map((x) => ({
+      value: x.budgetId,
+      label: `${formatScope(x.scope)} · ${x.period} · ${formatUsd(x.limitUsd)}`,
+    })),
     f.budgetId,
     (id) => {
       p.save({ budgetId: id });

@@ -99,5 +99,10 @@ export function heatmap(summary: CrewSummary): HeatCell[] | null {
 
 /** Clusters as treemap items: label, size and their strongest terms. */
 export function topicItems(c: ClusteringInfo): { id: number; label: string; size: number; terms: string[] }[] {
-  return c.clusters.map((k) => ({ id: k.id, label: k.label, size: k.size, terms: k.terms.slice(0, 5).map((t) => t.term) }));
+  return c.clusters.map((k) => ({
+    id: k.id,
+    label: k.label,
+    size: k.size,
+    terms: k.terms.slice(0, 5).map((t) => t.term),
+  }));
 }

@@ -12,6 +12,21 @@ export interface ArchiveSort {
 }
 export const DEFAULT_SORT: ArchiveSort = { key: 'createdAt', dir: 'desc' };
 
+/** The sorts offered as one list (on a phone the column headers are hidden), as `key:dir` values. */
+export const SORT_CHOICES: readonly { value: string; label: string; sort: ArchiveSort }[] = [
+  { value: 'createdAt:desc', label: 'newest first', sort: { key: 'createdAt', dir: 'desc' } },
+  { value: 'createdAt:asc', label: 'oldest first', sort: { key: 'createdAt', dir: 'asc' } },
+  { value: 'count:desc', label: 'most memories', sort: { key: 'count', dir: 'desc' } },
+  { value: 'bytesOut:desc', label: 'largest', sort: { key: 'bytesOut', dir: 'desc' } },
+  { value: 'ratio:desc', label: 'best compression', sort: { key: 'ratio', dir: 'desc' } },
+  { value: 'crews:asc', label: 'crew A–Z', sort: { key: 'crews', dir: 'asc' } },
+  { value: 'state:asc', label: 'state', sort: { key: 'state', dir: 'asc' } },
+];
+
+export function sortValue(s: ArchiveSort): string {
+  return `${s.key}:${s.dir}`;
+}
+
 export const STATES = ['pending', 'complete', 'restored'] as const;
 export interface ArchiveFilter {
   /** Matches a crew, the archive id or its checksum, case-insensitive. */
@@ -91,7 +106,10 @@ export function revivePolicy(saved: unknown): PolicyDraft {
 }
 
 /** The policy to send, or the errors by field. The same rules as the server's policy schema. */
-export function validatePolicy(d: PolicyDraft): { policy?: ArchivePolicy; errors: Partial<Record<PolicyField, string>> } {
+export function validatePolicy(d: PolicyDraft): {
+  policy?: ArchivePolicy;
+  errors: Partial<Record<PolicyField, string>>;
+} {
   const errors: Partial<Record<PolicyField, string>> = {};
   const policy: ArchivePolicy = {};
   const crew = d.crew.trim();

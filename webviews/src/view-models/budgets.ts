@@ -28,7 +28,15 @@ export type FormField = 'scopeId' | 'period' | 'limit' | 'thresholds' | 'action'
 export type FieldErrors = Partial<Record<FormField, string>>;
 
 export function emptyDraft(): BudgetDraft {
-  return { scopeKind: 'global', scopeId: '', period: 'monthly', limit: '', thresholds: '', action: 'block', downgradeTo: '' };
+  return {
+    scopeKind: 'global',
+    scopeId: '',
+    period: 'monthly',
+    limit: '',
+    thresholds: '',
+    action: 'block',
+    downgradeTo: '',
+  };
 }
 
 export function draftFromBudget(b: Budget): BudgetDraft {

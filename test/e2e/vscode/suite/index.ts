@@ -17,6 +17,7 @@ import type {
 } from '../../../../protocol';
 import type { CrewExtensionApi } from '../../../../extension/extension';
 import { statusBarModel } from '../../../../extension/model/budgets';
+import { memoryLabel } from '../../../../extension/model/memories';
 
 // Mocha is resolved from the repository's node_modules at run time (the bundle leaves it external).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -105,7 +106,7 @@ function defineSuite(): void {
       const { memories } = await request<MemoryList.Result>('memory/list', { crew: labels(crews)[0], kind: 'fact' });
       const rows = await api.crew.views.memory.getChildren(fact as never);
       assert.equal(rows.length, memories.length);
-      assert.equal(labels(rows)[0], memories[0]!.content.slice(0, 60));
+      assert.equal(labels(rows)[0], memoryLabel(memories[0]!).label);
     });
 
     test('the Archives view lists the server’s archives', async () => {
