@@ -47,6 +47,13 @@ function common(): Pick<ChartConfiguration, 'options'>['options'] & object {
   };
 }
 
+/** Axis labels without the trailing zeros a figure keeps ($0.05, not $0.0500). */
+function axisUsd(v: number): string {
+  if (v === 0) return '$0';
+  const s = formatUsd(v);
+  return Math.abs(v) < 1 ? s.replace(/0+$/, '') : s;
+}
+
 function legendPosition(canvas: HTMLCanvasElement): 'bottom' | 'right' {
   return (canvas.parentElement?.clientWidth ?? 0) < 560 ? 'bottom' : 'right';
 }
@@ -79,7 +86,7 @@ export function drawStacked(canvas: HTMLCanvasElement, data: StackedChart): Char
       },
       scales: {
         x: { stacked: true, grid: { display: false }, ticks: { autoSkip: true, maxRotation: 0 } },
-        y: { stacked: true, beginAtZero: true, ticks: { callback: (v) => formatUsd(Number(v)) } },
+        y: { stacked: true, beginAtZero: true, ticks: { callback: (v) => axisUsd(Number(v)) } },
       },
     },
   });
@@ -145,7 +152,7 @@ export function drawForecast(canvas: HTMLCanvasElement, f: ForecastChart): Chart
           grid: { display: false },
           ticks: { maxTicksLimit: 6, callback: (v) => formatDay(new Date(Number(v)).toISOString()) },
         },
-        y: { beginAtZero: true, ticks: { callback: (v) => formatUsd(Number(v)) } },
+        y: { beginAtZero: true, ticks: { callback: (v) => axisUsd(Number(v)) } },
       },
     },
   });

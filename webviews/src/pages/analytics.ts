@@ -31,6 +31,8 @@ const insightsBody = h('div', { class: 'card-body' }, loading());
 const memRecsBody = h('div', { class: 'card-body' }, loading());
 const costRecsBody = h('div', { class: 'card-body' }, loading());
 let lastTopics: ClustersList.Result['results'][number] | undefined;
+/** The crew shown: the saved choice while it exists, else the first. */
+let currentCrew: string | undefined;
 let computing = false;
 
 startPage<AnalyticsState>({
@@ -70,6 +72,7 @@ async function load(p: Page<AnalyticsState>): Promise<void> {
   }
   const names = crews.map((c) => c.crew);
   const crew = chooseCrew(names, p.state.crew);
+  currentCrew = crew;
   replace(
     crewSlot,
     h('vscode-label', null, 'Crew'),
@@ -107,7 +110,7 @@ async function loadTopics(p: Page<AnalyticsState>, crew: string): Promise<void> 
 }
 
 function drawTopics(p: Page<AnalyticsState>): void {
-  const crew = p.state.crew ?? lastTopics?.crew;
+  const crew = currentCrew;
   if (!crew) return;
   const compute = button(lastTopics ? 'Compute again' : 'Compute topics', () => void computeTopics(p, crew), {
     icon: 'sparkle',

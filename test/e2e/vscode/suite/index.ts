@@ -125,6 +125,58 @@ function defineSuite(): void {
       assert.ok(editor.document.getText().startsWith(m.content));
     });
 
+    test('language features on model ids: diagnostics, hover with prices, completion, quick fix', async () => {
+      const doc = await vscode.workspace.openTextDocument({
+        language: 'json',
+        content: '{\n  "model": "openai/gpt-4o-mini",\n  "fallback": "openai/gpt-4o-mimi"\n}\n',
+      });
+      await vscode.window.showTextDocument(doc);
+      const diagnostics = await until(() => {
+        const d = vscode.languages.getDiagnostics(doc.uri);
+        return d.length > 0 ? d : undefined;
+      }, 'diagnostics on the unknown id');
+      assert.equal(diagnostics.length, 1);
+      assert.equal(diagnostics[0]!.range.start.line, 2);
+      assert.match(diagnostics[0]!.message, /openai\/gpt-4o-mimi/);
+      assert.match(diagnostics[0]!.message, /openai\/gpt-4o-mini/);
+
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
+        'vscode.executeHoverProvider',
+        doc.uri,
+        new vscode.Position(1, 20),
+      );
+      const text = hovers
+        .flatMap((h) => h.contents)
+        .map((c) => (typeof c === 'string' ? c : c.value))
+        .join('\n');
+      const { models } = await request<{ models: { id: string; promptUsdPerMillion: number }[] }>('models/list', {});
+      const mini = models.find((m) => m.id === 'openai/gpt-4o-mini')!;
+      assert.match(text, /gpt-4o-mini/i);
+      assert.ok(text.includes(String(mini.promptUsdPerMillion)), `the hover shows the prompt price: ${text}`);
+
+      const completions = await vscode.commands.executeCommand<vscode.CompletionList>(
+        'vscode.executeCompletionItemProvider',
+        doc.uri,
+        new vscode.Position(1, 21),
+      );
+      assert.ok(
+        completions.items.some((i) => (typeof i.label === 'string' ? i.label : i.label.label) === 'openai/gpt-4o'),
+        'completion offers catalog ids',
+      );
+
+      const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+        'vscode.executeCodeActionProvider',
+        doc.uri,
+        diagnostics[0]!.range,
+      );
+      const fix = actions.find((a) => a.title.includes('openai/gpt-4o-mini'));
+      assert.ok(fix?.edit, `a quick fix to the closest id: ${actions.map((a) => a.title).join(', ')}`);
+      await vscode.workspace.applyEdit(fix.edit);
+      assert.match(doc.getText(), /"fallback": "openai\/gpt-4o-mini"/);
+      await until(() => vscode.languages.getDiagnostics(doc.uri).length === 0, 'the diagnostic to clear');
+      await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    });
+
     test('the status bar follows a recorded call within a second', async () => {
       const before = api.crew.statusBar.text;
       await request<ChatComplete.Result>('chat/complete', {
