@@ -11,6 +11,7 @@ import { registerChat } from './commands/chat';
 import { registerClusters } from './commands/clusters';
 import { registerCost } from './commands/cost';
 import { registerCrews } from './commands/crews';
+import { registerDashboard } from './commands/dashboard';
 import { registerRuns } from './commands/runs';
 import { registerDemo } from './commands/demo';
 import { registerDoctor } from './commands/doctor';
@@ -68,6 +69,7 @@ export function buildProgram(): Command {
   registerAnalytics(program);
   registerClusters(program);
   registerArchive(program);
+  registerDashboard(program);
   registerStore(program);
   registerAudit(program);
   registerDoctor(program);

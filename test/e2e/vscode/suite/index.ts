@@ -19,9 +19,11 @@ import type { CrewExtensionApi } from '../../../../extension/extension';
 import { statusBarModel } from '../../../../extension/model/budgets';
 import { memoryLabel } from '../../../../extension/model/memories';
 
+import type MochaType from 'mocha';
+
 // Mocha is resolved from the repository's node_modules at run time (the bundle leaves it external).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const Mocha = require('mocha') as typeof import('mocha');
+const Mocha = require('mocha') as typeof MochaType;
 
 export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 30_000, reporter: 'spec' });
@@ -73,7 +75,7 @@ function defineSuite(): void {
         labels(roots),
         crews.map((c) => c.name),
       );
-      const agents = await api.crew.views.crews.getChildren(roots[0] as never);
+      const agents = await api.crew.views.crews.getChildren(roots[0]);
       assert.deepEqual(
         labels(agents),
         crews[0]!.agents.map((a) => a.name),
@@ -85,7 +87,7 @@ function defineSuite(): void {
       const { budgets } = await request<BudgetStatusRequest.Result>('budget/status');
       const [group] = await api.crew.views.costs.getChildren();
       assert.equal(labels([group!])[0], 'Budgets');
-      const rows = await api.crew.views.costs.getChildren(group as never);
+      const rows = await api.crew.views.costs.getChildren(group);
       assert.equal(rows.length, budgets.length);
       for (const b of budgets) {
         const row = rows.find((r) => (r as { data?: { id?: string } }).data?.id === b.id);
@@ -101,10 +103,10 @@ function defineSuite(): void {
         labels(crews),
         summary.crews.filter((c) => c.total > 0).map((c) => c.crew),
       );
-      const kinds = await api.crew.views.memory.getChildren(crews[0] as never);
+      const kinds = await api.crew.views.memory.getChildren(crews[0]);
       const fact = kinds.find((k) => labels([k])[0] === 'fact')!;
       const { memories } = await request<MemoryList.Result>('memory/list', { crew: labels(crews)[0], kind: 'fact' });
-      const rows = await api.crew.views.memory.getChildren(fact as never);
+      const rows = await api.crew.views.memory.getChildren(fact);
       assert.equal(rows.length, memories.length);
       assert.equal(labels(rows)[0], memoryLabel(memories[0]!).label);
     });
