@@ -105,7 +105,7 @@ export function registerCommands(x: CrewExtension): vscode.Disposable[] {
       return crew;
     },
     deleteCrew: async (row?: CrewRow) => {
-      const crew = row?.kind === 'crew' ? (row.data) : await pickCrew(x, 'Delete which crew?');
+      const crew = row?.kind === 'crew' ? row.data : await pickCrew(x, 'Delete which crew?');
       if (!crew) return;
       const ok = await vscode.window.showWarningMessage(
         `Delete crew ${crew.name} and its ${crew.agents.length} agents? Its runs, memories and ledger rows stay.`,
@@ -291,7 +291,7 @@ async function addAgent(x: CrewExtension, crew: string): Promise<string | undefi
 }
 
 async function runTask(x: CrewExtension, row?: CrewRow, given?: string): Promise<Run | undefined> {
-  const crew = row?.kind === 'crew' ? (row.data) : await pickCrew(x, 'Run a task with which crew?');
+  const crew = row?.kind === 'crew' ? row.data : await pickCrew(x, 'Run a task with which crew?');
   if (!crew) return undefined;
   if (crew.agents.length === 0) {
     void vscode.window.showWarningMessage(`Crew ${crew.name} has no agents yet.`);

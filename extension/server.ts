@@ -250,6 +250,6 @@ function connect(socketPath: string): Promise<net.Socket> {
 
 export function reasonOf(e: unknown): string {
   if (e instanceof Error) return e.message;
-  if (typeof e === 'object' && e !== null && 'message' in e) return String((e).message);
+  if (typeof e === 'object' && e !== null && 'message' in e) return String(e.message);
   return String(e);
 }

@@ -56,7 +56,7 @@ export const MIGRATIONS: Migration[] = [
   { to: 3, describe: 'crews', up: (d) => ({ ...d, crews: [] }) },
   {
     to: 4,
-    describe: 'crew tokens, applied recommendations, agents\' promptCache',
+    describe: "crew tokens, applied recommendations, agents' promptCache",
     up: (d) => ({
       ...d,
       crews: (d.crews as { agents: Record<string, unknown>[] }[]).map((c) => ({

@@ -89,6 +89,7 @@ describe('Budgets dashboard (Chromium)', function () {
     await type(page, 'downgradeTo', 'openai/gpt-40-mini');
     await page.getByTestId('save').click();
     await fieldError(page, 'downgradeTo').filter({ hasText: 'unknown model "openai/gpt-40-mini"' }).waitFor();
+    await h.shot(w, 'budgets-server-error');
     assert.equal(sent.length, 1);
     assert.equal(await fieldError(page, 'limit').textContent(), '', 'the earlier error is gone');
     assert.ok(!(await status()).some((b) => b.scope === 'crew:lab'));

@@ -25,6 +25,8 @@ export interface Watched {
   page: Page;
   /** Requests that left 127.0.0.1, console errors and uncaught page errors, so far. */
   problems: string[];
+  /** Paths of every request the page made, from the first. */
+  requests: string[];
 }
 
 export interface DashboardHarness {
@@ -37,7 +39,14 @@ export interface DashboardHarness {
   /** A new browser context (own sessionStorage) on a dashboard, watched. */
   open(
     page: string,
-    opts?: { viewport?: { width: number; height: number }; token?: string | null; colorScheme?: 'light' | 'dark' },
+    opts?: {
+      viewport?: { width: number; height: number };
+      /** null: no `#token=` in the URL. */
+      token?: string | null;
+      colorScheme?: 'light' | 'dark';
+      /** A script run before the page's own (e.g. a stand-in VS Code host). */
+      init?: string;
+    },
   ): Promise<Watched>;
   /** Fails the test if the page made a request off loopback or logged an error. */
   assertClean(w: Watched): void;
@@ -101,11 +110,13 @@ export function useDashboards(seed: (client: RpcClient) => Promise<void>): Dashb
       colorScheme: opts.colorScheme ?? 'light',
       deviceScaleFactor: 1,
     });
+    if (opts.init) await context.addInitScript(opts.init);
     const page = await context.newPage();
-    const w: Watched = { context, page, problems: [] };
+    const w: Watched = { context, page, problems: [], requests: [] };
     opened.push(w);
     page.on('request', (r) => {
       const u = new URL(r.url());
+      w.requests.push(u.pathname);
       if (u.protocol !== 'data:' && u.hostname !== '127.0.0.1') w.problems.push(`request off loopback: ${r.url()}`);
     });
     page.on('console', (m) => {

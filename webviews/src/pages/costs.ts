@@ -39,7 +39,8 @@ startPage<CostsState>({
   refreshOn: (method, params) =>
     method === 'usage/recorded' ||
     method === 'budget/alert' ||
-    (method === 'store/changed' && ['budget', 'cost', 'store'].includes((params as { domain?: string }).domain ?? '')),
+    (method === 'store/changed' &&
+      ['budget', 'cost', 'store', '*'].includes((params as { domain?: string }).domain ?? '')),
   layout,
   load,
   onTheme: draw,
