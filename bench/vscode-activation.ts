@@ -9,8 +9,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import * as esbuild from 'esbuild';
-import { e2eTools, freshDirs, launchChromium, ROOT, startCodeServer } from '../test/e2e/vscode/code-server';
+import {
+  bundleForExtensionHost,
+  e2eTools,
+  freshDirs,
+  launchChromium,
+  ROOT,
+  startCodeServer,
+} from '../test/e2e/vscode/code-server';
 import { finish, ms, type Row } from './stats';
 
 const roundsArg = process.argv.indexOf('--rounds');
@@ -80,15 +86,7 @@ async function round(): Promise<Figures> {
 }
 
 async function main(): Promise<void> {
-  await esbuild.build({
-    entryPoints: [path.join(ROOT, 'bench/vscode/probe.ts')],
-    outfile: PROBE,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    external: ['vscode'],
-    logLevel: 'error',
-  });
+  await bundleForExtensionHost(path.join(ROOT, 'bench/vscode/probe.ts'), PROBE);
   const runs: Figures[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     runs.push(await round());

@@ -15,11 +15,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import util from 'node:util';
-import * as esbuild from 'esbuild';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { BudgetStatusRequest, CostReport } from '../../protocol';
 import { money } from '../../cli/output';
 import {
+  bundleForExtensionHost,
   e2eTools,
   freshDirs,
   installVsix,
@@ -45,16 +45,7 @@ describe('VS Code e2e (code-server + Chromium)', function () {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     tools = e2eTools();
     execFileSync(process.execPath, [path.join(ROOT, 'extension/packaging.mjs')], { cwd: ROOT, stdio: 'inherit' });
-    await esbuild.build({
-      entryPoints: [path.join(ROOT, 'test/e2e/vscode/suite/index.ts')],
-      outfile: SUITE_BUNDLE,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      external: ['vscode', 'mocha'],
-      logLevel: 'error',
-    });
+    await bundleForExtensionHost(path.join(ROOT, 'test/e2e/vscode/suite/index.ts'), SUITE_BUNDLE);
     data = await seed();
   });
   after(async () => {

@@ -5,21 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
-import path from 'node:path';
 import { ErrorCodes } from '../../protocol';
-import { rpcError, startServer, USER, useFake, useServer } from '../helpers';
+import { rpcError, startServer, USER, useFake, useServer, filesUnder } from '../helpers';
 
 const SECRET = 'sk-or-v1-from-secret-storage-98765';
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
 
 describe('server/setApiKey', function () {
   this.timeout(30_000);

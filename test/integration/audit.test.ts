@@ -6,19 +6,18 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { AuditEntry, AuditList } from '../../protocol';
-import { removeTempDir, rpcError, startServer, USER, useFake, type RpcClient, type ServerProcess } from '../helpers';
+import {
+  removeTempDir,
+  rpcError,
+  startServer,
+  USER,
+  useFake,
+  type RpcClient,
+  type ServerProcess,
+  filesUnder,
+} from '../helpers';
 
 const SECRET = 'sk-or-v1-test-SECRET-123456';
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
-}
 
 describe('audit log and secrets (socket)', function () {
   this.timeout(30_000);

@@ -8,21 +8,13 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import OpenAI, { APIError } from 'openai';
+import OpenAI from 'openai';
 import { ErrorCodes } from '../../protocol';
 import type { CrewToken, LedgerEntry, LedgerList } from '../../protocol';
+import { apiFailure } from '../helpers/openai';
 import { makeTempDir, removeTempDir, rpcError, startServer, USER, useFake, useServer } from '../helpers';
 
 const MODEL = 'openai/gpt-4o-mini';
-
-const failure = async (p: Promise<unknown>): Promise<APIError> => {
-  const e = await p.then(
-    () => assert.fail('the call succeeded'),
-    (x: unknown) => x,
-  );
-  assert.ok(e instanceof APIError, `expected an APIError, got ${String(e)}`);
-  return e;
-};
 
 /** Every file under `dir`, as bytes read as latin1 (a token is ASCII, so `includes` finds it in any file). */
 async function everyFile(dir: string): Promise<Map<string, string>> {
@@ -135,7 +127,7 @@ describe('per-crew gateway tokens (HTTP /v1 with the openai SDK)', function () {
     const { token } = await tokenOp('scribes', 'rotate');
     const before = up.fake.requests.length;
     for (const other of ['other', 'nonexistent-crew']) {
-      const e = await failure(call(token!, { 'X-Crew-Id': other }));
+      const e = await apiFailure(call(token!, { 'X-Crew-Id': other }));
       assert.equal(e.status, 403);
       assert.ok(e instanceof OpenAI.PermissionDeniedError);
       assert.equal(e.code, 'crew_mismatch');
@@ -151,7 +143,7 @@ describe('per-crew gateway tokens (HTTP /v1 with the openai SDK)', function () {
     await call(old.token!);
     const fresh = await tokenOp('scribes', 'rotate');
     assert.notEqual(fresh.token, old.token);
-    const e = await failure(call(old.token!));
+    const e = await apiFailure(call(old.token!));
     assert.equal(e.status, 401);
     assert.ok(e instanceof OpenAI.AuthenticationError);
     assert.equal(e.code, 'invalid_api_key');
@@ -164,8 +156,8 @@ describe('per-crew gateway tokens (HTTP /v1 with the openai SDK)', function () {
     const r = await tokenOp('scribes', 'revoke');
     assert.equal(r.revoked, true);
     assert.equal(r.exists, false);
-    assert.equal((await failure(call(token!))).status, 401);
-    assert.equal((await failure(sdk(token!).models.retrieve(MODEL))).status, 401);
+    assert.equal((await apiFailure(call(token!))).status, 401);
+    assert.equal((await apiFailure(sdk(token!).models.retrieve(MODEL))).status, 401);
     assert.equal((await tokenOp('scribes', 'revoke')).revoked, false);
   });
 
@@ -192,10 +184,10 @@ describe('per-crew gateway tokens (HTTP /v1 with the openai SDK)', function () {
     const { token } = await tokenOp('short-lived', 'create');
     await call(token!);
     await s.client.request('crew/delete', { crew: 'short-lived' });
-    assert.equal((await failure(call(token!))).status, 401);
+    assert.equal((await apiFailure(call(token!))).status, 401);
     // A new crew of the same name does not inherit it.
     await s.client.request('crew/create', { name: 'short-lived' });
-    assert.equal((await failure(call(token!))).status, 401);
+    assert.equal((await apiFailure(call(token!))).status, 401);
     assert.equal((await tokenOp('short-lived')).exists, false);
   });
 
@@ -238,7 +230,7 @@ describe('per-crew gateway tokens across a restart', function () {
         await sdk(kept.token!).chat.completions.create({ model: MODEL, messages: USER('after restart') });
         const rows = await second.client.request<LedgerList.Result>('ledger/list', { crew: 'keepers' });
         assert.equal(rows.total, 1);
-        const e = await failure(sdk(revoked.token!).chat.completions.create({ model: MODEL, messages: USER('x') }));
+        const e = await apiFailure(sdk(revoked.token!).chat.completions.create({ model: MODEL, messages: USER('x') }));
         assert.equal(e.status, 401);
       } finally {
         await second.server.stop('SIGTERM');

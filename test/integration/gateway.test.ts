@@ -5,10 +5,11 @@
  * the status an OpenAI client expects, and a client that aborts a stream releases its reservation.
  */
 import assert from 'node:assert/strict';
-import OpenAI, { APIError } from 'openai';
+import OpenAI from 'openai';
 import type { AuditList, BudgetStatus, LedgerEntry, LedgerList, ModelsList } from '../../protocol';
 import { exactCost } from '../fixtures/fake-openrouter';
 import { eventually, USER, useFake, useServer } from '../helpers';
+import { apiFailure } from '../helpers/openai';
 
 const MODEL = 'openai/gpt-4o-mini';
 
@@ -31,15 +32,6 @@ describe('OpenAI-compatible gateway (HTTP /v1)', function () {
     (await s.client.request<LedgerList.Result>('ledger/list', { crew })).entries;
   const reserved = async () =>
     (await s.client.request<{ budgets: BudgetStatus[] }>('budget/status', { scope: 'global' })).budgets[0]!.reservedUsd;
-  const failure = async (p: Promise<unknown>): Promise<APIError> => {
-    const e = await p.then(
-      () => assert.fail('the call succeeded'),
-      (x: unknown) => x,
-    );
-    assert.ok(e instanceof APIError, `expected an APIError, got ${String(e)}`);
-    return e;
-  };
-
   it('non-streamed: content, usage.cost equal to the ledger row, crew/agent/run from headers', async () => {
     const client = sdk({ 'X-Crew-Id': 'gw-plain', 'X-Agent-Id': 'writer', 'X-Run-Id': 'run-7' });
     const { data: r, response } = await client.chat.completions
@@ -113,7 +105,7 @@ describe('OpenAI-compatible gateway (HTTP /v1)', function () {
     await s.client.request('budget/set', { scope: 'crew:gw-poor', period: 'daily', limitUsd: 0 });
     const before = up.fake.requests.length;
     for (const stream of [false, true]) {
-      const e = await failure(
+      const e = await apiFailure(
         sdk({ 'X-Crew-Id': 'gw-poor' }).chat.completions.create({ model: MODEL, messages: USER('hi'), stream }),
       );
       assert.equal(e.status, 402);
@@ -125,7 +117,9 @@ describe('OpenAI-compatible gateway (HTTP /v1)', function () {
   });
 
   it('a wrong or missing token is 401 (the SDK raises AuthenticationError)', async () => {
-    const e = await failure(sdk({}, 'not-the-token').chat.completions.create({ model: MODEL, messages: USER('hi') }));
+    const e = await apiFailure(
+      sdk({}, 'not-the-token').chat.completions.create({ model: MODEL, messages: USER('hi') }),
+    );
     assert.equal(e.status, 401);
     assert.equal(e.code, 'invalid_api_key');
     assert.ok(e instanceof OpenAI.AuthenticationError);
@@ -165,7 +159,7 @@ describe('OpenAI-compatible gateway (HTTP /v1)', function () {
       max_tokens: 8,
     });
     assert.match(textParts.choices[0]!.message.content ?? '', /hello parts/);
-    const parts = await failure(
+    const parts = await apiFailure(
       sdk().chat.completions.create({
         model: MODEL,
         messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }],
@@ -173,10 +167,14 @@ describe('OpenAI-compatible gateway (HTTP /v1)', function () {
     );
     assert.equal(parts.status, 400);
     assert.equal(parts.param, 'messages.0.content');
-    const temp = await failure(sdk().chat.completions.create({ model: MODEL, messages: USER('hi'), temperature: 9 }));
+    const temp = await apiFailure(
+      sdk().chat.completions.create({ model: MODEL, messages: USER('hi'), temperature: 9 }),
+    );
     assert.equal(temp.status, 400);
     assert.equal(temp.param, 'temperature');
-    const unknown = await failure(sdk().chat.completions.create({ model: 'openai/gpt-4o-mimi', messages: USER('hi') }));
+    const unknown = await apiFailure(
+      sdk().chat.completions.create({ model: 'openai/gpt-4o-mimi', messages: USER('hi') }),
+    );
     assert.equal(unknown.status, 404);
     assert.equal(unknown.code, 'model_not_found');
     assert.match(unknown.message, /did you mean "openai\/gpt-4o-mini"/);
@@ -184,7 +182,7 @@ describe('OpenAI-compatible gateway (HTTP /v1)', function () {
 
   it('an upstream refusal keeps its status: 402 from OpenRouter is not a budget refusal', async () => {
     up.fake.behave({ fail: { status: 402, times: 1 } });
-    const e = await failure(sdk().chat.completions.create({ model: MODEL, messages: USER('hi') }));
+    const e = await apiFailure(sdk().chat.completions.create({ model: MODEL, messages: USER('hi') }));
     assert.equal(e.status, 402);
     assert.equal(e.code, 'upstream_payment_required');
   });

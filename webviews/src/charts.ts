@@ -133,7 +133,16 @@ export function drawForecast(canvas: HTMLCanvasElement, f: ForecastChart): Chart
       plugins: {
         legend: {
           position: 'bottom',
-          labels: { boxWidth: 12, filter: (item) => item.text !== 'low' },
+          // Lines as lines (the projection dashed), the range as a swatch.
+          labels: {
+            boxWidth: 24,
+            usePointStyle: true,
+            generateLabels: (chart) =>
+              Chart.defaults.plugins.legend.labels
+                .generateLabels(chart)
+                .filter((item) => item.text !== 'low')
+                .map((item) => (item.text === 'Range' ? item : { ...item, pointStyle: 'line' as const })),
+          },
         },
         tooltip: {
           filter: (item) => item.dataset.label !== 'low' && item.dataset.label !== 'Range',

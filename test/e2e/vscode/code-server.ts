@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import * as esbuild from 'esbuild';
 import { chromium, type BrowserContext } from 'playwright-core';
 
 export const ROOT = path.resolve(__dirname, '../../..');
@@ -217,5 +218,19 @@ export async function launchChromium(t: Tools, d: VscodeDirs): Promise<BrowserCo
       '--disable-sync',
       '--disable-dev-shm-usage',
     ],
+  });
+}
+
+/** Bundles a module that runs inside the extension host (a test suite, a probe): `vscode` and `mocha` stay external. */
+export async function bundleForExtensionHost(entry: string, outfile: string): Promise<void> {
+  await esbuild.build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode', 'mocha'],
+    logLevel: 'error',
   });
 }
