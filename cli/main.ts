@@ -22,6 +22,7 @@ import { registerModels } from './commands/models';
 import { registerSandbox } from './commands/sandbox';
 import { registerServer } from './commands/server';
 import { registerStore } from './commands/store';
+import { registerWebhooks } from './commands/webhooks';
 import { describeError, errorJson, ExitCode, exitCodeFor, QuietFailure } from './errors';
 import { colorEnabled, colors, FORMATS } from './output';
 import { CLI_VERSION } from './version';
@@ -61,6 +62,7 @@ export function buildProgram(): Command {
   registerModels(program);
   registerChat(program);
   registerBudget(program);
+  registerWebhooks(program);
   registerCost(program);
   registerLedger(program);
   registerCrews(program);

@@ -9,3 +9,4 @@ export * from './forecast';
 export * from './crews';
 export * from './runs';
 export * from './recommendations';
+export * from './webhooks';

@@ -10,6 +10,7 @@ import { FORECAST_METHODS } from './forecast';
 import { CREW_METHODS } from './crews';
 import { RUN_METHODS, RunProgressNotification } from './runs';
 import { RECOMMENDATION_METHODS } from './recommendations';
+import { WEBHOOK_METHODS } from './webhooks';
 import type {
   AuditEntry,
   Attribution,
@@ -350,6 +351,8 @@ export namespace BudgetAlerts {
   export interface Params {
     budgetId?: string;
     limit?: number;
+    /** Only alerts after this ISO time (exclusive): a poller passes the `at` of the newest alert it has seen. */
+    since?: string;
   }
   export interface Result {
     alerts: BudgetAlert[];
@@ -686,6 +689,7 @@ export const METHODS = {
   ...CREW_METHODS,
   ...RUN_METHODS,
   ...RECOMMENDATION_METHODS,
+  ...WEBHOOK_METHODS,
 } as const satisfies Record<string, { mutating: boolean }>;
 
 export type MethodName = keyof typeof METHODS;

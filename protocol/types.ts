@@ -50,6 +50,10 @@ export interface BudgetAlert {
   at: string;
 }
 
+/**
+ * A budget-alert webhook registered with `budget/configureAlerts {webhookUrl}`. `webhook/list` shows it, with every
+ * `webhook/register` subscription, as a `WebhookSubscription` (protocol/webhooks.ts).
+ */
 export interface Webhook {
   id: string;
   url: string;

@@ -4,7 +4,7 @@
  */
 import type { Clock } from './clock';
 import { systemClock } from './clock';
-import { AlertService, type WebhookSender } from './costs/alerts';
+import { AlertService } from './costs/alerts';
 import { BudgetService } from './costs/budgets';
 import { ChatService } from './costs/chat';
 import { Reconciler } from './costs/reconcile';
@@ -14,6 +14,8 @@ import { RecommendationService } from './costs/recommendations';
 import { CrewService } from './crews/service';
 import { AgentBudgets } from './crews/agent-budgets';
 import { RunService } from './runs/service';
+import { WebhookService } from './webhooks/service';
+import type { WebhookSender } from './webhooks/delivery';
 import { CrewTokenService } from './crews/tokens';
 import { EventBus } from './events';
 import { registerHandlers } from './handlers';
@@ -80,6 +82,8 @@ export class App {
   upstream!: OpenRouterClient;
   catalog!: ModelCatalog;
   alerts!: AlertService;
+  /** Webhook subscriptions, and the deliveries of budget alerts and finished runs to them. */
+  webhooks!: WebhookService;
   budgets!: BudgetService;
   chat!: ChatService;
   reports!: ReportService;
@@ -117,14 +121,15 @@ export class App {
     this.store = await JsonStore.open(this.paths.store, clock, this.paths.backups, log);
     this.upstream = new OpenRouterClient(config.upstream, clock, config.sleeper);
     this.catalog = new ModelCatalog(this.store.models, this.upstream, clock, log, config.modelsTtlMs);
-    this.alerts = new AlertService(
-      this.store.alerts,
+    this.alerts = new AlertService(this.store.alerts, events, clock, log);
+    this.webhooks = new WebhookService({
+      repo: this.store.webhooks,
       events,
       clock,
       log,
-      config.webhookSender,
-      config.webhookRetryDelaysMs,
-    );
+      sender: config.webhookSender,
+      retryDelaysMs: config.webhookRetryDelaysMs,
+    });
     this.budgets = new BudgetService(this.store.budgets, this.store.ledger, this.alerts, clock);
     await this.budgets.init();
     this.crews = new CrewService(this.store.crews, this.catalog, clock, new AgentBudgets(this.budgets));
@@ -289,7 +294,8 @@ export class App {
     clearInterval(this.expirySweep);
     clearInterval(this.costWatch);
     await this.budgets.alertsRecorded();
-    await this.alerts.drain();
+    // After the runs and alerts above published their last events; bounded, so a dead receiver cannot hold the stop.
+    await this.webhooks.close();
     await this.clusters.flush();
     await this.archive.close();
     await this.audit.drain();

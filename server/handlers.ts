@@ -1,5 +1,4 @@
 /** Binds each protocol method to the service that does the work. Handlers stay thin: params are validated already. */
-import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type {
@@ -54,6 +53,8 @@ import type {
   StoreBackup,
   StoreRestore,
   StoreVerify,
+  WebhookRegister,
+  WebhookUnregister,
 } from '../protocol';
 import { incompatibility, PROTOCOL_VERSION } from '../protocol';
 import type { App } from './app';
@@ -197,30 +198,34 @@ export function registerHandlers(app: App): void {
     'budget/configureAlerts',
     async (p: BudgetConfigureAlerts.Params): Promise<BudgetConfigureAlerts.Result> => {
       if (p.budgetId && !app.budgets.has(p.budgetId)) throw errors.notFound('budget', p.budgetId);
-      if (p.removeWebhook && !(await app.store.alerts.removeWebhook(p.removeWebhook)))
+      if (p.removeWebhook && !(await app.webhooks.remove(p.removeWebhook)))
         throw errors.notFound('webhook', p.removeWebhook);
-      if (p.webhookUrl) {
-        await app.store.alerts.addWebhook({
-          id: randomUUID(),
-          url: p.webhookUrl,
-          budgetId: p.budgetId ?? null,
-          createdAt: new Date(app.clock.now()).toISOString(),
-        });
-      }
+      if (p.webhookUrl) await app.webhooks.addAlertHook(p.webhookUrl, p.budgetId ?? null);
       const change: { thresholds?: number[]; enabled?: boolean } = {};
       if (p.thresholds) change.thresholds = p.thresholds;
       if (p.enabled !== undefined) change.enabled = p.enabled;
       const budgets = await app.budgets.configure(p.budgetId, change);
-      return { budgets, webhooks: await app.store.alerts.webhooks() };
+      return { budgets, webhooks: await app.webhooks.alertHooks() };
     },
   );
   r.register('budget/alerts', async (p: BudgetAlerts.Params): Promise<BudgetAlerts.Result> => {
     if (p.budgetId && !app.budgets.has(p.budgetId)) throw errors.notFound('budget', p.budgetId);
     return {
-      alerts: await app.store.alerts.list({ ...(p.budgetId ? { budgetId: p.budgetId } : {}), limit: p.limit ?? 100 }),
-      webhooks: await app.store.alerts.webhooks(),
+      alerts: await app.store.alerts.list({
+        ...(p.budgetId ? { budgetId: p.budgetId } : {}),
+        ...(p.since ? { since: p.since } : {}),
+        limit: p.limit ?? 100,
+      }),
+      webhooks: await app.webhooks.alertHooks(),
     };
   });
+
+  r.register('webhook/register', (p: WebhookRegister.Params) => {
+    if (p.budgetId && !app.budgets.has(p.budgetId)) throw errors.notFound('budget', p.budgetId);
+    return app.webhooks.register(p);
+  });
+  r.register('webhook/unregister', (p: WebhookUnregister.Params) => app.webhooks.unregister(p.id));
+  r.register('webhook/list', async () => ({ webhooks: await app.webhooks.list() }));
 
   const ranking = (p: RankingParams) => ({
     ...(p.weights ? { weights: p.weights } : {}),

@@ -4,15 +4,9 @@
  * methods a dashboard needs are forwarded — a webview is web content, and must not reach the rest (shutdown,
  * restore a backup, set the API key). Plain logic, no `vscode` import, so it is tested without VS Code.
  */
+import { isWebviewToHost, type HostToWebview } from '../../webviews/src/messages';
 
-export type ToHost =
-  | { type: 'ready'; page?: string }
-  | { type: 'request'; id: number; method: string; params?: unknown }
-  | { type: 'command'; command: string; args?: unknown[] };
-
-export type ToWebview =
-  | { type: 'response'; id: number; result?: unknown; error?: { code: number; message: string; data?: unknown } }
-  | { type: 'notification'; method: string; params: unknown };
+export type { HostToWebview as ToWebview } from '../../webviews/src/messages';
 
 /** What the four dashboards read and do. */
 export const DASHBOARD_METHODS = new Set([
@@ -57,36 +51,28 @@ export const DASHBOARD_NOTIFICATIONS = [
   'store/changed',
 ];
 
-/** VS Code commands a dashboard may run (its buttons that leave the page: open a memory, raise a budget…). */
-export const DASHBOARD_COMMANDS = /^openrouterCrew\.[A-Za-z]+$/;
-
 export interface HostDeps {
   request(method: string, params: unknown): Promise<unknown>;
-  post(message: ToWebview): void;
+  post(message: HostToWebview): void;
   executeCommand(command: string, args: unknown[]): void;
   log(line: string): void;
 }
 
 export async function handleWebviewMessage(raw: unknown, deps: HostDeps): Promise<void> {
-  const m = raw as Partial<ToHost> | null;
-  if (typeof m !== 'object' || m === null || typeof m.type !== 'string') return deps.log('ignored a malformed message');
-  switch (m.type) {
+  // The commands a page may run are listed with the message contract (WEBVIEW_COMMANDS); anything else is refused.
+  if (!isWebviewToHost(raw)) return deps.log(`ignored a message that is not a dashboard's: ${describe(raw)}`);
+  switch (raw.type) {
     case 'ready':
       return;
-    case 'command': {
-      const cmd = (m as { command?: unknown }).command;
-      if (typeof cmd !== 'string' || !DASHBOARD_COMMANDS.test(cmd)) return deps.log(`refused command ${String(cmd)}`);
-      const args = (m as { args?: unknown }).args;
-      return deps.executeCommand(cmd, Array.isArray(args) ? args : []);
-    }
+    case 'command':
+      return deps.executeCommand(raw.command, raw.args ?? []);
     case 'request': {
-      const { id, method, params } = m as { id?: unknown; method?: unknown; params?: unknown };
-      if (typeof id !== 'number') return deps.log('ignored a request without an id');
-      if (typeof method !== 'string' || !DASHBOARD_METHODS.has(method))
+      const { id, method, params } = raw;
+      if (!DASHBOARD_METHODS.has(method))
         return deps.post({
           type: 'response',
           id,
-          error: { code: -32601, message: `a dashboard may not call ${String(method)}` },
+          error: { code: -32601, message: `a dashboard may not call ${method}` },
         });
       try {
         deps.post({ type: 'response', id, result: await deps.request(method, params ?? {}) });
@@ -104,7 +90,10 @@ export async function handleWebviewMessage(raw: unknown, deps: HostDeps): Promis
       }
       return;
     }
-    default:
-      deps.log(`ignored a message of type ${String(m.type)}`);
   }
+}
+
+function describe(raw: unknown): string {
+  const text = JSON.stringify(raw) ?? String(raw);
+  return text.length > 120 ? `${text.slice(0, 120)}…` : text;
 }

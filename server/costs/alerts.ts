@@ -1,10 +1,9 @@
 /**
  * Budget alerts: each fires once per threshold per period (the store remembers which fired), is kept in a
- * history, published as a domain event (→ `budget/alert` notifications, SSE) and POSTed to webhooks. Webhook
- * delivery is retried in the background and never holds up a call.
+ * history and published as a domain event (→ `budget/alert` notifications, SSE, and webhooks: server/webhooks).
  */
 import { randomUUID } from 'node:crypto';
-import type { AlertKind, BudgetAlert, Webhook } from '../../protocol';
+import type { AlertKind, BudgetAlert } from '../../protocol';
 import type { Clock } from '../clock';
 import type { EventBus } from '../events';
 import type { Logger } from '../log';
@@ -22,33 +21,12 @@ export interface AlertFacts {
   message: string;
 }
 
-export interface WebhookSender {
-  post(url: string, body: unknown, timeoutMs: number): Promise<number>;
-}
-
-export const fetchWebhookSender: WebhookSender = {
-  post: async (url, body, timeoutMs) => {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'openrouter-crew' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    await res.arrayBuffer();
-    return res.status;
-  },
-};
-
 export class AlertService {
-  private readonly deliveries = new Set<Promise<void>>();
-
   constructor(
     private readonly repo: AlertRepository,
     private readonly events: EventBus,
     private readonly clock: Clock,
     private readonly log: Logger,
-    private readonly sender: WebhookSender = fetchWebhookSender,
-    private readonly retryDelaysMs: number[] = [1_000, 5_000, 15_000],
   ) {}
 
   /** Fires the alert unless this (budget, period, kind/threshold) already fired. Resolves when recorded. */
@@ -85,46 +63,6 @@ export class AlertService {
     };
     await this.repo.append(alert);
     this.events.publish('budget.alert', alert);
-    for (const hook of await this.repo.webhooks()) {
-      if (hook.budgetId === null || hook.budgetId === alert.budgetId) this.deliver(hook, alert);
-    }
     return alert;
   }
-
-  private deliver(hook: Webhook, alert: BudgetAlert): void {
-    const job = (async () => {
-      const body = { type: 'budget.alert', alert };
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const status = await this.sender.post(hook.url, body, 5_000);
-          if (status < 300) return;
-          if (status < 500 && status !== 429) throw new Error(`answered ${status}`);
-          throw new RetryableError(`answered ${status}`);
-        } catch (e) {
-          const delay = this.retryDelaysMs[attempt];
-          const permanent = e instanceof Error && !(e instanceof RetryableError) && /answered 4/.test(e.message);
-          if (delay === undefined || permanent) {
-            this.log.warn(`webhook ${hook.url} gave up on alert ${alert.id}: ${(e as Error).message}`);
-            return;
-          }
-          await new Promise((r) => setTimeout(r, delay).unref());
-        }
-      }
-    })();
-    this.deliveries.add(job);
-    void job.finally(() => this.deliveries.delete(job));
-  }
-
-  /** For shutdown and tests: wait for in-flight webhook deliveries, at most `timeoutMs`. */
-  async drain(timeoutMs = 2_000): Promise<void> {
-    if (!this.deliveries.size) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.deliveries]),
-      new Promise((r) => (timer = setTimeout(r, timeoutMs))),
-    ]);
-    clearTimeout(timer);
-  }
 }
-
-class RetryableError extends Error {}

@@ -86,6 +86,13 @@ export function summarize(method: string, params: unknown): string {
   }
   // The key itself must never reach the audit log; whether one was set is what an auditor needs.
   if (method === 'server/setApiKey') return JSON.stringify({ apiKey: p.apiKey === null ? null : '…redacted' });
-  const text = JSON.stringify(params);
+  let shown = params;
+  if (method === 'webhook/register') {
+    // A webhook's signing key is as secret as an API key; that deliveries are signed is what an auditor needs.
+    // Params that are not an object (refused anyway) could hold it where no key names it.
+    if (typeof params !== 'object' || Array.isArray(params)) return '(not an object)';
+    if ('secret' in p) shown = { ...p, secret: '…redacted' };
+  }
+  const text = JSON.stringify(shown);
   return text.length > 500 ? text.slice(0, 500) + '…' : text;
 }

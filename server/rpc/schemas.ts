@@ -11,6 +11,7 @@ import { forecastSchemas } from '../costs/forecast-schemas';
 import { crewSchemas } from '../crews/schemas';
 import { runSchemas } from '../runs/schemas';
 import { recommendationSchemas } from '../costs/recommendation-schemas';
+import { webhookSchemas, webhookUrl } from '../webhooks/schemas';
 
 const MAX_CONTENT = 1_000_000;
 const id = z.string().min(1).max(200);
@@ -114,14 +115,14 @@ export const schemas: Record<MethodName, z.ZodType> = {
     budgetId: id.optional(),
     thresholds: thresholds.optional(),
     enabled: z.boolean().optional(),
-    webhookUrl: z
-      .string()
-      .max(2000)
-      .refine((u) => /^https?:\/\/[^\s]+$/.test(u) && URL.canParse(u), 'expected an http(s) URL')
-      .optional(),
+    webhookUrl: webhookUrl.optional(),
     removeWebhook: id.optional(),
   }),
-  'budget/alerts': z.strictObject({ budgetId: id.optional(), limit: z.number().int().min(1).max(5000).optional() }),
+  'budget/alerts': z.strictObject({
+    budgetId: id.optional(),
+    limit: z.number().int().min(1).max(5000).optional(),
+    since: iso.refine((t) => !Number.isNaN(Date.parse(t)), 'expected an ISO time').optional(),
+  }),
   'store/verify': none,
   'store/backup': z.strictObject({ path: z.string().min(1).max(4096).optional() }),
   'store/restore': z.strictObject({ path: z.string().min(1).max(4096) }),
@@ -181,6 +182,7 @@ export const schemas: Record<MethodName, z.ZodType> = {
   ...crewSchemas,
   ...runSchemas,
   ...recommendationSchemas,
+  ...webhookSchemas,
 };
 
 /** The dotted path of the first issue, and every issue, for InvalidParams messages and data. */

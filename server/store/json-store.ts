@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import { ErrorCodes } from '../../protocol';
-import type { AppliedRecommendation, BudgetAlert, Webhook } from '../../protocol';
+import type { AppliedRecommendation, BudgetAlert } from '../../protocol';
 import type { Clock } from '../clock';
 import { silentLogger, type Logger } from '../log';
 import { RpcError } from '../rpc/errors';
@@ -37,6 +37,8 @@ import type {
   ModelCacheRecord,
   ModelCacheRepository,
   StoreHandle,
+  WebhookRecord,
+  WebhookRepository,
 } from './repositories';
 import { checkShape, emptyDb, migrate, MIGRATIONS, SCHEMA_VERSION, type DbData, type Migration } from './schema';
 import { writeBackup } from './backup';
@@ -58,6 +60,7 @@ export class JsonStore implements StoreHandle {
 
   readonly budgets: BudgetRepository;
   readonly alerts: AlertRepository;
+  readonly webhooks: WebhookRepository;
   readonly models: ModelCacheRepository;
   readonly ledger: LedgerRepository;
   readonly memories: MemoryRepository;
@@ -97,6 +100,7 @@ export class JsonStore implements StoreHandle {
       },
     };
     this.alerts = alertRepo(() => this.db);
+    this.webhooks = webhookRepo(() => this.db);
     this.models = {
       load: async () => (await this.modelFile.read()) ?? undefined,
       save: (cache) => this.modelFile.write(cache),
@@ -429,14 +433,21 @@ function alertRepo(db: () => Low<DbData>): AlertRepository {
         if (d.alerts.length > MAX_ALERT_HISTORY) d.alerts.splice(0, d.alerts.length - MAX_ALERT_HISTORY);
       });
     },
-    list: async ({ budgetId, limit }) =>
-      db()
-        .data.alerts.filter((a) => !budgetId || a.budgetId === budgetId)
+    list: async ({ budgetId, since, limit }) => {
+      const after = since === undefined ? -Infinity : Date.parse(since);
+      return db()
+        .data.alerts.filter((a) => (!budgetId || a.budgetId === budgetId) && Date.parse(a.at) > after)
         .slice(-limit)
-        .reverse(),
-    webhooks: async () => db().data.webhooks.map((w) => ({ ...w })),
-    addWebhook: async (hook: Webhook) => {
-      await db().update((d) => d.webhooks.push(hook));
+        .reverse();
+    },
+  };
+}
+
+function webhookRepo(db: () => Low<DbData>): WebhookRepository {
+  return {
+    webhooks: async () => db().data.webhooks.map((w) => structuredClone(w)),
+    addWebhook: async (hook: WebhookRecord) => {
+      await db().update((d) => d.webhooks.push(structuredClone(hook)));
     },
     removeWebhook: async (id) => {
       const d = db().data;

@@ -14,6 +14,7 @@ import type {
 import type { Crew } from '../../protocol/crews';
 import type { AppliedRecommendation } from '../../protocol/recommendations';
 import type { Run, RunStatus } from '../../protocol/runs';
+import type { WebhookEvent } from '../../protocol/webhooks';
 
 export interface BudgetRecord {
   id: string;
@@ -42,9 +43,26 @@ export interface AlertRepository {
   /** Records that `key` (budget, period, threshold) fired; false if it had fired already. Durable. */
   markFired(key: string): Promise<boolean>;
   append(alert: BudgetAlert): Promise<void>;
-  list(query: { budgetId?: string; limit: number }): Promise<BudgetAlert[]>;
-  webhooks(): Promise<Webhook[]>;
-  addWebhook(hook: Webhook): Promise<void>;
+  /** Newest first; `since` (ISO time) keeps only alerts after it. */
+  list(query: { budgetId?: string; since?: string; limit: number }): Promise<BudgetAlert[]>;
+}
+
+/**
+ * A webhook subscription as stored. Records written by `budget/configureAlerts` (and before webhook/register
+ * existed) have only the `Webhook` fields: no `events` means budget alerts only, so old stores need no migration.
+ */
+export interface WebhookRecord extends Webhook {
+  events?: WebhookEvent[];
+  crew?: string | null;
+  description?: string;
+  /** The HMAC key. Stored because signing needs it; never returned by a method, logged or audited. */
+  secret?: string | null;
+}
+
+export interface WebhookRepository {
+  /** In registration order. */
+  webhooks(): Promise<WebhookRecord[]>;
+  addWebhook(hook: WebhookRecord): Promise<void>;
   removeWebhook(id: string): Promise<boolean>;
 }
 
@@ -145,6 +163,7 @@ export interface LedgerUsage {
 export interface StoreHandle {
   budgets: BudgetRepository;
   alerts: AlertRepository;
+  webhooks: WebhookRepository;
   models: ModelCacheRepository;
   ledger: LedgerRepository;
 }

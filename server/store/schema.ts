@@ -2,9 +2,9 @@
  * The JSON document's shape, its version and the ordered migrations that bring an older file up to date.
  * A migration is a pure function of the previous version's data; the store takes a backup before running any.
  */
-import type { BudgetAlert, Webhook } from '../../protocol';
+import type { BudgetAlert } from '../../protocol';
 import type { AppliedRecommendation } from '../../protocol';
-import type { ArchiveEntry, BudgetRecord, CrewRecord, CrewTokenRecord } from './repositories';
+import type { ArchiveEntry, BudgetRecord, CrewRecord, CrewTokenRecord, WebhookRecord } from './repositories';
 
 export const SCHEMA_VERSION = 4;
 
@@ -15,7 +15,8 @@ export interface DbData {
   alerts: BudgetAlert[];
   /** Keys of alerts already fired (budget|periodStart|threshold), so each fires once per period. */
   firedAlerts: string[];
-  webhooks: Webhook[];
+  /** Webhook subscriptions; records without `events` (written before webhook/register) are budget-alert hooks. */
+  webhooks: WebhookRecord[];
   /** Index of memory archives (the archive files themselves live beside the store). Added in schema 2. */
   archives: ArchiveEntry[];
   /** Crews and their agents. Added in schema 3. */

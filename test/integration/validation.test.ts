@@ -66,6 +66,9 @@ const WRONG: Record<MethodName, { params: object; field: string } | null> = {
   'archive/list': { params: { crew: 1 }, field: 'crew' },
   'archive/delete': { params: {}, field: 'id' },
   'archive/schedule': { params: { everyHours: 0 }, field: 'everyHours' },
+  'webhook/register': { params: { url: 'ftp://example.com/hook', events: ['budget.alert'] }, field: 'url' },
+  'webhook/unregister': { params: { id: '' }, field: 'id' },
+  'webhook/list': null,
 };
 
 /** Otherwise-valid params for methods with required fields, so `bogus` is the only problem. */
@@ -96,6 +99,8 @@ const VALID: Partial<Record<MethodName, object>> = {
   'archive/create': { ids: ['m'] },
   'archive/restore': { archiveId: 'a' },
   'archive/delete': { id: 'a' },
+  'webhook/register': { url: 'http://localhost:5678/webhook/crew', events: ['budget.alert'] },
+  'webhook/unregister': { id: 'w' },
 };
 
 describe('validation table', () => {

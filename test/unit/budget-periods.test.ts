@@ -8,12 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BudgetAlert, BudgetSet, BudgetStatus } from '../../protocol';
 import { ManualClock } from '../../server/clock';
-import { AlertService, type WebhookSender } from '../../server/costs/alerts';
+import { AlertService } from '../../server/costs/alerts';
 import { BudgetService } from '../../server/costs/budgets';
 import { parseUsd } from '../../server/costs/money';
 import { EventBus } from '../../server/events';
 import { silentLogger } from '../../server/log';
 import { FileLedger } from '../../server/store/ledger/file-ledger';
+import type { WebhookSender } from '../../server/webhooks/delivery';
+import { WebhookService } from '../../server/webhooks/service';
 import { MemoryAlerts, MemoryBudgets } from '../helpers/memory-repos';
 
 /** Lets queued promise chains (alert firing, which is fire-and-forget) run to the end. */
@@ -31,13 +33,14 @@ describe('BudgetService periods and alerts (ManualClock)', () => {
   let alertRepo: MemoryAlerts;
   let events: EventBus;
   let alerts: AlertService;
+  let webhooks: WebhookService;
   let svc: BudgetService;
   let fired: BudgetAlert[];
   let posted: { url: string; body: unknown }[];
 
   const sender: WebhookSender = {
-    post: async (url, body) => {
-      posted.push({ url, body });
+    post: async ({ url, body }) => {
+      posted.push({ url, body: JSON.parse(body) });
       return 204;
     },
   };
@@ -52,7 +55,8 @@ describe('BudgetService periods and alerts (ManualClock)', () => {
     fired = [];
     posted = [];
     events.subscribe('budget.alert', (a) => fired.push(a));
-    alerts = new AlertService(alertRepo, events, clock, silentLogger, sender, []);
+    alerts = new AlertService(alertRepo, events, clock, silentLogger);
+    webhooks = new WebhookService({ repo: alertRepo, events, clock, log: silentLogger, sender, retryDelaysMs: [] });
     svc = new BudgetService(budgets, ledger, alerts, clock);
     await svc.init();
   });
@@ -227,7 +231,7 @@ describe('BudgetService periods and alerts (ManualClock)', () => {
     await alertRepo.addWebhook({ id: 'all', url: 'http://hooks.test/all', budgetId: null, createdAt: '' });
     await alertRepo.addWebhook({ id: 'one', url: 'http://hooks.test/one', budgetId: other.budget.id, createdAt: '' });
     await spend('0.6');
-    await alerts.drain();
+    await webhooks.drain();
     await settle();
     assert.deepEqual(
       posted.map((p) => p.url),

@@ -238,9 +238,9 @@ describe('extension: dashboard bridge (host side)', () => {
     assert.equal(called, false);
     assert.ok(h.posted.every((m) => m.type === 'response' && m.error?.code === -32601));
     await h.send({ type: 'command', command: 'workbench.action.terminal.new' });
-    await h.send({ type: 'command', command: 'openrouterCrew.raiseBudget', args: [{ budgetId: 'b' }] });
-    assert.deepEqual(h.commands, ['openrouterCrew.raiseBudget']);
+    await h.send({ type: 'command', command: 'openrouterCrew.openMemory', args: [{ id: 'm', crew: 'c' }] });
+    assert.deepEqual(h.commands, ['openrouterCrew.openMemory']);
     await h.send('nonsense');
-    assert.match(h.logs.join('\n'), /refused command workbench\.action\.terminal\.new[^]*malformed/);
+    assert.match(h.logs.join('\n'), /ignored [^\n]*workbench\.action\.terminal\.new[^]*ignored [^\n]*nonsense/);
   });
 });

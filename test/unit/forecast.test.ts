@@ -44,7 +44,7 @@ describe('ForecastService (ManualClock, FileLedger)', () => {
     const events = new EventBus();
     fired = [];
     events.subscribe('budget.alert', (a) => fired.push(a));
-    const alerts = new AlertService(new MemoryAlerts(), events, clock, silentLogger, undefined, []);
+    const alerts = new AlertService(new MemoryAlerts(), events, clock, silentLogger);
     budgets = new BudgetService(new MemoryBudgets(), ledger, alerts, clock);
     await budgets.init();
     forecasts = new ForecastService(ledger, budgets, alerts, clock);

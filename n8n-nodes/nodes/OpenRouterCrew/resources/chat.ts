@@ -1,0 +1,130 @@
+import type { INodeProperties } from 'n8n-workflow';
+import { ChatComplete } from '../../shared/protocol.generated';
+import type { ChatMessage } from '../../shared/protocol.generated';
+import { collection, compact, requiredString, splitList } from '../../shared/params';
+import { item, operation, type Operations } from './operation';
+
+const show = (operation: string[]) => ({ show: { resource: ['chat'], operation } });
+
+export const chatDescription: INodeProperties[] = [
+  {
+    displayName: 'Operation',
+    name: 'operation',
+    type: 'options',
+    noDataExpression: true,
+    displayOptions: { show: { resource: ['chat'] } },
+    options: [
+      {
+        name: 'Complete',
+        value: 'complete',
+        description: 'One call to a model through the budgets, recorded in the ledger with its real cost',
+        action: 'Complete a chat',
+      },
+    ],
+    default: 'complete',
+  },
+  {
+    displayName: 'Model',
+    name: 'model',
+    type: 'string',
+    required: true,
+    default: 'openai/gpt-4o-mini',
+    description: 'OpenRouter model ID',
+    displayOptions: show(['complete']),
+  },
+  {
+    displayName: 'Prompt',
+    name: 'prompt',
+    type: 'string',
+    required: true,
+    typeOptions: { rows: 4 },
+    default: '',
+    description: 'The user message',
+    displayOptions: show(['complete']),
+  },
+  {
+    displayName: 'Options',
+    name: 'chatOptions',
+    type: 'collection',
+    placeholder: 'Add Option',
+    default: {},
+    displayOptions: show(['complete']),
+    options: [
+      {
+        displayName: 'Agent',
+        name: 'agent',
+        type: 'string',
+        default: '',
+        description: 'Agent the call is attributed to (its budgets apply)',
+      },
+      {
+        displayName: 'Cache System Prompt',
+        name: 'cacheSystemPrompt',
+        type: 'boolean',
+        default: false,
+        description: 'Whether to mark the system prompt cacheable, for providers that need it marked',
+      },
+      {
+        displayName: 'Crew',
+        name: 'crew',
+        type: 'string',
+        default: '',
+        description: 'Crew the call is attributed to (its budgets apply)',
+      },
+      {
+        displayName: 'Max Tokens',
+        name: 'maxTokens',
+        type: 'number',
+        typeOptions: { minValue: 1 },
+        default: 512,
+        description: 'Longest reply; also what the budget reserves for it before the call',
+      },
+      {
+        displayName: 'System Prompt',
+        name: 'systemPrompt',
+        type: 'string',
+        typeOptions: { rows: 3 },
+        default: '',
+      },
+      {
+        displayName: 'Tags',
+        name: 'tags',
+        type: 'string',
+        default: '',
+        description: 'Comma-separated tags recorded with the call',
+      },
+      {
+        displayName: 'Temperature',
+        name: 'temperature',
+        type: 'number',
+        typeOptions: { minValue: 0, maxValue: 2, numberPrecision: 2 },
+        default: 1,
+      },
+    ],
+  },
+];
+
+export const chatOperations: Operations = {
+  complete: operation<ChatComplete.Params, ChatComplete.Result>({
+    method: ChatComplete.method,
+    params(ctx, i) {
+      const o = collection(ctx, 'chatOptions', i);
+      const messages: ChatMessage[] = [];
+      const system = String(o.systemPrompt ?? '').trim();
+      if (system) messages.push({ role: 'system', content: system });
+      messages.push({ role: 'user', content: ctx.getNodeParameter('prompt', i) as string });
+      return compact<ChatComplete.Params>({
+        model: requiredString(ctx, 'model', i),
+        messages,
+        crew: o.crew as string | undefined,
+        agent: o.agent as string | undefined,
+        tags: splitList(o.tags),
+        maxTokens: o.maxTokens as number | undefined,
+        temperature: o.temperature as number | undefined,
+        cacheSystemPrompt: o.cacheSystemPrompt as boolean | undefined,
+      });
+    },
+    output: (r) => item(r),
+    timeoutMs: () => 5 * 60_000,
+  }),
+};

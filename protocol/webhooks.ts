@@ -1,0 +1,93 @@
+/**
+ * Webhook subscriptions (issue 6): the server POSTs events to a URL a client registered — how the n8n trigger node
+ * starts workflows on budget alerts and finished crew runs (its `webhookMethods` register and unregister). One
+ * namespace per method, as in methods.ts. The older `budget/configureAlerts {webhookUrl}` registers a
+ * subscription to `budget.alert` only; both kinds are listed here.
+ *
+ * A delivery is `POST <url>` with a JSON `WebhookDelivery` body and the headers `X-Crew-Event` (the event),
+ * `X-Crew-Delivery` (the delivery id, the same on every retry) and, when the subscription has a secret,
+ * `X-Crew-Signature: sha256=<hex HMAC-SHA256 of the raw body with the secret>`. A 2xx answer is delivered;
+ * anything else is retried in the background with growing delays, then given up (logged).
+ *
+ * `WEBHOOK_METHODS` is spread into `METHODS` so the router, the audit log and the contract snapshot see them.
+ */
+import { RequestType } from 'vscode-jsonrpc';
+import type { BudgetAlert } from './types';
+import type { Run } from './runs';
+
+/**
+ * `budget.alert`: every BudgetAlert (kind threshold, blocked, downgraded, forecast, anomaly — filter on
+ * `data.kind`); `run.finished`: a crew run ended (any status: completed, failed, cancelled, budget_exceeded).
+ */
+export type WebhookEvent = 'budget.alert' | 'run.finished';
+export const WEBHOOK_EVENTS: readonly WebhookEvent[] = ['budget.alert', 'run.finished'];
+
+export interface WebhookSubscription {
+  id: string;
+  url: string;
+  events: WebhookEvent[];
+  /** Only alerts of this budget (budget.alert); null: every budget. */
+  budgetId: string | null;
+  /** Only this crew's runs and alerts of its scopes (crew name); null: every crew. */
+  crew: string | null;
+  /** Free text shown in lists, e.g. "n8n: Budget Alert workflow". */
+  description: string;
+  /** Whether deliveries are signed (the secret itself is never returned). */
+  signed: boolean;
+  createdAt: string;
+}
+
+export type WebhookDelivery =
+  | { id: string; event: 'budget.alert'; at: string; data: BudgetAlert }
+  | { id: string; event: 'run.finished'; at: string; data: Run };
+
+// ── webhook/register ───────────────────────────────────────────────────
+
+export namespace WebhookRegister {
+  export const method = 'webhook/register';
+  export interface Params {
+    /** http(s) URL the server POSTs to. */
+    url: string;
+    /** At least one. */
+    events: WebhookEvent[];
+    budgetId?: string;
+    crew?: string;
+    description?: string;
+    /** When given, every delivery carries X-Crew-Signature (HMAC-SHA256 of the body). */
+    secret?: string;
+  }
+  export type Result = WebhookSubscription;
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+// ── webhook/unregister ─────────────────────────────────────────────────
+
+export namespace WebhookUnregister {
+  export const method = 'webhook/unregister';
+  export interface Params {
+    id: string;
+  }
+  export interface Result {
+    deleted: true;
+    id: string;
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+// ── webhook/list ───────────────────────────────────────────────────────
+
+export namespace WebhookList {
+  export const method = 'webhook/list';
+  export type Params = Record<string, never> | undefined;
+  export interface Result {
+    webhooks: WebhookSubscription[];
+  }
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+/** Spread into `METHODS` (methods.ts). */
+export const WEBHOOK_METHODS = {
+  [WebhookRegister.method]: { mutating: true },
+  [WebhookUnregister.method]: { mutating: true },
+  [WebhookList.method]: { mutating: false },
+} as const satisfies Record<string, { mutating: boolean }>;
