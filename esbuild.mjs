@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
+import { n8nNodesBuild } from './n8n-nodes/build.mjs';
 
 const root = path.dirname(fileURLToPath(import.meta.url));
 
@@ -90,6 +91,9 @@ const webviews = {
   ],
 };
 targets.push(webviews);
+
+// The n8n community package (n8n-nodes/): one CommonJS file per node and credential in n8n-nodes/dist.
+targets.push(n8nNodesBuild());
 
 export function buildWebviews() {
   return esbuild.build({ ...webviews, logLevel: 'error' });

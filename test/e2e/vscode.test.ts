@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import util from 'node:util';
 import type { BrowserContext, Page } from 'playwright-core';
-import type { BudgetStatusRequest, CostReport } from '../../protocol';
+import type { AnalyticsSummary, BudgetStatusRequest, CostReport } from '../../protocol';
 import { money } from '../../cli/output';
 import {
   bundleForExtensionHost,
@@ -143,6 +143,10 @@ describe('VS Code e2e (code-server + Chromium)', function () {
       // Seeded: the crew, its budgets and its memories, as the server has them.
       await rows.filter({ hasText: data.crewName }).first().waitFor();
       await rows.filter({ hasText: 'global · daily' }).waitFor();
+      const summary = await rpc<AnalyticsSummary.Result>('analytics/summary', { crew: data.crewName, days: 1 });
+      const memories = summary.crews[0]!.total;
+      // The Memory Browser's crew row: the crew and its live memories, as the server counts them.
+      await rows.filter({ hasText: `${memories} memories` }).waitFor();
       const { budgets } = await rpc<BudgetStatusRequest.Result>('budget/status');
       const global = budgets.find((b) => b.scope === 'global')!;
       const globalRow = rows.filter({ hasText: 'global · daily' });

@@ -13,7 +13,9 @@ import type {
   BudgetStatusRequest,
   ChatComplete,
   CrewList,
+  CrewRuns,
   MemoryList,
+  Run,
 } from '../../../../protocol';
 import type { CrewExtensionApi } from '../../../../extension/extension';
 import { statusBarModel } from '../../../../extension/model/budgets';
@@ -177,6 +179,21 @@ function defineSuite(): void {
       assert.match(doc.getText(), /"fallback": "openai\/gpt-4o-mini"/);
       await until(() => vscode.languages.getDiagnostics(doc.uri).length === 0, 'the diagnostic to clear');
       await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+    });
+
+    test('Run Task on a crew row runs it through the server, with progress, and remembers the run', async () => {
+      const [row] = await api.crew.views.crews.getChildren();
+      const run = await vscode.commands.executeCommand<Run | undefined>(
+        'openrouterCrew.runTask',
+        row,
+        'Summarise the launch risks',
+      );
+      assert.ok(run, 'the command returned the run');
+      assert.equal(run.status, 'completed');
+      assert.equal(api.crew.lastRunId, run.id);
+      const { runs } = await request<CrewRuns.Result>('crew/runs', { runId: run.id });
+      assert.equal(runs[0]!.cost, run.cost);
+      assert.equal(runs[0]!.steps.length, 2);
     });
 
     test('the status bar follows a recorded call within a second', async () => {
