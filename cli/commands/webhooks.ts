@@ -63,7 +63,8 @@ async function resolveWebhookId(client: CrewClient, idOrPrefix: string): Promise
 export function registerWebhooks(program: Command): void {
   const webhook = program
     .command('webhook')
-    .description('webhooks: the server POSTs budget alerts and finished crew runs to a URL (e.g. an n8n workflow)');
+    .description('webhooks: the server POSTs budget alerts and finished crew runs to a URL (e.g. an n8n workflow)')
+    .addHelpText('after', example('crew webhook add http://localhost:5678/webhook/crew --event run.finished'));
 
   webhook
     .command('add')

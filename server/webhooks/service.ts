@@ -54,10 +54,11 @@ export class WebhookService {
   }
 
   async register(p: WebhookRegister.Params): Promise<WebhookSubscription> {
+    const events = [...new Set(p.events)];
     const record: WebhookRecord = {
       id: randomUUID(),
       url: p.url,
-      events: [...new Set(p.events)],
+      events,
       budgetId: p.budgetId ?? null,
       crew: p.crew ?? null,
       description: p.description ?? '',
@@ -65,7 +66,7 @@ export class WebhookService {
       createdAt: this.now(),
     };
     await this.add(record);
-    this.deps.log.info(`webhook ${record.id} registered: ${urlForLog(record.url)} for ${record.events!.join(', ')}`);
+    this.deps.log.info(`webhook ${record.id} registered: ${urlForLog(record.url)} for ${events.join(', ')}`);
     return toSubscription(record);
   }
 

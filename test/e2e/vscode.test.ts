@@ -18,6 +18,7 @@ import util from 'node:util';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { AnalyticsSummary, BudgetStatusRequest, CostReport } from '../../protocol';
 import { money } from '../../cli/output';
+import { formatUsd } from '../../webviews/src/format';
 import {
   bundleForExtensionHost,
   e2eTools,
@@ -165,7 +166,7 @@ describe('VS Code e2e (code-server + Chromium)', function () {
       const total = webview.locator('[data-figure="total"]');
       await total.waitFor();
       assert.equal(Number(await total.getAttribute('data-value')), report.total.costUsd);
-      assert.match(await total.innerText(), /^\$0\.0000\d+/);
+      assert.equal(await total.locator('.figure-value').innerText(), formatUsd(report.total.costUsd));
 
       // A call the global budget refuses: the alert shows as a notification with its actions.
       const r = await data.crew([
@@ -175,9 +176,10 @@ describe('VS Code e2e (code-server + Chromium)', function () {
         '--agent',
         `${data.crewName}/writer`,
         '--model',
-        'anthropic/claude-3.5-haiku',
+        'openai/gpt-4o',
+        // Its worst case (4,000 completion tokens at gpt-4o's price) is over the $0.005 daily limit.
         '--max-tokens',
-        '64',
+        '4000',
         'Write a long launch announcement',
       ]);
       assert.equal(r.code, 3, `the budget should refuse this call: ${r.stderr}`);

@@ -43,6 +43,9 @@ export async function seed(): Promise<Seeded> {
     'finds facts',
     '--model',
     'openai/gpt-4o-mini',
+    // Without a cap, a call reserves the model's whole completion limit, more than the seeded daily budget.
+    '--max-tokens',
+    '64',
   ]);
   await run([
     'crew',
@@ -54,6 +57,8 @@ export async function seed(): Promise<Seeded> {
     'drafts',
     '--model',
     'anthropic/claude-3.5-haiku',
+    '--max-tokens',
+    '64',
   ]);
   const memoryIds: string[] = [];
   for (const [kind, content] of [
@@ -75,8 +80,8 @@ export async function seed(): Promise<Seeded> {
     'openai/gpt-4o-mini',
     'List launch risks',
   ]);
-  // Small enough that a later call with a large max_tokens is refused (an alert the UI scenario waits for).
-  const global = ['--scope', 'global', '--period', 'daily', '--limit', '0.00005', '--thresholds', '50,80,100'];
+  // Room for the suites' calls and runs; a call with a large max_tokens is refused (the UI scenario's alert).
+  const global = ['--scope', 'global', '--period', 'daily', '--limit', '0.005', '--thresholds', '50,80,100'];
   await run(['budget', 'set', ...global]);
   await run(['budget', 'set', '--scope', `crew:${crewName}`, '--period', 'monthly', '--limit', '5']);
   const archived = await json<ArchiveCreate.CreatedResult>(['archive', 'archive', '--ids', memoryIds[3]!]);
