@@ -210,10 +210,14 @@ export async function startDaemon(opts: ConnectOptions): Promise<DiscoveryFile> 
   const paths = dataDirPaths(opts.dataDir);
   await fsp.mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
   const logFd = openSync(paths.log, 'a', 0o600);
-  const child = spawn(process.execPath, [serverScript(opts), '--data-dir', paths.dataDir, ...(opts.serverArgs ?? [])], {
+  const env = opts.env ?? process.env;
+  // For "Attach to crew-server" (.vscode/launch.json): the daemon listens for a debugger on 127.0.0.1:9229.
+  const inspect = env.CREW_SERVER_INSPECT ? ['--inspect=127.0.0.1:9229'] : [];
+  const args = [...inspect, serverScript(opts), '--data-dir', paths.dataDir, ...(opts.serverArgs ?? [])];
+  const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ['ignore', logFd, logFd],
-    env: opts.env ?? process.env,
+    env,
   });
   closeSync(logFd);
   // Set by the exit listener; typed explicitly so the check in the loop is not narrowed to `null`.
