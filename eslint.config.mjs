@@ -1,6 +1,7 @@
 // Type-aware lint: floating promises are bugs here (a dropped ledger write is lost money).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import n8nNodesBase from 'eslint-plugin-n8n-nodes-base';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
@@ -53,6 +54,61 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-member-access': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  // n8n-nodes/: n8n's own lint rules for community packages, on the files and with the exceptions @n8n/node-cli
+  // configures them (package.json, credentials/, nodes/), plus what n8n Cloud lets a community node use: no import
+  // but n8n-workflow, none of the Node globals its rules restrict.
+  {
+    files: ['n8n-nodes/**/*.ts'],
+    plugins: { 'n8n-nodes-base': n8nNodesBase },
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^(?!n8n-workflow$|\\.)', message: 'n8n community nodes import nothing but n8n-workflow' },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        ...['clearInterval', 'clearTimeout', 'global', 'globalThis', 'process', 'setInterval', 'setTimeout'],
+        ...['setImmediate', 'clearImmediate', '__dirname', '__filename', 'require', 'module', 'Buffer'],
+      ],
+    },
+  },
+  {
+    files: ['n8n-nodes/credentials/**/*.ts'],
+    rules: {
+      ...n8nNodesBase.configs.credentials.rules,
+      'n8n-nodes-base/cred-class-field-documentation-url-miscased': 'off',
+      'n8n-nodes-base/cred-class-field-type-options-password-missing': 'off',
+    },
+  },
+  {
+    files: ['n8n-nodes/nodes/**/*.ts'],
+    rules: {
+      ...n8nNodesBase.configs.nodes.rules,
+      'n8n-nodes-base/node-class-description-inputs-wrong-regular-node': 'off',
+      'n8n-nodes-base/node-class-description-outputs-wrong': 'off',
+      'n8n-nodes-base/node-param-type-options-max-value-present': 'off',
+    },
+  },
+  {
+    // The copy of protocol/ keeps its namespaces (one per method, as protocol/ has them).
+    files: ['n8n-nodes/nodes/shared/protocol.generated.ts'],
+    rules: { '@typescript-eslint/no-namespace': 'off' },
+  },
+  {
+    files: ['n8n-nodes/package.json'],
+    extends: [tseslint.configs.disableTypeChecked],
+    plugins: { 'n8n-nodes-base': n8nNodesBase },
+    languageOptions: { parser: tseslint.parser, parserOptions: { extraFileExtensions: ['.json'] } },
+    rules: {
+      ...n8nNodesBase.configs.community.rules,
+      // A JSON document parses as one expression statement.
+      '@typescript-eslint/no-unused-expressions': 'off',
     },
   },
 );

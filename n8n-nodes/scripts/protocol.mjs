@@ -138,7 +138,7 @@ export async function generateProtocol() {
   let text =
     '/**\n * GENERATED from protocol/ by n8n-nodes/scripts/protocol.mjs (run by `npm run build`): do not edit.\n' +
     " * The nodes' copy of the contract (community nodes import nothing but n8n-workflow); a unit test fails when\n" +
-    ' * it differs from protocol/.\n */\n/* eslint-disable @typescript-eslint/no-namespace */\n';
+    ' * it differs from protocol/.\n */\n';
   let file;
   for (const d of chosen) {
     if (d.file !== file) text += `\n// ── protocol/${(file = d.file)} ──\n`;

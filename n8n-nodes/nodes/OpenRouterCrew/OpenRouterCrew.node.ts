@@ -25,13 +25,17 @@ export class OpenRouterCrew implements INodeType {
     const output: INodeExecutionData[] = [];
     for (let i = 0; i < input.length; i++) {
       try {
-        const resource = this.getNodeParameter('resource', i) as string;
-        const operationName = this.getNodeParameter('operation', i) as string;
+        const resource = this.getNodeParameter('resource', i);
+        const operationName = this.getNodeParameter('operation', i);
         const op = OPERATIONS[resource]?.[operationName];
         if (!op)
-          throw new NodeOperationError(this.getNode(), `This node has no operation "${operationName}" on "${resource}"`, {
-            itemIndex: i,
-          });
+          throw new NodeOperationError(
+            this.getNode(),
+            `This node has no operation "${operationName}" on "${resource}"`,
+            {
+              itemIndex: i,
+            },
+          );
         const result = await callRpc(this, op.method, op.params(this, i), {
           itemIndex: i,
           timeoutMs: op.timeoutMs?.(this, i),

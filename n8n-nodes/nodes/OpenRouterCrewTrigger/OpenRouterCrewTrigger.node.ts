@@ -54,9 +54,9 @@ export class OpenRouterCrewTrigger implements INodeType {
     const delivery = this.getBodyData() as unknown as WebhookDelivery;
     const header = this.getHeaderData()['x-crew-signature'];
     if (!secret || !(await signatureMatches(secret, raw ?? JSON.stringify(delivery), header))) {
-      this.getResponseObject()
-        .status(401)
-        .json({ error: "X-Crew-Signature does not match this trigger's subscription" });
+      // Express's response; its types are not among n8n-workflow's.
+      const res = this.getResponseObject() as unknown as { status(code: number): { json(body: object): void } };
+      res.status(401).json({ error: "X-Crew-Signature does not match this trigger's subscription" });
       return { noWebhookResponse: true };
     }
     const json = deliveryItem(settingsOf(this), delivery);

@@ -26,7 +26,7 @@ export function settingsOf(ctx: IHookFunctions | IWebhookFunctions | IPollFuncti
 }
 
 export function subscriptionState(ctx: IHookFunctions | IWebhookFunctions): SubscriptionState {
-  return ctx.getWorkflowStaticData('node') as SubscriptionState;
+  return ctx.getWorkflowStaticData('node');
 }
 
 /** The params that register `url` for these settings. */

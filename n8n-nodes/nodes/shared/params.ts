@@ -29,13 +29,19 @@ export function compact<T extends object>(obj: T): T {
 
 /** A string parameter, trimmed; undefined when empty. */
 export function optionalString(ctx: IExecuteFunctions, name: string, itemIndex: number): string | undefined {
-  const v = String(ctx.getNodeParameter(name, itemIndex, '') ?? '').trim();
+  const v = text(ctx.getNodeParameter(name, itemIndex, ''));
   return v === '' ? undefined : v;
 }
 
-/** A required string parameter, trimmed. */
+/** A required string parameter, trimmed (an expression may give a number: an ID, a name). */
 export function requiredString(ctx: IExecuteFunctions, name: string, itemIndex: number): string {
-  return String(ctx.getNodeParameter(name, itemIndex)).trim();
+  return text(ctx.getNodeParameter(name, itemIndex));
+}
+
+function text(value: unknown): string {
+  if (typeof value === 'string') return value.trim();
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return '';
 }
 
 /** A collection parameter (Options, Filters, Additional Fields): only the fields the user added. */
@@ -48,5 +54,5 @@ export function isoTime(value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value === 'object' && typeof (value as { toISO?: unknown }).toISO === 'function')
     return (value as { toISO(): string }).toISO();
-  return String(value);
+  return typeof value === 'string' ? value : undefined;
 }

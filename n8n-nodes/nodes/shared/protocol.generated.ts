@@ -3,7 +3,6 @@
  * The nodes' copy of the contract (community nodes import nothing but n8n-workflow); a unit test fails when
  * it differs from protocol/.
  */
-/* eslint-disable @typescript-eslint/no-namespace */
 
 // ── protocol/analytics.ts ──
 

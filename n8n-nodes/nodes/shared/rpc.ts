@@ -48,7 +48,11 @@ export interface CallOptions {
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 /** Mistakes in what the node sent, not failures of the server. */
-const CALLER_ERRORS: readonly number[] = [ErrorCodes.InvalidParams, ErrorCodes.InvalidRequest, ErrorCodes.MethodNotFound];
+const CALLER_ERRORS: readonly number[] = [
+  ErrorCodes.InvalidParams,
+  ErrorCodes.InvalidRequest,
+  ErrorCodes.MethodNotFound,
+];
 
 let lastId = 0;
 
@@ -86,12 +90,7 @@ export function buildRequest(base: string, method: string, params: object | unde
 }
 
 /** Calls `method` and returns its result, or throws a NodeApiError / NodeOperationError with the server's message. */
-export async function callRpc<R>(
-  ctx: RpcContext,
-  method: string,
-  params?: object,
-  opts: CallOptions = {},
-): Promise<R> {
+export async function callRpc<R>(ctx: RpcContext, method: string, params?: object, opts: CallOptions = {}): Promise<R> {
   const credentials = await ctx.getCredentials<CrewCredentials>(CREDENTIAL_TYPE, opts.itemIndex);
   const base = serverUrl(ctx, credentials.url);
   const request = buildRequest(base, method, params, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
@@ -129,7 +128,7 @@ export function rpcError(
       });
   // Kept for "Continue On Fail" items and error workflows, which can then act on e.g. BudgetExceeded's figures.
   mapped.context.rpcCode = error.code;
-  if (error.data !== undefined) mapped.context.rpcData = error.data as JsonObject;
+  if (error.data !== undefined) mapped.context.rpcData = error.data;
   return mapped;
 }
 
@@ -154,18 +153,32 @@ function transportError(
 ): NodeApiError | NodeOperationError {
   const rpc = jsonRpcErrorIn(error);
   if (rpc) return rpcError(ctx, rpc, method, itemIndex);
-  const status = (error as { httpCode?: string | null }).httpCode;
+  // n8n puts an HTTP status in httpCode, or a network error's code (ECONNREFUSED…) when nothing answered.
+  const code = (error as { httpCode?: string | null }).httpCode ?? undefined;
+  const status = code && /^\d{3}$/.test(code) ? code : undefined;
   const message = (error as Error).message ?? String(error);
-  return new NodeApiError(ctx.getNode(), { message } as JsonObject, {
-    message: status
-      ? `crew-server at ${base} answered ${method} with HTTP ${status}: ${message}`
-      : `crew-server did not answer at ${base}/rpc: ${message}`,
-    description: status
-      ? undefined
-      : 'Is the daemon running, and is the port in the credential its HTTP port? `crew server status` shows both.',
-    httpCode: status ?? undefined,
-    itemIndex,
-  });
+  if (status)
+    return new NodeApiError(
+      ctx.getNode(),
+      { message },
+      {
+        message: `crew-server at ${base} answered ${method} with HTTP ${status}: ${message}`,
+        httpCode: status,
+        itemIndex,
+      },
+    );
+  // The code stays out of the message: n8n would replace a message naming ECONNREFUSED with its own generic one.
+  return new NodeApiError(
+    ctx.getNode(),
+    { message },
+    {
+      message: `crew-server did not answer at ${base}/rpc: ${message}`,
+      description:
+        `${code ? `${code}. ` : ''}Is the daemon running, and is the port in the credential its HTTP port? ` +
+        '`crew server status` shows both.',
+      itemIndex,
+    },
+  );
 }
 
 /** A JSON-RPC error body inside what n8n threw (its NodeApiError keeps the response body in context.data). */

@@ -28,7 +28,7 @@ export const analyticsDescription: INodeProperties[] = [
       {
         name: 'Get Summary',
         value: 'summary',
-        description: "Per crew: memories by kind, growth, accesses by day and hour, hot and cold memories",
+        description: 'Per crew: memories by kind, growth, accesses by day and hour, hot and cold memories',
         action: 'Get a memory summary',
       },
     ],
@@ -88,7 +88,7 @@ export const analyticsOperations: Operations = {
     method: AnalyticsRecommendations.method,
     params: (ctx, i) =>
       compact<AnalyticsRecommendations.Params>({
-        limit: ctx.getNodeParameter('limit', i) as number,
+        limit: ctx.getNodeParameter('limit', i),
         crew: optionalString(ctx, 'crew', i),
       }),
     output: (r) => items(r.recommendations),

@@ -30,7 +30,12 @@ export const archiveDescription: INodeProperties[] = [
         description: 'Delete an archive file: memories not restored from it are gone',
         action: 'Delete an archive',
       },
-      { name: 'List', value: 'list', description: 'Archives with their size, ratio and state', action: 'List archives' },
+      {
+        name: 'List',
+        value: 'list',
+        description: 'Archives with their size, ratio and state',
+        action: 'List archives',
+      },
       {
         name: 'Restore',
         value: 'restore',
@@ -77,7 +82,7 @@ export const archiveDescription: INodeProperties[] = [
     typeOptions: { minValue: 0 },
     default: 30,
     description:
-      'Memories not created, updated or accessed for at least this many days. 0: no age condition (then set Below Retention Score).',
+      'Memories not created, updated or accessed for at least this many days (0: any age, e.g. with Below Retention Score)',
     displayOptions: show(['create'], { select: ['policy'] }),
   },
   {
@@ -113,7 +118,7 @@ export const archiveDescription: INodeProperties[] = [
       },
       {
         displayName: 'Most Memories',
-        name: 'limit',
+        name: 'maxMemories',
         type: 'number',
         typeOptions: { minValue: 1 },
         default: 10000,
@@ -161,14 +166,13 @@ export const archiveDescription: INodeProperties[] = [
 
 function policyFrom(ctx: IExecuteFunctions, i: number): ArchivePolicy {
   const o = collection(ctx, 'policyOptions', i);
-  const olderThanDays = ctx.getNodeParameter('olderThanDays', i, 0) as number;
   return compact<ArchivePolicy>({
     crew: optionalString(ctx, 'crew', i),
-    olderThanDays: olderThanDays > 0 ? olderThanDays : undefined,
+    olderThanDays: ctx.getNodeParameter('olderThanDays', i) as number,
     belowScore: o.belowScore as number | undefined,
     kinds: o.kinds as MemoryKind[] | undefined,
     includePinned: o.includePinned as boolean | undefined,
-    limit: o.limit as number | undefined,
+    limit: o.maxMemories as number | undefined,
   });
 }
 

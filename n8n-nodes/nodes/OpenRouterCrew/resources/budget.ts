@@ -45,7 +45,7 @@ export const budgetDescription: INodeProperties[] = [
     default: 'global',
     placeholder: 'crew:ops',
     description:
-      'What the budget covers: global, crew:<crew>, agent:<crew>/<agent> or model:<model ID> (e.g. model:openai/gpt-4o)',
+      'What the budget covers: global, crew:&lt;crew&gt;, agent:&lt;crew&gt;/&lt;agent&gt; or model:&lt;model ID&gt; (e.g. model:openai/gpt-4o)',
     displayOptions: show(['set']),
   },
   {
@@ -80,21 +80,6 @@ export const budgetDescription: INodeProperties[] = [
     default: {},
     displayOptions: show(['set']),
     options: [
-      {
-        displayName: 'Action When Exceeded',
-        name: 'action',
-        type: 'options',
-        options: [
-          { name: 'Block', value: 'block', description: 'Refuse calls that could go over the limit' },
-          {
-            name: 'Downgrade',
-            value: 'downgrade',
-            description: 'Send such calls to the cheaper Downgrade To model instead',
-          },
-          { name: 'Warn', value: 'warn', description: 'Let calls through, with an alert' },
-        ],
-        default: 'block',
-      },
       {
         displayName: 'Alert Thresholds',
         name: 'thresholds',
@@ -132,6 +117,21 @@ export const budgetDescription: INodeProperties[] = [
         ],
         default: 1,
         description: 'First day of a weekly period',
+      },
+      {
+        displayName: 'When Exceeded',
+        name: 'onExceeded',
+        type: 'options',
+        options: [
+          { name: 'Block', value: 'block', description: 'Refuse calls that could go over the limit' },
+          {
+            name: 'Downgrade',
+            value: 'downgrade',
+            description: 'Send such calls to the cheaper Downgrade To model instead',
+          },
+          { name: 'Warn', value: 'warn', description: 'Let calls through, with an alert' },
+        ],
+        default: 'block',
       },
     ],
   },
@@ -176,7 +176,13 @@ export const budgetDescription: INodeProperties[] = [
     displayOptions: show(['listAlerts']),
     options: [
       { displayName: 'Budget ID', name: 'budgetId', type: 'string', default: '', description: 'Only this budget' },
-      { displayName: 'Since', name: 'since', type: 'dateTime', default: '', description: 'Only alerts after this time' },
+      {
+        displayName: 'Since',
+        name: 'since',
+        type: 'dateTime',
+        default: '',
+        description: 'Only alerts after this time',
+      },
     ],
   },
 ];
@@ -194,7 +200,7 @@ export const budgetOperations: Operations = {
         period: requiredString(ctx, 'period', i) as BudgetPeriod,
         limitUsd: ctx.getNodeParameter('limitUsd', i) as number,
         id: extra.id as string | undefined,
-        action: actions.find((a) => a === extra.action),
+        action: actions.find((a) => a === extra.onExceeded),
         downgradeTo: extra.downgradeTo as string | undefined,
         thresholds,
         weekStart: extra.weekStart as number | undefined,
@@ -220,7 +226,7 @@ export const budgetOperations: Operations = {
     params(ctx, i) {
       const f = collection(ctx, 'alertFilters', i);
       return compact<BudgetAlerts.Params>({
-        limit: ctx.getNodeParameter('limit', i) as number,
+        limit: ctx.getNodeParameter('limit', i),
         budgetId: f.budgetId as string | undefined,
         since: isoTime(f.since),
       });

@@ -110,7 +110,7 @@ export const chatOperations: Operations = {
     params(ctx, i) {
       const o = collection(ctx, 'chatOptions', i);
       const messages: ChatMessage[] = [];
-      const system = String(o.systemPrompt ?? '').trim();
+      const system = typeof o.systemPrompt === 'string' ? o.systemPrompt.trim() : '';
       if (system) messages.push({ role: 'system', content: system });
       messages.push({ role: 'user', content: ctx.getNodeParameter('prompt', i) as string });
       return compact<ChatComplete.Params>({

@@ -22,7 +22,8 @@ export const costDescription: INodeProperties[] = [
       {
         name: 'Get Recommendations',
         value: 'recommendations',
-        description: 'What would have been saved, per agent: cheaper models, prompt caching, max tokens, unused memories',
+        description:
+          'What would have been saved, per agent: cheaper models, prompt caching, max tokens, unused memories',
         action: 'Get savings recommendations',
       },
       {

@@ -200,7 +200,7 @@ export const memoryOperations: Operations = {
       const f = collection(ctx, 'searchFilters', i);
       return compact<MemorySearch.Params>({
         query: requiredString(ctx, 'query', i),
-        limit: ctx.getNodeParameter('limit', i) as number,
+        limit: ctx.getNodeParameter('limit', i),
         crew: f.crew as string | undefined,
         agent: f.agent as string | undefined,
         kinds: f.kinds as MemoryKind[] | undefined,

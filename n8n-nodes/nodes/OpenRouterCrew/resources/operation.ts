@@ -18,7 +18,7 @@ export type Operations = Record<string, Operation>;
 
 /** Types an operation against its protocol Params/Result and stores it with the others. */
 export function operation<P extends object, R>(op: Operation<P, R>): Operation {
-  return op as unknown as Operation;
+  return op;
 }
 
 /** Protocol records are plain JSON: this states it to n8n's IDataObject. */

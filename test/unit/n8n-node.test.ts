@@ -1,0 +1,577 @@
+/**
+ * The "OpenRouter Crew" n8n node with a hand-made IExecuteFunctions: for every resource/operation, the JSON-RPC call
+ * it builds from the item's parameters (checked against the server's own params schema, so a request the server
+ * would refuse fails here) and the items it makes of the result; then error mapping and "Continue On Fail".
+ */
+import assert from 'node:assert/strict';
+import type { IDataObject, INodeProperties } from 'n8n-workflow';
+import { NodeApiError, NodeOperationError } from 'n8n-workflow';
+import { OpenRouterCrewApi } from '../../n8n-nodes/credentials/OpenRouterCrewApi.credentials';
+import { OpenRouterCrew } from '../../n8n-nodes/nodes/OpenRouterCrew/OpenRouterCrew.node';
+import { OPERATIONS } from '../../n8n-nodes/nodes/OpenRouterCrew/resources';
+import { ErrorCodes, type MethodName } from '../../protocol';
+import { schemas } from '../../server/rpc/schemas';
+import { answering, CREDENTIALS, executeContext, RpcRecorder, type RpcAnswer } from '../helpers/n8n';
+import * as r from '../helpers/n8n-records';
+
+const node = new OpenRouterCrew();
+
+interface Case {
+  title: string;
+  params: IDataObject;
+  method: string;
+  sent: unknown;
+  result: unknown;
+  items: object[];
+}
+
+const plain = (x: object) => JSON.parse(JSON.stringify(x)) as IDataObject;
+
+const CASES: Case[] = [
+  {
+    title: 'budget/set with every additional field',
+    params: {
+      resource: 'budget',
+      operation: 'set',
+      scope: 'crew:ops',
+      period: 'weekly',
+      limitUsd: 2.5,
+      additionalFields: {
+        onExceeded: 'downgrade',
+        downgradeTo: 'openai/gpt-4o-mini',
+        thresholds: '50, 90',
+        weekStart: 0,
+        id: 'bud_7',
+      },
+    },
+    method: 'budget/set',
+    sent: {
+      scope: 'crew:ops',
+      period: 'weekly',
+      limitUsd: 2.5,
+      action: 'downgrade',
+      downgradeTo: 'openai/gpt-4o-mini',
+      thresholds: [50, 90],
+      weekStart: 0,
+      id: 'bud_7',
+    },
+    result: { budget: r.budget({ id: 'bud_7', period: 'weekly' }), created: false },
+    items: [{ ...r.budget({ id: 'bud_7', period: 'weekly' }), created: false }],
+  },
+  {
+    title: 'budget/set with the defaults',
+    params: { resource: 'budget', operation: 'set' },
+    method: 'budget/set',
+    sent: { scope: 'global', period: 'monthly', limitUsd: 10 },
+    result: { budget: r.budget({ scope: 'global', limitUsd: 10 }), created: true },
+    items: [{ ...r.budget({ scope: 'global', limitUsd: 10 }), created: true }],
+  },
+  {
+    title: 'budget/status: one item per budget',
+    params: { resource: 'budget', operation: 'getStatus', filters: { scope: 'crew:ops' } },
+    method: 'budget/status',
+    sent: { scope: 'crew:ops' },
+    result: { budgets: [r.budgetStatus(), r.budgetStatus({ id: 'bud_2', state: 'ok' })] },
+    items: [r.budgetStatus(), r.budgetStatus({ id: 'bud_2', state: 'ok' })],
+  },
+  {
+    title: 'budget/alerts with a budget and a time',
+    params: {
+      resource: 'budget',
+      operation: 'listAlerts',
+      limit: 10,
+      alertFilters: { budgetId: 'bud_1', since: '2026-03-01T00:00:00.000Z' },
+    },
+    method: 'budget/alerts',
+    sent: { limit: 10, budgetId: 'bud_1', since: '2026-03-01T00:00:00.000Z' },
+    result: { alerts: [r.alert(), r.alert({ id: 'alert_2', kind: 'blocked', severity: 'critical' })], webhooks: [] },
+    items: [r.alert(), r.alert({ id: 'alert_2', kind: 'blocked', severity: 'critical' })],
+  },
+  {
+    title: 'cost/report as one item, CSV asked for',
+    params: {
+      resource: 'cost',
+      operation: 'report',
+      by: 'crew',
+      from: '2026-03-01T00:00:00',
+      to: '2026-03-02T00:00:00',
+      reportOptions: { crew: 'ops', csv: true, stack: 'model' },
+    },
+    method: 'cost/report',
+    sent: {
+      by: 'crew',
+      from: '2026-03-01T00:00:00',
+      to: '2026-03-02T00:00:00',
+      crew: 'ops',
+      format: 'csv',
+      stack: 'model',
+    },
+    result: r.costReport({ csv: 'key,calls\nops,3\n' }),
+    items: [plain(r.costReport({ csv: 'key,calls\nops,3\n' }))],
+  },
+  {
+    title: 'cost/report with the defaults (no range)',
+    params: { resource: 'cost', operation: 'report' },
+    method: 'cost/report',
+    sent: { by: 'model' },
+    result: r.costReport({ by: 'model' }),
+    items: [plain(r.costReport({ by: 'model' }))],
+  },
+  {
+    title: 'cost/recommendations: one item per recommendation',
+    params: {
+      resource: 'cost',
+      operation: 'recommendations',
+      windowDays: 7,
+      recommendationOptions: { crew: 'ops', minSavingsUsd: 0.01 },
+    },
+    method: 'cost/recommendations',
+    sent: { windowDays: 7, crew: 'ops', minSavingsUsd: 0.01 },
+    result: {
+      at: '2026-03-08T00:00:00.000Z',
+      from: '2026-03-01T00:00:00.000Z',
+      to: '2026-03-08T00:00:00.000Z',
+      windowDays: 7,
+      recommendations: [r.costRecommendation()],
+      totalSavingsUsd: 0.31,
+      applied: [],
+    },
+    items: [r.costRecommendation()],
+  },
+  {
+    title: 'cost/forecast: one item per budget',
+    params: { resource: 'cost', operation: 'forecast', forecastFilters: { budgetId: 'bud_1' } },
+    method: 'cost/forecast',
+    sent: { budgetId: 'bud_1' },
+    result: { at: '2026-03-10T00:00:00.000Z', forecasts: [r.forecast()] },
+    items: [r.forecast()],
+  },
+  {
+    title: 'memory/add with tags, kind and importance',
+    params: {
+      resource: 'memory',
+      operation: 'add',
+      crew: 'ops',
+      content: 'Postgres indexes fixed the nightly report',
+      additionalFields: { kind: 'lesson', tags: 'database, performance', importance: 0.9, pinned: true },
+    },
+    method: 'memory/add',
+    sent: {
+      crew: 'ops',
+      content: 'Postgres indexes fixed the nightly report',
+      kind: 'lesson',
+      tags: ['database', 'performance'],
+      importance: 0.9,
+      pinned: true,
+    },
+    result: { memory: r.memory({ kind: 'lesson' }), created: true, duplicateOf: null },
+    items: [{ ...r.memory({ kind: 'lesson' }), created: true, duplicateOf: null }],
+  },
+  {
+    title: 'memory/search: one item per hit, with its score',
+    params: {
+      resource: 'memory',
+      operation: 'search',
+      query: 'database speed',
+      limit: 5,
+      searchFilters: { crew: 'ops', kinds: ['fact', 'lesson'] },
+    },
+    method: 'memory/search',
+    sent: { query: 'database speed', limit: 5, crew: 'ops', kinds: ['fact', 'lesson'] },
+    result: { hits: [{ memory: r.memory(), score: 0.71, components: r.components }], embedderId: 'hash@256' },
+    items: [{ ...r.memory(), score: 0.71, components: { ...r.components } }],
+  },
+  {
+    title: 'memory/get',
+    params: { resource: 'memory', operation: 'get', memoryId: ' mem_1 ' },
+    method: 'memory/get',
+    sent: { id: 'mem_1' },
+    result: { memory: r.memory() },
+    items: [r.memory()],
+  },
+  {
+    title: 'memory/delete of a comma-separated list',
+    params: { resource: 'memory', operation: 'delete', memoryIds: 'mem_1, mem_2,,' },
+    method: 'memory/delete',
+    sent: { ids: ['mem_1', 'mem_2'] },
+    result: { deleted: 2 },
+    items: [{ deleted: 2 }],
+  },
+  {
+    title: 'archive/create by policy, dry run',
+    params: {
+      resource: 'archive',
+      operation: 'create',
+      select: 'policy',
+      crew: 'ops',
+      olderThanDays: 30,
+      policyOptions: { kinds: ['note'], maxMemories: 100, includePinned: false },
+      dryRun: true,
+    },
+    method: 'archive/create',
+    sent: {
+      policy: { crew: 'ops', olderThanDays: 30, kinds: ['note'], includePinned: false, limit: 100 },
+      dryRun: true,
+    },
+    result: {
+      dryRun: true,
+      candidates: [r.candidate()],
+      totals: { count: 1, bytes: 450, crews: ['ops'], matched: 1 },
+    },
+    items: [
+      plain({
+        dryRun: true,
+        candidates: [r.candidate()],
+        totals: { count: 1, bytes: 450, crews: ['ops'], matched: 1 },
+      }),
+    ],
+  },
+  {
+    title: 'archive/create by score, any age',
+    params: {
+      resource: 'archive',
+      operation: 'create',
+      olderThanDays: 0,
+      policyOptions: { belowScore: 0.2 },
+    },
+    method: 'archive/create',
+    sent: { policy: { olderThanDays: 0, belowScore: 0.2 }, dryRun: false },
+    result: { dryRun: false, archive: r.archive(), ids: ['mem_1', 'mem_2'], keptLive: [], remaining: 0 },
+    items: [plain({ dryRun: false, archive: r.archive(), ids: ['mem_1', 'mem_2'], keptLive: [], remaining: 0 })],
+  },
+  {
+    title: 'archive/create by ids',
+    params: { resource: 'archive', operation: 'create', select: 'ids', memoryIds: 'mem_1,mem_2' },
+    method: 'archive/create',
+    sent: { ids: ['mem_1', 'mem_2'], dryRun: false },
+    result: { dryRun: false, archive: r.archive(), ids: ['mem_1', 'mem_2'], keptLive: [], remaining: 0 },
+    items: [plain({ dryRun: false, archive: r.archive(), ids: ['mem_1', 'mem_2'], keptLive: [], remaining: 0 })],
+  },
+  {
+    title: 'archive/restore of chosen ids',
+    params: { resource: 'archive', operation: 'restore', archiveId: 'arc_1', restoreIds: 'mem_2' },
+    method: 'archive/restore',
+    sent: { archiveId: 'arc_1', ids: ['mem_2'] },
+    result: { archive: r.archive({ restoredIds: ['mem_2'] }), restored: ['mem_2'], skipped: [], duplicates: [] },
+    items: [
+      plain({ archive: r.archive({ restoredIds: ['mem_2'] }), restored: ['mem_2'], skipped: [], duplicates: [] }),
+    ],
+  },
+  {
+    title: 'archive/list: one item per archive',
+    params: { resource: 'archive', operation: 'list', listCrew: 'ops' },
+    method: 'archive/list',
+    sent: { crew: 'ops' },
+    result: { archives: [r.archive()], schedules: [] },
+    items: [r.archive()],
+  },
+  {
+    title: 'archive/delete',
+    params: { resource: 'archive', operation: 'delete', archiveId: 'arc_1' },
+    method: 'archive/delete',
+    sent: { id: 'arc_1' },
+    result: { deleted: true, unrestored: 2 },
+    items: [{ deleted: true, unrestored: 2 }],
+  },
+  {
+    title: 'analytics/summary: one item per crew, with the window',
+    params: { resource: 'analytics', operation: 'summary', crew: 'ops', days: 7 },
+    method: 'analytics/summary',
+    sent: { days: 7, crew: 'ops' },
+    result: {
+      window: { from: '2026-03-02', to: '2026-03-08', days: 7 },
+      generatedAt: '2026-03-08T00:00:00.000Z',
+      crews: [r.crewSummary()],
+    },
+    items: [plain({ ...r.crewSummary(), window: { from: '2026-03-02', to: '2026-03-08', days: 7 } })],
+  },
+  {
+    title: 'analytics/insights: one item per finding',
+    params: { resource: 'analytics', operation: 'insights' },
+    method: 'analytics/insights',
+    sent: { days: 30 },
+    result: {
+      window: { from: '2026-02-07', to: '2026-03-08', days: 30 },
+      generatedAt: '2026-03-08T00:00:00.000Z',
+      insights: [r.insight()],
+    },
+    items: [plain({ ...r.insight(), window: { from: '2026-02-07', to: '2026-03-08', days: 30 } })],
+  },
+  {
+    title: 'analytics/recommendations',
+    params: { resource: 'analytics', operation: 'recommendations', limit: 3 },
+    method: 'analytics/recommendations',
+    sent: { limit: 3 },
+    result: { generatedAt: '2026-03-08T00:00:00.000Z', recommendations: [r.memoryRecommendation()], total: 1 },
+    items: [r.memoryRecommendation()],
+  },
+  {
+    title: 'crew/run waits for the run and returns it whole',
+    params: {
+      resource: 'crew',
+      operation: 'run',
+      crew: 'ops',
+      task: 'Why did the nightly report get faster?',
+      runOptions: { process: 'manager', lead: 'writer', maxSteps: 3, memoryTokens: 0, saveResult: false },
+    },
+    method: 'crew/run',
+    sent: {
+      crew: 'ops',
+      task: 'Why did the nightly report get faster?',
+      process: 'manager',
+      lead: 'writer',
+      maxSteps: 3,
+      memoryTokens: 0,
+      saveResult: false,
+    },
+    result: r.run(),
+    items: [plain(r.run())],
+  },
+  {
+    title: 'chat/complete with a system prompt and attribution',
+    params: {
+      resource: 'chat',
+      operation: 'complete',
+      model: 'openai/gpt-4o-mini',
+      prompt: 'Say hello',
+      chatOptions: { systemPrompt: 'Be brief.', crew: 'ops', agent: 'writer', tags: 'n8n', maxTokens: 64 },
+    },
+    method: 'chat/complete',
+    sent: {
+      model: 'openai/gpt-4o-mini',
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Say hello' },
+      ],
+      crew: 'ops',
+      agent: 'writer',
+      tags: ['n8n'],
+      maxTokens: 64,
+    },
+    result: r.chatResult(),
+    items: [plain(r.chatResult())],
+  },
+];
+
+function operationValues(): { resource: string; operation: string }[] {
+  const resources = node.description.properties.find((p) => p.name === 'resource')!.options as { value: string }[];
+  return resources.flatMap(({ value: resource }) => {
+    const op = node.description.properties.find(
+      (p: INodeProperties) => p.name === 'operation' && p.displayOptions?.show?.resource?.includes(resource),
+    )!;
+    return (op.options as { value: string }[]).map(({ value }) => ({ resource, operation: value }));
+  });
+}
+
+async function run(params: IDataObject | IDataObject[], answer: (m: string, p: unknown) => RpcAnswer, cof = false) {
+  const rpc = new RpcRecorder(answer);
+  const out = await node.execute.call(executeContext(node, rpc, { params, continueOnFail: cof }));
+  return { rpc, out };
+}
+
+describe('n8n node OpenRouter Crew: operations', () => {
+  it('offers exactly the operations it implements, and every one is tested here', () => {
+    const offered = operationValues().map((o) => `${o.resource}/${o.operation}`);
+    const implemented = Object.entries(OPERATIONS).flatMap(([res, ops]) => Object.keys(ops).map((o) => `${res}/${o}`));
+    assert.deepEqual([...offered].sort(), [...implemented].sort());
+    const tested = new Set(CASES.map((c) => `${c.params.resource as string}/${c.params.operation as string}`));
+    assert.deepEqual(
+      offered.filter((o) => !tested.has(o)),
+      [],
+    );
+  });
+
+  for (const c of CASES) {
+    it(c.title, async () => {
+      const { rpc, out } = await run(c.params, answering({ [c.method]: c.result }));
+      assert.deepEqual(rpc.methods, [c.method]);
+      assert.deepEqual(rpc.last().params, c.sent);
+      const check = schemas[c.method as MethodName].safeParse(rpc.last().params);
+      assert.ok(check.success, `the server refuses these ${c.method} params: ${JSON.stringify(check.error?.issues)}`);
+      assert.deepEqual(out, [c.items.map((json) => ({ json, pairedItem: { item: 0 } }))]);
+    });
+  }
+
+  it('POSTs a JSON-RPC 2.0 request to <server>/rpc with the bearer token from the credential', async () => {
+    const { rpc } = await run(
+      { resource: 'budget', operation: 'getStatus' },
+      answering({ 'budget/status': { budgets: [] } }),
+    );
+    const { request } = rpc.last();
+    assert.equal(request.url, `${CREDENTIALS.url}/rpc`);
+    assert.equal(request.method, 'POST');
+    assert.equal((request.headers as IDataObject).Authorization, `Bearer ${CREDENTIALS.token}`);
+    assert.equal((request.body as IDataObject).method, 'budget/status');
+  });
+
+  it('trims a trailing slash of the server URL', async () => {
+    const rpc = new RpcRecorder(answering({ 'budget/status': { budgets: [] } }));
+    rpc.credentials.url = 'http://127.0.0.1:9999/';
+    await node.execute.call(executeContext(node, rpc, { params: { resource: 'budget', operation: 'getStatus' } }));
+    assert.equal(rpc.last().request.url, 'http://127.0.0.1:9999/rpc');
+  });
+
+  it('runs once per input item, each with its own parameters, and pairs the outputs with their item', async () => {
+    const { rpc, out } = await run(
+      [
+        { resource: 'memory', operation: 'get', memoryId: 'mem_1' },
+        { resource: 'memory', operation: 'get', memoryId: 'mem_2' },
+      ],
+      (_m, p) => ({ result: { memory: r.memory({ id: (p as { id: string }).id }) } }),
+    );
+    assert.deepEqual(
+      rpc.calls.map((c) => c.params),
+      [{ id: 'mem_1' }, { id: 'mem_2' }],
+    );
+    assert.deepEqual(
+      out[0]!.map((i) => [i.json.id, i.pairedItem]),
+      [
+        ['mem_1', { item: 0 }],
+        ['mem_2', { item: 1 }],
+      ],
+    );
+  });
+});
+
+describe('n8n node OpenRouter Crew: errors', () => {
+  const exceeded = {
+    code: ErrorCodes.BudgetExceeded,
+    message: 'budget crew:ops (daily) would be exceeded: $0.0100 requested, $0.0950 of $0.1000 spent',
+    data: { budgetId: 'bud_1', scope: 'crew:ops', limitUsd: 0.1, spentUsd: 0.095 },
+  };
+  const chat = { resource: 'chat', operation: 'complete', model: 'openai/gpt-4o', prompt: 'hi' };
+
+  async function failure(params: IDataObject, answer: RpcAnswer): Promise<Error & { context: IDataObject }> {
+    try {
+      await run(params, () => answer);
+    } catch (e) {
+      return e as Error & { context: IDataObject };
+    }
+    assert.fail('the node did not throw');
+  }
+
+  it("a domain error is a NodeApiError with the server's message, code and data", async () => {
+    const e = await failure(chat, { error: exceeded });
+    assert.ok(e instanceof NodeApiError);
+    assert.equal(e.message, exceeded.message);
+    assert.equal(e.httpCode, String(ErrorCodes.BudgetExceeded));
+    assert.equal(e.context.rpcCode, ErrorCodes.BudgetExceeded);
+    assert.deepEqual(e.context.rpcData, exceeded.data);
+    assert.equal(e.context.itemIndex, 0);
+    assert.match(e.description ?? '', /chat\/complete failed with JSON-RPC error 1001/);
+  });
+
+  it('invalid params are a NodeOperationError naming the field', async () => {
+    const e = await failure(
+      { resource: 'memory', operation: 'get', memoryId: 'x' },
+      {
+        error: {
+          code: ErrorCodes.InvalidParams,
+          message: 'id: too long',
+          data: { field: 'id', issues: [{ field: 'id', message: 'too long' }] },
+        },
+      },
+    );
+    assert.ok(e instanceof NodeOperationError);
+    assert.equal(e.message, 'id: too long');
+    assert.match(e.description ?? '', /field: id/);
+  });
+
+  it("a wrong token (HTTP 401) carries the server's message, which says where the token comes from", async () => {
+    const message = 'missing or wrong bearer token: use the token shown by "crew server token"';
+    const e = await failure(chat, {
+      status: 401,
+      body: { jsonrpc: '2.0', id: null, error: { code: ErrorCodes.Unauthorized, message } },
+    });
+    assert.ok(e instanceof NodeApiError);
+    assert.equal(e.message, message);
+    assert.equal(e.context.rpcCode, ErrorCodes.Unauthorized);
+  });
+
+  it('a server that does not answer says where the node looked and how to find the port', async () => {
+    const e = await failure(chat, { refused: true });
+    assert.ok(e instanceof NodeApiError);
+    assert.match(e.message, /crew-server did not answer at http:\/\/127\.0\.0\.1:8787\/rpc/);
+    assert.match(e.description ?? '', /crew server status/);
+  });
+
+  it('the credential\'s "<port>" placeholder is refused before any request, with what to put there', async () => {
+    const rpc = new RpcRecorder(answering({}));
+    rpc.credentials.url = 'http://127.0.0.1:<port>';
+    await assert.rejects(
+      node.execute.call(executeContext(node, rpc, { params: chat })),
+      (e: Error & { description?: string }) =>
+        e instanceof NodeOperationError && /crew server status/.test(e.description ?? ''),
+    );
+    assert.equal(rpc.calls.length, 0);
+  });
+
+  it('with Continue On Fail, a failed item becomes an error item and the other items still run', async () => {
+    const { out } = await run(
+      [
+        { resource: 'memory', operation: 'get', memoryId: 'gone' },
+        { resource: 'memory', operation: 'get', memoryId: 'mem_1' },
+      ],
+      (_m, p) =>
+        (p as { id: string }).id === 'gone'
+          ? {
+              error: {
+                code: ErrorCodes.NotFound,
+                message: 'memory gone not found',
+                data: { entity: 'memory', id: 'gone' },
+              },
+            }
+          : { result: { memory: r.memory() } },
+      true,
+    );
+    assert.deepEqual(out[0]![0], {
+      json: {
+        error: 'memory gone not found',
+        description: 'memory/get failed with JSON-RPC error 1002; data: {"entity":"memory","id":"gone"}',
+        code: ErrorCodes.NotFound,
+        data: { entity: 'memory', id: 'gone' },
+      },
+      pairedItem: { item: 0 },
+    });
+    assert.deepEqual(out[0]![1], { json: r.memory(), pairedItem: { item: 1 } });
+  });
+
+  it('without Continue On Fail, the first failure stops the node with its item index', async () => {
+    const rpc = new RpcRecorder((_m, p) =>
+      (p as { id: string }).id === 'gone'
+        ? { error: { code: ErrorCodes.NotFound, message: 'memory gone not found' } }
+        : { result: { memory: r.memory() } },
+    );
+    const params = [
+      { resource: 'memory', operation: 'get', memoryId: 'mem_1' },
+      { resource: 'memory', operation: 'get', memoryId: 'gone' },
+      { resource: 'memory', operation: 'get', memoryId: 'mem_3' },
+    ];
+    await assert.rejects(
+      node.execute.call(executeContext(node, rpc, { params })),
+      (e: NodeApiError) => e.message === 'memory gone not found' && e.context.itemIndex === 1,
+    );
+    assert.equal(rpc.calls.length, 2);
+  });
+});
+
+describe('n8n credential OpenRouter Crew API', () => {
+  const cred = new OpenRouterCrewApi();
+
+  it("tests itself with server/health on the server's /rpc, with the bearer token", () => {
+    const { request } = cred.test;
+    assert.equal(request.method, 'POST');
+    assert.equal(request.url, '/rpc');
+    assert.equal(request.baseURL, '={{$credentials.url.replace(/\\/+$/, "")}}');
+    assert.deepEqual(request.body, { jsonrpc: '2.0', id: 1, method: 'server/health' });
+    assert.ok(schemas['server/health'].safeParse(undefined).success);
+    assert.deepEqual(cred.authenticate.properties.headers, { Authorization: '=Bearer {{$credentials.token}}' });
+  });
+
+  it('says where the port and the token come from', () => {
+    const [url, token] = cred.properties;
+    assert.match(url!.description ?? '', /crew server status/);
+    assert.match(token!.description ?? '', /crew server token/);
+    assert.equal(token!.typeOptions?.password, true);
+  });
+});
