@@ -31,7 +31,7 @@ import {
   type CodeServer,
   type Tools,
 } from './vscode/code-server';
-import { seed, type Seeded } from './vscode/seed';
+import { crewJsonIn, seed, stopDaemon, type Seeded } from './vscode/seed';
 
 const ARTIFACTS = process.env.CREW_E2E_ARTIFACTS ?? path.join(os.tmpdir(), 'crew-e2e-artifacts');
 const SUITE_BUNDLE = path.join(ROOT, 'dist', 'e2e', 'suite.js');
@@ -61,10 +61,13 @@ describe('VS Code e2e (code-server + Chromium)', function () {
 
   async function withVscode(
     name: string,
-    opts: { vsix: boolean; smokeTestDriver?: boolean },
+    opts: { vsix: boolean; smokeTestDriver?: boolean; dataDir?: string },
     body: (page: Page, cs: CodeServer, workspace: string) => Promise<void>,
   ): Promise<void> {
-    const dirs = freshDirs(settings());
+    const dirs = freshDirs({
+      ...settings(),
+      ...(opts.dataDir ? { 'openrouterCrew.dataDirectory': opts.dataDir } : {}),
+    });
     if (opts.vsix) installVsix(tools, dirs, VSIX);
     const cs = await startCodeServer(tools, dirs, { smokeTestDriver: opts.smokeTestDriver ?? false });
     let ctx: BrowserContext | undefined;
@@ -194,6 +197,36 @@ describe('VS Code e2e (code-server + Chromium)', function () {
         [],
       );
     });
+  });
+
+  it('the packaged extension starts its own server from the .vsix when none runs, embedder included', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crew-e2e-own-'));
+    try {
+      await withVscode('own-server', { vsix: true, dataDir }, async (page, cs, workspace) => {
+        await page.goto(`${cs.url}/?folder=${encodeURIComponent(workspace)}`);
+        const status = page.locator('[id="openrouter-crew.openrouter-crew.openrouterCrew.status"]');
+        await status.filter({ hasText: 'no budgets' }).waitFor();
+        // The daemon is the .vsix's own copy of the server, run by VS Code's Node.
+        const info = JSON.parse(fs.readFileSync(path.join(dataDir, 'server.json'), 'utf8')) as { pid: number };
+        const cmdline = fs.readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').split('\0');
+        assert.ok(
+          cmdline.some((a) => a.includes('openrouter-crew.openrouter-crew-') && a.endsWith('/dist/server.js')),
+          `the daemon runs the installed extension's server: ${cmdline.join(' ')}`,
+        );
+        // The local embedder loads from the packaged runtime modules: a memory is added and embedded.
+        const added = await crewJsonIn<{ memory: { embedding: { embedderId: string } | null } }>(dataDir, [
+          'memory',
+          'add',
+          '--crew',
+          'solo',
+          'Embedded by the packaged server',
+        ]);
+        assert.match(added.memory.embedding?.embedderId ?? '', /^local-/);
+      });
+    } finally {
+      await stopDaemon(dataDir);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   async function rpc<R>(method: string, params: unknown = {}): Promise<R> {

@@ -92,8 +92,19 @@ export async function seed(): Promise<Seeded> {
     archiveId: archived.archive!.id,
     crew: (args) => crew(['--data-dir', dataDir, ...args], { timeoutMs: 60_000 }),
     stop: async () => {
-      await crew(['--data-dir', dataDir, 'server', 'stop'], { timeoutMs: 30_000 }).catch(() => undefined);
+      await stopDaemon(dataDir);
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** `crew --json --data-dir <dir> …` against whatever daemon serves that directory. */
+export async function crewJsonIn<T>(dataDir: string, args: string[]): Promise<T> {
+  const r = await crewJson<T>(['--data-dir', dataDir, ...args], { timeoutMs: 60_000 });
+  if (r.run.code !== 0) throw new Error(`crew ${args.join(' ')} exited ${r.run.code}: ${r.run.stderr}`);
+  return r.json;
+}
+
+export async function stopDaemon(dataDir: string): Promise<void> {
+  await crew(['--data-dir', dataDir, 'server', 'stop'], { timeoutMs: 30_000 }).catch(() => undefined);
 }
