@@ -7,10 +7,10 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../net';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 const run = promisify(execFile);
@@ -37,17 +37,6 @@ export function n8nTools(): N8nTools {
   );
   const n8n = kv.N8N!;
   return { node24: kv.NODE24!, n8n, modules: path.resolve(path.dirname(n8n), '../..') };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface N8nHome {

@@ -6,11 +6,11 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { freePort } from '../net';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 
@@ -38,17 +38,6 @@ export function e2eTools(): Tools {
   );
   tools = { node24: kv.NODE24!, codeServer: kv.CODE_SERVER!, chromium: kv.CHROMIUM! };
   return tools;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface VscodeDirs {
