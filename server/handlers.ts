@@ -176,9 +176,7 @@ export function registerHandlers(app: App): void {
   r.register('crew/run', (p: CrewRun.Params, ctx) =>
     app.runs.run(p, { signal: ctx.signal, onProgress: (v) => ctx.progress(v satisfies CrewRun.Progress) }),
   );
-  r.register('crew/runs', async (p: CrewRuns.Params) =>
-    app.runs.list(p, p.crew !== undefined && p.runId === undefined ? (await app.crews.resolve(p.crew)).id : undefined),
-  );
+  r.register('crew/runs', (p: CrewRuns.Params) => app.runs.list(p));
   r.register('crew/cancelRun', (p: CrewCancelRun.Params) => app.runs.cancel(p));
   r.register('cost/recommendations', (p: CostRecommendations.Params) => app.recommendations.recommendations(p));
   r.register('cost/applyRecommendation', (p: CostApplyRecommendation.Params) => app.recommendations.apply(p));

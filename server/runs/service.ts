@@ -102,7 +102,7 @@ export class RunService {
     return stale.length;
   }
 
-  list(p: CrewRuns.Params, crewId?: string): CrewRuns.Result {
+  async list(p: CrewRuns.Params): Promise<CrewRuns.Result> {
     const { runs } = this.deps;
     if (p.runId !== undefined) {
       const r = runs.get(p.runId);
@@ -118,8 +118,18 @@ export class RunService {
           issues: [{ field: 'before', message: 'expected an ISO 8601 date' }],
         });
     }
+    // A crew is matched by id (it may have been renamed since); one that no longer exists, by the name its runs kept.
+    let crew: { crewId: string } | { crewName: string } | undefined;
+    if (p.crew !== undefined) {
+      try {
+        crew = { crewId: (await this.deps.crews.get(p.crew)).id };
+      } catch (e) {
+        if (!(e instanceof RpcError && e.code === ErrorCodes.NotFound)) throw e;
+        crew = { crewName: p.crew };
+      }
+    }
     return runs.list({
-      ...(crewId !== undefined ? { crewId } : {}),
+      ...crew,
       ...(p.status !== undefined ? { status: p.status } : {}),
       ...(before !== undefined ? { before } : {}),
       limit: p.limit ?? 20,

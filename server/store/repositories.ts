@@ -315,6 +315,8 @@ export type RunRecord = Run;
 
 export interface RunFilter {
   crewId?: string;
+  /** The crew's name as the run recorded it (any case): runs of a crew since deleted. */
+  crewName?: string;
   status?: RunStatus;
   /** Started at or after (ms). */
   from?: number;

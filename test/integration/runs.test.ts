@@ -171,6 +171,13 @@ for (const transport of ['socket', 'http'] as const) {
       );
       const shown = await s.client.request<CrewRuns.Result>('crew/runs', { runId: run.id });
       assert.deepEqual(shown.runs[0], run);
+      // Runs outlive their crew: still listed by the name they recorded.
+      await s.client.request('crew/delete', { crew: crew.id });
+      const orphaned = await s.client.request<CrewRuns.Result>('crew/runs', { crew: crew.name.toUpperCase() });
+      assert.deepEqual(
+        orphaned.runs.map((r) => r.id),
+        [run.id],
+      );
     });
 
     it('manager: the lead delegates by name, members work, the lead answers; costs sum to the ledger', async () => {

@@ -873,7 +873,7 @@ export namespace CrewRuns {
   export interface Params {
     /** One run, by id (then the other filters are ignored). */
     runId?: string;
-    /** Id or name. */
+    /** Id or name; a deleted crew's runs are found by the name they recorded. */
     crew?: string;
     status?: RunStatus;
     /** Default 20, at most 200. */

@@ -38,9 +38,11 @@ export class FileRunRepository extends RecordLog<RunRecord> implements Omit<RunR
   list(filter: RunFilter & { limit: number }): { runs: RunRecord[]; total: number } {
     const from = filter.from === undefined ? undefined : new Date(filter.from).toISOString();
     const before = filter.before === undefined ? undefined : new Date(filter.before).toISOString();
+    const name = filter.crewName?.trim().toLowerCase();
     const hits: RunRecord[] = [];
     for (const r of this.all()) {
       if (filter.crewId !== undefined && r.crewId !== filter.crewId) continue;
+      if (name !== undefined && r.crew.toLowerCase() !== name) continue;
       if (filter.status !== undefined && r.status !== filter.status) continue;
       if (from !== undefined && r.startedAt < from) continue;
       if (before !== undefined && r.startedAt >= before) continue;
