@@ -19,7 +19,7 @@ import type {
   Run,
   RunProgress,
 } from '../protocol';
-import { money } from '../cli/output';
+import { formatUsd as money } from '../webviews/src/format';
 import { validateApiKey } from './api-key';
 import type { CrewExtension } from './crew';
 import { memoryUri, runUri } from './documents';

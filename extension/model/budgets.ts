@@ -3,7 +3,7 @@
  * unit-tested without VS Code. Every figure is the server's; this only picks and words.
  */
 import type { BudgetStatus } from '../../protocol';
-import { money } from '../../cli/output';
+import { formatUsd as money } from '../../webviews/src/format';
 
 export type Severity = 'ok' | 'warning' | 'error';
 

@@ -1,6 +1,6 @@
 /** A crew run as a Markdown document, and its progress as one line (plain data; no `vscode` import). */
 import type { Run, RunProgress } from '../../protocol';
-import { count, money } from '../../cli/output';
+import { formatCount as count, formatUsd as money } from '../../webviews/src/format';
 
 export function runDocument(run: Run): string {
   const lines = [

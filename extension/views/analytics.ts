@@ -14,7 +14,7 @@ import type {
   Insight,
   Recommendation,
 } from '../../protocol';
-import { money } from '../../cli/output';
+import { formatUsd as money } from '../../webviews/src/format';
 import { collapsed, expanded, Row, ServerTree, setContext } from './tree';
 
 type Section = 'insights' | 'topics' | 'recommendations';

@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { BudgetStatus, BudgetStatusRequest, CostReport } from '../../protocol';
-import { money } from '../../cli/output';
+import { formatUsd as money } from '../../webviews/src/format';
 import { budgetRow } from '../model/budgets';
 import { monthStart } from '../model/scopes';
 import { collapsed, expanded, Row, ServerTree, setContext, stateColor } from './tree';

@@ -17,7 +17,6 @@ import path from 'node:path';
 import util from 'node:util';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { AnalyticsSummary, BudgetStatusRequest, CostReport } from '../../protocol';
-import { money } from '../../cli/output';
 import { formatUsd } from '../../webviews/src/format';
 import {
   bundleForExtensionHost,
@@ -156,9 +155,9 @@ describe('VS Code e2e (code-server + Chromium)', function () {
       const globalRow = rows.filter({ hasText: 'global · daily' });
       assert.match(
         await globalRow.innerText(),
-        new RegExp(escape(`${money(global.spentUsd)} / ${money(global.limitUsd)}`)),
+        new RegExp(escape(`${formatUsd(global.spentUsd)} / ${formatUsd(global.limitUsd)}`)),
       );
-      await status.filter({ hasText: `${money(global.spentUsd)} / ${money(global.limitUsd)}` }).waitFor();
+      await status.filter({ hasText: `${formatUsd(global.spentUsd)} / ${formatUsd(global.limitUsd)}` }).waitFor();
 
       // The palette runs our command: the Costs dashboard opens in a webview.
       await runCommand(page, 'OpenRouter Crew: Open Costs Dashboard');

@@ -58,7 +58,7 @@ describe('extension: status bar and budget rows', () => {
     assert.equal(row.description, '$1.00 / $10.00 (10 %)');
     assert.match(
       row.tooltip,
-      /\$0\.50 reserved, \$8\.50 left; action block; alerts at 50\/80\/100 %; resets 2026-01-02 00:00 UTC/,
+      /\$0\.5000 reserved, \$8\.50 left; action block; alerts at 50\/80\/100 %; resets 2026-01-02 00:00 UTC/,
     );
     assert.equal(suggestedRaise(10), 15);
     assert.equal(suggestedRaise(5), 7.5);

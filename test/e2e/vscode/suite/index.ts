@@ -20,6 +20,7 @@ import type {
 import type { CrewExtensionApi } from '../../../../extension/extension';
 import { statusBarModel } from '../../../../extension/model/budgets';
 import { memoryLabel } from '../../../../extension/model/memories';
+import { formatUsd } from '../../../../webviews/src/format';
 
 import type MochaType from 'mocha';
 
@@ -94,7 +95,7 @@ function defineSuite(): void {
       for (const b of budgets) {
         const row = rows.find((r) => (r as { data?: { id?: string } }).data?.id === b.id);
         assert.ok(row, `a row for budget ${b.scope}`);
-        assert.match(String(row.description), new RegExp(`\\$${b.spentUsd.toFixed(2).replace('.', '\\.')}`));
+        assert.ok(String(row.description).startsWith(`${formatUsd(b.spentUsd)} / ${formatUsd(b.limitUsd)} (`));
       }
     });
 
