@@ -8,6 +8,7 @@
  *   npm run build && node --import tsx bench/vscode-activation.ts [--rounds 3]
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {
   bundleForExtensionHost,
@@ -17,6 +18,7 @@ import {
   ROOT,
   startCodeServer,
 } from '../test/e2e/vscode/code-server';
+import { stopDaemon } from '../test/e2e/vscode/seed';
 import { finish, ms, type Row } from './stats';
 
 const roundsArg = process.argv.indexOf('--rounds');
@@ -31,7 +33,7 @@ type Figures = Record<string, { activationMs: number; loadMs: number }>;
 async function round(): Promise<Figures> {
   const tools = e2eTools();
   // Sandbox and a fresh data dir: the activation measured is ours, not a daemon's start (that runs in background).
-  const dataDir = fs.mkdtempSync(path.join(freshDirs({}).root, 'data-'));
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crew-bench-data-'));
   const dirs = freshDirs({ 'openrouterCrew.dataDirectory': dataDir, 'openrouterCrew.sandbox': true });
   // Only one extension can be under development; the baseline is installed as a user would have it (unpacked).
   fs.cpSync(BASELINE, path.join(dirs.extensions, 'bench.activation-baseline-0.0.1'), { recursive: true });
@@ -72,15 +74,9 @@ async function round(): Promise<Figures> {
   } finally {
     await ctx.close().catch(() => undefined);
     await cs.stop();
-    // The sandbox daemon our extension started for this round.
-    const discovery = path.join(dataDir, 'server.json');
-    if (fs.existsSync(discovery)) {
-      try {
-        process.kill((JSON.parse(fs.readFileSync(discovery, 'utf8')) as { pid: number }).pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
+    // The sandbox daemon our extension started for this round (detached: it outlives code-server).
+    await stopDaemon(dataDir);
+    fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(dirs.root, { recursive: true, force: true });
   }
 }
