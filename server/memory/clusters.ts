@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { ClusteringInfo, ClustersList, MemoryDuplicates } from '../../protocol/analytics';
 import type { Clock } from '../clock';
 import { errors } from '../rpc/errors';
-import { writeDurably } from '../store/durable-file';
+import { readTextIfExists, writeDurably } from '../store/durable-file';
 import type { AccessCounters, MemoryRecord } from '../store/repositories';
 import { computeClusters } from './clustering/cluster';
 import { DEFAULT_DUPLICATE_THRESHOLD, findDuplicates, type DuplicateRecord } from './clustering/duplicates';
@@ -77,13 +77,8 @@ export class ClusterService {
   }
 
   private async readFile(): Promise<void> {
-    let text: string;
-    try {
-      text = await fsp.readFile(this.file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
-    }
+    const text = await readTextIfExists(this.file);
+    if (text === undefined) return;
     try {
       const data = JSON.parse(text) as ClustersFile;
       if (data?.format !== 'crew-clusters' || data.version !== 1 || !Array.isArray(data.results))

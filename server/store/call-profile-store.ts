@@ -10,7 +10,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { CACHE_LIFETIME_MS, tokenBucket } from '../costs/call-profiles';
-import { writeDurably } from './durable-file';
+import { readTextIfExists, writeDurably } from './durable-file';
 import type { AgentDayProfile, CallProfileRepository, CallShape, PrefixDayProfile } from './repositories';
 
 export const CALL_PROFILES_FILE = 'call-profiles.json';
@@ -65,13 +65,8 @@ export class FileCallProfileRepository implements CallProfileRepository {
   }
 
   private async load(): Promise<void> {
-    let text: string;
-    try {
-      text = await fsp.readFile(this.file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
-    }
+    const text = await readTextIfExists(this.file);
+    if (text === undefined) return;
     let parsed: ProfileFile;
     try {
       parsed = JSON.parse(text) as ProfileFile;

@@ -14,14 +14,8 @@ export class DurableJsonFile<T> implements Adapter<T> {
   constructor(readonly filename: string) {}
 
   async read(): Promise<T | null> {
-    let text: string;
-    try {
-      text = await fsp.readFile(this.filename, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    return JSON.parse(text) as T;
+    const text = await readTextIfExists(this.filename);
+    return text === undefined ? null : (JSON.parse(text) as T);
   }
 
   write(data: T): Promise<void> {
@@ -72,5 +66,15 @@ export async function syncDir(dir: string): Promise<void> {
     await d.sync();
   } finally {
     await d.close();
+  }
+}
+
+/** A file's text, or undefined when there is no such file (a store's side files are absent until first written). */
+export async function readTextIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await fsp.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
   }
 }

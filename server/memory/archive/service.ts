@@ -31,7 +31,7 @@ import { ErrorCodes } from '../../../protocol';
 import type { Clock } from '../../clock';
 import type { Logger } from '../../log';
 import { errors, RpcError } from '../../rpc/errors';
-import { writeDurably } from '../../store/durable-file';
+import { readTextIfExists, writeDurably } from '../../store/durable-file';
 import type {
   AccessCounters,
   AccessRepository,
@@ -716,13 +716,8 @@ export class ArchiveService {
     await this.stateWrite;
     for (const name of await fsp.readdir(this.dir).catch(() => [] as string[]))
       if (STATE_TEMP.test(name)) await this.unlink(name);
-    let text: string;
-    try {
-      text = await fsp.readFile(this.stateFile, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
-    }
+    const text = await readTextIfExists(this.stateFile);
+    if (text === undefined) return;
     let state: StateFile;
     try {
       state = JSON.parse(text) as StateFile;

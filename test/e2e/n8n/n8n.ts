@@ -5,12 +5,12 @@
  * packed and installed into that user folder as a user would. `n8n start` gets its own process group, killed as a
  * group at the end.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../net';
+import { freePort, runSetupScript } from '../net';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 const run = promisify(execFile);
@@ -24,17 +24,7 @@ export interface N8nTools {
 
 /** Installs (once, cached) and locates Node 24 and n8n. */
 export function n8nTools(): N8nTools {
-  const out = execFileSync('bash', [path.join(ROOT, 'test/e2e/setup-n8n.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    timeout: 20 * 60_000,
-  });
-  const kv = Object.fromEntries(
-    out
-      .trim()
-      .split('\n')
-      .map((l) => l.split('=', 2) as [string, string]),
-  );
+  const kv = runSetupScript('setup-n8n.sh');
   const n8n = kv.N8N!;
   return { node24: kv.NODE24!, n8n, modules: path.resolve(path.dirname(n8n), '../..') };
 }

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { freePort } from '../net';
+import { freePort, runSetupScript } from '../net';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 
@@ -25,17 +25,7 @@ let tools: Tools | undefined;
 /** Installs (once, cached) and locates Node 24, code-server and Chromium. */
 export function e2eTools(): Tools {
   if (tools) return tools;
-  const out = execFileSync('bash', [path.join(ROOT, 'test/e2e/setup-vscode.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    timeout: 20 * 60_000,
-  });
-  const kv = Object.fromEntries(
-    out
-      .trim()
-      .split('\n')
-      .map((l) => l.split('=', 2) as [string, string]),
-  );
+  const kv = runSetupScript('setup-vscode.sh');
   tools = { node24: kv.NODE24!, codeServer: kv.CODE_SERVER!, chromium: kv.CHROMIUM! };
   return tools;
 }
