@@ -11,6 +11,12 @@
 import { NotificationType, RequestType } from 'vscode-jsonrpc';
 import type { TokenUsage } from './types';
 
+/** How a crew agent's calls are attributed in the ledger (its `agent`): `<crew name>/<agent name>`. */
+export const crewAgentId = (crew: string, agent: string): string => `${crew}/${agent}`;
+
+/** The scope of a crew agent's own budget (Agent.budget), which covers exactly its calls. */
+export const crewAgentScope = (crew: string, agent: string): string => `agent:${crewAgentId(crew, agent)}`;
+
 /**
  * `sequential`: each agent in order sees the task, the previous agents' outputs and the crew's best memories;
  * the last agent's output is the result. `manager`: a lead agent delegates to members by name, one step at a time,

@@ -1,7 +1,4 @@
-/** Scope strings as the server writes them (see server/crews/agent-budgets.ts and protocol/runs.ts). */
-
-/** A crew agent's own budget and ledger attribution: `agent:<crew>/<agent>`. */
-export const agentScope = (crew: string, agent: string) => `agent:${crew}/${agent}`;
+/** Periods as the server counts them (UTC). */
 
 /** The first instant of the current UTC month, as the server's periods count it. */
 export function monthStart(now: number): string {

@@ -1,7 +1,13 @@
 /** Crews → agents (model, and the state of the agent's own budget). Run a task from a crew's context menu. */
 import * as vscode from 'vscode';
-import type { Agent, BudgetStatus, Crew, CrewList, BudgetStatusRequest } from '../../protocol';
-import { agentScope } from '../model/scopes';
+import {
+  crewAgentScope,
+  type Agent,
+  type BudgetStatus,
+  type Crew,
+  type CrewList,
+  type BudgetStatusRequest,
+} from '../../protocol';
 import { budgetRow } from '../model/budgets';
 import { collapsed, Row, ServerTree, setContext, stateColor } from './tree';
 
@@ -33,7 +39,7 @@ export class CrewsView extends ServerTree<CrewRow> {
     if (row.kind !== 'crew') return [];
     const crew = row.data;
     return crew.agents.map((agent) => {
-      const budget = this.budgets.get(agentScope(crew.name, agent.name));
+      const budget = this.budgets.get(crewAgentScope(crew.name, agent.name));
       const r = new Row('agent', { crew, agent, budget }, agent.name) as CrewRow;
       r.id = `agent:${crew.id}/${agent.name}`;
       r.description = agent.model + (budget ? ` · ${budgetRow(budget).description}` : '');

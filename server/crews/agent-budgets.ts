@@ -4,15 +4,13 @@
  * This keeps those budgets in step with the crews: set when an agent gets or changes one, deleted when the agent,
  * its budget or its crew goes, moved when the crew is renamed.
  */
-import type { BudgetSet, BudgetStatus, Crew } from '../../protocol';
+import { crewAgentScope, type BudgetSet, type BudgetStatus, type Crew } from '../../protocol';
 
 export interface BudgetWriter {
   set(p: BudgetSet.Params): Promise<unknown>;
   delete(id: string): Promise<void>;
   status(filter: { scope?: string }): BudgetStatus[];
 }
-
-export const agentScope = (crew: string, agent: string) => `agent:${crew}/${agent}`;
 
 export class AgentBudgets {
   constructor(private readonly budgets: BudgetWriter) {}
@@ -22,12 +20,12 @@ export class AgentBudgets {
     const wanted = new Map<string, BudgetSet.Params>();
     for (const a of after?.agents ?? [])
       if (a.budget) {
-        const scope = agentScope(after!.name, a.name);
+        const scope = crewAgentScope(after!.name, a.name);
         wanted.set(`${scope}|${a.budget.period}`, { scope, period: a.budget.period, limitUsd: a.budget.limitUsd });
       }
     for (const a of before?.agents ?? []) {
       if (!a.budget) continue;
-      const scope = agentScope(before!.name, a.name);
+      const scope = crewAgentScope(before!.name, a.name);
       if (wanted.has(`${scope}|${a.budget.period}`)) continue;
       for (const b of this.budgets.status({ scope })) if (b.period === a.budget.period) await this.budgets.delete(b.id);
     }

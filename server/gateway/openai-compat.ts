@@ -17,7 +17,7 @@
  */
 import type http from 'node:http';
 import type { BudgetExceededData, ChatComplete, ChatMessage, ModelsList, UpstreamErrorData } from '../../protocol';
-import { ErrorCodes } from '../../protocol';
+import { crewAgentId, ErrorCodes } from '../../protocol';
 import type { Clock } from '../clock';
 import type { CallContext } from '../costs/chat';
 import { RpcError } from '../rpc/errors';
@@ -173,7 +173,7 @@ export function attribution(req: http.IncomingMessage, params: ChatComplete.Para
         'x-crew-id',
       );
     params.crew = caller.name;
-    if (agent) params.agent = `${caller.name}/${agentOf(caller, agent)}`;
+    if (agent) params.agent = crewAgentId(caller.name, agentOf(caller, agent));
   } else {
     if (crew) params.crew = crew;
     if (agent) params.agent = agent;

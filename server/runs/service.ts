@@ -23,7 +23,7 @@ import type {
   RunStep,
   RunStepMemory,
 } from '../../protocol';
-import { ErrorCodes } from '../../protocol';
+import { crewAgentId, ErrorCodes } from '../../protocol';
 import type { Clock } from '../clock';
 import type { CallContext } from '../costs/chat';
 import { formatPico, parseUsd, picoToUsd } from '../costs/money';
@@ -393,7 +393,7 @@ class Execution {
       model: agent.model,
       messages,
       crew: this.crew.name,
-      agent: `${this.crew.name}/${agent.name}`,
+      agent: crewAgentId(this.crew.name, agent.name),
       tags: [`run:${this.id}`],
       stream: this.p.stream ?? false,
     };
