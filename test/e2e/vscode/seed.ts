@@ -26,11 +26,8 @@ export async function seed(): Promise<Seeded> {
     if (r.code !== 0) throw new Error(`crew ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
     return r;
   };
-  const json = async <T>(args: string[]) => {
-    const r = await crewJson<T>(['--sandbox', '--data-dir', dataDir, ...args], { timeoutMs: 60_000 });
-    if (r.run.code !== 0) throw new Error(`crew ${args.join(' ')} exited ${r.run.code}: ${r.run.stderr}`);
-    return r.json;
-  };
+  // The first command starts the data directory's daemon in sandbox mode; the others find it running.
+  const json = <T>(args: string[]) => crewJsonIn<T>(dataDir, ['--sandbox', ...args]);
   const crewName = 'launch';
   await run(['crew', 'create', crewName, '--description', 'writes the launch post']);
   await run([
