@@ -62,7 +62,7 @@ import type { RequestContext } from './rpc/router';
 import { SERVER_VERSION } from './app';
 import { toEntry } from './costs/chat';
 import { picoToUsd } from './costs/money';
-import { errors, RpcError } from './rpc/errors';
+import { errors, DomainError } from './errors';
 import { ErrorCodes } from '../protocol';
 import { installBackup, readBackup } from './store/backup';
 import { SCHEMA_VERSION } from './store/schema';
@@ -88,7 +88,7 @@ export function registerHandlers(app: App): void {
 
   r.register('server/hello', (p: ServerHello.Params, ctx) => {
     const problem = incompatibility(p.protocolVersion, PROTOCOL_VERSION);
-    if (problem) throw new RpcError(ErrorCodes.InvalidRequest, problem, { serverProtocolVersion: PROTOCOL_VERSION });
+    if (problem) throw new DomainError(ErrorCodes.InvalidRequest, problem, { serverProtocolVersion: PROTOCOL_VERSION });
     ctx.client.kind = p.clientKind;
     if (p.clientName) ctx.client.name = p.clientName;
     return info();

@@ -18,7 +18,7 @@ import { acquireLock, LockHeld } from './daemon/lock';
 import { loadOrCreateToken, readKeyFile } from './daemon/token';
 import { createLogger, registerSecret, type LogLevel } from './log';
 import { DEFAULT_BASE_URL } from './openrouter/client';
-import { RpcError } from './rpc/errors';
+import { DomainError } from './errors';
 import { writeDurably } from './store/durable-file';
 import { boundPort, listenHttp } from './transports/http';
 import { auditedChat } from './gateway/audited-chat';
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
     await release();
     await fake?.close();
     process.stderr.write(`crew-server: ${(e as Error).message}\n`);
-    process.exit(e instanceof RpcError ? 4 : 1);
+    process.exit(e instanceof DomainError ? 4 : 1);
   }
   closers.push(async () => {
     await app.close();

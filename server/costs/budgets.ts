@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BudgetSet, BudgetState, BudgetStatus, Budget } from '../../protocol';
 import type { Clock } from '../clock';
-import { errors } from '../rpc/errors';
+import { errors } from '../errors';
 import type { BudgetRecord, BudgetRepository, LedgerFilter, LedgerRepository } from '../store/repositories';
 import type { AlertFacts, AlertService } from './alerts';
 import { formatPico, parseUsd, picoToUsd } from './money';

@@ -10,7 +10,7 @@ import type { EventBus } from '../events';
 import type { ModelCatalog } from '../models/catalog';
 import type { OpenRouterClient } from '../openrouter/client';
 import { UpstreamError } from '../openrouter/errors';
-import { RpcError } from '../rpc/errors';
+import { DomainError } from '../errors';
 import type { CallProfileRepository, LedgerRepository, LedgerRow, NewLedgerRow } from '../store/repositories';
 import type { BudgetService } from './budgets';
 import { systemPrefix } from './call-profiles';
@@ -152,7 +152,7 @@ export class ChatService {
         warnings: reservation.warnings,
       };
     } catch (e) {
-      const cancelled = ctx.signal?.aborted || (e instanceof RpcError && e.code === ErrorCodes.RequestCancelled);
+      const cancelled = ctx.signal?.aborted || (e instanceof DomainError && e.code === ErrorCodes.RequestCancelled);
       const partial = e instanceof UpstreamError ? e.partial : (e as { partial?: UpstreamError['partial'] }).partial;
       // Something was generated (and may be billed): record an estimate that reconcile will correct.
       const costPico = partial ? costFromPricing(model, promptEstimate, partial.completionTokens) : 0;
@@ -175,7 +175,7 @@ export class ChatService {
       } finally {
         this.budgets.release(reservation.id);
       }
-      if (cancelled) throw new RpcError(ErrorCodes.RequestCancelled, 'request cancelled; the reservation was released');
+      if (cancelled) throw new DomainError(ErrorCodes.RequestCancelled, 'request cancelled; the reservation was released');
       throw e;
     }
   }

@@ -25,7 +25,7 @@ import type {
 import type { Clock } from '../clock';
 import type { CrewService } from '../crews/service';
 import type { ArchiveService } from '../memory/archive/service';
-import { errors, RpcError } from '../rpc/errors';
+import { errors, DomainError } from '../errors';
 import type {
   AppliedRecommendationRepository,
   CallProfileRepository,
@@ -118,7 +118,7 @@ export class RecommendationService {
         throw errors.conflict(
           `recommendation ${p.id} was already applied at ${before.appliedAt} (${before.title}); nothing changed`,
         );
-      throw new RpcError(
+      throw new DomainError(
         ErrorCodes.NotFound,
         `no recommendation ${p.id} over the last ${span.windowDays} days (list them with crew cost recommendations)`,
         { entity: 'recommendation', id: p.id },
@@ -265,7 +265,7 @@ export class RecommendationService {
       resolved = await this.deps.crews.resolve(ref);
     } catch (e) {
       // Not a crew we keep: calls can still carry it as their crew label (the gateway's X-Crew-Id).
-      if (!(e instanceof RpcError && e.code === ErrorCodes.NotFound)) throw e;
+      if (!(e instanceof DomainError && e.code === ErrorCodes.NotFound)) throw e;
     }
     const labels = new Set([ref.toLowerCase(), ...(resolved ? [resolved.name.toLowerCase(), resolved.id] : [])]);
     return (c) =>

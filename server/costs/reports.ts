@@ -3,7 +3,7 @@
  * optionally each day split by crew, agent or model (`stack`) for a chart over time.
  */
 import { CostReport } from '../../protocol';
-import { errors } from '../rpc/errors';
+import { errors } from '../errors';
 import type { LedgerAggregate, LedgerFilter, LedgerRepository } from '../store/repositories';
 import { picoToUsd } from './money';
 

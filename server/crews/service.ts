@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { ModelInfo } from '../../protocol';
 import type { Agent, AgentInput, Crew, CrewCreate, CrewDelete, CrewUpdate } from '../../protocol/crews';
 import type { Clock } from '../clock';
-import { errors, RpcError } from '../rpc/errors';
+import { errors, DomainError } from '../errors';
 import type { CrewRecord, CrewRepository } from '../store/repositories';
 
 export const MAX_AGENTS = 50;
@@ -157,7 +157,7 @@ export class CrewService {
       await this.catalog.require(input.model);
     } catch (e) {
       // Keep the code and data (model, suggestions); say which field held the id.
-      if (e instanceof RpcError) throw new RpcError(e.code, `${field}.model: ${e.message}`, e.data);
+      if (e instanceof DomainError) throw new DomainError(e.code, `${field}.model: ${e.message}`, e.data);
       throw e;
     }
     return {
@@ -179,6 +179,6 @@ export class CrewService {
   }
 }
 
-function invalid(field: string, message: string): RpcError {
+function invalid(field: string, message: string): DomainError {
   return errors.invalidParams(message, { field, issues: [{ field, message }] });
 }

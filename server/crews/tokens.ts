@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ErrorCodes } from '../../protocol';
 import type { Crew, CrewToken } from '../../protocol/crews';
 import type { Clock } from '../clock';
-import { errors, RpcError } from '../rpc/errors';
+import { errors, DomainError } from '../errors';
 import type { CrewTokenRecord, CrewTokenRepository } from '../store/repositories';
 
 export const TOKEN_PREFIX = 'crt_';
@@ -99,7 +99,7 @@ export class CrewTokenService {
     try {
       return await this.crews.get(crewId);
     } catch (e) {
-      if (e instanceof RpcError && e.code === ErrorCodes.NotFound) return undefined;
+      if (e instanceof DomainError && e.code === ErrorCodes.NotFound) return undefined;
       throw e;
     }
   }
@@ -131,7 +131,7 @@ export class CrewTokenService {
       await this.crews.get(crewId);
       return true;
     } catch (e) {
-      if (e instanceof RpcError && e.code === ErrorCodes.NotFound) return false;
+      if (e instanceof DomainError && e.code === ErrorCodes.NotFound) return false;
       throw e;
     }
   }

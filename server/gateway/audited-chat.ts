@@ -6,7 +6,7 @@ import type { ChatComplete } from '../../protocol';
 import type { Clock } from '../clock';
 import type { CallContext, ChatService } from '../costs/chat';
 import { summarize, type AuditLog } from '../rpc/audit';
-import { RpcError } from '../rpc/errors';
+import { DomainError } from '../errors';
 import type { Metrics } from '../rpc/metrics';
 
 export function auditedChat(
@@ -22,7 +22,7 @@ export function auditedChat(
       try {
         return await chat.complete(p, ctx);
       } catch (e) {
-        errorCode = e instanceof RpcError ? e.code : -32603;
+        errorCode = e instanceof DomainError ? e.code : -32603;
         throw e;
       } finally {
         const ms = performance.now() - started;

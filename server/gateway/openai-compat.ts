@@ -20,7 +20,7 @@ import type { BudgetExceededData, ChatComplete, ChatMessage, ModelsList, Upstrea
 import { crewAgentId, ErrorCodes } from '../../protocol';
 import type { Clock } from '../clock';
 import type { CallContext } from '../costs/chat';
-import { RpcError } from '../rpc/errors';
+import { DomainError } from '../errors';
 import { BodyTooLarge, readBody } from '../transports/body';
 
 export interface GatewayDeps {
@@ -215,7 +215,7 @@ const retryAfter = (ms: number | undefined): Record<string, string> =>
 /** What went wrong, as the HTTP error an OpenAI client expects. */
 export function toGatewayError(e: unknown): GatewayError {
   if (e instanceof GatewayError) return e;
-  if (!(e instanceof RpcError)) {
+  if (!(e instanceof DomainError)) {
     return new GatewayError(500, `internal error: ${(e as Error)?.message ?? String(e)}`, 'server_error', null);
   }
   switch (e.code) {

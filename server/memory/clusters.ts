@@ -12,7 +12,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ClusteringInfo, ClustersList, MemoryDuplicates } from '../../protocol/analytics';
 import type { Clock } from '../clock';
-import { errors } from '../rpc/errors';
+import { errors } from '../errors';
 import { readTextIfExists, writeDurably } from '../store/durable-file';
 import type { AccessCounters, MemoryRecord } from '../store/repositories';
 import { computeClusters } from './clustering/cluster';

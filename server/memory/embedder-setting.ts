@@ -1,5 +1,5 @@
 /** The `embedder` setting (`local` | `hash` | `openrouter:<model>`) as a registry config, and the id it will give. */
-import { errors } from '../rpc/errors';
+import { errors } from '../errors';
 import { hashEmbedderId } from './embeddings/hashing';
 import { LOCAL_NEURAL_ID } from './embeddings/local-neural';
 import { openRouterEmbedderId } from './embeddings/openrouter';

@@ -13,7 +13,7 @@
  * - access counters: counts summed, last access the latest — every read of a duplicate was a read of this memory.
  */
 import type { MemoryMerge } from '../../protocol/analytics';
-import { errors } from '../rpc/errors';
+import { errors } from '../errors';
 import type { AccessCounters, MemoryRecord } from '../store/repositories';
 import { contentHash } from './normalize';
 import { estimateTokens } from './search/context-pack';

@@ -18,7 +18,7 @@ import { planMerge } from './merge';
 import type { Clock } from '../clock';
 import type { EventBus } from '../events';
 import type { Logger } from '../log';
-import { errors, RpcError } from '../rpc/errors';
+import { errors, DomainError } from '../errors';
 import { ErrorCodes } from '../../protocol';
 import type { AccessRepository, MemoryRecord, MemoryRepository, VectorRepository } from '../store/repositories';
 import { retentionScore } from './archive/retention';
@@ -274,7 +274,7 @@ export class MemoryService {
       const hash = contentHash(p.content);
       const dup = this.duplicateOf(old.crew, hash, old.id);
       if (dup)
-        throw new RpcError(ErrorCodes.Conflict, `memory ${dup.id} in crew ${old.crew} already has this content`, {
+        throw new DomainError(ErrorCodes.Conflict, `memory ${dup.id} in crew ${old.crew} already has this content`, {
           duplicateOf: dup.id,
         });
       previous.content = old.content;
@@ -322,7 +322,7 @@ export class MemoryService {
     // Embedding waited: if the memory was archived, merged or changed meanwhile, writing `next` would resurrect
     // or overwrite it.
     if (this.memories.get(p.id) !== old)
-      throw new RpcError(
+      throw new DomainError(
         ErrorCodes.Conflict,
         `memory ${p.id} changed while it was being updated; read it again and retry`,
       );
@@ -559,7 +559,7 @@ export class MemoryService {
     if (plan.contentChanged) {
       const clash = this.duplicateOf(keep.crew, plan.record.contentHash, keep.id);
       if (clash && !plan.removeIds.includes(clash.id))
-        throw new RpcError(ErrorCodes.Conflict, `memory ${clash.id} in crew ${keep.crew} already has this content`, {
+        throw new DomainError(ErrorCodes.Conflict, `memory ${clash.id} in crew ${keep.crew} already has this content`, {
           duplicateOf: clash.id,
         });
       [vector] = await this.embed([plan.record.content]);

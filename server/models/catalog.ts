@@ -7,7 +7,7 @@ import type { Clock } from '../clock';
 import { formatPico, toPico } from '../costs/money';
 import type { Logger } from '../log';
 import type { OpenRouterClient } from '../openrouter/client';
-import { errors, RpcError } from '../rpc/errors';
+import { errors, DomainError } from '../errors';
 import type { ModelCacheRepository } from '../store/repositories';
 
 export const DEFAULT_MODELS_TTL_MS = 60 * 60 * 1000;
@@ -149,7 +149,7 @@ export class ModelCatalog {
       try {
         await this.fetch();
       } catch (e) {
-        if (this.models.size === 0) throw e instanceof RpcError ? e : new Error((e as Error).message);
+        if (this.models.size === 0) throw e instanceof DomainError ? e : new Error((e as Error).message);
       }
       m = this.models.get(id);
       if (m) return m;

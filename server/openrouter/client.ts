@@ -8,7 +8,7 @@ import type { ChatCompletionChunk, ChatCompletion } from 'openai/resources/chat/
 import { ErrorCodes } from '../../protocol';
 import type { ChatMessage } from '../../protocol';
 import type { Clock } from '../clock';
-import { RpcError } from '../rpc/errors';
+import { DomainError } from '../errors';
 import { mapUpstreamError, UpstreamError } from './errors';
 import { keepAliveFetch } from './http-fetch';
 
@@ -68,14 +68,14 @@ export interface Sleeper {
 export const realSleeper: Sleeper = {
   sleep: (ms, signal) =>
     new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(new RpcError(ErrorCodes.RequestCancelled, 'request cancelled'));
+      if (signal?.aborted) return reject(new DomainError(ErrorCodes.RequestCancelled, 'request cancelled'));
       const t = setTimeout(() => {
         signal?.removeEventListener('abort', onAbort);
         resolve();
       }, ms);
       const onAbort = () => {
         clearTimeout(t);
-        reject(new RpcError(ErrorCodes.RequestCancelled, 'request cancelled'));
+        reject(new DomainError(ErrorCodes.RequestCancelled, 'request cancelled'));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
     }),
@@ -152,7 +152,7 @@ export class OpenRouterClient {
         return await attempt();
       } catch (e) {
         const err = mapUpstreamError(e, this.clock.now());
-        if (signal?.aborted) throw new RpcError(ErrorCodes.RequestCancelled, 'request cancelled');
+        if (signal?.aborted) throw new DomainError(ErrorCodes.RequestCancelled, 'request cancelled');
         if (!(err instanceof UpstreamError) || !err.retryable || err.partial || n >= this.config.maxRetries) throw err;
         const wait = err.info.retryAfterMs ?? Math.min(8_000, 250 * 2 ** n) * (0.5 + Math.random() / 2);
         if (wait > this.config.maxRetryWaitMs) throw err;

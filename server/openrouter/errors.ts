@@ -1,9 +1,9 @@
-/** Turns what the upstream (or the network) did into an RpcError with a code a client can act on. */
+/** Turns what the upstream (or the network) did into an DomainError with a code a client can act on. */
 import { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { ErrorCodes } from '../../protocol';
 import type { UpstreamErrorData } from '../../protocol';
 import { redact } from '../log';
-import { RpcError } from '../rpc/errors';
+import { DomainError } from '../errors';
 
 /** What a failed call had produced before it failed, so the ledger can still record it. */
 export interface PartialOutcome {
@@ -12,7 +12,7 @@ export interface PartialOutcome {
   generationId: string | null;
 }
 
-export class UpstreamError extends RpcError {
+export class UpstreamError extends DomainError {
   partial: PartialOutcome | undefined;
   constructor(
     code: number,
@@ -42,9 +42,9 @@ function upstreamMessage(e: { error?: unknown; message: string }): string {
   return e.message;
 }
 
-export function mapUpstreamError(e: unknown, now: number): RpcError {
-  if (e instanceof RpcError) return e;
-  if (e instanceof APIUserAbortError) return new RpcError(ErrorCodes.RequestCancelled, 'request cancelled');
+export function mapUpstreamError(e: unknown, now: number): DomainError {
+  if (e instanceof DomainError) return e;
+  if (e instanceof APIUserAbortError) return new DomainError(ErrorCodes.RequestCancelled, 'request cancelled');
   if (e instanceof APIConnectionTimeoutError)
     return new UpstreamError(ErrorCodes.UpstreamTimeout, 'OpenRouter did not answer in time', {
       status: null,

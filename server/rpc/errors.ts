@@ -1,13 +1,11 @@
-/** The one error type that crosses the wire: a code from protocol/errors, a message for people, data for programs. */
+/**
+ * The error that crosses the wire. The router maps whatever a handler throws into one: a DomainError keeps its
+ * code, message and data; anything else is an internal error, logged with its stack, its message redacted.
+ */
 import { ErrorCodes } from '../../protocol';
-import type {
-  BudgetExceededData,
-  InvalidParamsData,
-  NotFoundData,
-  RateLimitedData,
-  UnknownModelData,
-  UpstreamErrorData,
-} from '../../protocol';
+import { DomainError } from '../errors';
+import type { Logger } from '../log';
+import { redact } from '../log';
 
 export class RpcError extends Error {
   constructor(
@@ -20,24 +18,10 @@ export class RpcError extends Error {
   }
 }
 
-export const errors = {
-  invalidParams: (message: string, data: InvalidParamsData) => new RpcError(ErrorCodes.InvalidParams, message, data),
-  notFound: (entity: string, id: string) =>
-    new RpcError(ErrorCodes.NotFound, `${entity} "${id}" not found`, { entity, id } satisfies NotFoundData),
-  budgetExceeded: (message: string, data: BudgetExceededData) => new RpcError(ErrorCodes.BudgetExceeded, message, data),
-  unknownModel: (model: string, suggestions: string[]) =>
-    new RpcError(
-      ErrorCodes.UnknownModel,
-      `unknown model "${model}"${suggestions.length ? `; did you mean ${suggestions.map((s) => `"${s}"`).join(', ')}?` : ''}`,
-      { model, suggestions } satisfies UnknownModelData,
-    ),
-  rateLimited: (data: RateLimitedData) =>
-    new RpcError(
-      ErrorCodes.RateLimited,
-      `rate limit of ${data.limitPerSecond} requests/s for this client exceeded; retry in ${data.retryAfterMs} ms`,
-      data,
-    ),
-  upstream: (code: number, message: string, data: UpstreamErrorData) => new RpcError(code, message, data),
-  cancelled: () => new RpcError(ErrorCodes.RequestCancelled, 'request cancelled'),
-  conflict: (message: string) => new RpcError(ErrorCodes.Conflict, message),
-};
+export function toRpcError(e: unknown, log: Logger, method: string): RpcError {
+  if (e instanceof RpcError) return e;
+  if (e instanceof DomainError) return new RpcError(e.code, e.message, e.data);
+  const err = e as Error | undefined;
+  log.error(`${method} failed: ${err?.stack ?? String(e)}`);
+  return new RpcError(ErrorCodes.InternalError, redact(`internal error in ${method}: ${err?.message ?? String(e)}`));
+}

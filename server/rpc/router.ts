@@ -7,10 +7,10 @@ import { ErrorCodes, METHODS } from '../../protocol';
 import type { MethodName } from '../../protocol';
 import type { Clock } from '../clock';
 import type { Logger } from '../log';
-import { redact } from '../log';
 import type { AuditLog } from './audit';
 import { summarize } from './audit';
-import { errors, RpcError } from './errors';
+import { errors } from '../errors';
+import { RpcError, toRpcError } from './errors';
 import type { Metrics } from './metrics';
 import type { RateLimiter } from './ratelimit';
 import { describeIssues, schemas } from './schemas';
@@ -103,11 +103,4 @@ export class Router {
       }
     }
   }
-}
-
-export function toRpcError(e: unknown, log: Logger, method: string): RpcError {
-  if (e instanceof RpcError) return e;
-  const err = e as Error;
-  log.error(`${method} failed: ${err?.stack ?? String(e)}`);
-  return new RpcError(ErrorCodes.InternalError, redact(`internal error in ${method}: ${err?.message ?? String(e)}`));
 }

@@ -29,7 +29,7 @@ import type { CallContext } from '../costs/chat';
 import { formatPico, parseUsd, picoToUsd } from '../costs/money';
 import type { EventBus } from '../events';
 import type { Logger } from '../log';
-import { errors, RpcError } from '../rpc/errors';
+import { errors, DomainError } from '../errors';
 import type { LedgerRow, RunRepository } from '../store/repositories';
 import {
   contentWords,
@@ -124,7 +124,7 @@ export class RunService {
       try {
         crew = { crewId: (await this.deps.crews.get(p.crew)).id };
       } catch (e) {
-        if (!(e instanceof RpcError && e.code === ErrorCodes.NotFound)) throw e;
+        if (!(e instanceof DomainError && e.code === ErrorCodes.NotFound)) throw e;
         crew = { crewName: p.crew };
       }
     }
@@ -499,11 +499,11 @@ class Execution {
 }
 
 function toRunError(e: unknown): RunError {
-  if (e instanceof RpcError) return { code: e.code, message: e.message, data: e.data ?? null };
+  if (e instanceof DomainError) return { code: e.code, message: e.message, data: e.data ?? null };
   return { code: ErrorCodes.InternalError, message: (e as Error)?.message ?? String(e), data: null };
 }
 
-function invalid(field: string, message: string): RpcError {
+function invalid(field: string, message: string): DomainError {
   return errors.invalidParams(message, { field, issues: [{ field, message }] });
 }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { ErrorCodes } from '../../protocol';
-import { RpcError } from '../rpc/errors';
+import { DomainError } from '../errors';
 import { syncDir, writeDurably } from './durable-file';
 import { SCHEMA_VERSION } from './schema';
 
@@ -71,8 +71,8 @@ export async function writeBackup(
   return { path: file, bytes: packed.length, sha256: sha256(packed) };
 }
 
-function invalid(file: string, why: string): RpcError {
-  return new RpcError(ErrorCodes.BackupInvalid, `${file} is not a usable backup: ${why}; nothing was changed`, {
+function invalid(file: string, why: string): DomainError {
+  return new DomainError(ErrorCodes.BackupInvalid, `${file} is not a usable backup: ${why}; nothing was changed`, {
     path: file,
   });
 }

@@ -10,7 +10,7 @@ import { ErrorCodes } from '../../protocol';
 import type { AppliedRecommendation, BudgetAlert } from '../../protocol';
 import type { Clock } from '../clock';
 import { silentLogger, type Logger } from '../log';
-import { RpcError } from '../rpc/errors';
+import { DomainError } from '../errors';
 import { DurableJsonFile } from './durable-file';
 import { FileLedger, LedgerCorrupt } from './ledger/file-ledger';
 import { FileAccessRepository } from './memory/access-store';
@@ -46,7 +46,7 @@ import { writeBackup } from './backup';
 const MAX_ALERT_HISTORY = 5_000;
 const MAX_FIRED_KEYS = 20_000;
 
-export class StoreError extends RpcError {}
+export class StoreError extends DomainError {}
 
 export class JsonStore implements StoreHandle {
   private db!: Low<DbData>;

@@ -9,7 +9,7 @@ import type { Webhook, WebhookDelivery, WebhookEvent, WebhookRegister, WebhookSu
 import type { Clock } from '../clock';
 import type { EventBus } from '../events';
 import type { Logger } from '../log';
-import { errors } from '../rpc/errors';
+import { errors } from '../errors';
 import type { WebhookRecord, WebhookRepository } from '../store/repositories';
 import {
   DEFAULT_RETRY_DELAYS_MS,

@@ -21,7 +21,7 @@ import { ArchiveService, type ArchiveServiceDeps } from '../../server/memory/arc
 import { HashingEmbedder } from '../../server/memory/embeddings/hashing';
 import { contentHash } from '../../server/memory/normalize';
 import { MemoryService } from '../../server/memory/service';
-import { RpcError } from '../../server/rpc/errors';
+import { DomainError } from '../../server/errors';
 import type { ArchiveEntry, ArchiveIndexRepository, MemoryRecord } from '../../server/store/repositories';
 import { FileAccessRepository } from '../../server/store/memory/access-store';
 import { FileMemoryRepository } from '../../server/store/memory/memory-log';
@@ -146,11 +146,11 @@ function fingerprint(r: Rig, id: string): string {
   return JSON.stringify(rec) + '\n' + JSON.stringify(r.access.counters(id));
 }
 
-async function rejectsWith(p: Promise<unknown>, code: number, check?: (e: RpcError) => void): Promise<RpcError> {
+async function rejectsWith(p: Promise<unknown>, code: number, check?: (e: DomainError) => void): Promise<DomainError> {
   try {
     await p;
   } catch (e) {
-    assert.ok(e instanceof RpcError, `expected an RpcError, got ${String(e)}`);
+    assert.ok(e instanceof DomainError, `expected an DomainError, got ${String(e)}`);
     assert.equal(e.code, code, e.message);
     check?.(e);
     return e;

@@ -4,7 +4,7 @@ import { ErrorCodes, type ModelInfo } from '../../protocol';
 import { ManualClock } from '../../server/clock';
 import { CrewService } from '../../server/crews/service';
 import { CrewTokenService } from '../../server/crews/tokens';
-import { RpcError } from '../../server/rpc/errors';
+import { DomainError } from '../../server/errors';
 import { MemoryCrews, MemoryCrewTokens } from '../helpers/memory-repos';
 
 const T0 = Date.parse('2025-03-01T12:00:00Z');
@@ -15,7 +15,7 @@ async function rejects(p: Promise<unknown>, code: number, message?: RegExp): Pro
     () => assert.fail('expected a failure'),
     (x: unknown) => x,
   );
-  assert.ok(e instanceof RpcError, `expected an RpcError, got ${String(e)}`);
+  assert.ok(e instanceof DomainError, `expected an DomainError, got ${String(e)}`);
   assert.equal(e.code, code, e.message);
   if (message) assert.match(e.message, message);
 }

@@ -8,7 +8,7 @@ import { ManualClock } from '../../server/clock';
 import { AgentBudgets } from '../../server/crews/agent-budgets';
 import { CrewService, type ModelRequirer } from '../../server/crews/service';
 import { crewSchemas } from '../../server/crews/schemas';
-import { errors, RpcError } from '../../server/rpc/errors';
+import { errors, DomainError } from '../../server/errors';
 import { JsonStore } from '../../server/store/json-store';
 import type { CrewRecord, CrewRepository } from '../../server/store/repositories';
 
@@ -49,10 +49,10 @@ const critic: AgentInput = {
   budget: { limitUsd: 5, period: 'daily' },
 };
 
-async function rejects(p: Promise<unknown>, code: number, message: RegExp): Promise<RpcError> {
+async function rejects(p: Promise<unknown>, code: number, message: RegExp): Promise<DomainError> {
   let caught: unknown;
   await p.catch((e: unknown) => (caught = e));
-  assert.ok(caught instanceof RpcError, `expected an RpcError, got ${String(caught)}`);
+  assert.ok(caught instanceof DomainError, `expected an DomainError, got ${String(caught)}`);
   assert.equal(caught.code, code, caught.message);
   assert.match(caught.message, message);
   return caught;

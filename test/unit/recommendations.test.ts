@@ -21,7 +21,7 @@ import { silentLogger } from '../../server/log';
 import { ArchiveService } from '../../server/memory/archive/service';
 import { HashingEmbedder } from '../../server/memory/embeddings/hashing';
 import { MemoryService } from '../../server/memory/service';
-import { errors, RpcError } from '../../server/rpc/errors';
+import { errors, DomainError } from '../../server/errors';
 import { JsonStore } from '../../server/store/json-store';
 import type { CallShape, RunFilter, RunRecord, RunRepository } from '../../server/store/repositories';
 
@@ -111,7 +111,7 @@ class MemoryRuns implements RunRepository {
 async function rejectsWith(p: Promise<unknown>, code: number, message: RegExp): Promise<void> {
   let caught: unknown;
   await p.catch((e: unknown) => (caught = e));
-  assert.ok(caught instanceof RpcError, `expected an RpcError, got ${String(caught)}`);
+  assert.ok(caught instanceof DomainError, `expected an DomainError, got ${String(caught)}`);
   assert.equal(caught.code, code, caught.message);
   assert.match(caught.message, message);
 }

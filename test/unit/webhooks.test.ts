@@ -14,7 +14,7 @@ import { ManualClock } from '../../server/clock';
 import { EventBus } from '../../server/events';
 import { silentLogger, type Logger } from '../../server/log';
 import { summarize } from '../../server/rpc/audit';
-import { RpcError } from '../../server/rpc/errors';
+import { DomainError } from '../../server/errors';
 import { JsonStore } from '../../server/store/json-store';
 import type { WebhookRecord, WebhookRepository } from '../../server/store/repositories';
 import type { WebhookRequest, WebhookSender } from '../../server/webhooks/delivery';
@@ -379,7 +379,7 @@ describe('WebhookService (fake sender, ManualClock)', () => {
       () => assert.fail('expected NotFound'),
       (x: unknown) => x,
     );
-    assert.ok(e instanceof RpcError && e.code === ErrorCodes.NotFound, String(e));
+    assert.ok(e instanceof DomainError && e.code === ErrorCodes.NotFound, String(e));
   });
 
   it(`refuses a subscription past ${MAX_WEBHOOKS}`, async () => {
@@ -389,7 +389,7 @@ describe('WebhookService (fake sender, ManualClock)', () => {
       () => assert.fail('expected Conflict'),
       (x: unknown) => x,
     );
-    assert.ok(e instanceof RpcError && e.code === ErrorCodes.Conflict, String(e));
+    assert.ok(e instanceof DomainError && e.code === ErrorCodes.Conflict, String(e));
   });
 
   it('crewOfScope reads crew and agent scopes only', () => {

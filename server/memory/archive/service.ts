@@ -30,7 +30,7 @@ import type {
 import { ErrorCodes } from '../../../protocol';
 import type { Clock } from '../../clock';
 import type { Logger } from '../../log';
-import { errors, RpcError } from '../../rpc/errors';
+import { errors, DomainError } from '../../errors';
 import { readTextIfExists, writeDurably } from '../../store/durable-file';
 import type {
   AccessCounters,
@@ -406,7 +406,7 @@ export class ArchiveService {
     const inArchive = new Set(entry.memoryIds);
     for (const id of p.ids ?? [])
       if (!inArchive.has(id))
-        throw new RpcError(ErrorCodes.NotFound, `memory "${id}" is not in archive ${entry.id}`, {
+        throw new DomainError(ErrorCodes.NotFound, `memory "${id}" is not in archive ${entry.id}`, {
           entity: 'memory',
           id,
         });
@@ -809,8 +809,8 @@ function checkSignal(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw errors.cancelled();
 }
 
-function invalid(e: ArchiveError, archiveId: string, sha256: string, consequence: string): RpcError {
-  return new RpcError(ArchiveErrorCodes.ArchiveInvalid, `archive ${archiveId}: ${e.message}; ${consequence}`, {
+function invalid(e: ArchiveError, archiveId: string, sha256: string, consequence: string): DomainError {
+  return new DomainError(ArchiveErrorCodes.ArchiveInvalid, `archive ${archiveId}: ${e.message}; ${consequence}`, {
     reason: e.reason,
     archiveId,
     sha256,
@@ -818,7 +818,7 @@ function invalid(e: ArchiveError, archiveId: string, sha256: string, consequence
 }
 
 function damage(entry: ArchiveEntry, e: unknown): RecoveryReport['damaged'][number] {
-  const data = e instanceof RpcError ? (e.data as Partial<ArchiveInvalidData> | undefined) : undefined;
+  const data = e instanceof DomainError ? (e.data as Partial<ArchiveInvalidData> | undefined) : undefined;
   return { archiveId: entry.id, reason: data?.reason ?? 'error', message: (e as Error).message };
 }
 

@@ -7,14 +7,14 @@
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ErrorCodes } from '../../../protocol';
-import { RpcError } from '../../rpc/errors';
+import { DomainError } from '../../errors';
 
 /**
- * Thrown when the caller's signal aborts. It is an RpcError with LSP's RequestCancelled code, so it reaches
+ * Thrown when the caller's signal aborts. It is an DomainError with LSP's RequestCancelled code, so it reaches
  * clients as a cancellation without mapping, and is named `AbortError` like the DOM's, so generic
  * `e.name === 'AbortError'` checks recognise it too.
  */
-export class ClusteringCancelled extends RpcError {
+export class ClusteringCancelled extends DomainError {
   constructor(what: string, reason?: unknown) {
     super(ErrorCodes.RequestCancelled, `${what} cancelled`);
     this.name = 'AbortError';

@@ -3,7 +3,7 @@
  * stored with every vector and nothing compares vectors across ids; an id changes whenever the vectors it produces
  * would (model, dimensions, algorithm version, fitted IDF).
  */
-import { errors } from '../../rpc/errors';
+import { errors } from '../../errors';
 import { normalize } from './vector-codec';
 
 export interface Embedder {
