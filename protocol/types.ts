@@ -132,8 +132,17 @@ export interface ChatMessage {
 
 export interface AuditEntry {
   at: string;
+  /**
+   * Who was authenticated: `server-token`, `crew-token:<crew id>`, `socket:<connection>` or `stdio:<connection>`.
+   * Absent in entries written before protocol 1.8.
+   */
+  principal?: string;
+  /** The kind the client declared (server/hello, X-Crew-Client): recorded as said, not verified. */
   clientKind: string;
+  /** The connection (socket/stdio), `http`, or `gateway:<crew>/<agent>`. */
   clientId: string;
+  /** The client's own name for itself (clientName, or the X-Crew-Client header), as declared. */
+  declaredClient?: string | null;
   method: string;
   /** Params with secrets and bulky fields elided. */
   summary: string;

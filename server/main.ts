@@ -16,7 +16,7 @@ import { dataDirPaths, defaultDataDir } from '../protocol/node';
 import { App, SERVER_VERSION } from './app';
 import { acquireLock, LockHeld } from './daemon/lock';
 import { loadOrCreateToken, readKeyFile } from './daemon/token';
-import { createLogger, registerSecret, type LogLevel } from './log';
+import { createLogger, registerSecret, type Logger, type LogLevel } from './log';
 import { DEFAULT_BASE_URL } from './openrouter/client';
 import { DomainError } from './errors';
 import { writeDurably } from './store/durable-file';
@@ -90,6 +90,9 @@ async function main(): Promise<void> {
     return usage(`--log-level: "${level}" is not one of debug, info, warn, error`);
 
   const log = createLogger((line) => process.stderr.write(line), level);
+  // Until the app is up there is nothing to flush.
+  let giveUp: () => void = () => process.exit(70);
+  keepServing(log, () => giveUp());
   const paths = dataDirPaths(args['data-dir'] ?? defaultDataDir());
   await fsp.mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
 
@@ -130,6 +133,7 @@ async function main(): Promise<void> {
     })();
     return shuttingDown;
   };
+  giveUp = () => void shutdown(70);
 
   const endpoints = { socket: null as string | null, httpPort: null as number | null };
   let app: App | undefined;
@@ -176,7 +180,7 @@ async function main(): Promise<void> {
   }
   let httpServer: http.Server | undefined;
   if (port !== null) {
-    httpServer = await listenHttp({ host: args.host ?? '127.0.0.1', port, token }, app.router, app.hub, {
+    httpServer = await listenHttp({ host: args.host ?? '127.0.0.1', port, token, log }, app.router, app.hub, {
       chat: auditedChat(app.chat, app.audit, app.metrics, app.clock),
       catalog: app.catalog,
       clock: app.clock,
@@ -218,6 +222,29 @@ async function main(): Promise<void> {
   );
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
+}
+
+/**
+ * Errors that escape every request's own catch are still request-scoped in a daemon like this one (a socket that
+ * errs, a handler's stray promise): log them and keep serving. Only a burst that says the process itself is
+ * broken ends it, through the normal shutdown, so the store is flushed first.
+ */
+function keepServing(log: Logger, giveUp: () => void): void {
+  const window = 10_000;
+  const limit = 50;
+  let recent: number[] = [];
+  const onError = (kind: string) => (e: unknown) => {
+    log.error(`${kind} (kept serving): ${(e as Error)?.stack ?? String(e)}`);
+    const now = Date.now();
+    recent = recent.filter((t) => now - t < window);
+    recent.push(now);
+    if (recent.length >= limit) {
+      log.error(`${limit} unexpected errors in ${window / 1000} s: shutting down`);
+      giveUp();
+    }
+  };
+  process.on('uncaughtException', onError('uncaught exception'));
+  process.on('unhandledRejection', onError('unhandled rejection'));
 }
 
 function usage(msg: string): void {

@@ -21,6 +21,7 @@ import { crewAgentId, ErrorCodes } from '../../protocol';
 import type { Clock } from '../clock';
 import type { CallContext } from '../costs/chat';
 import { DomainError } from '../errors';
+import { MAX_DEPTH, nestingExceeds } from '../rpc/envelope';
 import { BodyTooLarge, readBody } from '../transports/body';
 
 export interface GatewayDeps {
@@ -281,6 +282,8 @@ export async function handleGateway(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   deps: GatewayDeps,
+  /** Who authenticated (server/rpc/principal.ts): the rate-limit bucket is theirs alone. */
+  principal: string,
   caller?: GatewayCrew,
 ): Promise<void> {
   const url = req.url ?? '/';
@@ -289,11 +292,11 @@ export async function handleGateway(
   try {
     if (path === '/v1/chat/completions') {
       if (req.method !== 'POST') throw notAllowed('POST', path);
-      return await chatCompletions(req, res, deps, caller);
+      return await chatCompletions(req, res, deps, principal, caller);
     }
     if (path === '/v1/models' || path.startsWith('/v1/models/')) {
       if (req.method !== 'GET') throw notAllowed('GET', path);
-      return await models(res, deps, path === '/v1/models' ? null : decodeURIComponent(path.slice(11)));
+      return await models(res, deps, path === '/v1/models' ? null : modelIdOf(path.slice(11)));
     }
     throw new GatewayError(404, `no route ${req.method} ${path}`, 'invalid_request_error', 'unknown_url');
   } catch (e) {
@@ -305,6 +308,15 @@ const notAllowed = (method: string, path: string) =>
   new GatewayError(405, `use ${method} ${path}`, 'invalid_request_error', 'method_not_allowed', null, {
     allow: method,
   });
+
+/** The model id of `/v1/models/{id}` (ids hold a slash, so it may come escaped or not). */
+function modelIdOf(escaped: string): string {
+  try {
+    return decodeURIComponent(escaped);
+  } catch {
+    throw invalid('model', `the model id in the path is not valid percent-encoding: "${escaped.slice(0, MAX_ID)}"`);
+  }
+}
 
 async function models(res: http.ServerResponse, deps: GatewayDeps, id: string | null): Promise<void> {
   const list = await deps.catalog.list();
@@ -326,10 +338,12 @@ async function chatCompletions(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   deps: GatewayDeps,
+  principal: string,
   caller: GatewayCrew | undefined,
 ): Promise<void> {
   if (deps.limiter) {
-    const wait = deps.limiter.take('http:gateway');
+    // One bucket per credential: one crew's agents cannot starve another crew, or the server token's callers.
+    const wait = deps.limiter.take(`gateway:${principal}`);
     if (wait > 0)
       throw new GatewayError(
         429,
@@ -344,9 +358,11 @@ async function chatCompletions(
   try {
     text = await readBody(req);
   } catch (e) {
-    if (e instanceof BodyTooLarge) throw new GatewayError(413, e.message, 'invalid_request_error', 'body_too_large');
+    if (e instanceof BodyTooLarge)
+      throw new GatewayError(413, e.message, 'invalid_request_error', 'body_too_large', null);
     throw e;
   }
+  if (nestingExceeds(text)) throw invalid('(body)', `the request body nests deeper than ${MAX_DEPTH} levels`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -69,8 +69,16 @@ export class AuditLog {
   }
 }
 
-/** A short, secret-free summary of params for the audit log. */
+/** A short, secret-free summary of params for the audit log; never throws (it runs on every mutating call). */
 export function summarize(method: string, params: unknown): string {
+  try {
+    return summarizeUnsafe(method, params);
+  } catch {
+    return '(params could not be summarised)';
+  }
+}
+
+function summarizeUnsafe(method: string, params: unknown): string {
   if (params === undefined || params === null) return '';
   const p = params as Record<string, unknown>;
   if (method === 'chat/complete') {
@@ -93,6 +101,30 @@ export function summarize(method: string, params: unknown): string {
     if (typeof params !== 'object' || Array.isArray(params)) return '(not an object)';
     if ('secret' in p) shown = { ...p, secret: '…redacted' };
   }
-  const text = JSON.stringify(shown);
+  const text = JSON.stringify(shown, (_key, value: unknown) =>
+    typeof value === 'string' && URL_LIKE.test(value) ? redactUrl(value) : value,
+  );
   return text.length > 500 ? text.slice(0, 500) + '…' : text;
+}
+
+const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/**
+ * A URL with the secrets it may carry removed: a password in its user info, and every query value (services such
+ * as Slack or Discord put the credential of a webhook in its URL, often in `?token=`).
+ */
+export function redactUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return text.replace(/\?.*$/s, '?…redacted');
+  }
+  if (url.password) url.password = 'redacted';
+  if (url.username && url.password) url.username = 'redacted';
+  if (url.search) {
+    const names = [...url.searchParams.keys()];
+    url.search = names.map((n) => `${encodeURIComponent(n)}=redacted`).join('&');
+  }
+  return url.toString();
 }

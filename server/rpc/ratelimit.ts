@@ -8,6 +8,9 @@ export interface RateLimitConfig {
   burst: number;
 }
 
+/** Keys are authenticated principals (a handful); this bounds the map even if that ever stops being true. */
+const MAX_BUCKETS = 10_000;
+
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   constructor(
@@ -21,6 +24,7 @@ export class RateLimiter {
     const now = this.clock.now();
     let b = this.buckets.get(client);
     if (!b) {
+      if (this.buckets.size >= MAX_BUCKETS) this.sweep(now);
       b = { tokens: this.config.burst, at: now };
       this.buckets.set(client, b);
     }
@@ -31,6 +35,22 @@ export class RateLimiter {
       return 0;
     }
     return Math.ceil(((1 - b.tokens) / this.config.perSecond) * 1000);
+  }
+
+  /** Buckets that have refilled are the same as no bucket: drop them; if none has, drop the oldest half. */
+  private sweep(now: number): void {
+    for (const [key, b] of this.buckets)
+      if (b.tokens + ((now - b.at) / 1000) * this.config.perSecond >= this.config.burst) this.buckets.delete(key);
+    if (this.buckets.size < MAX_BUCKETS) return;
+    let drop = this.buckets.size / 2;
+    for (const key of this.buckets.keys()) {
+      if (drop-- <= 0) break;
+      this.buckets.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.buckets.size;
   }
 
   forget(client: string): void {

@@ -16,11 +16,18 @@ import type { RateLimiter } from './ratelimit';
 import { describeIssues, schemas } from './schemas';
 
 export interface ClientInfo {
-  /** `cli`, `vscode`, `n8n`, `browser`, … as the client said in server/hello; `unknown` until then. */
+  /**
+   * `cli`, `vscode`, `n8n`, `browser`, … as the client *declared* it (server/hello, or X-Crew-Client over HTTP);
+   * `unknown` until then. Recorded, never trusted.
+   */
   kind: string;
-  /** Unique per connection (socket/stdio) or per declared client (HTTP). */
+  /** The connection (socket/stdio), or `http`. */
   id: string;
   transport: 'stdio' | 'socket' | 'http' | 'in-process';
+  /** Who was authenticated (server/rpc/principal.ts): rate limits and the audit log are keyed on it. */
+  principal: string;
+  /** What the client said it is, verbatim (bounded), for the audit log. */
+  declared?: string;
   name?: string;
 }
 
@@ -65,7 +72,7 @@ export class Router {
     const started = performance.now();
     let failed: RpcError | undefined;
     try {
-      const wait = this.deps.limiter.take(ctx.client.id);
+      const wait = this.deps.limiter.take(ctx.client.principal);
       if (wait > 0)
         throw errors.rateLimited({ retryAfterMs: wait, limitPerSecond: this.deps.limiter.config.perSecond });
       const parsed = schemas[method as MethodName].safeParse(rawParams ?? undefined);
@@ -86,13 +93,29 @@ export class Router {
       failed = toRpcError(e, this.deps.log, method);
       throw failed;
     } finally {
+      this.account(method, rawParams, ctx, started, failed, spec.mutating);
+    }
+  }
+
+  /** Metrics, audit and change notices of one call; never throws (it runs in `finally`). */
+  private account(
+    method: string,
+    rawParams: unknown,
+    ctx: RequestContext,
+    started: number,
+    failed: RpcError | undefined,
+    mutating: boolean,
+  ): void {
+    try {
       const ms = performance.now() - started;
       this.deps.metrics.record(method, ms, failed !== undefined);
-      if (spec.mutating) {
+      if (mutating) {
         this.deps.audit.record({
           at: new Date(this.deps.clock.now()).toISOString(),
+          principal: ctx.client.principal,
           clientKind: ctx.client.kind,
           clientId: ctx.client.id,
+          declaredClient: ctx.client.declared ?? ctx.client.name ?? null,
           method,
           summary: summarize(method, rawParams),
           outcome: failed ? 'error' : 'ok',
@@ -101,6 +124,8 @@ export class Router {
         });
         if (!failed) this.deps.onChanged?.(method);
       }
+    } catch (e) {
+      this.deps.log.error(`accounting for ${method} failed: ${(e as Error)?.stack ?? String(e)}`);
     }
   }
 }

@@ -12,7 +12,9 @@ import type { AddressInfo } from 'node:net';
 import { ErrorCodes } from '../../protocol';
 import type { NotificationHub } from '../rpc/hub';
 import type { ClientInfo, Router } from '../rpc/router';
-import { RpcError } from '../rpc/errors';
+import { errorReply, checkEnvelope, parseMessage } from '../rpc/envelope';
+import type { RpcError } from '../rpc/errors';
+import type { Logger } from '../log';
 import {
   GatewayError,
   handleGateway,
@@ -20,15 +22,12 @@ import {
   type GatewayCrew,
   type GatewayDeps,
 } from '../gateway/openai-compat';
-import { readBody } from './body';
+import { crewPrincipal, SERVER_PRINCIPAL } from '../rpc/principal';
+import { BodyTooLarge, readBody } from './body';
+import { allowedHosts, hostAllowed } from './hosts';
 import { defaultDashboardDir, serveDashboard } from './dashboard';
 
-interface JsonRpcRequest {
-  jsonrpc?: unknown;
-  id?: unknown;
-  method?: unknown;
-  params?: unknown;
-}
+const MAX_BATCH = 100;
 
 export interface HttpOptions {
   host: string;
@@ -36,6 +35,8 @@ export interface HttpOptions {
   token: string;
   /** Where the built dashboards are (default: dist/webviews beside the server bundle). */
   dashboardDir?: string;
+  /** Where a handler's unexpected failure is logged (the request still gets its 500). */
+  log?: Logger;
 }
 
 function tokenMatches(given: string | undefined, token: string): boolean {
@@ -45,9 +46,11 @@ function tokenMatches(given: string | undefined, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
+function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, {
+    ...headers,
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
@@ -55,11 +58,24 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-const rpcError = (id: unknown, code: number, message: string, data?: unknown) => ({
-  jsonrpc: '2.0',
-  id: id ?? null,
-  error: data === undefined ? { code, message } : { code, message, data },
-});
+/** Path and query of a request target, or undefined when it is not one a client of ours would send. */
+export function requestTarget(raw: string | undefined): { pathname: string; query: URLSearchParams } | undefined {
+  const target = raw ?? '/';
+  // Origin-form only ("/path?query"); absolute-form ("http://host/…") is for proxies, and we are not one.
+  if (!target.startsWith('/')) return undefined;
+  const q = target.indexOf('?');
+  return {
+    pathname: q < 0 ? target : target.slice(0, q),
+    query: new URLSearchParams(q < 0 ? '' : target.slice(q + 1)),
+  };
+}
+
+/** The declared client (X-Crew-Client), bounded: recorded as said, never trusted. */
+function declaredClient(req: http.IncomingMessage): string {
+  const v = req.headers['x-crew-client'];
+  const s = (Array.isArray(v) ? v[0] : v) ?? '';
+  return s.replace(/[^\x20-\x7e]/g, '').slice(0, 100) || 'http';
+}
 
 export async function listenHttp(
   opts: HttpOptions,
@@ -67,28 +83,45 @@ export async function listenHttp(
   hub: NotificationHub,
   gateway?: GatewayDeps,
 ): Promise<http.Server> {
-  const server = http.createServer((req, res) => void handle(req, res));
+  const hosts = allowedHosts(opts.host);
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      // A bug of ours, not the caller's: log it, answer it, keep serving.
+      opts.log?.error(
+        `HTTP ${req.method} ${String(req.url).slice(0, 200)} failed: ${(e as Error)?.stack ?? String(e)}`,
+      );
+      if (!res.headersSent) send(res, 500, errorReply(null, ErrorCodes.InternalError, 'internal error'));
+      else res.destroy();
+    });
+  });
   server.keepAliveTimeout = 65_000;
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    // DNS rebinding: a page on evil.example resolved to 127.0.0.1 still says "Host: evil.example".
+    if (!hostAllowed(req.headers.host, hosts))
+      return send(res, 403, {
+        error: `Host "${String(req.headers.host).slice(0, 100)}" is not this server; use http://127.0.0.1:<port>`,
+      });
+    const target = requestTarget(req.url);
+    if (!target) return send(res, 400, { error: 'the request target must be a path ("/rpc", "/v1/…")' });
+    const { pathname, query } = target;
     const bearer = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (url.pathname === '/health' && req.method === 'GET') return send(res, 200, { ok: true });
+    if (pathname === '/health' && req.method === 'GET') return send(res, 200, { ok: true });
     // Static pages hold no data, so no token; every /rpc and /events call they make needs one.
-    if (url.pathname === '/dashboard' || url.pathname.startsWith('/dashboard/'))
-      return serveDashboard(req, res, url.pathname, opts.dashboardDir ?? defaultDashboardDir());
+    if (pathname === '/dashboard' || pathname.startsWith('/dashboard/'))
+      return serveDashboard(req, res, pathname, opts.dashboardDir ?? defaultDashboardDir());
     const authorized =
       tokenMatches(bearer, opts.token) ||
-      (url.pathname === '/events' && tokenMatches(url.searchParams.get('token') ?? undefined, opts.token));
-    if (gateway && url.pathname.startsWith('/v1/')) {
-      if (authorized) return handleGateway(req, res, gateway);
+      (pathname === '/events' && tokenMatches(query.get('token') ?? undefined, opts.token));
+    if (gateway && pathname.startsWith('/v1/')) {
+      if (authorized) return handleGateway(req, res, gateway, SERVER_PRINCIPAL);
       let crew: GatewayCrew | undefined;
       try {
         crew = bearer && gateway.crewTokens ? await gateway.crewTokens.authenticate(bearer) : undefined;
       } catch (e) {
         return sendGatewayError(res, e);
       }
-      if (crew) return handleGateway(req, res, gateway, crew);
+      if (crew) return handleGateway(req, res, gateway, crewPrincipal(crew), crew);
       res.setHeader('www-authenticate', 'Bearer');
       return sendGatewayError(
         res,
@@ -101,14 +134,14 @@ export async function listenHttp(
         ),
       );
     }
-    if (url.pathname !== '/rpc' && url.pathname !== '/events')
-      return send(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+    if (pathname !== '/rpc' && pathname !== '/events')
+      return send(res, 404, { error: `no route ${req.method} ${pathname.slice(0, 200)}` });
     if (!authorized) {
       res.setHeader('www-authenticate', 'Bearer');
       return send(
         res,
         401,
-        rpcError(
+        errorReply(
           null,
           ErrorCodes.Unauthorized,
           'missing or wrong bearer token: use the token shown by "crew server token" ' +
@@ -116,63 +149,63 @@ export async function listenHttp(
         ),
       );
     }
-    const declared = String(req.headers['x-crew-client'] ?? 'http');
-    const client: ClientInfo = { kind: declared.split('/')[0] || 'http', id: `http:${declared}`, transport: 'http' };
-    if (url.pathname === '/events') return events(req, res);
-    if (req.method !== 'POST') return send(res, 405, rpcError(null, ErrorCodes.InvalidRequest, 'use POST /rpc'));
+    const declared = declaredClient(req);
+    const client: ClientInfo = {
+      kind: declared.split('/')[0] || 'http',
+      id: 'http',
+      transport: 'http',
+      principal: SERVER_PRINCIPAL,
+      declared,
+    };
+    if (pathname === '/events') return events(req, res);
+    if (req.method !== 'POST')
+      return send(res, 405, errorReply(null, ErrorCodes.InvalidRequest, 'use POST /rpc'), { allow: 'POST' });
     let text: string;
     try {
       text = await readBody(req);
     } catch (e) {
-      return send(res, 413, rpcError(null, ErrorCodes.InvalidRequest, (e as Error).message));
+      if (e instanceof BodyTooLarge) return send(res, 413, errorReply(null, ErrorCodes.InvalidRequest, e.message));
+      throw e;
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return send(res, 200, rpcError(null, ErrorCodes.ParseError, 'the body is not valid JSON'));
-    }
+    const parsed = parseMessage(text);
+    if ('reply' in parsed) return send(res, 200, parsed.reply);
+    const body = parsed.value;
     const controller = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) controller.abort();
     });
-    const one = async (r: JsonRpcRequest) => {
-      if (typeof r !== 'object' || r === null || r.jsonrpc !== '2.0' || typeof r.method !== 'string')
-        return rpcError(
-          r?.id,
-          ErrorCodes.InvalidRequest,
-          'not a JSON-RPC 2.0 request (need jsonrpc "2.0" and a method)',
-        );
-      const progressToken = (r.params as { progressToken?: string | number } | undefined)?.progressToken;
+    /** One entry's answer, or undefined for a valid notification (which gets none). */
+    const one = async (entry: unknown): Promise<object | undefined> => {
+      const env = checkEnvelope(entry);
+      if (env.kind === 'invalid') return env.reply;
+      if (env.kind === 'response')
+        return errorReply(null, ErrorCodes.InvalidRequest, 'a response is not a request (nothing here asked)');
+      const progressToken = (env.params as { progressToken?: unknown } | undefined)?.progressToken;
       try {
-        const result = await router.dispatch(r.method, r.params, {
+        const result = await router.dispatch(env.method, env.params, {
           client,
           signal: controller.signal,
           progress: (value) => {
-            if (progressToken !== undefined) hub.broadcast('$/progress', { token: progressToken, value });
+            if (typeof progressToken === 'string' || typeof progressToken === 'number')
+              hub.broadcast('$/progress', { token: progressToken, value });
           },
         });
-        return { jsonrpc: '2.0', id: r.id ?? null, result: result ?? null };
+        return env.kind === 'request' ? { jsonrpc: '2.0', id: env.id, result: result ?? null } : undefined;
       } catch (e) {
         const err = e as RpcError;
-        return rpcError(r.id, err.code, err.message, err.data);
+        return env.kind === 'request' ? errorReply(env.id, err.code, err.message, err.data) : undefined;
       }
     };
     if (Array.isArray(body)) {
-      if (body.length === 0 || body.length > 100)
-        return send(res, 200, rpcError(null, ErrorCodes.InvalidRequest, 'a batch holds 1 to 100 requests'));
-      const out = await Promise.all(body.map((r) => one(r as JsonRpcRequest)));
-      const replies = out.filter((_, i) => (body[i] as JsonRpcRequest)?.id !== undefined);
+      if (body.length === 0 || body.length > MAX_BATCH)
+        return send(res, 200, errorReply(null, ErrorCodes.InvalidRequest, `a batch holds 1 to ${MAX_BATCH} requests`));
+      const replies = (await Promise.all(body.map(one))).filter((r) => r !== undefined);
       if (!replies.length) return void res.writeHead(204).end();
       return send(res, 200, replies);
     }
-    const reply = await one(body as JsonRpcRequest);
-    if (
-      (body as JsonRpcRequest).id === undefined &&
-      !('error' in reply && reply.error.code === ErrorCodes.InvalidRequest)
-    )
-      return void res.writeHead(204).end();
-    if (!res.destroyed) send(res, 200, reply);
+    const reply = await one(body);
+    if (reply === undefined) return void res.writeHead(204).end();
+    send(res, 200, reply);
   }
 
   function events(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -201,5 +234,3 @@ export async function listenHttp(
 export function boundPort(server: http.Server): number {
   return (server.address() as AddressInfo).port;
 }
-
-export { RpcError };

@@ -1,13 +1,13 @@
 /**
- * Serves the method table over a vscode-jsonrpc connection (stdio, or one accepted socket). Cancellation
- * ($/cancelRequest) aborts the handler's signal, which reaches the upstream HTTP call.
+ * Serves the method table over a vscode-jsonrpc connection (stdio, or one accepted socket). Messages are framed
+ * and their envelope checked by GuardedMessageReader (bounded sizes, valid ids) before the connection sees them.
+ * Cancellation ($/cancelRequest) aborts the handler's signal, which reaches the upstream HTTP call.
  */
 import { randomUUID } from 'node:crypto';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import {
   createMessageConnection,
   ResponseError,
-  StreamMessageReader,
   StreamMessageWriter,
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
@@ -15,6 +15,8 @@ import { ProgressNotification } from '../../protocol';
 import type { NotificationHub } from '../rpc/hub';
 import type { ClientInfo, Router } from '../rpc/router';
 import type { RpcError } from '../rpc/errors';
+import { connectionPrincipal } from '../rpc/principal';
+import { GuardedMessageReader } from './guarded-reader';
 import type { LanguageServer } from '../lsp/language-server';
 
 export function serveStreams(
@@ -24,9 +26,17 @@ export function serveStreams(
   hub: NotificationHub,
   transport: ClientInfo['transport'],
   languageServer?: LanguageServer,
+  /** Ends the underlying stream once a reply is out: the input could not be framed any more. */
+  end: () => void = () => output.end(),
 ): MessageConnection {
-  const conn = createMessageConnection(new StreamMessageReader(input), new StreamMessageWriter(output));
-  const client: ClientInfo = { kind: 'unknown', id: `${transport}:${randomUUID().slice(0, 8)}`, transport };
+  const writer = new StreamMessageWriter(output);
+  const reader = new GuardedMessageReader(input, {
+    reply: (message) => void writer.write(message).catch(() => undefined),
+    fatal: () => setImmediate(end),
+  });
+  const conn = createMessageConnection(reader, writer);
+  const id = `${transport}:${randomUUID().slice(0, 8)}`;
+  const client: ClientInfo = { kind: 'unknown', id, transport, principal: connectionPrincipal(id) };
   conn.onRequest(async (method, params, token) => {
     const controller = new AbortController();
     const sub = token.onCancellationRequested(() => controller.abort());
@@ -65,7 +75,7 @@ export function serveSocket(
   hub: NotificationHub,
   languageServer?: LanguageServer,
 ): MessageConnection {
-  const conn = serveStreams(socket, socket, router, hub, 'socket', languageServer);
+  const conn = serveStreams(socket, socket, router, hub, 'socket', languageServer, () => socket.end());
   socket.on('close', () => conn.dispose());
   socket.on('error', () => conn.dispose());
   return conn;

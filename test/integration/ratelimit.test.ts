@@ -44,12 +44,30 @@ for (const transport of ['socket', 'http'] as const) {
       assert.deepEqual(await s.client.request('server/health').then((h: { ok: boolean }) => h.ok), true);
     });
 
-    it('the limit is per client: another client is not held back by a busy one', async () => {
-      await burst(s.client, 30);
-      const other = await s.server.connect({ clientName: 'other', hello: false });
-      const { ok } = await burst(other, 5);
-      assert.equal(ok, 5);
-      await other.close();
-    });
+    if (transport === 'socket')
+      it('the limit is per connection: another connection is not held back by a busy one', async () => {
+        await burst(s.client, 30);
+        const other = await s.server.connect({ clientName: 'other', hello: false });
+        const { ok } = await burst(other, 5);
+        assert.equal(ok, 5);
+        await other.close();
+      });
+    else
+      it('the limit is per token: a new X-Crew-Client per request does not get a new bucket', async () => {
+        await burst(s.client, 30);
+        const base = await s.server.httpBase();
+        const token = await s.server.token();
+        const outcomes = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            fetch(`${base}/rpc`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${token}`, 'x-crew-client': `n8n/spoof-${i}` },
+              body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'server/health' }),
+            }).then((r) => r.json() as Promise<{ error?: { code: number } }>),
+          ),
+        );
+        const limited = outcomes.filter((o) => o.error?.code === ErrorCodes.RateLimited).length;
+        assert.ok(limited >= 15, `${limited} of 20 limited; a declared client name must not reset the bucket`);
+      });
   });
 }
