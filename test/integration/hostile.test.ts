@@ -114,7 +114,10 @@ describe('hostile input over HTTP: every request is answered and the daemon keep
       assert.match(got, /^HTTP\/1\.1 (400|401|404) /, `${target}: ${got.slice(0, 80)}`);
     }
     // The same from a page in a browser: an <img> of http://127.0.0.1:PORT// is just this GET.
-    const img = await raw(port, `GET // HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: image/*\r\nConnection: close\r\n\r\n`);
+    const img = await raw(
+      port,
+      `GET // HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: image/*\r\nConnection: close\r\n\r\n`,
+    );
     assert.match(img, /^HTTP\/1\.1 404 /);
   });
 
