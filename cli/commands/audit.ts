@@ -23,6 +23,8 @@ export function registerAudit(program: Command): void {
         const list = ctx.out.format === 'list';
         const cols: Column<AuditEntry>[] = [
           { key: 'at', header: 'AT', text: (e) => (list ? e.at : when(e.at, true)) },
+          // Who authenticated; CLIENT is only what the client declared itself to be.
+          { key: 'principal', header: 'PRINCIPAL', text: (e) => e.principal ?? '' },
           { key: 'clientKind', header: 'CLIENT' },
           { key: 'method', header: 'METHOD' },
           { key: 'outcome', header: 'OUTCOME', paint: (e, c) => (e.outcome === 'ok' ? c.green : c.red) },

@@ -14,9 +14,9 @@ export function auditedChat(
   audit: AuditLog,
   metrics: Metrics,
   clock: Clock,
-): { complete(p: ChatComplete.Params, ctx?: CallContext): Promise<ChatComplete.Result> } {
+): { complete(p: ChatComplete.Params, ctx?: CallContext, principal?: string): Promise<ChatComplete.Result> } {
   return {
-    async complete(p, ctx) {
+    async complete(p, ctx, principal) {
       const started = performance.now();
       let errorCode: number | null = null;
       try {
@@ -29,6 +29,7 @@ export function auditedChat(
         metrics.record('gateway/chat.completions', ms, errorCode !== null);
         audit.record({
           at: new Date(clock.now()).toISOString(),
+          principal: principal ?? 'server-token',
           clientKind: 'gateway',
           clientId: `gateway:${p.crew ?? '-'}/${p.agent ?? '-'}`,
           method: 'chat/complete',

@@ -25,7 +25,8 @@ import { MAX_DEPTH, nestingExceeds } from '../rpc/envelope';
 import { BodyTooLarge, readBody } from '../transports/body';
 
 export interface GatewayDeps {
-  chat: { complete(p: ChatComplete.Params, ctx?: CallContext): Promise<ChatComplete.Result> };
+  /** `principal`: who authenticated, for the audit log. */
+  chat: { complete(p: ChatComplete.Params, ctx?: CallContext, principal?: string): Promise<ChatComplete.Result> };
   catalog: { list(p?: ModelsList.Params): Promise<ModelsList.Result> };
   clock: Clock;
   /** The per-client rate limiter (milliseconds to wait, 0 when allowed); none = unlimited. */
@@ -379,7 +380,7 @@ async function chatCompletions(
   });
   const created = Math.floor(deps.clock.now() / 1000);
   if (!params.stream) {
-    const r = await deps.chat.complete(params, { signal: controller.signal });
+    const r = await deps.chat.complete(params, { signal: controller.signal }, principal);
     const id = r.generationId ?? `chatcmpl-crew-${r.ledgerId}`;
     sendJson(
       res,
@@ -430,14 +431,18 @@ async function chatCompletions(
   };
   let r: ChatComplete.Result;
   try {
-    r = await deps.chat.complete(params, {
-      signal: controller.signal,
-      onDelta: (text, _n, generationId) => {
-        if (res.destroyed) return;
-        if (id === null) start(generationId);
-        res.write(chunk({ content: text }, null));
+    r = await deps.chat.complete(
+      params,
+      {
+        signal: controller.signal,
+        onDelta: (text, _n, generationId) => {
+          if (res.destroyed) return;
+          if (id === null) start(generationId);
+          res.write(chunk({ content: text }, null));
+        },
       },
-    });
+      principal,
+    );
   } catch (e) {
     if (!res.headersSent) throw e;
     // Mid-stream: OpenAI clients read an `error` event and throw it.
