@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { ErrorCodes, METHODS } from '../../protocol';
@@ -419,70 +420,70 @@ describe('hostile input over stdio: the same envelope checks', function () {
   });
 });
 
+function value(rand: () => number, depth: number): unknown {
+  const r = rand();
+  if (depth > 6 || r < 0.3) {
+    const leaves = [
+      null,
+      true,
+      -1,
+      0,
+      1e308,
+      -0.5,
+      2 ** 53 + 1,
+      '',
+      'anthropic/claude-3.5-haiku',
+      '../outside-the-data-dir.gz',
+      '\u0000\uffff\ud800',
+      'x'.repeat(Math.floor(rand() * 3000)),
+      'global',
+      'crew:ops',
+      'daily',
+    ];
+    return leaves[Math.floor(rand() * leaves.length)];
+  }
+  if (r < 0.6) return Array.from({ length: Math.floor(rand() * 4) }, () => value(rand, depth + 1));
+  const keys = [
+    'scope',
+    'limitUsd',
+    'period',
+    'crew',
+    'content',
+    'ids',
+    'path',
+    'model',
+    'messages',
+    'id',
+    'limit',
+    'x',
+  ];
+  const o: Record<string, unknown> = {};
+  for (let i = Math.floor(rand() * 5); i > 0; i--) o[keys[Math.floor(rand() * keys.length)]!] = value(rand, depth + 1);
+  return o;
+}
+
+function body(rand: () => number): string {
+  const msg = () => {
+    const m: Record<string, unknown> = { jsonrpc: rand() < 0.9 ? '2.0' : value(rand, 5) };
+    if (rand() < 0.85) m.id = rand() < 0.8 ? Math.floor(rand() * 1e6) : value(rand, 4);
+    m.method = rand() < 0.9 ? FUZZ_METHODS[Math.floor(rand() * FUZZ_METHODS.length)] : value(rand, 5);
+    if (rand() < 0.9) m.params = value(rand, 0);
+    return m;
+  };
+  const r = rand();
+  let text = r < 0.15 ? JSON.stringify(Array.from({ length: Math.floor(rand() * 6) }, msg)) : JSON.stringify(msg());
+  if (rand() < 0.1) text = text.slice(0, Math.floor(rand() * text.length));
+  if (rand() < 0.05) text = `${'['.repeat(Math.floor(rand() * 200))}${text}`;
+  return text;
+}
+
+// Destructive on purpose (ends the daemon); everything else may be called with anything.
+const FUZZ_METHODS = Object.keys(METHODS).filter((m) => m !== 'server/shutdown');
+
 describe('hostile input: a seeded fuzzer of a few thousand bodies', function () {
   this.timeout(120_000);
   const f = useFake();
   const s = useServer(() => ({ transport: 'http', upstreamUrl: f.fake.url, args: ['--rate-limit', '0'] }));
-  // Destructive on purpose (ends the daemon); everything else may be called with anything.
-  const methods = Object.keys(METHODS).filter((m) => m !== 'server/shutdown');
-
-  function value(rand: () => number, depth: number): unknown {
-    const r = rand();
-    if (depth > 6 || r < 0.3) {
-      const leaves = [
-        null,
-        true,
-        -1,
-        0,
-        1e308,
-        -0.5,
-        2 ** 53 + 1,
-        '',
-        'anthropic/claude-3.5-haiku',
-        '../../etc/passwd',
-        '\u0000\uffff\ud800',
-        'x'.repeat(Math.floor(rand() * 3000)),
-        'global',
-        'crew:ops',
-        'daily',
-      ];
-      return leaves[Math.floor(rand() * leaves.length)];
-    }
-    if (r < 0.6) return Array.from({ length: Math.floor(rand() * 4) }, () => value(rand, depth + 1));
-    const keys = [
-      'scope',
-      'limitUsd',
-      'period',
-      'crew',
-      'content',
-      'ids',
-      'path',
-      'model',
-      'messages',
-      'id',
-      'limit',
-      'x',
-    ];
-    const o: Record<string, unknown> = {};
-    for (let i = Math.floor(rand() * 5); i > 0; i--)
-      o[keys[Math.floor(rand() * keys.length)]!] = value(rand, depth + 1);
-    return o;
-  }
-
-  function body(rand: () => number): string {
-    const msg = () => {
-      const m: Record<string, unknown> = { jsonrpc: rand() < 0.9 ? '2.0' : value(rand, 5) };
-      if (rand() < 0.85) m.id = rand() < 0.8 ? Math.floor(rand() * 1e6) : value(rand, 4);
-      m.method = rand() < 0.9 ? methods[Math.floor(rand() * methods.length)] : value(rand, 5);
-      if (rand() < 0.9) m.params = value(rand, 0);
-      return m;
-    };
-    const r = rand();
-    let text = r < 0.15 ? JSON.stringify(Array.from({ length: Math.floor(rand() * 6) }, msg)) : JSON.stringify(msg());
-    if (rand() < 0.1) text = text.slice(0, Math.floor(rand() * text.length));
-    if (rand() < 0.05) text = `${'['.repeat(Math.floor(rand() * 200))}${text}`;
-    return text;
-  }
 
   it('3,000 bodies: each answered with 200/204 and a well-formed JSON-RPC reply; the daemon never stops', async () => {
     const base = await s.server.httpBase();
@@ -525,5 +526,21 @@ describe('hostile input: a seeded fuzzer of a few thousand bodies', function () 
     assert.equal(h.status, 200);
     assert.doesNotMatch(s.server.stderr, /uncaught|unhandled/i);
     await fsp.access(s.server.paths.store);
+  });
+
+  it('1,500 frames on one socket connection: no internal error, and the connection still answers after them', async () => {
+    const { peer, socket } = await socketPeer(s.server);
+    const rand = mulberry32(0xbadf00d);
+    for (let i = 0; i < 1_500; i++) peer.send(body(rand));
+    peer.send(JSON.stringify({ jsonrpc: '2.0', id: 'last', method: 'server/health' }));
+    for (;;) {
+      const m = (await peer.next(30_000)) as { id: unknown; error?: { code: number; message: string } };
+      assert.notEqual(m.error?.code, ErrorCodes.InternalError, m.error?.message);
+      if (m.id === 'last') break;
+    }
+    socket.destroy();
+    assert.equal(s.server.child.exitCode, null, s.server.stderr);
+    // Whatever a fuzzed store/backup asked for, nothing was written outside the data directory.
+    await assert.rejects(fsp.access(path.resolve('../outside-the-data-dir.gz')));
   });
 });
