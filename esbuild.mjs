@@ -31,7 +31,8 @@ const server = {
   outfile: path.join(root, 'dist/server.js'),
   // The USE lite embedder's packages read model.json, weight shards, vocab.json and the TensorFlow.js .wasm files
   // relative to their own __dirname; bundled, __dirname is dist/ and loading fails. Loaded from node_modules.
-  external: ['@energetic-ai/*'],
+  // pg's optional native binding is never installed; the pure-JS client is what runs.
+  external: ['@energetic-ai/*', 'pg-native'],
 };
 
 const targets = [
