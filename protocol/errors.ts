@@ -33,6 +33,11 @@ export const ErrorCodes = {
   BackupInvalid: 1204,
   /** A memory archive file failed its checks (data: reason, archiveId, sha256); nothing was restored. */
   ArchiveInvalid: 1205,
+  /**
+   * The shared database (PostgreSQL) cannot be reached right now (data: StoreUnavailableData). Retryable: nothing
+   * was recorded or spent; the server reconnects on its own.
+   */
+  StoreUnavailable: 1206,
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -76,4 +81,11 @@ export interface UpstreamErrorData {
   upstreamMessage: string;
   retryAfterMs?: number;
   generationId?: string;
+}
+
+export interface StoreUnavailableData {
+  retryable: true;
+  /** Where the database was expected (`host:port/database`, never a password). */
+  store: string;
+  reason: string;
 }

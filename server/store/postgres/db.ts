@@ -1,0 +1,214 @@
+/**
+ * The connection to a team's PostgreSQL: a pool for queries and transactions, one dedicated connection for
+ * LISTEN, and the one translation of "the database is not there" into StoreUnavailable (retryable, nothing
+ * recorded). A pool re-dials on the next query, so service resumes on its own when the database is back; the
+ * listener reconnects with a backoff and tells its subscribers, who catch up on what they missed.
+ */
+import pg from 'pg';
+import { ErrorCodes, type StoreUnavailableData } from '../../../protocol';
+import { DomainError } from '../../errors';
+import type { Logger } from '../../log';
+import type { StoreLocation } from '../location';
+
+type PostgresLocation = Extract<StoreLocation, { kind: 'postgres' }>;
+
+// numeric (picodollars) and int8 come back as strings; they are parsed where they are read, as BigInt.
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+]);
+
+export function isConnectionError(e: unknown): boolean {
+  const err = e as { code?: string; message?: string } | undefined;
+  if (!err) return false;
+  if (err.code && CONNECTION_CODES.has(err.code)) return true;
+  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(
+    err.message ?? '',
+  );
+}
+
+export type Tx = pg.PoolClient;
+
+export interface ListenHandler {
+  /** A NOTIFY on the channel. */
+  notify(payload: string): void;
+  /** The listener reconnected after a loss: notifications may have been missed; catch up. */
+  resync?(): void;
+}
+
+export class PgDatabase {
+  private listener: pg.Client | undefined;
+  private readonly channels = new Map<string, Set<ListenHandler>>();
+  private closed = false;
+  private relisten: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly location: PostgresLocation,
+    private readonly pool: pg.Pool,
+    private readonly log: Logger,
+  ) {}
+
+  /** Connects (and checks the connection once), or fails naming host, port and database. */
+  static async connect(location: PostgresLocation, log: Logger, opts: { max?: number } = {}): Promise<PgDatabase> {
+    const pool = new pg.Pool({
+      connectionString: location.url,
+      max: opts.max ?? 16,
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+      application_name: 'crew-server',
+    });
+    // An idle client that loses its connection emits on the pool; the next query dials again.
+    pool.on('error', (e) => log.warn(`PostgreSQL ${location.display}: idle connection lost (${e.message})`));
+    const db = new PgDatabase(location, pool, log);
+    try {
+      await pool.query('select 1');
+    } catch (e) {
+      await pool.end().catch(() => undefined);
+      throw new DomainError(
+        ErrorCodes.StoreUnavailable,
+        `cannot reach PostgreSQL at ${location.host}:${location.port} (database "${location.database}"): ` +
+          `${(e as Error).message}. Check that the server runs and the URL is right (--store / CREW_STORE_URL)`,
+        db.unavailableData(e),
+      );
+    }
+    return db;
+  }
+
+  private unavailableData(e: unknown): StoreUnavailableData {
+    return {
+      retryable: true,
+      store: `${this.location.host}:${this.location.port}/${this.location.database}`,
+      reason: (e as Error)?.message ?? String(e),
+    };
+  }
+
+  /** What a caller sees when the database went away mid-call. */
+  unavailable(e: unknown): DomainError {
+    return new DomainError(
+      ErrorCodes.StoreUnavailable,
+      `the database (PostgreSQL at ${this.location.host}:${this.location.port}) is unreachable: ` +
+        `${(e as Error)?.message ?? String(e)}; nothing was recorded, retry when it is back`,
+      this.unavailableData(e),
+    );
+  }
+
+  private translate(e: unknown): unknown {
+    return isConnectionError(e) ? this.unavailable(e) : e;
+  }
+
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]> {
+    try {
+      return (await this.pool.query<R>(sql, params)).rows;
+    } catch (e) {
+      throw this.translate(e);
+    }
+  }
+
+  /** Runs `fn` in one transaction (committed when it resolves, rolled back when it throws). */
+  async tx<T>(fn: (c: Tx) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw this.translate(e);
+    }
+    let broken = false;
+    try {
+      await client.query('begin');
+      const out = await fn(client);
+      await client.query('commit');
+      return out;
+    } catch (e) {
+      broken = isConnectionError(e);
+      if (!broken) await client.query('rollback').catch(() => (broken = true));
+      throw this.translate(e);
+    } finally {
+      // A client whose connection failed must not go back to the pool.
+      client.release(broken ? true : undefined);
+    }
+  }
+
+  /** A dedicated client for work that must hold a session (advisory locks); released by the caller. */
+  async session(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (e) {
+      throw this.translate(e);
+    }
+  }
+
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.query('select pg_notify($1, $2)', [channel, payload]);
+  }
+
+  /** Subscribes to a channel over the one listening connection (re-established, with resync, after a loss). */
+  async listen(channel: string, handler: ListenHandler): Promise<() => void> {
+    let set = this.channels.get(channel);
+    if (!set) {
+      set = new Set();
+      this.channels.set(channel, set);
+      if (this.listener) await this.listener.query(`listen ${pg.escapeIdentifier(channel)}`);
+    }
+    set.add(handler);
+    if (!this.listener) await this.startListener();
+    return () => set.delete(handler);
+  }
+
+  private async startListener(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.location.url, application_name: 'crew-server listen' });
+    client.on('notification', (n) => {
+      for (const h of this.channels.get(n.channel) ?? []) h.notify(n.payload ?? '');
+    });
+    const lost = (e?: Error) => {
+      if (this.listener !== client) return;
+      this.listener = undefined;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => undefined);
+      if (this.closed) return;
+      this.log.warn(`PostgreSQL ${this.location.display}: notifications connection lost (${e?.message ?? 'closed'})`);
+      this.scheduleRelisten(500);
+    };
+    client.on('error', lost);
+    client.on('end', () => lost());
+    await client.connect();
+    for (const channel of this.channels.keys()) await client.query(`listen ${pg.escapeIdentifier(channel)}`);
+    this.listener = client;
+  }
+
+  private scheduleRelisten(delayMs: number): void {
+    if (this.relisten || this.closed) return;
+    this.relisten = setTimeout(() => {
+      this.relisten = undefined;
+      this.startListener().then(
+        () => {
+          this.log.info(`PostgreSQL ${this.location.display}: notifications connection back`);
+          for (const set of this.channels.values()) for (const h of set) h.resync?.();
+        },
+        () => this.scheduleRelisten(Math.min(delayMs * 2, 5_000)),
+      );
+    }, delayMs);
+    this.relisten.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.relisten);
+    const l = this.listener;
+    this.listener = undefined;
+    await l?.end().catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The PostgreSQL schema, as numbered migrations (applied by migrate.ts, never edited once released: a change is a
+ * new number). Money is numeric(38,0) picodollars, times are ms since the epoch (bigint), as in the local store.
+ *
+ * The gate lives in SQL functions so a reservation or a settlement is one round trip and one transaction:
+ *  - crew_reserve locks the counter rows of every budget in scope, in id order (two instances never deadlock),
+ *    checks `spent + reserved + amount <= limit` on every enforcing budget, and either reserves on all of them or
+ *    on none, naming the first that has no room;
+ *  - crew_settle inserts the ledger row and moves the reservation to spent, onto every budget in scope now (so a
+ *    budget created while the call was in flight counts it; budget creation locks the ledger against inserts
+ *    while it derives its spend, so the call is counted exactly once);
+ *  - a period is a counter row keyed by its start (crew_period_start), created on first use: rollover is derived.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const M001 = `
+create table crew_instances (
+  id text primary key,
+  host text not null,
+  pid integer not null,
+  started_at timestamptz not null default now(),
+  heartbeat_at timestamptz not null default now()
+);
+
+create table crew_budgets (
+  id text primary key,
+  scope text not null,
+  period text not null,
+  week_start integer not null default 1,
+  action text not null,
+  limit_pico numeric(38,0) not null,
+  record jsonb not null,
+  unique (scope, period)
+);
+
+create table crew_budget_counters (
+  budget_id text not null references crew_budgets(id) on delete cascade,
+  period_start bigint not null,
+  spent_pico numeric(38,0) not null default 0,
+  reserved_pico numeric(38,0) not null default 0,
+  primary key (budget_id, period_start)
+);
+
+create table crew_reservations (
+  id text primary key,
+  instance_id text not null,
+  amount_pico numeric(38,0) not null,
+  budget_ids text[] not null,
+  period_starts bigint[] not null,
+  created_at timestamptz not null default now()
+);
+create index crew_reservations_instance on crew_reservations (instance_id);
+
+create table crew_ledger (
+  id bigserial primary key,
+  ts bigint not null,
+  model text not null,
+  crew text,
+  agent text,
+  tags text[] not null default '{}',
+  prompt_tokens integer not null,
+  completion_tokens integer not null,
+  cached_tokens integer not null,
+  reasoning_tokens integer not null,
+  cost_pico numeric(38,0) not null,
+  cost text not null,
+  estimated boolean not null,
+  generation_id text,
+  latency_ms integer not null,
+  status text not null,
+  stream boolean not null,
+  extra jsonb
+);
+create index crew_ledger_ts on crew_ledger (ts);
+create index crew_ledger_crew_ts on crew_ledger (crew, ts);
+create index crew_ledger_agent_ts on crew_ledger (agent, ts);
+create index crew_ledger_model_ts on crew_ledger (model, ts);
+create index crew_ledger_estimated on crew_ledger (id) where estimated;
+
+create table crew_alerts (
+  id text primary key,
+  at timestamptz not null,
+  budget_id text,
+  record jsonb not null
+);
+create index crew_alerts_at on crew_alerts (at);
+create table crew_alerts_fired (key text primary key, at timestamptz not null default now());
+
+create table crew_settings (key text primary key, value jsonb not null);
+
+-- The start (ms) of the period holding p_now, in UTC; -1 for a total budget. Mirrors server/costs/periods.ts.
+create function crew_period_start(p_period text, p_week_start integer, p_now bigint) returns bigint
+language sql immutable as $$
+  select case p_period
+    when 'daily' then (p_now / 86400000) * 86400000
+    when 'weekly' then ((p_now / 86400000) - (((p_now / 86400000) + 4 - p_week_start) % 7 + 7) % 7) * 86400000
+    when 'monthly' then (extract(epoch from date_trunc('month', to_timestamp(p_now / 1000.0) at time zone 'UTC')) * 1000)::bigint
+    else -1
+  end
+$$;
+
+-- The spend already in the ledger for a budget's scope since p_from (a budget created mid-period starts there).
+create function crew_scope_spend(p_scope text, p_from bigint) returns numeric
+language sql stable as $$
+  select coalesce(sum(cost_pico), 0) from crew_ledger
+  where ts >= p_from and case
+    when p_scope = 'global' then true
+    when p_scope like 'crew:%' then crew = substr(p_scope, 6)
+    when p_scope like 'agent:%' then agent = substr(p_scope, 7)
+    when p_scope like 'model:%' then model = substr(p_scope, 7)
+    else false end
+$$;
+
+-- Ensures the current period's counter row of a budget; its spend starts at what the ledger holds for it.
+create function crew_counter(p_budget text, p_start bigint) returns void
+language plpgsql as $$
+begin
+  insert into crew_budget_counters (budget_id, period_start, spent_pico)
+  select b.id, p_start, crew_scope_spend(b.scope, greatest(p_start, 0))
+  from crew_budgets b where b.id = p_budget
+  on conflict do nothing;
+end $$;
+
+create type crew_budget_figures as (
+  budget_id text,
+  period_start bigint,
+  limit_pico numeric,
+  spent_pico numeric,
+  reserved_pico numeric
+);
+
+-- Reserves p_amount on every budget of p_scopes, or on none. Returns every budget in scope with its figures
+-- (after the reservation when it was made); p_blocker is the first enforcing budget without room, or null.
+create function crew_reserve(
+  p_id text, p_instance text, p_now bigint, p_scopes text[], p_amount numeric, p_enforce text[],
+  out p_blocker text, out p_figures crew_budget_figures[]
+) language plpgsql as $$
+declare
+  b record;
+  c record;
+  ids text[] := '{}';
+  starts bigint[] := '{}';
+  figs crew_budget_figures[] := '{}';
+begin
+  for b in select id, action, limit_pico, crew_period_start(period, week_start, p_now) as start
+           from crew_budgets where scope = any(p_scopes) order by id loop
+    perform crew_counter(b.id, b.start);
+    select spent_pico, reserved_pico into c from crew_budget_counters
+      where budget_id = b.id and period_start = b.start for update;
+    if p_blocker is null and b.action = any(p_enforce) and c.spent_pico + c.reserved_pico + p_amount > b.limit_pico then
+      p_blocker := b.id;
+    end if;
+    ids := ids || b.id;
+    starts := starts || b.start;
+    figs := figs || row(b.id, b.start, b.limit_pico, c.spent_pico, c.reserved_pico)::crew_budget_figures;
+  end loop;
+  if p_blocker is null then
+    update crew_budget_counters k set reserved_pico = k.reserved_pico + p_amount
+      from unnest(ids, starts) as u(id, start) where k.budget_id = u.id and k.period_start = u.start;
+    insert into crew_reservations (id, instance_id, amount_pico, budget_ids, period_starts)
+      values (p_id, p_instance, p_amount, ids, starts);
+    select array_agg(row(f.budget_id, f.period_start, f.limit_pico, f.spent_pico, f.reserved_pico + p_amount)::crew_budget_figures)
+      into figs from unnest(figs) f;
+  end if;
+  p_figures := figs;
+end $$;
+
+-- Drops a reservation (failure, cancel, or its instance's lease ran out); true when there was one.
+create function crew_release(p_id text) returns boolean
+language plpgsql as $$
+declare
+  r record;
+begin
+  delete from crew_reservations where id = p_id returning * into r;
+  if not found then return false; end if;
+  update crew_budget_counters k set reserved_pico = greatest(k.reserved_pico - r.amount_pico, 0)
+    from unnest(r.budget_ids, r.period_starts) as u(id, start) where k.budget_id = u.id and k.period_start = u.start;
+  return true;
+end $$;
+
+-- Records a finished call: the ledger row, the reservation (if any) released, the cost added to every budget in
+-- scope now. Returns the row's id and every budget's figures after it.
+create function crew_settle(
+  p_reservation text, p_now bigint, p_scopes text[], p_row jsonb,
+  out p_ledger_id bigint, out p_figures crew_budget_figures[]
+) language plpgsql as $$
+declare
+  b record;
+  c record;
+  cost numeric := (p_row->>'costPico')::numeric;
+  figs crew_budget_figures[] := '{}';
+begin
+  insert into crew_ledger (ts, model, crew, agent, tags, prompt_tokens, completion_tokens, cached_tokens,
+    reasoning_tokens, cost_pico, cost, estimated, generation_id, latency_ms, status, stream, extra)
+  values ((p_row->>'ts')::bigint, p_row->>'model', p_row->>'crew', p_row->>'agent',
+    array(select jsonb_array_elements_text(coalesce(p_row->'tags', '[]'::jsonb))),
+    (p_row->>'promptTokens')::integer, (p_row->>'completionTokens')::integer, (p_row->>'cachedTokens')::integer,
+    (p_row->>'reasoningTokens')::integer, cost, p_row->>'cost', (p_row->>'estimated')::boolean,
+    p_row->>'generationId', (p_row->>'latencyMs')::integer, p_row->>'status', (p_row->>'stream')::boolean,
+    p_row->'extra')
+  returning id into p_ledger_id;
+  if p_reservation is not null then perform crew_release(p_reservation); end if;
+  for b in select id, limit_pico, crew_period_start(period, week_start, p_now) as start
+           from crew_budgets where scope = any(p_scopes) order by id loop
+    -- A counter created here derives its spend from the ledger, which already holds this row.
+    if exists (select 1 from crew_budget_counters where budget_id = b.id and period_start = b.start) then
+      update crew_budget_counters set spent_pico = spent_pico + cost
+        where budget_id = b.id and period_start = b.start returning spent_pico, reserved_pico into c;
+    else
+      perform crew_counter(b.id, b.start);
+      select spent_pico, reserved_pico into c from crew_budget_counters where budget_id = b.id and period_start = b.start;
+    end if;
+    figs := figs || row(b.id, b.start, b.limit_pico, c.spent_pico, c.reserved_pico)::crew_budget_figures;
+  end loop;
+  p_figures := figs;
+end $$;
+`;
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'budgets, gate, ledger, alerts', sql: M001 }];
