@@ -18,8 +18,8 @@ const quiet = createLogger(() => undefined, 'error');
 
 async function connect(url: string, max = 8): Promise<PgDatabase> {
   const loc = parseStoreLocation(url, '/unused');
-  assert.equal(loc.kind, 'postgres');
-  return PgDatabase.connect(loc as Extract<typeof loc, { kind: 'postgres' }>, quiet, { max });
+  if (loc.kind !== 'postgres') throw new Error(`not a PostgreSQL URL: ${url}`);
+  return PgDatabase.connect(loc, quiet, { max });
 }
 
 describe('PostgreSQL schema and gate functions (real PostgreSQL)', function () {
@@ -32,7 +32,7 @@ describe('PostgreSQL schema and gate functions (real PostgreSQL)', function () {
   before(async () => {
     const db = await createTestDatabase();
     url = db.url;
-    drop = db.drop;
+    drop = () => db.drop();
     a = await connect(url);
     b = await connect(url);
   });
