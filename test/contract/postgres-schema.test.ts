@@ -10,7 +10,7 @@ import { periodBounds } from '../../server/costs/periods';
 import { createLogger } from '../../server/log';
 import { PgDatabase } from '../../server/store/postgres/db';
 import { migrate } from '../../server/store/postgres/migrate';
-import { MIGRATIONS } from '../../server/store/postgres/migrations';
+import { MIGRATIONS } from '../../server/store/postgres/migrations/index';
 import { parseStoreLocation } from '../../server/store/location';
 import { createTestDatabase } from '../helpers/postgres';
 

@@ -7,7 +7,7 @@ import { ErrorCodes } from '../../../protocol';
 import { DomainError } from '../../errors';
 import type { Logger } from '../../log';
 import type { PgDatabase } from './db';
-import { MIGRATIONS, type Migration } from './migrations';
+import { MIGRATIONS, type Migration } from './migrations/index';
 
 /** Arbitrary, fixed: the advisory lock key every crew-server takes to migrate ("crew" in ASCII). */
 export const MIGRATION_LOCK = 0x63726577;

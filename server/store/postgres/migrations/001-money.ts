@@ -1,23 +1,19 @@
 /**
- * The PostgreSQL schema, as numbered migrations (applied by migrate.ts, never edited once released: a change is a
- * new number). Money is numeric(38,0) picodollars, times are ms since the epoch (bigint), as in the local store.
- *
- * The gate lives in SQL functions so a reservation or a settlement is one round trip and one transaction:
+ * Schema 1: instances, budgets and their per-period counters, reservations, the ledger, alerts, settings, and the
+ * gate as SQL functions, so a reservation or a settlement is one round trip and one transaction:
  *  - crew_reserve locks the counter rows of every budget in scope, in id order (two instances never deadlock),
  *    checks `spent + reserved + amount <= limit` on every enforcing budget, and either reserves on all of them or
  *    on none, naming the first that has no room;
- *  - crew_settle inserts the ledger row and moves the reservation to spent, onto every budget in scope now (so a
- *    budget created while the call was in flight counts it; budget creation locks the ledger against inserts
- *    while it derives its spend, so the call is counted exactly once);
+ *  - crew_settle inserts the ledger row, releases the reservation and adds the cost to every budget in scope now
+ *    (so a budget created while the call was in flight counts it, exactly once: see crew_counter);
  *  - a period is a counter row keyed by its start (crew_period_start), created on first use: rollover is derived.
  */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import type { Migration } from './index';
 
-const M001 = `
+export const M001: Migration = {
+  version: 1,
+  name: 'budgets, gate, ledger, alerts',
+  sql: `
 create table crew_instances (
   id text primary key,
   host text not null,
@@ -104,10 +100,10 @@ language sql immutable as $$
 $$;
 
 -- The spend already in the ledger for a budget's scope since p_from (a budget created mid-period starts there).
-create function crew_scope_spend(p_scope text, p_from bigint) returns numeric
+create function crew_scope_spend(p_scope text, p_from bigint, p_except bigint default null) returns numeric
 language sql stable as $$
   select coalesce(sum(cost_pico), 0) from crew_ledger
-  where ts >= p_from and case
+  where ts >= p_from and id is distinct from p_except and case
     when p_scope = 'global' then true
     when p_scope like 'crew:%' then crew = substr(p_scope, 6)
     when p_scope like 'agent:%' then agent = substr(p_scope, 7)
@@ -115,12 +111,14 @@ language sql stable as $$
     else false end
 $$;
 
--- Ensures the current period's counter row of a budget; its spend starts at what the ledger holds for it.
-create function crew_counter(p_budget text, p_start bigint) returns void
+-- Ensures the counter row of a budget's period; its spend starts at what the ledger holds for the budget's scope
+-- in the period, leaving out row p_except (the settling call, which adds itself). Rows still uncommitted are not
+-- in the sum; their settlement finds the row and adds itself, so every call counts exactly once.
+create function crew_counter(p_budget text, p_start bigint, p_except bigint default null) returns void
 language plpgsql as $$
 begin
   insert into crew_budget_counters (budget_id, period_start, spent_pico)
-  select b.id, p_start, crew_scope_spend(b.scope, greatest(p_start, 0))
+  select b.id, p_start, crew_scope_spend(b.scope, greatest(p_start, 0), p_except)
   from crew_budgets b where b.id = p_budget
   on conflict do nothing;
 end $$;
@@ -206,18 +204,12 @@ begin
   if p_reservation is not null then perform crew_release(p_reservation); end if;
   for b in select id, limit_pico, crew_period_start(period, week_start, p_now) as start
            from crew_budgets where scope = any(p_scopes) order by id loop
-    -- A counter created here derives its spend from the ledger, which already holds this row.
-    if exists (select 1 from crew_budget_counters where budget_id = b.id and period_start = b.start) then
-      update crew_budget_counters set spent_pico = spent_pico + cost
-        where budget_id = b.id and period_start = b.start returning spent_pico, reserved_pico into c;
-    else
-      perform crew_counter(b.id, b.start);
-      select spent_pico, reserved_pico into c from crew_budget_counters where budget_id = b.id and period_start = b.start;
-    end if;
+    perform crew_counter(b.id, b.start, p_ledger_id);
+    update crew_budget_counters set spent_pico = spent_pico + cost
+      where budget_id = b.id and period_start = b.start returning spent_pico, reserved_pico into c;
     figs := figs || row(b.id, b.start, b.limit_pico, c.spent_pico, c.reserved_pico)::crew_budget_figures;
   end loop;
   p_figures := figs;
 end $$;
-`;
-
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'budgets, gate, ledger, alerts', sql: M001 }];
+`,
+};

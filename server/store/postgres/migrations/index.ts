@@ -1,0 +1,14 @@
+/**
+ * The PostgreSQL schema, as numbered migrations (applied by ../migrate.ts under an advisory lock). A released
+ * migration is never edited: a change is a new number, in a file of its own, listed here. Money is numeric(38,0)
+ * picodollars and times are ms since the epoch (bigint), as in the local store.
+ */
+import { M001 } from './001-money';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [M001];
