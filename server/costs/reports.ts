@@ -2,7 +2,7 @@
  * Cost reports: the ledger grouped by crew, agent, model or day over a time range, with totals; JSON or CSV; and
  * optionally each day split by crew, agent or model (`stack`) for a chart over time.
  */
-import { CostReport } from '../../protocol';
+import { attributedAgent, CostReport } from '../../protocol';
 import { errors } from '../errors';
 import type { LedgerAggregate, LedgerFilter, LedgerRepository } from '../store/repositories';
 import { picoToUsd } from './money';
@@ -21,7 +21,8 @@ export class ReportService {
         issues: [{ field: 'from', message: 'after "to"' }],
       });
     if (p.crew) filter.crew = p.crew;
-    if (p.agent) filter.agent = p.agent;
+    // `crew: ops, agent: researcher` is the agent `ops/researcher`, as the ledger holds it.
+    if (p.agent) filter.agent = attributedAgent(p.crew, p.agent)!;
     if (p.model) filter.model = p.model;
     const groups = this.ledger.aggregate(filter, by);
     groups.sort(

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { ErrorCodes } from '../../protocol';
-import type { BudgetExceededData, BudgetSet, BudgetStatus, ChatComplete, LedgerList } from '../../protocol';
+import type { BudgetExceededData, BudgetSet, BudgetStatus, ChatComplete, CostReport, LedgerList } from '../../protocol';
 import { pico, rpcError, RpcFailure, USER, useFake, useServer, type Transport, usd } from '../helpers';
 
 const chatCount = (requests: { path: string; body: unknown }[], model?: string) =>
@@ -125,6 +125,48 @@ describe('budgets (socket)', function () {
     assert.equal(up.fake.generations.get(r.generationId!)!.model, 'mistralai/mistral-nemo');
     const rows = (await s.client.request<LedgerList.Result>('ledger/list', { crew: 'dg' })).entries;
     assert.equal(rows[0]!.model, 'mistralai/mistral-nemo');
+  });
+
+  it('one agent, one id: crew ops + agent researcher is ops/researcher for the budget, the ledger and cost-by-agent', async () => {
+    const call = (agent: string) =>
+      s.client.request<ChatComplete.Result>('chat/complete', {
+        model: 'openai/gpt-4o-mini',
+        messages: USER('Find the facts'),
+        maxTokens: 20,
+        crew: 'ops',
+        agent,
+      });
+    // As the CLI and n8n send it (crew + bare agent), and as a crew run records it.
+    const bare = await call('researcher');
+    const full = await call('ops/researcher');
+    const rows = (await s.client.request<LedgerList.Result>('ledger/list', { crew: 'ops' })).entries;
+    assert.deepEqual(
+      rows.map((r) => r.agent),
+      ['ops/researcher', 'ops/researcher'],
+    );
+    const report = await s.client.request<CostReport.Result>('cost/report', { by: 'agent', crew: 'ops' });
+    assert.deepEqual(
+      report.rows.map((r) => [r.key, r.calls, pico(r.costUsd)]),
+      [['ops/researcher', 2, pico(bare.cost) + pico(full.cost)]],
+    );
+    // Filtering by the bare spelling with its crew finds the same agent.
+    const filtered = await s.client.request<CostReport.Result>('cost/report', { crew: 'ops', agent: 'researcher' });
+    assert.equal(filtered.total.calls, 2);
+
+    // The agent's own budget refuses, however the caller spells the agent; nothing reaches OpenRouter.
+    const { budget } = await s.client.request<BudgetSet.Result>('budget/set', {
+      scope: 'agent:ops/researcher',
+      period: 'daily',
+      limitUsd: 0,
+    });
+    const before = chatCount(up.fake.requests);
+    for (const agent of ['researcher', 'ops/researcher']) {
+      const e = await rpcError(call(agent), ErrorCodes.BudgetExceeded);
+      assert.equal((e.data as BudgetExceededData).budgetId, budget.id);
+      assert.equal((e.data as BudgetExceededData).scope, 'agent:ops/researcher');
+    }
+    assert.equal(chatCount(up.fake.requests), before, 'a refused call never reaches OpenRouter');
+    assert.equal(pico((await status(budget.id)).spentUsd), pico(bare.cost) + pico(full.cost));
   });
 
   it('refuses a downgrade budget without downgradeTo, naming the field', async () => {

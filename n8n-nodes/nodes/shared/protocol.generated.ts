@@ -983,6 +983,10 @@ export interface TokenUsage {
 
 export interface Attribution {
   crew?: string;
+  /**
+   * The agent's name; with `crew`, the call is the crew agent's `<crew>/<agent>` (crewAgentId), whether it is given
+   * as `researcher` or `ops/researcher`: one id in the ledger, in reports and for `agent:` budgets.
+   */
   agent?: string;
   tags?: string[];
 }

@@ -2,8 +2,12 @@
  * The ledger held in memory as columns (typed arrays + string dictionaries), so a report over a million rows is
  * one tight loop with no per-row objects. Rows are appended in completion order, so `ts` is non-decreasing and
  * time ranges are found by binary search.
+ *
+ * A row's agent is held as its one id (`attributedAgent`: `<crew>/<agent>` when the row has a crew), whatever the
+ * stored line says: rows written before every caller spelled it so (`crew chat --crew ops --agent researcher`
+ * stored `researcher`) read, filter, group and budget as `ops/researcher`. The files are not rewritten for it.
  */
-import type { CallStatus } from '../../../protocol';
+import { attributedAgent, type CallStatus } from '../../../protocol';
 import { sumPico } from '../../costs/money';
 import type {
   LedgerAggregate,
@@ -84,7 +88,7 @@ export class LedgerColumns {
     this.latency[i] = Math.max(0, Math.round(row.latencyMs));
     this.model[i] = this.models.id(row.model);
     this.crew[i] = this.crews.id(row.crew);
-    this.agent[i] = this.agents.id(row.agent);
+    this.agent[i] = this.agents.id(attributedAgent(row.crew, row.agent));
     this.tags[i] = row.tags.length ? this.tagSets.id(JSON.stringify(row.tags)) : NONE;
     this.flags[i] = STATUSES.indexOf(row.status) | (row.estimated ? 4 : 0) | (row.stream ? 8 : 0);
     this.costText[i] = row.cost;
