@@ -336,7 +336,8 @@ describe('RecommendationService', () => {
 
   it('an agent the caller named, or calls without an agent: no changes, and why in words', async () => {
     for (let i = 0; i < 10; i++) {
-      await call(NOW - DAY + i, 'big/model', 'ext', 'bot', 1000, 100);
+      // Named by the caller without a crew (with one, it would be that crew's agent `<crew>/bot`).
+      await call(NOW - DAY + i, 'big/model', null, 'bot', 1000, 100);
       await call(NOW - DAY + i, 'big/model', null, null, 1000, 100);
       // Attributed like a crew run, but no crew is called that.
       await call(NOW - DAY + i, 'big/model', 'gone', 'gone/writer', 1000, 100);
@@ -362,10 +363,11 @@ describe('RecommendationService', () => {
       (await service.recommendations(p)).recommendations.map((r) => r.agent);
     assert.deepEqual(await ids({ crew: 'OPS' }), ['ops/writer']);
     assert.deepEqual(await ids({ crew: opsId }), ['ops/writer']);
-    assert.deepEqual(await ids({ crew: 'ext' }), ['bot']);
+    // A crew label with an agent is that crew's agent, one id: ext/bot.
+    assert.deepEqual(await ids({ crew: 'ext' }), ['ext/bot']);
     assert.deepEqual(await ids({ crew: 'nobody' }), []);
     assert.deepEqual(await ids({ minSavingsUsd: 1 }), ['ops/writer']);
-    assert.deepEqual(await ids({}), ['ops/writer', 'bot'], 'largest savings first');
+    assert.deepEqual(await ids({}), ['ops/writer', 'ext/bot'], 'largest savings first');
   });
 
   // ── prompt-caching ───────────────────────────────────────────────────
