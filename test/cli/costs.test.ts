@@ -251,7 +251,10 @@ describe('crew chat, budget, cost, ledger (sandbox daemon)', function () {
     const csv = await run(['cost', 'report', '--by', 'model', '--format', 'csv']);
     assert.equal(csv.code, 0, csv.stderr);
     const lines = csv.stdout.trimEnd().split('\n');
-    assert.equal(lines[0], 'model,calls,prompt_tokens,completion_tokens,cost_usd,estimated_cost_usd,errors');
+    assert.equal(
+      lines[0],
+      'model,calls,prompt_tokens,completion_tokens,cost_usd,estimated_cost_usd,errors,cached_tokens,reasoning_tokens',
+    );
     assert.match(lines[1]!, new RegExp(`^${MODEL},3,`));
     assert.match(lines[lines.length - 1]!, /^TOTAL,3,/);
 

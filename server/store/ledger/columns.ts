@@ -206,19 +206,30 @@ export class LedgerColumns {
     // Per group: cost kept as float sums of integers while safe (checked at the end) → exact.
     const groups = new Map<
       number,
-      { calls: number; prompt: number; completion: number; cost: number[]; est: number[]; errors: number }
+      {
+        calls: number;
+        prompt: number;
+        completion: number;
+        cached: number;
+        reasoning: number;
+        cost: number[];
+        est: number[];
+        errors: number;
+      }
     >();
     for (let i = start; i < end; i++) {
       if (!match(i)) continue;
       const k = keyOf(i);
       let g = groups.get(k);
       if (!g) {
-        g = { calls: 0, prompt: 0, completion: 0, cost: [0], est: [0], errors: 0 };
+        g = { calls: 0, prompt: 0, completion: 0, cached: 0, reasoning: 0, cost: [0], est: [0], errors: 0 };
         groups.set(k, g);
       }
       g.calls++;
       g.prompt += this.prompt[i]!;
       g.completion += this.completion[i]!;
+      g.cached += this.cached[i]!;
+      g.reasoning += this.reasoning[i]!;
       addExact(g.cost, this.cost[i]!);
       if (this.flags[i]! & 4) addExact(g.est, this.cost[i]!);
       if ((this.flags[i]! & 3) !== 0) g.errors++;
@@ -229,6 +240,8 @@ export class LedgerColumns {
       calls: g.calls,
       promptTokens: g.prompt,
       completionTokens: g.completion,
+      cachedTokens: g.cached,
+      reasoningTokens: g.reasoning,
       costPico: sumPico(g.cost),
       estimatedPico: sumPico(g.est),
       errors: g.errors,
