@@ -144,9 +144,15 @@ export class BudgetService {
 
   /**
    * Reserves the worst-case cost of a call on `model` (priced by `worstCase`, which may be asked again for a
-   * downgrade target). Throws BudgetExceeded naming the first budget that has no room.
+   * downgrade target). Throws BudgetExceeded naming the first budget that has no room. `downgrade: false` for a
+   * call that cannot change model (an embedding: another model's vectors are another embedder's): a `downgrade`
+   * budget without room refuses it like a `block` one.
    */
-  reserve(call: CallScope, worstCase: (model: string) => bigint | undefined): Reservation {
+  reserve(
+    call: CallScope,
+    worstCase: (model: string) => bigint | undefined,
+    opts: { downgrade?: boolean } = {},
+  ): Reservation {
     let model = call.model;
     let downgradedBy: string | null = null;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -183,7 +189,7 @@ export class BudgetService {
         return r;
       }
       const target = blocker.record.downgradeTo;
-      if (blocker.record.action === 'downgrade' && target && target !== model) {
+      if (blocker.record.action === 'downgrade' && opts.downgrade !== false && target && target !== model) {
         downgradedBy = blocker.record.id;
         model = target;
         continue;

@@ -356,6 +356,34 @@ describe('RecommendationService', () => {
     await rejectsWith(service.apply({ id: bot.id }), ErrorCodes.Conflict, /cannot be applied here: "bot" is not/);
   });
 
+  it('embedding calls (prompt tokens only, on a model GET /models does not list) get no cheaper chat model', async () => {
+    // openai/text-embedding-3-large at $0.00000013 per token: tiny/context's prompt price would look cheaper.
+    for (let i = 0; i < 10; i++)
+      await store.ledger.append({
+        ts: NOW - DAY + i,
+        model: 'openai/text-embedding-3-large',
+        crew: 'docs',
+        agent: null,
+        tags: ['embedding'],
+        promptTokens: 50_000,
+        completionTokens: 0,
+        cachedTokens: 0,
+        reasoningTokens: 0,
+        costPico: 6_500_000_000,
+        cost: '0.0065',
+        estimated: false,
+        generationId: null,
+        latencyMs: 1,
+        status: 'ok',
+        stream: false,
+      });
+    const recs = (await service.recommendations({})).recommendations;
+    assert.deepEqual(
+      recs.filter((r) => r.kind === 'cheaper-model'),
+      [],
+    );
+  });
+
   it('filters by crew (id or name, or a label calls carry) and by minimum savings', async () => {
     await seedWriter();
     for (let i = 0; i < 10; i++) await call(NOW - DAY + i, 'big/model', 'ext', 'bot', 1000, 100);

@@ -1020,7 +1020,10 @@ export interface Memory {
   updatedAt: string;
   lastAccessedAt: string | null;
   accessCount: number;
-  /** Which embedder produced the stored vector; null until embedded. */
+  /**
+   * Which embedder produced the stored vector; null until embedded — also while a budget refuses to pay for a paid
+   * embedder's call (the memory is kept and found by text meanwhile; it is embedded once a budget has room).
+   */
   embedding: { embedderId: string; dimensions: number } | null;
 }
 
