@@ -24,7 +24,7 @@ import { FileAccessRepository } from '../../server/store/memory/access-store';
 import { FileMemoryRepository } from '../../server/store/memory/memory-log';
 import { FileVectorRepository } from '../../server/store/memory/vector-file';
 import { EMBEDDING_MODELS } from '../fixtures/fake-openrouter';
-import { usd } from '../helpers/harness';
+import { eventually, usd } from '../helpers/harness';
 import { MemoryAlerts, MemoryBudgets } from '../helpers/memory-repos';
 
 const MODEL = 'openai/text-embedding-3-small';
@@ -206,14 +206,16 @@ describe('embeddings through the gate', () => {
         [added.memory.id],
         'text ranking alone finds it',
       );
-      // Still no room: the retry leaves it waiting.
+      // Still no room: the retry (a background job) ends with the memory still waiting, nothing sent.
       memory.embedDeferred();
-      await new Promise((r) => setImmediate(r));
+      assert.ok(memory.reembedProgress(), 'the retry started');
+      await eventually(() => memory.reembedProgress() === null, 'the retry to end');
       assert.equal(memory.get(added.memory.id).embedding, null);
+      assert.equal(calls.length, 0);
 
       await budgets.set({ id: budget.id, scope: 'crew:ops', period: 'daily', limitUsd: 1 });
       memory.embedDeferred();
-      for (let i = 0; i < 50 && !memory.get(added.memory.id).embedding; i++) await new Promise((r) => setImmediate(r));
+      await eventually(() => memory.get(added.memory.id).embedding, 'the deferred vector');
       assert.equal(memory.get(added.memory.id).embedding?.embedderId, `openrouter:${MODEL}`);
       const rows = ledger.list({ limit: 10 }).rows;
       assert.deepEqual(
@@ -239,8 +241,7 @@ describe('embeddings through the gate', () => {
       const large = new OpenRouterEmbedder(LARGE, metered, { batchSize: 8 });
       await memory.switchEmbedder(async () => ({ embedder: large }));
       const ids = memory.list({}).memories.map((m) => m.id);
-      for (let i = 0; i < 100 && ids.some((id) => !memory.get(id).embedding); i++)
-        await new Promise((r) => setImmediate(r));
+      await eventually(() => ids.every((id) => memory.get(id).embedding), 'the re-embed');
       assert.ok(ids.every((id) => memory.get(id).embedding?.embedderId === `openrouter:${LARGE}`));
       const rows = ledger.list({ limit: 10 }).rows.filter((r) => r.id > before);
       assert.deepEqual(rows.map((r) => [r.crew, r.model, r.tags]).sort(), [
