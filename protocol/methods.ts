@@ -264,6 +264,10 @@ export namespace CostReport {
     calls: number;
     promptTokens: number;
     completionTokens: number;
+    /** Of the prompt tokens, those read from the provider's prompt cache. */
+    cachedTokens: number;
+    /** Of the completion tokens, those spent reasoning. */
+    reasoningTokens: number;
     costUsd: number;
     estimatedCostUsd: number;
     errors: number;

@@ -11,8 +11,25 @@
 import { NotificationType, RequestType } from 'vscode-jsonrpc';
 import type { TokenUsage } from './types';
 
-/** How a crew agent's calls are attributed in the ledger (its `agent`): `<crew name>/<agent name>`. */
-export const crewAgentId = (crew: string, agent: string): string => `${crew}/${agent}`;
+/**
+ * How a crew agent's calls are attributed in the ledger (its `agent`), and so the one id of that agent everywhere
+ * (budgets, reports): `<crew name>/<agent name>`. An agent already given as `<crew>/<agent>` (in any letter case of
+ * the crew name, which is case-insensitive) is not prefixed again: `ops` + `researcher` and `ops` + `ops/researcher`
+ * are the same agent, `ops/researcher`.
+ */
+export const crewAgentId = (crew: string, agent: string): string =>
+  agent.length > crew.length &&
+  agent[crew.length] === '/' &&
+  agent.slice(0, crew.length).toLowerCase() === crew.toLowerCase()
+    ? `${crew}${agent.slice(crew.length)}`
+    : `${crew}/${agent}`;
+
+/**
+ * The ledger's `agent` of a call attributed to `crew` and `agent` as a caller spelled them: with a crew, the crew
+ * agent id (`crewAgentId`); without one, the agent as given (null when none).
+ */
+export const attributedAgent = (crew: string | null | undefined, agent: string | null | undefined): string | null =>
+  agent ? (crew ? crewAgentId(crew, agent) : agent) : null;
 
 /** The scope of a crew agent's own budget (Agent.budget), which covers exactly its calls. */
 export const crewAgentScope = (crew: string, agent: string): string => `agent:${crewAgentId(crew, agent)}`;

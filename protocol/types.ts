@@ -118,6 +118,10 @@ export interface LedgerEntry {
 
 export interface Attribution {
   crew?: string;
+  /**
+   * The agent's name; with `crew`, the call is the crew agent's `<crew>/<agent>` (crewAgentId), whether it is given
+   * as `researcher` or `ops/researcher`: one id in the ledger, in reports and for `agent:` budgets.
+   */
   agent?: string;
   tags?: string[];
 }
@@ -178,7 +182,10 @@ export interface Memory {
   updatedAt: string;
   lastAccessedAt: string | null;
   accessCount: number;
-  /** Which embedder produced the stored vector; null until embedded. */
+  /**
+   * Which embedder produced the stored vector; null until embedded — also while a budget refuses to pay for a paid
+   * embedder's call (the memory is kept and found by text meanwhile; it is embedded once a budget has room).
+   */
   embedding: { embedderId: string; dimensions: number } | null;
 }
 

@@ -7,6 +7,7 @@ import { systemClock } from './clock';
 import { AlertService } from './costs/alerts';
 import { BudgetService } from './costs/budgets';
 import { ChatService } from './costs/chat';
+import { MeteredEmbeddings } from './costs/embeddings';
 import { Reconciler } from './costs/reconcile';
 import { ReportService } from './costs/reports';
 import { ForecastService } from './costs/forecast';
@@ -86,6 +87,8 @@ export class App {
   webhooks!: WebhookService;
   budgets!: BudgetService;
   chat!: ChatService;
+  /** OpenRouter embeddings through the budget gate and into the ledger (what an `openrouter:` embedder calls). */
+  embeddings!: MeteredEmbeddings;
   reports!: ReportService;
   forecast!: ForecastService;
   recommendations!: RecommendationService;
@@ -144,6 +147,14 @@ export class App {
       clock,
       this.store.callProfiles,
     );
+    this.embeddings = new MeteredEmbeddings({
+      upstream: this.upstream,
+      prices: this.catalog,
+      budgets: this.budgets,
+      ledger: this.store.ledger,
+      events,
+      clock,
+    });
     this.reports = new ReportService(this.store.ledger);
     this.languageServer = new LanguageServer({
       catalog: this.catalog,
@@ -173,6 +184,8 @@ export class App {
     this.memory.init();
     this.expirySweep = setInterval(() => {
       this.memory.sweepExpired().catch((e: Error) => log.warn(`expiry sweep failed: ${e.message}`));
+      // Memories whose embedding a budget refused get another try (a new period, a raised limit).
+      this.memory.embedDeferred();
     }, 60_000);
     this.expirySweep.unref();
     // Projections and spikes raise their alerts without a client asking: every minute, and anomalies hourly.
@@ -260,7 +273,8 @@ export class App {
   private costWatch: NodeJS.Timeout | undefined;
 
   embedderSource(config: EmbedderConfig) {
-    return () => createEmbedder(config, this.upstream.keyConfigured ? { upstream: this.upstream } : {});
+    // Paid embeddings go through the gate and into the ledger, as chat does.
+    return () => createEmbedder(config, this.upstream.keyConfigured ? { upstream: this.embeddings } : {});
   }
 
   /** Switches the memory embedder and remembers the choice for later starts. */

@@ -56,7 +56,7 @@ import type {
   WebhookRegister,
   WebhookUnregister,
 } from '../protocol';
-import { incompatibility, PROTOCOL_VERSION } from '../protocol';
+import { attributedAgent, incompatibility, PROTOCOL_VERSION } from '../protocol';
 import type { App } from './app';
 import type { RequestContext } from './rpc/router';
 import { SERVER_VERSION } from './app';
@@ -158,7 +158,8 @@ export function registerHandlers(app: App): void {
   );
 
   r.register('ledger/list', (p: LedgerList.Params): LedgerList.Result => {
-    const { rows, total } = app.store.ledger.list({ ...p, limit: p.limit ?? 50 });
+    const agent = attributedAgent(p.crew, p.agent) ?? undefined;
+    const { rows, total } = app.store.ledger.list({ ...p, ...(agent ? { agent } : {}), limit: p.limit ?? 50 });
     return { entries: rows.map(toEntry), total };
   });
   r.register('cost/report', (p: CostReport.Params) => app.reports.report(p));

@@ -29,7 +29,7 @@ export function registerChat(program: Command): void {
     .argument('<prompt...>', 'the prompt ("-" reads it from stdin)')
     .requiredOption('--model <id>', 'model id, e.g. openai/gpt-4o-mini')
     .option('--crew <id>', 'attribute the call to a crew')
-    .option('--agent <id>', 'attribute the call to an agent')
+    .option('--agent <name>', 'attribute the call to an agent (with --crew, the crew agent <crew>/<name>)')
     .option('--max-tokens <n>', 'completion token cap (also what the budget reserves)', positiveInt)
     .option('--temperature <t>', 'sampling temperature 0–2')
     .option('--system <text>', 'a system message before the prompt')

@@ -16,6 +16,7 @@ import {
   BudgetStatusRequest,
   CrewCreate,
   CrewRun,
+  crewAgentScope,
   ErrorCodes,
   MemoryAdd,
   MemorySearch,
@@ -73,6 +74,8 @@ const CALLS: DemoCall[] = [
 ];
 const GLOBAL_LIMIT = 0.05;
 const RESEARCHER_LIMIT = 0.0007;
+/** `crew chat --crew launch --agent researcher` is the crew agent `launch/researcher`, as a crew run records it. */
+const RESEARCHER_SCOPE = crewAgentScope(CREW, 'researcher');
 /** How long the tour waits for the refusal's alert before showing the history without it. */
 const ALERT_WAIT_MS = 3_000;
 const MEMORIES = [
@@ -165,10 +168,10 @@ async function tour(ctx: Context, dataDir: string): Promise<void> {
     `   ${global.budget.scope} ${global.budget.period}: ${money(global.budget.limitUsd)}, action ${global.budget.action}, alerts at ${global.budget.thresholds.join('/')} %`,
   );
   shell(
-    `crew budget set --scope agent:researcher --limit ${RESEARCHER_LIMIT} --period daily --thresholds 25,50,80,100`,
+    `crew budget set --scope ${RESEARCHER_SCOPE} --limit ${RESEARCHER_LIMIT} --period daily --thresholds 25,50,80,100`,
   );
   const researcher = await client.request<BudgetSet.Result>(BudgetSet.method, {
-    scope: 'agent:researcher',
+    scope: RESEARCHER_SCOPE,
     period: 'daily',
     limitUsd: RESEARCHER_LIMIT,
     thresholds: [25, 50, 80, 100],

@@ -43,7 +43,10 @@ interface LiveBudget {
 export interface Reservation {
   id: string;
   model: string;
+  /** Who the call is attributed to (with the model it was reserved on): the budgets its real cost counts in. */
+  call: CallScope;
   amount: bigint;
+  /** The budgets that hold this reservation (in scope when it was made). */
   budgetIds: string[];
   /** Set when a `downgrade` budget switched the model. */
   downgradedBy: string | null;
@@ -57,6 +60,8 @@ export class BudgetService {
   private readonly pendingAlerts = new Set<Promise<void>>();
   /** Reservations live only in memory, so a counter is a unique enough id. */
   private reservationSeq = 0;
+  /** Budget writes run one at a time, so two `set`s of one scope and period find each other (one budget, not two). */
+  private writes: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly repo: BudgetRepository,
@@ -139,9 +144,15 @@ export class BudgetService {
 
   /**
    * Reserves the worst-case cost of a call on `model` (priced by `worstCase`, which may be asked again for a
-   * downgrade target). Throws BudgetExceeded naming the first budget that has no room.
+   * downgrade target). Throws BudgetExceeded naming the first budget that has no room. `downgrade: false` for a
+   * call that cannot change model (an embedding: another model's vectors are another embedder's): a `downgrade`
+   * budget without room refuses it like a `block` one.
    */
-  reserve(call: CallScope, worstCase: (model: string) => bigint | undefined): Reservation {
+  reserve(
+    call: CallScope,
+    worstCase: (model: string) => bigint | undefined,
+    opts: { downgrade?: boolean } = {},
+  ): Reservation {
     let model = call.model;
     let downgradedBy: string | null = null;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -164,6 +175,7 @@ export class BudgetService {
         const r: Reservation = {
           id: `r${++this.reservationSeq}`,
           model,
+          call: { crew: call.crew, agent: call.agent, model },
           amount,
           budgetIds: budgets.map((b) => b.record.id),
           downgradedBy,
@@ -177,7 +189,7 @@ export class BudgetService {
         return r;
       }
       const target = blocker.record.downgradeTo;
-      if (blocker.record.action === 'downgrade' && target && target !== model) {
+      if (blocker.record.action === 'downgrade' && opts.downgrade !== false && target && target !== model) {
         downgradedBy = blocker.record.id;
         model = target;
         continue;
@@ -207,20 +219,31 @@ export class BudgetService {
   }
 
   /**
-   * Replaces the reservation with the real cost of the ledger row `rowId` (already appended) stamped `ts`. A
-   * re-derivation from the ledger since the append (a period rollover) has counted that row already.
+   * Replaces the reservation with the real cost of the ledger row `rowId` (already appended) stamped `ts`.
+   *
+   * The reservation comes off the budgets that hold it; the real cost goes onto every budget the call is in scope
+   * of now — including one created (or re-scoped) while the call was in flight, whose spend was derived from a
+   * ledger that did not have this call yet. A budget whose spend was derived since the append (created after it,
+   * or a period rollover) has counted the row already, so every budget counts the call exactly once.
    */
   settle(reservationId: string, actual: bigint, ts: number, rowId?: number): void {
     const r = this.reservations.get(reservationId);
     if (!r) return;
     this.reservations.delete(reservationId);
+    const touched = new Set<LiveBudget>();
     for (const id of r.budgetIds) {
       const b = this.live.get(id);
       if (!b) continue;
       b.reserved -= r.amount;
+      touched.add(b);
+    }
+    const inScope = new Set(this.inScope(r.call));
+    for (const b of inScope) touched.add(b);
+    for (const b of touched) {
       this.rollover(b);
       const counted = rowId !== undefined && rowId <= b.derivedThrough;
-      if (!counted && (b.start === null || ts >= b.start) && (b.end === null || ts < b.end)) b.spent += actual;
+      if (inScope.has(b) && !counted && (b.start === null || ts >= b.start) && (b.end === null || ts < b.end))
+        b.spent += actual;
       this.checkThresholds(b);
     }
   }
@@ -304,7 +327,22 @@ export class BudgetService {
     });
   }
 
-  async set(p: BudgetSet.Params): Promise<BudgetSet.Result> {
+  /** Runs budget writes one after another (each sees what the one before it stored). */
+  private serial<T>(write: () => Promise<T>): Promise<T> {
+    const next = this.writes.then(write, write);
+    this.writes = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Creates or updates a budget: the one named by `id`, else the one of the same scope and period. Concurrent calls
+   * for one scope and period make one budget: the first creates it, the others update it, in the order they came.
+   */
+  set(p: BudgetSet.Params): Promise<BudgetSet.Result> {
+    return this.serial(() => this.write(p));
+  }
+
+  private async write(p: BudgetSet.Params): Promise<BudgetSet.Result> {
     validateScope(p.scope);
     const now = new Date(this.clock.now()).toISOString();
     const existing = p.id
@@ -336,7 +374,11 @@ export class BudgetService {
     return { budget: toBudget(record), created: !existing };
   }
 
-  async configure(
+  configure(budgetId: string | undefined, change: { thresholds?: number[]; enabled?: boolean }): Promise<Budget[]> {
+    return this.serial(() => this.reconfigure(budgetId, change));
+  }
+
+  private async reconfigure(
     budgetId: string | undefined,
     change: { thresholds?: number[]; enabled?: boolean },
   ): Promise<Budget[]> {
@@ -356,11 +398,13 @@ export class BudgetService {
     return records.map(toBudget);
   }
 
-  async delete(id: string): Promise<void> {
-    const b = this.live.get(id);
-    if (!b) throw errors.notFound('budget', id);
-    await this.repo.delete(id);
-    this.unindex(b);
+  delete(id: string): Promise<void> {
+    return this.serial(async () => {
+      const b = this.live.get(id);
+      if (!b) throw errors.notFound('budget', id);
+      await this.repo.delete(id);
+      this.unindex(b);
+    });
   }
 
   has(id: string): boolean {

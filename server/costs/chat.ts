@@ -4,7 +4,7 @@
  * cancellations release what was not spent; a stream cut midway is recorded as an estimate to reconcile.
  */
 import type { ChatComplete, LedgerEntry } from '../../protocol';
-import { ErrorCodes } from '../../protocol';
+import { attributedAgent, ErrorCodes } from '../../protocol';
 import type { Clock } from '../clock';
 import type { EventBus } from '../events';
 import type { ModelCatalog } from '../models/catalog';
@@ -57,15 +57,15 @@ export class ChatService {
       if (!m) return undefined;
       return { model: m, maxTokens: p.maxTokens ?? defaultMaxTokens(m, promptEstimate) };
     };
+    // One agent, one id: `ops` + `researcher` is `ops/researcher` in the gate and the ledger, as a run records it.
+    const crew = p.crew ?? null;
+    const agent = attributedAgent(crew, p.agent);
     let reservation;
     try {
-      reservation = this.budgets.reserve(
-        { crew: p.crew ?? null, agent: p.agent ?? null, model: requested.id },
-        (id) => {
-          const x = plan(id);
-          return x && worstCaseCost(x.model, promptEstimate, x.maxTokens);
-        },
-      );
+      reservation = this.budgets.reserve({ crew, agent, model: requested.id }, (id) => {
+        const x = plan(id);
+        return x && worstCaseCost(x.model, promptEstimate, x.maxTokens);
+      });
     } catch (e) {
       // The refusal's alert is in the history before the caller hears of the refusal.
       await this.budgets.alertsRecorded();
@@ -80,8 +80,8 @@ export class ChatService {
     ): NewLedgerRow => ({
       ts: this.clock.now(),
       model: model.id,
-      crew: p.crew ?? null,
-      agent: p.agent ?? null,
+      crew,
+      agent,
       tags: p.tags ?? [],
       promptTokens: f.promptTokens,
       completionTokens: f.completionTokens,

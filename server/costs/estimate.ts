@@ -14,6 +14,13 @@ export function estimatePromptTokens(messages: ChatMessage[]): number {
   return n;
 }
 
+/** Input tokens of an embedding call, erring high the same way: every UTF-8 byte a token, at least one per input. */
+export function estimateEmbeddingTokens(input: readonly string[]): number {
+  let n = 0;
+  for (const t of input) n += Math.max(1, Buffer.byteLength(t, 'utf8'));
+  return n;
+}
+
 /** The most a call can cost: every prompt byte a token, every allowed completion token used. */
 export function worstCaseCost(model: ModelInfo, promptTokens: number, maxTokens: number): bigint {
   return (

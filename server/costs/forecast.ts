@@ -20,7 +20,7 @@
  * cent an outlier. A bucket is an anomaly when score ≥ threshold (3.5 by default) and it spent at least $0.01; each
  * fires one `anomaly` alert naming the crew, agent and model that drove it.
  */
-import type { BudgetStatus } from '../../protocol';
+import { attributedAgent, type BudgetStatus } from '../../protocol';
 import type {
   AnomalyDriver,
   AnomalyGranularity,
@@ -193,7 +193,7 @@ export class ForecastService {
     const now = this.clock.now();
     const scope: LedgerFilter = {};
     if (p.crew !== undefined) scope.crew = p.crew;
-    if (p.agent !== undefined) scope.agent = p.agent;
+    if (p.agent !== undefined) scope.agent = attributedAgent(p.crew, p.agent) ?? p.agent;
     if (p.model !== undefined) scope.model = p.model;
 
     // The buckets examined: the look-back's days, up to and including the bucket now is in.

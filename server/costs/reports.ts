@@ -2,7 +2,7 @@
  * Cost reports: the ledger grouped by crew, agent, model or day over a time range, with totals; JSON or CSV; and
  * optionally each day split by crew, agent or model (`stack`) for a chart over time.
  */
-import { CostReport } from '../../protocol';
+import { attributedAgent, CostReport } from '../../protocol';
 import { errors } from '../errors';
 import type { LedgerAggregate, LedgerFilter, LedgerRepository } from '../store/repositories';
 import { picoToUsd } from './money';
@@ -21,7 +21,8 @@ export class ReportService {
         issues: [{ field: 'from', message: 'after "to"' }],
       });
     if (p.crew) filter.crew = p.crew;
-    if (p.agent) filter.agent = p.agent;
+    // `crew: ops, agent: researcher` is the agent `ops/researcher`, as the ledger holds it.
+    if (p.agent) filter.agent = attributedAgent(p.crew, p.agent)!;
     if (p.model) filter.model = p.model;
     const groups = this.ledger.aggregate(filter, by);
     groups.sort(
@@ -34,11 +35,22 @@ export class ReportService {
         calls: t.calls + g.calls,
         promptTokens: t.promptTokens + g.promptTokens,
         completionTokens: t.completionTokens + g.completionTokens,
+        cachedTokens: t.cachedTokens + g.cachedTokens,
+        reasoningTokens: t.reasoningTokens + g.reasoningTokens,
         costPico: t.costPico + g.costPico,
         estimatedPico: t.estimatedPico + g.estimatedPico,
         errors: t.errors + g.errors,
       }),
-      { calls: 0, promptTokens: 0, completionTokens: 0, costPico: 0n, estimatedPico: 0n, errors: 0 },
+      {
+        calls: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+        cachedTokens: 0,
+        reasoningTokens: 0,
+        costPico: 0n,
+        estimatedPico: 0n,
+        errors: 0,
+      },
     );
     const rows = groups.map((g) => ({ key: g.key, ...figures(g) }));
     const result: CostReport.Result = {
@@ -137,6 +149,8 @@ function figures(g: Omit<LedgerAggregate, 'key'> & { key: string }): Omit<CostRe
     calls: g.calls,
     promptTokens: g.promptTokens,
     completionTokens: g.completionTokens,
+    cachedTokens: g.cachedTokens,
+    reasoningTokens: g.reasoningTokens,
     costUsd: picoToUsd(g.costPico),
     estimatedCostUsd: picoToUsd(g.estimatedPico),
     errors: g.errors,
@@ -159,8 +173,31 @@ function csvCell(v: string | number): string {
 }
 
 export function toCsv(r: CostReport.Result): string {
-  const header = [r.by, 'calls', 'prompt_tokens', 'completion_tokens', 'cost_usd', 'estimated_cost_usd', 'errors'];
+  // The token columns added later go last, so a sheet that reads columns by position keeps working.
+  const header = [
+    r.by,
+    'calls',
+    'prompt_tokens',
+    'completion_tokens',
+    'cost_usd',
+    'estimated_cost_usd',
+    'errors',
+    'cached_tokens',
+    'reasoning_tokens',
+  ];
   const line = (key: string, x: Omit<CostReport.Row, 'key'>) =>
-    [key, x.calls, x.promptTokens, x.completionTokens, x.costUsd, x.estimatedCostUsd, x.errors].map(csvCell).join(',');
+    [
+      key,
+      x.calls,
+      x.promptTokens,
+      x.completionTokens,
+      x.costUsd,
+      x.estimatedCostUsd,
+      x.errors,
+      x.cachedTokens,
+      x.reasoningTokens,
+    ]
+      .map(csvCell)
+      .join(',');
   return [header.join(','), ...r.rows.map((row) => line(row.key, row)), line('TOTAL', r.total)].join('\n') + '\n';
 }

@@ -2,6 +2,11 @@
  * Memories: add / get / update / delete / list / search / history / context. The service keeps the search index
  * in step with the repositories, embeds content with the configured embedder (vectors of other embedders are
  * kept but never compared), records accesses, and refuses exact duplicates within a crew.
+ *
+ * A paid embedder charges each embedding to the crew whose memory (or query) it is. When a budget refuses one
+ * (BudgetExceeded), nothing the user wrote is lost: the memory is stored and text-indexed without a vector (its
+ * `embedding` is null) and embedded later — `embedDeferred()`, which the app runs every minute, and every start;
+ * a search whose query cannot be embedded ranks on text alone.
  */
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
@@ -22,7 +27,7 @@ import { errors, DomainError } from '../errors';
 import { ErrorCodes } from '../../protocol';
 import type { AccessRepository, MemoryRecord, MemoryRepository, VectorRepository } from '../store/repositories';
 import { retentionScore } from './archive/retention';
-import type { Embedder } from './embeddings/embedder';
+import type { Embedder, EmbeddingUse } from './embeddings/embedder';
 import { contentHash } from './normalize';
 import { buildContext, MemorySearchIndex, type RankingOverride, type ScoreComponents } from './search';
 
@@ -163,11 +168,41 @@ export class MemoryService {
     });
   }
 
-  /** Embeds in order, one job at a time, so a bulk re-embed never races a fresh add for the same memory. */
-  private embed(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
-    const job = this.embedTail.then(async () => (await this.current()).embed(texts, signal));
+  /**
+   * Embeds in order, one job at a time, so a bulk re-embed never races a fresh add for the same memory. `use`: the
+   * crew a paid embedder charges.
+   */
+  private embed(texts: string[], use: EmbeddingUse, signal?: AbortSignal): Promise<Float32Array[]> {
+    const job = this.embedTail.then(async () => (await this.current()).embed(texts, signal, use));
     this.embedTail = job.catch(() => undefined);
     return job;
+  }
+
+  /** Memories wait for their vector because a budget refused to pay for it; `embedDeferred` tries again. */
+  private deferred = false;
+
+  /**
+   * True (and the embedding is left for later) when `e` is a budget's refusal to pay for an embedding; the caller
+   * goes on without the vector. Anything else is the caller's to throw.
+   */
+  private deferredBy(e: unknown, what: string): boolean {
+    if (!(e instanceof DomainError) || e.code !== ErrorCodes.BudgetExceeded) return false;
+    this.deferred = true;
+    this.log.warn(`memory embeddings: ${what} waits for its vector: ${e.message}`);
+    return true;
+  }
+
+  /**
+   * Embeds the memories that still have no vector of the current embedder because a budget refused to pay for it,
+   * in the background, unless a re-embed is already under way. A budget that still refuses leaves them for the
+   * next try.
+   */
+  embedDeferred(): void {
+    if (!this.deferred || this.progress) return;
+    this.deferred = false;
+    const missing: MemoryRecord[] = [];
+    for (const r of this.memories.all()) if (!this.vectors.get(r.id, this.embedderId)) missing.push(r);
+    if (missing.length) void this.embedInBackground(missing);
   }
 
   private async embedInBackground(records: MemoryRecord[]): Promise<void> {
@@ -177,19 +212,27 @@ export class MemoryService {
     this.progress = progress;
     const report = () => this.events.publish('memory.reembed', { ...progress });
     report();
-    for (let i = 0; i < records.length; i += batch) {
+    // Crew by crew, so each call is charged to the crew whose memories it embeds.
+    const parts: MemoryRecord[][] = [];
+    for (const crewRecords of groupByCrew(records).values())
+      for (let i = 0; i < crewRecords.length; i += batch) parts.push(crewRecords.slice(i, i + batch));
+    for (const slice of parts) {
       if (generation !== this.generation) return; // another switch took over
-      const part = records.slice(i, i + batch).filter((r) => this.memories.get(r.id) !== undefined);
+      const part = slice.filter((r) => this.memories.get(r.id) !== undefined);
       try {
-        const vecs = await this.embed(part.map((r) => r.content));
+        const vecs = await this.embed(
+          part.map((r) => r.content),
+          { crew: slice[0]!.crew },
+        );
         if (generation !== this.generation) return;
         await this.storeVectors(part.map((r, j) => ({ id: r.id, vector: vecs[j]! })));
       } catch (e) {
-        this.log.warn(`embedding ${part.length} memories with ${this.embedderId} failed: ${(e as Error).message}`);
-        this.progress = null;
+        if (!this.deferredBy(e, `embedding ${part.length} memories of crew ${slice[0]!.crew}`))
+          this.log.warn(`embedding ${part.length} memories with ${this.embedderId} failed: ${(e as Error).message}`);
+        if (this.progress === progress) this.progress = null;
         return;
       }
-      progress.done = Math.min(records.length, i + batch);
+      progress.done = Math.min(records.length, progress.done + slice.length);
       report();
     }
     if (this.progress === progress) this.progress = null;
@@ -249,10 +292,16 @@ export class MemoryService {
       contentHash: hash,
       history: [{ version: 1, at: new Date(now).toISOString(), change: 'created', previous: {}, note: null }],
     };
-    const [vector] = await this.embed([record.content]);
+    let vector: Float32Array | undefined;
+    try {
+      [vector] = await this.embed([record.content], { crew: record.crew });
+    } catch (e) {
+      // A budget that refuses to pay for the vector does not refuse the memory: it is kept and embedded later.
+      if (!this.deferredBy(e, `memory ${record.id} (crew ${record.crew})`)) throw e;
+    }
     await this.memories.put([record]);
     this.indexRecord(record);
-    await this.storeVectors([{ id: record.id, vector: vector! }]);
+    if (vector) await this.storeVectors([{ id: record.id, vector }]);
     this.events.publish('memory.changed', { ids: [record.id], change: 'added', crew: record.crew });
     return { memory: this.toMemory(record), created: true, duplicateOf: null };
   }
@@ -318,7 +367,15 @@ export class MemoryService {
       previous,
       note: null,
     });
-    const vector = previous.content !== undefined ? (await this.embed([next.content]))[0] : undefined;
+    let vector: Float32Array | undefined;
+    let stale = false;
+    if (previous.content !== undefined)
+      try {
+        [vector] = await this.embed([next.content], { crew: next.crew });
+      } catch (e) {
+        if (!this.deferredBy(e, `memory ${next.id} (crew ${next.crew})`)) throw e;
+        stale = true;
+      }
     // Embedding waited: if the memory was archived, merged or changed meanwhile, writing `next` would resurrect
     // or overwrite it.
     if (this.memories.get(p.id) !== old)
@@ -329,6 +386,7 @@ export class MemoryService {
     await this.memories.put([next]);
     this.indexRecord(next);
     if (vector) await this.storeVectors([{ id: next.id, vector }]);
+    if (stale) await this.dropVectors(next.id);
     this.events.publish('memory.changed', { ids: [next.id], change: 'updated', crew: next.crew });
     return this.toMemory(next);
   }
@@ -475,21 +533,40 @@ export class MemoryService {
     };
   }
 
+  /** The old content's vectors, gone once the content changed and the new vector has to wait. */
+  private async dropVectors(id: string): Promise<void> {
+    await this.vectors.delete([id]);
+    this.index.removeVector(id, this.embedderId);
+  }
+
+  /** The query's vector, or none (text ranking alone) when a budget refuses to pay for it. */
+  private async queryVector(
+    query: string,
+    crew: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<{ text: string; vector?: { embedderId: string; vector: Float32Array } }> {
+    try {
+      const [qv] = await this.embed([query], { crew: crew ?? null }, signal);
+      return { text: query, vector: { embedderId: this.embedderId, vector: qv! } };
+    } catch (e) {
+      if (!(e instanceof DomainError) || e.code !== ErrorCodes.BudgetExceeded) throw e;
+      this.log.warn(`memory search ranks on text alone: ${e.message}`);
+      return { text: query };
+    }
+  }
+
   async search(p: SearchMemories, signal?: AbortSignal): Promise<{ hits: MemoryHit[]; embedderId: string }> {
-    const [qv] = await this.embed([p.query], signal);
+    const query = await this.queryVector(p.query, p.crew, signal);
     const now = this.clock.now();
-    const result = this.index.search(
-      { text: p.query, vector: { embedderId: this.embedderId, vector: qv! } },
-      {
-        k: p.limit ?? 10,
-        now,
-        ...(p.crew ? { crew: p.crew } : {}),
-        filter: this.filterOf(p),
-        ...rankingOverride(p),
-        // Accesses are recorded below, for the hits actually returned (expired ones are dropped first).
-        record: false,
-      },
-    );
+    const result = this.index.search(query, {
+      k: p.limit ?? 10,
+      now,
+      ...(p.crew ? { crew: p.crew } : {}),
+      filter: this.filterOf(p),
+      ...rankingOverride(p),
+      // Accesses are recorded below, for the hits actually returned (expired ones are dropped first).
+      record: false,
+    });
     const hits = result.hits.filter((h) => !this.expired(h.id, now));
     this.index.recordAccess(
       hits.map((h) => h.id),
@@ -514,21 +591,17 @@ export class MemoryService {
     usedTokens: number;
     budgetTokens: number;
   }> {
-    const [qv] = await this.embed([p.query], signal);
+    const query = await this.queryVector(p.query, p.crew, signal);
     const now = this.clock.now();
-    const out = buildContext(
-      this.index,
-      { text: p.query, vector: { embedderId: this.embedderId, vector: qv! } },
-      {
-        k: Math.min(1000, Math.max(20, p.limit ?? 50)),
-        now,
-        ...(p.crew ? { crew: p.crew } : {}),
-        filter: this.filterOf(p),
-        ...rankingOverride(p),
-        budgetTokens: p.maxTokens,
-        textOf: (id) => (this.expired(id, now) ? undefined : this.memories.get(id)?.content),
-      },
-    );
+    const out = buildContext(this.index, query, {
+      k: Math.min(1000, Math.max(20, p.limit ?? 50)),
+      now,
+      ...(p.crew ? { crew: p.crew } : {}),
+      filter: this.filterOf(p),
+      ...rankingOverride(p),
+      budgetTokens: p.maxTokens,
+      textOf: (id) => (this.expired(id, now) ? undefined : this.memories.get(id)?.content),
+    });
     this.access.record(out.packed.map((m) => ({ id: m.id, crew: this.memories.get(m.id)!.crew, at: now })));
     return {
       memories: out.packed.map((m) => ({
@@ -562,7 +635,11 @@ export class MemoryService {
         throw new DomainError(ErrorCodes.Conflict, `memory ${clash.id} in crew ${keep.crew} already has this content`, {
           duplicateOf: clash.id,
         });
-      [vector] = await this.embed([plan.record.content]);
+      try {
+        [vector] = await this.embed([plan.record.content], { crew: keep.crew });
+      } catch (e) {
+        if (!this.deferredBy(e, `memory ${keep.id} (crew ${keep.crew})`)) throw e;
+      }
     }
     await this.memories.put([plan.record]);
     await this.memories.delete(plan.removeIds);
@@ -572,6 +649,7 @@ export class MemoryService {
     for (const id of plan.removeIds) this.index.remove(id);
     this.indexRecord(plan.record);
     if (vector) await this.storeVectors([{ id: plan.record.id, vector }]);
+    else if (plan.contentChanged) await this.dropVectors(plan.record.id);
     this.events.publish('memory.changed', { ids: [plan.record.id], change: 'updated', crew: keep.crew });
     this.events.publish('memory.changed', { ids: plan.removeIds, change: 'deleted', crew: keep.crew });
     return { memory: this.toMemory(plan.record), merged: plan.removeIds, tokensSaved: plan.tokensSaved };
@@ -604,6 +682,16 @@ export interface ArchivedCounters {
   id: string;
   count: number;
   last: number | null;
+}
+
+function groupByCrew(records: readonly MemoryRecord[]): Map<string, MemoryRecord[]> {
+  const out = new Map<string, MemoryRecord[]>();
+  for (const r of records) {
+    const list = out.get(r.crew);
+    if (list) list.push(r);
+    else out.set(r.crew, [r]);
+  }
+  return out;
 }
 
 function byCrew(records: readonly MemoryRecord[]): Map<string, string[]> {

@@ -281,12 +281,15 @@ export class OpenRouterClient {
     }
   }
 
-  /** POST /embeddings; vectors in input order (OpenRouter may answer out of order), cost when sent. */
+  /**
+   * POST /embeddings; vectors in input order (OpenRouter may answer out of order), `usage.cost` and
+   * `usage.prompt_tokens` when sent, the generation id (for reconcile).
+   */
   async embeddings(
     model: string,
     input: string[],
     signal?: AbortSignal,
-  ): Promise<{ vectors: number[][]; model: string; costUsd?: number }> {
+  ): Promise<{ vectors: number[][]; model: string; costUsd?: number; promptTokens?: number; generationId?: string }> {
     this.requireKey();
     return this.withRetries(async () => {
       // The SDK asks for base64 unless told otherwise; OpenRouter's models answer floats.
@@ -297,8 +300,24 @@ export class OpenRouterClient {
       for (let i = 0; i < input.length; i++) {
         if (!vectors[i]) throw new Error(`OpenRouter returned no embedding for input ${i} of ${input.length}`);
       }
-      const cost = (res.usage as { cost?: unknown } | undefined)?.cost;
-      return { vectors, model: res.model ?? model, ...(typeof cost === 'number' ? { costUsd: cost } : {}) };
+      const usage = res.usage as { cost?: unknown; prompt_tokens?: unknown } | undefined;
+      const id = (res as { id?: unknown }).id;
+      return {
+        vectors,
+        model: res.model ?? model,
+        ...(typeof usage?.cost === 'number' ? { costUsd: usage.cost } : {}),
+        ...(typeof usage?.prompt_tokens === 'number' ? { promptTokens: usage.prompt_tokens } : {}),
+        ...(typeof id === 'string' ? { generationId: id } : {}),
+      };
+    }, signal);
+  }
+
+  /** Raw model objects from GET /embeddings/models (embedding models, with their prices; GET /models lists none). */
+  async listEmbeddingModels(signal?: AbortSignal): Promise<unknown[]> {
+    return this.withRetries(async () => {
+      const body = (await this.sdk.get('/embeddings/models', { signal })) as { data?: unknown[] };
+      if (!Array.isArray(body.data)) throw new Error('GET /embeddings/models answered without a data list');
+      return body.data;
     }, signal);
   }
 

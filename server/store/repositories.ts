@@ -120,6 +120,8 @@ export interface LedgerAggregate {
   calls: number;
   promptTokens: number;
   completionTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
   costPico: bigint;
   estimatedPico: bigint;
   errors: number;

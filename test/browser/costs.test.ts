@@ -55,11 +55,11 @@ describe('Costs dashboard (Chromium)', function () {
     assert.ok(after.total.costUsd > report.total.costUsd);
 
     await page.locator('vscode-radio[value="agent"]').click();
-    await page.locator('[data-section="top"] tr[data-key="planner"]').waitFor();
+    await page.locator('[data-section="top"] tr[data-key="ops/planner"]').waitFor();
     // Kept across a reload of the tab (sessionStorage), signed in without the token in the URL.
     await page.reload();
     await ready(page, '[data-section="top"]');
-    await page.locator('[data-section="top"] tr[data-key="writer"]').waitFor();
+    await page.locator('[data-section="top"] tr[data-key="ops/writer"]').waitFor();
 
     const forecast = await h.client.request<CostForecast.Result>('cost/forecast', {});
     await ready(page, '[data-section="forecast"]');

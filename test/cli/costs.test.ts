@@ -70,7 +70,7 @@ describe('crew chat, budget, cost, ledger (sandbox daemon)', function () {
     const entry = ledger.entries.find((e: { id: number }) => e.id === res.ledgerId);
     assert.ok(entry, 'the call is in the ledger');
     assert.equal(entry.crew, 'alpha');
-    assert.equal(entry.agent, 'scout');
+    assert.equal(entry.agent, 'alpha/scout', '--crew alpha --agent scout is the crew agent alpha/scout');
     assert.deepEqual(entry.tags, ['t1', 't2']);
     assert.equal(entry.costUsd, res.costUsd);
 
@@ -238,7 +238,9 @@ describe('crew chat, budget, cost, ledger (sandbox daemon)', function () {
     const table = await run(['cost', 'report', '--by', 'agent']);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^AGENT\s+CALLS/m);
-    assert.match(table.stdout, /^scout\s+3\s/m);
+    // alpha's scout (--crew alpha --agent scout) and the crewless scout are two agents.
+    assert.match(table.stdout, /^alpha\/scout\s+1\s/m);
+    assert.match(table.stdout, /^scout\s+2\s/m);
     assert.match(table.stdout, /^TOTAL\s+3\s/m);
 
     const { json: res } = await json<CostReport.Result>(['cost', 'report', '--by', 'crew']);
@@ -249,7 +251,10 @@ describe('crew chat, budget, cost, ledger (sandbox daemon)', function () {
     const csv = await run(['cost', 'report', '--by', 'model', '--format', 'csv']);
     assert.equal(csv.code, 0, csv.stderr);
     const lines = csv.stdout.trimEnd().split('\n');
-    assert.equal(lines[0], 'model,calls,prompt_tokens,completion_tokens,cost_usd,estimated_cost_usd,errors');
+    assert.equal(
+      lines[0],
+      'model,calls,prompt_tokens,completion_tokens,cost_usd,estimated_cost_usd,errors,cached_tokens,reasoning_tokens',
+    );
     assert.match(lines[1]!, new RegExp(`^${MODEL},3,`));
     assert.match(lines[lines.length - 1]!, /^TOTAL,3,/);
 

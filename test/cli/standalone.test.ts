@@ -113,7 +113,7 @@ describe('crew --stdio, doctor, store, demo, sandbox', function () {
     assert.match(run.stdout, /Models and prices/);
     assert.match(run.stdout, /--stream/);
     assert.match(run.stdout, /Sandbox reply/);
-    assert.match(run.stdout, /agent:researcher\s+daily\s+.*█/, 'budget status table with a bar');
+    assert.match(run.stdout, /agent:launch\/researcher\s+daily\s+.*█/, 'budget status table with a bar');
     assert.match(run.stdout, /would be exceeded/);
     assert.match(run.stdout, /limit \$0\.05 · spent \$0\.000\d+ · reserved \$0\.00 · this call needs up to \$7\.5/);
     assert.match(run.stdout, /blocked\s+critical/, 'the refusal alert is in the history');

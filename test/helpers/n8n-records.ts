@@ -79,6 +79,8 @@ export function costReport(o: Partial<CostReport.Result> = {}): CostReport.Resul
     calls: 3,
     promptTokens: 360,
     completionTokens: 120,
+    cachedTokens: 0,
+    reasoningTokens: 0,
     costUsd: 0.0042,
     estimatedCostUsd: 0,
     errors: 0,

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { ErrorCodes } from '../../protocol';
-import type { BudgetExceededData, BudgetSet, BudgetStatus, ChatComplete, LedgerList } from '../../protocol';
-import { pico, rpcError, RpcFailure, USER, useFake, useServer, type Transport, usd } from '../helpers';
+import type { BudgetExceededData, BudgetSet, BudgetStatus, ChatComplete, CostReport, LedgerList } from '../../protocol';
+import { eventually, pico, rpcError, RpcFailure, USER, useFake, useServer, type Transport, usd } from '../helpers';
 
 const chatCount = (requests: { path: string; body: unknown }[], model?: string) =>
   requests.filter(
@@ -127,6 +127,48 @@ describe('budgets (socket)', function () {
     assert.equal(rows[0]!.model, 'mistralai/mistral-nemo');
   });
 
+  it('one agent, one id: crew ops + agent researcher is ops/researcher for the budget, the ledger and cost-by-agent', async () => {
+    const call = (agent: string) =>
+      s.client.request<ChatComplete.Result>('chat/complete', {
+        model: 'openai/gpt-4o-mini',
+        messages: USER('Find the facts'),
+        maxTokens: 20,
+        crew: 'ops',
+        agent,
+      });
+    // As the CLI and n8n send it (crew + bare agent), and as a crew run records it.
+    const bare = await call('researcher');
+    const full = await call('ops/researcher');
+    const rows = (await s.client.request<LedgerList.Result>('ledger/list', { crew: 'ops' })).entries;
+    assert.deepEqual(
+      rows.map((r) => r.agent),
+      ['ops/researcher', 'ops/researcher'],
+    );
+    const report = await s.client.request<CostReport.Result>('cost/report', { by: 'agent', crew: 'ops' });
+    assert.deepEqual(
+      report.rows.map((r) => [r.key, r.calls, pico(r.costUsd)]),
+      [['ops/researcher', 2, pico(bare.cost) + pico(full.cost)]],
+    );
+    // Filtering by the bare spelling with its crew finds the same agent.
+    const filtered = await s.client.request<CostReport.Result>('cost/report', { crew: 'ops', agent: 'researcher' });
+    assert.equal(filtered.total.calls, 2);
+
+    // The agent's own budget refuses, however the caller spells the agent; nothing reaches OpenRouter.
+    const { budget } = await s.client.request<BudgetSet.Result>('budget/set', {
+      scope: 'agent:ops/researcher',
+      period: 'daily',
+      limitUsd: 0,
+    });
+    const before = chatCount(up.fake.requests);
+    for (const agent of ['researcher', 'ops/researcher']) {
+      const e = await rpcError(call(agent), ErrorCodes.BudgetExceeded);
+      assert.equal((e.data as BudgetExceededData).budgetId, budget.id);
+      assert.equal((e.data as BudgetExceededData).scope, 'agent:ops/researcher');
+    }
+    assert.equal(chatCount(up.fake.requests), before, 'a refused call never reaches OpenRouter');
+    assert.equal(pico((await status(budget.id)).spentUsd), pico(bare.cost) + pico(full.cost));
+  });
+
   it('refuses a downgrade budget without downgradeTo, naming the field', async () => {
     const e = await rpcError(
       s.client.request('budget/set', { scope: 'crew:x', period: 'daily', limitUsd: 1, action: 'downgrade' }),
@@ -197,6 +239,88 @@ for (const transport of ['http', 'socket'] as Transport[]) {
       assert.equal(st.reservedUsd, 0);
       const rows = await s.client.request<LedgerList.Result>('ledger/list', { crew: 'storm', limit: 1000 });
       assert.equal(rows.total, 20);
+    });
+  });
+}
+
+// Budgets and what overlaps them: a budget created while a call is in flight, and concurrent budget/set calls.
+for (const transport of ['http', 'socket'] as Transport[]) {
+  describe(`budgets created while calls run (${transport})`, function () {
+    this.timeout(30_000);
+    const up = useFake();
+    const s = useServer(() => ({ transport, upstreamUrl: up.fake.url, args: ['--rate-limit', '0'] }));
+    const params = (crew: string) => ({
+      model: 'openai/gpt-4o',
+      messages: USER('Which of these budgets counts me?'),
+      maxTokens: 200,
+      crew,
+    });
+    afterEach(() => up.fake.behave({}));
+
+    it('a budget created while a call is in flight counts it when it settles, and refuses the next one', async () => {
+      // The worst case of one call (a budget of 0 refuses it and says), and its real cost (the fake is deterministic).
+      await s.client.request('budget/set', { scope: 'crew:mf-probe', period: 'total', limitUsd: 0 });
+      const probe = await rpcError(s.client.request('chat/complete', params('mf-probe')), ErrorCodes.BudgetExceeded);
+      const worst = pico((probe.data as BudgetExceededData).requestedUsd);
+      const cost = pico((await s.client.request<ChatComplete.Result>('chat/complete', params('mf-learn'))).cost);
+      // Room for the next call's worst case only while this call is not counted.
+      const limit = ((worst + cost / 2n) / 1000n) * 1000n;
+      assert.ok(limit >= worst && limit < worst + cost);
+      assert.equal(pico(usd(limit)), limit);
+
+      up.fake.behave({ latencyMs: 1_500 });
+      const before = chatCount(up.fake.requests);
+      const inFlight = s.client.request<ChatComplete.Result>('chat/complete', params('mf'));
+      await eventually(() => chatCount(up.fake.requests) > before, 'the call to reach OpenRouter');
+      const { budget } = await s.client.request<BudgetSet.Result>('budget/set', {
+        scope: 'crew:mf',
+        period: 'total',
+        limitUsd: usd(limit),
+      });
+      const created = (await s.client.request<{ budgets: BudgetStatus[] }>('budget/status', { id: budget.id }))
+        .budgets[0]!;
+      assert.equal(created.spentUsd, 0, 'the call is not in the ledger yet');
+      const done = await inFlight;
+      assert.equal(pico(done.cost), cost);
+      up.fake.behave({});
+
+      const st = (await s.client.request<{ budgets: BudgetStatus[] }>('budget/status', { id: budget.id })).budgets[0]!;
+      assert.equal(pico(st.spentUsd), cost, 'the budget counts the call that was in flight when it was created');
+      assert.equal(st.reservedUsd, 0);
+      const e = await rpcError(s.client.request('chat/complete', params('mf')), ErrorCodes.BudgetExceeded);
+      assert.equal((e.data as BudgetExceededData).budgetId, budget.id);
+      assert.equal(pico((e.data as BudgetExceededData).spentUsd), cost);
+    });
+
+    it('ten concurrent budget/set calls for one scope and period make one budget', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          s.client.request<BudgetSet.Result>('budget/set', { scope: 'crew:race', period: 'daily', limitUsd: i + 1 }),
+        ),
+      );
+      assert.equal(new Set(results.map((r) => r.budget.id)).size, 1, 'every call names the same budget');
+      assert.equal(results.filter((r) => r.created).length, 1, 'one created it, the others updated it');
+      const { budgets } = await s.client.request<{ budgets: BudgetStatus[] }>('budget/status', {
+        scope: 'crew:race',
+      });
+      assert.equal(budgets.length, 1);
+      assert.ok(results.some((r) => r.budget.limitUsd === budgets[0]!.limitUsd));
+      // Two at once, the smallest race there is.
+      const pair = await Promise.all(
+        [1, 2].map((limitUsd) =>
+          s.client.request<BudgetSet.Result>('budget/set', {
+            scope: 'model:openai/gpt-4o',
+            period: 'weekly',
+            limitUsd,
+          }),
+        ),
+      );
+      assert.equal(pair[0]!.budget.id, pair[1]!.budget.id);
+      assert.equal(
+        (await s.client.request<{ budgets: BudgetStatus[] }>('budget/status', { scope: 'model:openai/gpt-4o' })).budgets
+          .length,
+        1,
+      );
     });
   });
 }

@@ -306,3 +306,77 @@ describe('chat/complete takes the cost from usage.cost, not from prices × token
       assert.equal(row.costEstimated, false);
     });
 });
+
+describe('cached and reasoning tokens reach the ledger and reports (socket)', function () {
+  const up = useFake();
+  const s = useServer(() => ({ transport: 'socket', upstreamUrl: up.fake.url }));
+
+  it('a cached system prompt (read, after the write) and a reasoning model: exact tokens and cost, streamed or not', async () => {
+    const HAIKU = 'anthropic/claude-3.5-haiku';
+    const SONNET = 'anthropic/claude-sonnet-4';
+    const system = 'You review pull requests for the payments team. Be strict about money arithmetic.';
+    const messages = [
+      { role: 'system' as const, content: system },
+      { role: 'user' as const, content: 'Is integer cents arithmetic enough here?' },
+    ];
+    const prefix = promptTokensOf([messages[0]!]).tokens;
+    const prompt = promptTokensOf(messages).tokens;
+    const call = (model: string, stream: boolean, crew: string) =>
+      s.client.request<ChatComplete.Result>('chat/complete', {
+        model,
+        messages,
+        maxTokens: 100,
+        stream,
+        crew,
+        cacheSystemPrompt: true,
+      });
+    const write = await call(HAIKU, false, 'cache');
+    const read = await call(HAIKU, false, 'cache');
+    const readStreamed = await call(HAIKU, true, 'cache');
+    up.fake.behave({ completionTokens: 30 });
+    const reasoned = await call(SONNET, false, 'think');
+    const reasonedStreamed = await call(SONNET, true, 'think');
+    up.fake.behave({});
+
+    assert.deepEqual(
+      [write, read, readStreamed, reasoned, reasonedStreamed].map((r) => [
+        r.usage.cachedTokens,
+        r.usage.reasoningTokens,
+      ]),
+      [
+        [0, 0],
+        [prefix, 0],
+        [prefix, 0],
+        // Sonnet's cache (a cache write) is its first use; 30 completion tokens, a quarter of them reasoning.
+        [0, 7],
+        [prefix, 7],
+      ],
+    );
+    assert.equal(write.cost, exactCost(HAIKU, prompt, 16, 0, { write: prefix }));
+    assert.equal(read.cost, exactCost(HAIKU, prompt, 16, 0, { read: prefix }));
+    assert.equal(readStreamed.cost, read.cost);
+    assert.equal(reasonedStreamed.cost, exactCost(SONNET, prompt, 30, 0, { read: prefix }));
+
+    const rows = (await s.client.request<LedgerList.Result>('ledger/list', { limit: 5 })).entries.reverse();
+    assert.deepEqual(
+      rows.map((r) => [r.model, r.stream, r.usage.cachedTokens, r.usage.reasoningTokens, r.cost]),
+      [write, read, readStreamed, reasoned, reasonedStreamed].map((r, i) => [
+        r.model,
+        i === 2 || i === 4,
+        r.usage.cachedTokens,
+        r.usage.reasoningTokens,
+        r.cost,
+      ]),
+    );
+    // The generation OpenRouter recorded agrees with the ledger.
+    assert.equal(up.fake.generations.get(read.generationId!)!.cachedTokens, prefix);
+    assert.equal(up.fake.generations.get(reasoned.generationId!)!.reasoningTokens, 7);
+
+    const report = await s.client.request<CostReport.Result>('cost/report', { by: 'crew', format: 'csv' });
+    const byCrew = Object.fromEntries(report.rows.map((r) => [r.key, [r.cachedTokens, r.reasoningTokens]]));
+    assert.deepEqual(byCrew, { cache: [2 * prefix, 0], think: [prefix, 14] });
+    assert.deepEqual([report.total.cachedTokens, report.total.reasoningTokens], [3 * prefix, 14]);
+    assert.match(report.csv!, /,cached_tokens,reasoning_tokens\n/);
+    assert.match(report.csv!, new RegExp(`\\nTOTAL,5,.*,${3 * prefix},14\\n`));
+  });
+});

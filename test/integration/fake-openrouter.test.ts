@@ -4,9 +4,11 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import {
   CHAT_MODELS,
+  countTokens,
   EMBEDDING_MODELS,
   exactCost,
   findModel,
+  reasoningTokensOf,
   startFakeOpenRouter,
   sumDecimals,
 } from '../fixtures/fake-openrouter';
@@ -266,6 +268,84 @@ describe('fake OpenRouter (sandbox)', function () {
       const credits = await sdk.credits.getCredits();
       assert.equal(credits.data.totalCredits, 100);
       assert.equal(credits.data.totalUsage, expectedUsage);
+    });
+
+    it('prompt-cache writes and reads, and reasoning tokens, in plain and streamed usage and /generation', async () => {
+      const { OpenRouter } = await loadSdk();
+      const sdk = new OpenRouter({ apiKey: KEY, serverURL: fake.url, retryConfig: { strategy: 'none' } });
+      const HAIKU = 'anthropic/claude-3.5-haiku';
+      const system = 'You are the release checklist. Follow every step in order and say which one failed.';
+      const prefix = countTokens(system) + 3;
+      const send = async (model: string, cached = true) => {
+        const out = await sdk.chat.send({
+          chatRequest: {
+            model,
+            messages: [
+              {
+                role: 'system',
+                content: [{ type: 'text', text: system, ...(cached ? { cacheControl: { type: 'ephemeral' } } : {}) }],
+              },
+              ...USER,
+            ],
+          },
+        });
+        assert.ok(!(out instanceof ReadableStream), 'expected a ChatResult');
+        return out;
+      };
+      const prompt = prefix + USER_PROMPT_TOKENS;
+      // First call: the prefix is written to the cache (priced at input_cache_write), nothing read.
+      const first = await send(HAIKU);
+      assert.equal(first.usage?.promptTokens, prompt);
+      assert.equal(first.usage?.promptTokensDetails?.cachedTokens, 0);
+      assert.equal(first.usage?.cost, Number(exactCost(HAIKU, prompt, 16, 0, { write: prefix })));
+      // Again: read from the cache (input_cache_read), cheaper than without it.
+      const second = await send(HAIKU);
+      assert.equal(second.usage?.promptTokensDetails?.cachedTokens, prefix);
+      assert.equal(second.usage?.cost, Number(exactCost(HAIKU, prompt, 16, 0, { read: prefix })));
+      assert.ok(second.usage.cost < Number(exactCost(HAIKU, prompt, 16)));
+      assert.equal(second.usage?.completionTokensDetails?.reasoningTokens, 0, 'haiku does not reason');
+      // Streamed: the final usage chunk carries the same figures.
+      const streamed = await sdk.chat.send({
+        chatRequest: {
+          model: HAIKU,
+          stream: true,
+          messages: [
+            { role: 'system', content: [{ type: 'text', text: system, cacheControl: { type: 'ephemeral' } }] },
+            ...USER,
+          ],
+        },
+      });
+      assert.ok(streamed instanceof ReadableStream, 'expected an EventStream');
+      let usage: { cost?: number | null; promptTokensDetails?: { cachedTokens?: number | null } | null } | undefined;
+      for await (const chunk of streamed) if (chunk.usage) usage = chunk.usage;
+      assert.equal(usage?.promptTokensDetails?.cachedTokens, prefix);
+      assert.equal(usage?.cost, second.usage?.cost);
+      // Without a breakpoint nothing is cached; a model that ignores breakpoints (no cache-write price) neither.
+      assert.equal((await send(HAIKU, false)).usage?.promptTokensDetails?.cachedTokens, 0);
+      await send('openai/gpt-4o-mini');
+      assert.equal((await send('openai/gpt-4o-mini')).usage?.promptTokensDetails?.cachedTokens, 0);
+
+      // A reasoning model: a quarter of the completion tokens are reasoning, billed as completion tokens.
+      const SONNET = 'anthropic/claude-sonnet-4';
+      const r = await sdk.chat.send({ chatRequest: { model: SONNET, messages: USER, maxTokens: 100 } });
+      assert.ok(!(r instanceof ReadableStream), 'expected a ChatResult');
+      assert.equal(r.usage?.completionTokens, 16);
+      assert.equal(r.usage?.completionTokensDetails?.reasoningTokens, 4);
+      assert.equal(reasoningTokensOf(SONNET, 16), 4);
+      assert.equal(r.usage?.cost, Number(exactCost(SONNET, USER_PROMPT_TOKENS, 16)));
+      fake.behave({ completionTokens: 10 });
+      const rs = await sdk.chat.send({
+        chatRequest: { model: 'google/gemini-2.5-flash', messages: USER, stream: true },
+      });
+      assert.ok(rs instanceof ReadableStream, 'expected an EventStream');
+      let reasoning: number | null | undefined;
+      for await (const chunk of rs) if (chunk.usage) reasoning = chunk.usage.completionTokensDetails?.reasoningTokens;
+      assert.equal(reasoning, 2);
+
+      const gen = await sdk.generations.getGeneration({ id: second.id });
+      assert.equal(gen.data.nativeTokensCached, prefix);
+      assert.equal(gen.data.totalCost, second.usage?.cost);
+      assert.equal((await sdk.generations.getGeneration({ id: r.id })).data.nativeTokensReasoning, 4);
     });
 
     it('SDK maps HTTP errors and parses the mid-stream error chunk', async () => {

@@ -117,10 +117,10 @@ describe('per-crew gateway tokens (HTTP /v1 with the openai SDK)', function () {
         ['Scribes', 'Scribes/critic', [], true],
       ],
     );
-    // The server token still attributes from headers alone, as before.
+    // The server token attributes from headers alone; the agent is the crew agent, as everywhere.
     await call(serverToken, { 'X-Crew-Id': 'free-form', 'X-Agent-Id': 'writer' });
     const [free] = await rowsOf('free-form');
-    assert.equal(free?.agent, 'writer');
+    assert.equal(free?.agent, 'free-form/writer');
   });
 
   it('an X-Crew-Id naming another crew is a 403 naming both crews, and nothing is sent or recorded', async () => {

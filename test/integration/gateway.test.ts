@@ -49,7 +49,11 @@ describe('OpenAI-compatible gateway (HTTP /v1)', function () {
     const rows = await rowsOf('gw-plain');
     assert.equal(rows.length, 1);
     const row = rows[0]!;
-    assert.equal(row.agent, 'writer');
+    assert.equal(
+      row.agent,
+      'gw-plain/writer',
+      'X-Crew-Id gw-plain + X-Agent-Id writer is the crew agent gw-plain/writer',
+    );
     assert.deepEqual(row.tags, ['run:run-7']);
     assert.equal(row.generationId, r.id);
     assert.equal(row.cost, exactCost(MODEL, gen.promptTokens, gen.completionTokens));

@@ -213,7 +213,8 @@ describe('ForecastService (ManualClock, FileLedger)', () => {
       assert.ok(a.spentUsd > 12.5 && a.spentUsd < 13.5, String(a.spentUsd));
       assert.ok(a.baselineUsd > 0.8 && a.baselineUsd < 1.2, String(a.baselineUsd));
       assert.ok(a.score >= 3.5);
-      assert.equal(a.drivers.agent?.key, 'runaway');
+      // The crew agent's one id (crew c2, agent runaway).
+      assert.equal(a.drivers.agent?.key, 'c2/runaway');
       assert.equal(a.drivers.model?.key, 'x/huge');
       assert.equal(a.drivers.crew?.key, 'c2');
       assert.ok(a.drivers.agent.share > 0.85 && a.drivers.agent.share < 0.95);
@@ -225,15 +226,15 @@ describe('ForecastService (ManualClock, FileLedger)', () => {
         h.anomalies.map((x) => x.at),
         ['2026-03-07T15:00:00.000Z'],
       );
-      assert.equal(h.anomalies[0]!.drivers.agent?.key, 'runaway');
+      assert.equal(h.anomalies[0]!.drivers.agent?.key, 'c2/runaway');
 
-      // A filter that leaves the spike out finds nothing.
-      assert.deepEqual((await forecasts.anomalies({ agent: 'writer' })).anomalies, []);
+      // A filter that leaves the spike out finds nothing (c1's writer, spelled as a caller would).
+      assert.deepEqual((await forecasts.anomalies({ crew: 'c1', agent: 'writer' })).anomalies, []);
 
       await forecasts.anomalies({ days: 7 });
       const alerts = fired.filter((x) => (x.kind as string) === 'anomaly');
       assert.equal(alerts.length, 2, alerts.map((x) => x.message).join('\n'));
-      assert.match(alerts[0]!.message, /2026-03-07.*agent runaway \(9\d %\).*model x\/huge/);
+      assert.match(alerts[0]!.message, /2026-03-07.*agent c2\/runaway \(9\d %\).*model x\/huge/);
     });
   });
 

@@ -276,7 +276,19 @@ describe('lsp: language features', () => {
         aggregate: (filter: LedgerFilter) => {
           asked.push(filter);
           return filter.from === undefined
-            ? [{ key: 'm', calls: 5, promptTokens: 0, completionTokens: 0, costPico: 9n, estimatedPico: 0n, errors: 0 }]
+            ? [
+                {
+                  key: 'm',
+                  calls: 5,
+                  promptTokens: 0,
+                  completionTokens: 0,
+                  cachedTokens: 0,
+                  reasoningTokens: 0,
+                  costPico: 9n,
+                  estimatedPico: 0n,
+                  errors: 0,
+                },
+              ]
             : [];
         },
       };

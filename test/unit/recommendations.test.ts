@@ -336,7 +336,8 @@ describe('RecommendationService', () => {
 
   it('an agent the caller named, or calls without an agent: no changes, and why in words', async () => {
     for (let i = 0; i < 10; i++) {
-      await call(NOW - DAY + i, 'big/model', 'ext', 'bot', 1000, 100);
+      // Named by the caller without a crew (with one, it would be that crew's agent `<crew>/bot`).
+      await call(NOW - DAY + i, 'big/model', null, 'bot', 1000, 100);
       await call(NOW - DAY + i, 'big/model', null, null, 1000, 100);
       // Attributed like a crew run, but no crew is called that.
       await call(NOW - DAY + i, 'big/model', 'gone', 'gone/writer', 1000, 100);
@@ -355,6 +356,34 @@ describe('RecommendationService', () => {
     await rejectsWith(service.apply({ id: bot.id }), ErrorCodes.Conflict, /cannot be applied here: "bot" is not/);
   });
 
+  it('embedding calls (prompt tokens only, on a model GET /models does not list) get no cheaper chat model', async () => {
+    // openai/text-embedding-3-large at $0.00000013 per token: tiny/context's prompt price would look cheaper.
+    for (let i = 0; i < 10; i++)
+      await store.ledger.append({
+        ts: NOW - DAY + i,
+        model: 'openai/text-embedding-3-large',
+        crew: 'docs',
+        agent: null,
+        tags: ['embedding'],
+        promptTokens: 50_000,
+        completionTokens: 0,
+        cachedTokens: 0,
+        reasoningTokens: 0,
+        costPico: 6_500_000_000,
+        cost: '0.0065',
+        estimated: false,
+        generationId: null,
+        latencyMs: 1,
+        status: 'ok',
+        stream: false,
+      });
+    const recs = (await service.recommendations({})).recommendations;
+    assert.deepEqual(
+      recs.filter((r) => r.kind === 'cheaper-model'),
+      [],
+    );
+  });
+
   it('filters by crew (id or name, or a label calls carry) and by minimum savings', async () => {
     await seedWriter();
     for (let i = 0; i < 10; i++) await call(NOW - DAY + i, 'big/model', 'ext', 'bot', 1000, 100);
@@ -362,10 +391,11 @@ describe('RecommendationService', () => {
       (await service.recommendations(p)).recommendations.map((r) => r.agent);
     assert.deepEqual(await ids({ crew: 'OPS' }), ['ops/writer']);
     assert.deepEqual(await ids({ crew: opsId }), ['ops/writer']);
-    assert.deepEqual(await ids({ crew: 'ext' }), ['bot']);
+    // A crew label with an agent is that crew's agent, one id: ext/bot.
+    assert.deepEqual(await ids({ crew: 'ext' }), ['ext/bot']);
     assert.deepEqual(await ids({ crew: 'nobody' }), []);
     assert.deepEqual(await ids({ minSavingsUsd: 1 }), ['ops/writer']);
-    assert.deepEqual(await ids({}), ['ops/writer', 'bot'], 'largest savings first');
+    assert.deepEqual(await ids({}), ['ops/writer', 'ext/bot'], 'largest savings first');
   });
 
   // ── prompt-caching ───────────────────────────────────────────────────

@@ -35,6 +35,8 @@ const row = (key: string, costUsd: number, calls = 1): CostReport.Row => ({
   calls,
   promptTokens: 10,
   completionTokens: 5,
+  cachedTokens: 0,
+  reasoningTokens: 0,
   costUsd,
   estimatedCostUsd: 0,
   errors: 0,

@@ -530,6 +530,10 @@ export namespace CostReport {
     calls: number;
     promptTokens: number;
     completionTokens: number;
+    /** Of the prompt tokens, those read from the provider's prompt cache. */
+    cachedTokens: number;
+    /** Of the completion tokens, those spent reasoning. */
+    reasoningTokens: number;
     costUsd: number;
     estimatedCostUsd: number;
     errors: number;
@@ -983,6 +987,10 @@ export interface TokenUsage {
 
 export interface Attribution {
   crew?: string;
+  /**
+   * The agent's name; with `crew`, the call is the crew agent's `<crew>/<agent>` (crewAgentId), whether it is given
+   * as `researcher` or `ops/researcher`: one id in the ledger, in reports and for `agent:` budgets.
+   */
   agent?: string;
   tags?: string[];
 }
@@ -1012,7 +1020,10 @@ export interface Memory {
   updatedAt: string;
   lastAccessedAt: string | null;
   accessCount: number;
-  /** Which embedder produced the stored vector; null until embedded. */
+  /**
+   * Which embedder produced the stored vector; null until embedded — also while a budget refuses to pay for a paid
+   * embedder's call (the memory is kept and found by text meanwhile; it is embedded once a budget has room).
+   */
   embedding: { embedderId: string; dimensions: number } | null;
 }
 

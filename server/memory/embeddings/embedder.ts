@@ -6,6 +6,15 @@
 import { errors } from '../../errors';
 import { normalize } from './vector-codec';
 
+/**
+ * Whom an embedding is for: a paid embedder (OpenRouter) charges it to that crew's budgets and ledger rows; the
+ * local ones ignore it.
+ */
+export interface EmbeddingUse {
+  /** The crew whose memory (or query) is embedded; null for a query across crews. */
+  crew: string | null;
+}
+
 export interface Embedder {
   /** Stable across runs and machines, e.g. `local-use-lite@512`, `hash-tfidf@v1-384`, `openrouter:<model>`. */
   readonly id: string;
@@ -16,9 +25,9 @@ export interface Embedder {
   /**
    * One vector per text, in order, each of unit L2 norm — except a blank text, whose vector is all zeros (there is
    * nothing to place, and `cosine` scores zero against anything). Rejects with RequestCancelled once `signal` has
-   * aborted, checked before each batch.
+   * aborted, checked before each batch. `use` says whom a paid call is for.
    */
-  embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]>;
+  embed(texts: readonly string[], signal?: AbortSignal, use?: EmbeddingUse): Promise<Float32Array[]>;
 }
 
 /** The embedder cannot work here (model files missing, no API key); `reason` is written for the user. */

@@ -1,9 +1,10 @@
 /**
  * Embeddings from OpenRouter's `POST /embeddings`, when a key is configured and the user picks a model. Talks to the
- * upstream only through the small EmbeddingsUpstream interface (OpenRouterClient implements it; tests stub it), so
- * retries, Retry-After, timeouts and key handling stay in one place: server/openrouter/client.ts.
+ * upstream only through the small EmbeddingsUpstream interface, so retries, Retry-After, timeouts and key handling
+ * stay in one place (server/openrouter/client.ts), and so the server can put its budget gate and ledger in between
+ * (server/costs/embeddings.ts: a refused call throws BudgetExceeded before anything is sent). Tests stub it.
  */
-import { embedInBatches, type Embedder } from './embedder';
+import { embedInBatches, type Embedder, type EmbeddingUse } from './embedder';
 
 export interface EmbeddingsAnswer {
   /** One per input, in input order. */
@@ -12,10 +13,15 @@ export interface EmbeddingsAnswer {
   model: string;
   /** `usage.cost` in USD, when OpenRouter sent it. */
   costUsd?: number;
+  /** `usage.prompt_tokens`, when sent. */
+  promptTokens?: number;
+  /** OpenRouter's generation id (the response `id`), when sent. */
+  generationId?: string;
 }
 
 export interface EmbeddingsUpstream {
-  embeddings(model: string, input: string[], signal?: AbortSignal): Promise<EmbeddingsAnswer>;
+  /** `use`: whom the call is for (the crew its cost is charged to). */
+  embeddings(model: string, input: string[], signal?: AbortSignal, use?: EmbeddingUse): Promise<EmbeddingsAnswer>;
 }
 
 /** What one upstream call cost, so the caller can put it in the ledger. */
@@ -59,12 +65,12 @@ export class OpenRouterEmbedder implements Embedder {
     return this.dims;
   }
 
-  embed(texts: readonly string[], signal?: AbortSignal): Promise<Float32Array[]> {
+  embed(texts: readonly string[], signal?: AbortSignal, use?: EmbeddingUse): Promise<Float32Array[]> {
     return embedInBatches(
       texts,
       { batchSize: this.batchSize, signal, dimensions: () => this.dims, embedderId: this.id },
       async (batch, sig) => {
-        const answer = await this.upstream.embeddings(this.model, batch, sig);
+        const answer = await this.upstream.embeddings(this.model, batch, sig, use);
         this.opts.onUsage?.({ model: answer.model, inputs: batch.length, costUsd: answer.costUsd });
         this.check(answer.vectors, batch.length);
         return answer.vectors;

@@ -2,8 +2,12 @@
  * The ledger held in memory as columns (typed arrays + string dictionaries), so a report over a million rows is
  * one tight loop with no per-row objects. Rows are appended in completion order, so `ts` is non-decreasing and
  * time ranges are found by binary search.
+ *
+ * A row's agent is held as its one id (`attributedAgent`: `<crew>/<agent>` when the row has a crew), whatever the
+ * stored line says: rows written before every caller spelled it so (`crew chat --crew ops --agent researcher`
+ * stored `researcher`) read, filter, group and budget as `ops/researcher`. The files are not rewritten for it.
  */
-import type { CallStatus } from '../../../protocol';
+import { attributedAgent, type CallStatus } from '../../../protocol';
 import { sumPico } from '../../costs/money';
 import type {
   LedgerAggregate,
@@ -84,7 +88,7 @@ export class LedgerColumns {
     this.latency[i] = Math.max(0, Math.round(row.latencyMs));
     this.model[i] = this.models.id(row.model);
     this.crew[i] = this.crews.id(row.crew);
-    this.agent[i] = this.agents.id(row.agent);
+    this.agent[i] = this.agents.id(attributedAgent(row.crew, row.agent));
     this.tags[i] = row.tags.length ? this.tagSets.id(JSON.stringify(row.tags)) : NONE;
     this.flags[i] = STATUSES.indexOf(row.status) | (row.estimated ? 4 : 0) | (row.stream ? 8 : 0);
     this.costText[i] = row.cost;
@@ -202,19 +206,30 @@ export class LedgerColumns {
     // Per group: cost kept as float sums of integers while safe (checked at the end) → exact.
     const groups = new Map<
       number,
-      { calls: number; prompt: number; completion: number; cost: number[]; est: number[]; errors: number }
+      {
+        calls: number;
+        prompt: number;
+        completion: number;
+        cached: number;
+        reasoning: number;
+        cost: number[];
+        est: number[];
+        errors: number;
+      }
     >();
     for (let i = start; i < end; i++) {
       if (!match(i)) continue;
       const k = keyOf(i);
       let g = groups.get(k);
       if (!g) {
-        g = { calls: 0, prompt: 0, completion: 0, cost: [0], est: [0], errors: 0 };
+        g = { calls: 0, prompt: 0, completion: 0, cached: 0, reasoning: 0, cost: [0], est: [0], errors: 0 };
         groups.set(k, g);
       }
       g.calls++;
       g.prompt += this.prompt[i]!;
       g.completion += this.completion[i]!;
+      g.cached += this.cached[i]!;
+      g.reasoning += this.reasoning[i]!;
       addExact(g.cost, this.cost[i]!);
       if (this.flags[i]! & 4) addExact(g.est, this.cost[i]!);
       if ((this.flags[i]! & 3) !== 0) g.errors++;
@@ -225,6 +240,8 @@ export class LedgerColumns {
       calls: g.calls,
       promptTokens: g.prompt,
       completionTokens: g.completion,
+      cachedTokens: g.cached,
+      reasoningTokens: g.reasoning,
       costPico: sumPico(g.cost),
       estimatedPico: sumPico(g.est),
       errors: g.errors,

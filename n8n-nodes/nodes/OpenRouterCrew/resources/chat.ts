@@ -55,7 +55,8 @@ export const chatDescription: INodeProperties[] = [
         name: 'agent',
         type: 'string',
         default: '',
-        description: 'Agent the call is attributed to (its budgets apply)',
+        description:
+          'Agent the call is attributed to (its budgets apply); with a Crew, the crew agent <crew>/<agent>, as a crew run records it',
       },
       {
         displayName: 'Cache System Prompt',
