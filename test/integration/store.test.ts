@@ -15,7 +15,7 @@ import type {
   StoreRestore,
   StoreVerify,
 } from '../../protocol';
-import { SCHEMA_VERSION } from '../../server/store/schema';
+import { emptyDb, SCHEMA_VERSION } from '../../server/store/schema';
 import {
   launchServer,
   makeTempDir,
@@ -86,6 +86,51 @@ describe('store refuses what it cannot trust', function () {
     assert.match(r.stderr, /schema 99/);
     assert.match(r.stderr, /Update openrouter-crew/);
     assert.ok(r.unchanged);
+  });
+});
+
+/** Starts a server on a data dir whose store holds `files` (relative to `<data dir>/store`); it must refuse. */
+async function refusedWithFiles(
+  files: Record<string, string>,
+): Promise<{ code: number | null; stderr: string; unchanged: boolean; storeDir: string }> {
+  const dataDir = makeTempDir();
+  const storeDir = path.join(dataDir, 'store');
+  for (const [rel, content] of Object.entries(files)) {
+    await fsp.mkdir(path.dirname(path.join(storeDir, rel)), { recursive: true });
+    await fsp.writeFile(path.join(storeDir, rel), content);
+  }
+  const server = await launchServer({ transport: 'socket', dataDir, upstreamUrl: 'http://127.0.0.1:9/api/v1' });
+  const exit = await server.exited;
+  let unchanged = true;
+  for (const [rel, content] of Object.entries(files))
+    unchanged &&= (await fsp.readFile(path.join(storeDir, rel), 'utf8')) === content;
+  await removeTempDir(dataDir);
+  return { code: exit.code, stderr: server.stderr, unchanged, storeDir };
+}
+
+describe('store refuses damage it would once have replaced or skipped', function () {
+  this.timeout(20_000);
+
+  it('a db.json holding null: exit 4, the file named, the restore command, the file untouched', async () => {
+    const r = await refusedWithFiles({ 'db.json': 'null' });
+    assert.equal(r.code, 4);
+    assert.ok(r.stderr.includes(path.join(r.storeDir, 'db.json')), r.stderr);
+    assert.match(r.stderr, /top level is null/);
+    assert.match(r.stderr, /crew store restore/);
+    assert.ok(r.unchanged, 'db.json must be byte-for-byte unchanged (not an empty store written over it)');
+  });
+
+  it('a ledger whose complete last line is of the wrong shape: exit 4 naming the file and line', async () => {
+    const db = JSON.stringify(emptyDb(new Date('2026-03-01T00:00:00.000Z')));
+    const ledger =
+      '{"i":1,"t":1772323200000,"m":"openai/gpt-4o-mini","p":1,"o":2,"$":5,"d":"0.000000000005","l":3}\n' +
+      '{"i":2,"t":1772323200001,"m":"openai/gpt-4o-mini","p":1,"o":2,"$":"x","d":"NaN","l":3}\n';
+    const r = await refusedWithFiles({ 'db.json': db, 'ledger/000001.jsonl': ledger });
+    assert.equal(r.code, 4);
+    assert.ok(r.stderr.includes(`${path.join(r.storeDir, 'ledger', '000001.jsonl')} line 2`), r.stderr);
+    assert.match(r.stderr, /crew store restore <file>/);
+    assert.match(r.stderr, /backups are in/);
+    assert.ok(r.unchanged, 'the ledger segment is left byte-identical (the line is not dropped)');
   });
 });
 
