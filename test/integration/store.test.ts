@@ -193,19 +193,19 @@ describe('store/backup, store/restore, store/verify (socket)', function () {
 
   it('a damaged backup is refused (BackupInvalid) and nothing changes', async () => {
     const before = await state();
-    const bad = path.join(s.server.dataDir, 'bad.backup');
+    const bad = path.join(s.server.paths.backups, 'bad.backup');
+    await fsp.mkdir(s.server.paths.backups, { recursive: true });
     await fsp.writeFile(bad, 'not a backup at all');
-    const e = await rpcError(s.client.request('store/restore', { path: bad }), ErrorCodes.BackupInvalid);
+    const e = await rpcError(s.client.request('store/restore', { path: 'bad.backup' }), ErrorCodes.BackupInvalid);
     assert.match(e.message, /nothing was changed/);
     const missing = await rpcError(
-      s.client.request('store/restore', { path: bad + '.nope' }),
+      s.client.request('store/restore', { path: 'bad.backup.nope' }),
       ErrorCodes.BackupInvalid,
     );
     assert.match(missing.message, /no such file/);
     // A real backup with one byte flipped fails its checksum.
-    const good = await s.client.request<StoreBackup.Result>('store/backup', {
-      path: path.join(s.server.dataDir, 'good.backup'),
-    });
+    const good = await s.client.request<StoreBackup.Result>('store/backup', { path: 'good.backup' });
+    assert.equal(good.path, path.join(s.server.paths.backups, 'good.backup'));
     const { gunzipSync, gzipSync } = await import('node:zlib');
     const bundle = JSON.parse(gunzipSync(await fsp.readFile(good.path)).toString('utf8')) as {
       files: { path: string; base64: string }[];
@@ -218,6 +218,67 @@ describe('store/backup, store/restore, store/verify (socket)', function () {
     const tampered = await rpcError(s.client.request('store/restore', { path: good.path }), ErrorCodes.BackupInvalid);
     assert.match(tampered.message, /checksum mismatch on db\.json/);
     assert.deepEqual(await state(), before);
+  });
+});
+
+describe('store/backup and store/restore touch nothing outside <data dir>/backups (HTTP)', function () {
+  this.timeout(30_000);
+  const s = useServer(() => ({ transport: 'http', upstreamUrl: 'http://127.0.0.1:9/api/v1' }));
+
+  it('a path elsewhere (absolute, .., a symbolic link out) is refused with -32602 naming path; no file is written', async () => {
+    const outside = makeTempDir('crew-outside-');
+    const victim = path.join(outside, 'victim.txt');
+    await fsp.writeFile(victim, 'precious');
+    const token = await fsp.readFile(s.server.paths.token, 'utf8');
+    await fsp.mkdir(s.server.paths.backups, { recursive: true });
+    await fsp.symlink(outside, path.join(s.server.paths.backups, 'link-out'));
+    await fsp.symlink(victim, path.join(s.server.paths.backups, 'victim-link.backup'));
+    for (const p of [
+      victim,
+      path.join(outside, 'new.backup'),
+      '../token',
+      '../../x.backup',
+      'sub/../../escape.backup',
+      'link-out/victim.txt',
+      'link-out/new.backup',
+      'victim-link.backup',
+      s.server.paths.backups,
+    ]) {
+      const e = await rpcError(s.client.request('store/backup', { path: p }), ErrorCodes.InvalidParams);
+      assert.ok(e.message.startsWith('path: '), e.message);
+      assert.equal((e.data as { field: string }).field, 'path');
+      assert.ok(e.message.includes(s.server.paths.backups), 'says where backups go');
+    }
+    assert.equal(await fsp.readFile(victim, 'utf8'), 'precious', 'the file outside was not overwritten');
+    assert.deepEqual((await fsp.readdir(outside)).sort(), ['victim.txt'], 'nothing was created outside');
+    assert.equal(await fsp.readFile(s.server.paths.token, 'utf8'), token, 'the HTTP token was not overwritten');
+    await removeTempDir(outside);
+  });
+
+  it('store/restore reads only inside backups: probing another file is refused the same way, before any read', async () => {
+    for (const p of ['/etc/hostname', '../token', path.join(s.server.dataDir, 'store', 'db.json')]) {
+      const e = await rpcError(s.client.request('store/restore', { path: p }), ErrorCodes.InvalidParams);
+      assert.ok(e.message.startsWith('path: '), e.message);
+      assert.doesNotMatch(e.message, /no such file|not a gzip/, 'says nothing about the file it was pointed at');
+    }
+  });
+
+  it('a bare name, a relative name inside, and the default all land in backups, and restore by name works', async () => {
+    await s.client.request('budget/set', { scope: 'global', period: 'total', limitUsd: 3 });
+    const named = await s.client.request<StoreBackup.Result>('store/backup', { path: 'mine.backup' });
+    assert.equal(named.path, path.join(s.server.paths.backups, 'mine.backup'));
+    const nested = await s.client.request<StoreBackup.Result>('store/backup', { path: 'weekly/./w1.backup' });
+    assert.equal(nested.path, path.join(s.server.paths.backups, 'weekly', 'w1.backup'));
+    const inside = await s.client.request<StoreBackup.Result>('store/backup', {
+      path: path.join(s.server.paths.backups, 'abs.backup'),
+    });
+    assert.equal(inside.path, path.join(s.server.paths.backups, 'abs.backup'));
+    const dflt = await s.client.request<StoreBackup.Result>('store/backup', {});
+    assert.equal(path.dirname(dflt.path), s.server.paths.backups);
+    await s.client.request('budget/set', { scope: 'crew:later', period: 'total', limitUsd: 4 });
+    const r = await s.client.request<StoreRestore.Result>('store/restore', { path: 'mine.backup' });
+    assert.equal(r.restoredFrom, named.path);
+    assert.equal(r.budgets, 1);
   });
 });
 
