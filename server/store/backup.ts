@@ -97,6 +97,13 @@ export async function backupFileIn(backupsDir: string, name: string, field = 'pa
   if (name.includes('\0')) throw refuse('contains a NUL byte');
   const target = path.resolve(base, name);
   if (!within(base, target) || target === base) throw refuse(`"${name}" is not a file in the backups folder`);
+  if (
+    path
+      .relative(base, target)
+      .split(path.sep)
+      .some((part) => Buffer.byteLength(part) > 255)
+  )
+    throw refuse('has a name longer than 255 bytes');
   await fsp.mkdir(base, { recursive: true, mode: 0o700 });
   const realBase = await fsp.realpath(base);
   // The nearest part of the path that exists (the file itself when it does) must really be inside the folder:
@@ -106,11 +113,15 @@ export async function backupFileIn(backupsDir: string, name: string, field = 'pa
     try {
       real = await fsp.realpath(probe);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && probe !== base) continue;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && probe !== base) continue;
+      if (code === 'ENOTDIR') throw refuse(`"${name}" goes through something that is not a folder`);
+      if (code === 'ELOOP') throw refuse(`"${name}" leads into a loop of symbolic links`);
       throw e;
     }
     if (!within(realBase, real) || (probe === target && real === realBase))
       throw refuse(`"${name}" leads out of the backups folder through a symbolic link`);
+    if (probe === target && (await fsp.stat(real)).isDirectory()) throw refuse(`"${name}" is a folder`);
     return target;
   }
 }

@@ -279,6 +279,13 @@ describe('store/backup and store/restore touch nothing outside <data dir>/backup
     const r = await s.client.request<StoreRestore.Result>('store/restore', { path: 'mine.backup' });
     assert.equal(r.restoredFrom, named.path);
     assert.equal(r.budgets, 1);
+
+    // Odd names inside the folder get a -32602 naming path too, never an internal error.
+    for (const method of ['store/backup', 'store/restore'])
+      for (const p of ['weekly', 'mine.backup/inner.backup', `${'x'.repeat(300)}.backup`]) {
+        const e = await rpcError(s.client.request(method, { path: p }), ErrorCodes.InvalidParams);
+        assert.ok(e.message.startsWith('path: '), `${method} ${p}: ${e.message}`);
+      }
   });
 });
 
