@@ -27,7 +27,8 @@ export const errors = {
   invalidParams: (message: string, data: InvalidParamsData) => new DomainError(ErrorCodes.InvalidParams, message, data),
   notFound: (entity: string, id: string) =>
     new DomainError(ErrorCodes.NotFound, `${entity} "${id}" not found`, { entity, id } satisfies NotFoundData),
-  budgetExceeded: (message: string, data: BudgetExceededData) => new DomainError(ErrorCodes.BudgetExceeded, message, data),
+  budgetExceeded: (message: string, data: BudgetExceededData) =>
+    new DomainError(ErrorCodes.BudgetExceeded, message, data),
   unknownModel: (model: string, suggestions: string[]) =>
     new DomainError(
       ErrorCodes.UnknownModel,

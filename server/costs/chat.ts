@@ -175,7 +175,8 @@ export class ChatService {
       } finally {
         this.budgets.release(reservation.id);
       }
-      if (cancelled) throw new DomainError(ErrorCodes.RequestCancelled, 'request cancelled; the reservation was released');
+      if (cancelled)
+        throw new DomainError(ErrorCodes.RequestCancelled, 'request cancelled; the reservation was released');
       throw e;
     }
   }
