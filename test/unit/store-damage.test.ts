@@ -319,6 +319,30 @@ describe('store damage: vector files carry checksums', () => {
     await r.close();
   });
 
+  it('a new last segment holding only zeros (its first write never finished) is dropped; damaged magic is refused', async () => {
+    const repo = await FileVectorRepository.open(dir);
+    await repo.put([{ id: 'a', embedderId: E, vector: vec(1) }]);
+    await repo.close();
+    const zeros = Buffer.alloc(300);
+    await fsp.writeFile(file(2), zeros);
+    const errors: string[] = [];
+    const r = await FileVectorRepository.open(dir, { onError: (m) => errors.push(m) });
+    assert.deepEqual(
+      [...r.entries(E)].map(([id]) => id),
+      ['a'],
+    );
+    await r.put([{ id: 'b', embedderId: E, vector: vec(2) }]);
+    await r.close();
+    const back = await FileVectorRepository.open(dir);
+    assert.deepEqual([...back.entries(E)].map(([id]) => id).sort(), ['a', 'b']);
+    await back.close();
+
+    const damaged = Buffer.from(await fsp.readFile(file(2)));
+    damaged.write('XRVL', 0, 'latin1');
+    await fsp.writeFile(file(2), damaged);
+    await refused(() => FileVectorRepository.open(dir), MemoryStoreCorrupt, file(2), /header/, damaged);
+  });
+
   it('reads a version 1 file (no checksums) exactly, appends to a new segment, and rewrites it as version 2', async () => {
     // A version 1 segment as the previous build wrote it: header without checksum, records without checksums.
     await fsp.mkdir(dir, { recursive: true });

@@ -601,18 +601,24 @@ async function readHeader(file: string, tornAllowed: boolean): Promise<Header | 
     const version = whole ? fixed.readUInt16LE(4) : 0;
     const idLen = whole ? fixed.readUInt16LE(12) : 0;
     const length = HEADER_FIXED + idLen + (version === LEGACY_VERSION ? 0 : CRC_BYTES);
-    if (!whole || size < length) {
+    // A first write (header + first records) that never finished: too short for its header, or zeros only.
+    // Anything else wrong with a header is damage, refused with the file left as it is.
+    const torn = !whole || (fixed.toString('latin1', 0, 4) !== MAGIC && (await zerosFrom(fh, 0, size)));
+    if (whole && !torn) {
+      if (fixed.toString('latin1', 0, 4) !== MAGIC)
+        throw new MemoryStoreCorrupt(file, 'header', 'is not a vector file');
+      if (version !== VERSION && version !== LEGACY_VERSION)
+        throw new MemoryStoreCorrupt(
+          file,
+          'header',
+          `has format version ${version}; this build reads ${LEGACY_VERSION} and ${VERSION}`,
+        );
+    }
+    if (torn || size < length) {
       if (!tornAllowed) throw new MemoryStoreCorrupt(file, 'header', 'is cut short');
-      await fh.truncate(0);
+      await fsp.truncate(file, 0); // (fh is read-only)
       return undefined;
     }
-    if (fixed.toString('latin1', 0, 4) !== MAGIC) throw new MemoryStoreCorrupt(file, 'header', 'is not a vector file');
-    if (version !== VERSION && version !== LEGACY_VERSION)
-      throw new MemoryStoreCorrupt(
-        file,
-        'header',
-        `has format version ${version}; this build reads ${LEGACY_VERSION} and ${VERSION}`,
-      );
     const head = Buffer.alloc(length);
     await fh.read(head, 0, length, 0);
     if (
