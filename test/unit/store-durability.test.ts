@@ -325,6 +325,39 @@ describe('durability is observable: acknowledged writes are on disk (recording f
     await store.close();
   });
 
+  it('ledger: a write that fails halfway is cut back off the file, and later writes are refused until a reopen', async () => {
+    const dir = path.join(root, 'ledger');
+    const ledger = await FileLedger.open(dir);
+    const seg = path.join(dir, '000001.jsonl');
+    await ledger.append(row());
+    const good = await fsp.readFile(seg);
+    // The disk fills up in the middle of the next write: half the bytes land, then ENOSPC.
+    const enospc = () => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    const failing = Object.assign(Object.create(rec) as FileLayer, {
+      write: async (fd: number, buf: Uint8Array, offset: number, length: number) => {
+        await rec.write(fd, buf, offset, Math.ceil(length / 2));
+        throw enospc();
+      },
+      writeSync: () => {
+        throw enospc();
+      },
+    });
+    const undo = useFileLayer(failing);
+    try {
+      await assert.rejects(ledger.append(row({ ts: T0 + 1 })), /ENOSPC/);
+    } finally {
+      undo();
+    }
+    assert.ok((await fsp.readFile(seg)).equals(good), 'no partial line is left in the segment');
+    await assert.rejects(ledger.append(row({ ts: T0 + 2 })), /restart the server/);
+    await assert.rejects(ledger.settleCost(1, 5, '0.000000000005'), /restart the server/);
+    await ledger.close();
+    const back = await FileLedger.open(dir);
+    assert.equal(back.count(), 1);
+    assert.equal((await back.append(row({ ts: T0 + 3 }))).id, 2, 'ids go on from what is on disk');
+    await back.close();
+  });
+
   it('the recording layer sees a write that skips the sync (the check itself can fail)', async () => {
     // A plain write through the layer with neither O_DSYNC nor an fsync must be caught by the assertion.
     const file = path.join(root, 'plain.txt');
