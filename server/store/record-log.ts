@@ -199,6 +199,9 @@ export abstract class RecordLog<T extends { id: string }> {
     const refused = this.refusal();
     if (refused) return Promise.reject(refused);
     if (!records.length) return Promise.resolve();
+    // Never write a record the next start would refuse to read back: checked whole, before anything changes.
+    const bad = records.findIndex((r) => !this.codec.is(r));
+    if (bad >= 0) return Promise.reject(new TypeError(`not a ${this.codec.what} record: ${records[bad]!.id}`));
     const jsons: string[] = [];
     for (const r of records) {
       const rec = this.codec.copy(r);

@@ -175,6 +175,33 @@ describe('store damage: the ledger', () => {
   });
 });
 
+describe('store damage: nothing is written that could not be read back', () => {
+  it('a ledger row with a NaN cost, or a memory/run of the wrong shape, is refused before anything changes', async () => {
+    const ledgerDir = path.join(root, 'ledger');
+    const l = await FileLedger.open(ledgerDir);
+    await l.append(row());
+    await assert.rejects(l.append(row({ costPico: NaN })), /costPico NaN is not a whole number/);
+    await assert.rejects(l.append(row({ cost: 'lots' })), /cost "lots" is not a decimal/);
+    await assert.rejects(l.settleCost(1, 1.5, '0.0000000000015'), /not exact/);
+    assert.equal(l.count(), 1);
+    assert.equal((await l.append(row({ ts: T0 + 1 }))).id, 2, 'ids are not used up by refused rows');
+    await l.close();
+    const reopened = await FileLedger.open(ledgerDir);
+    assert.equal(reopened.count(), 2, 'the file opens: nothing unreadable went in');
+    await reopened.close();
+
+    const memDir = path.join(root, 'memory');
+    const m = await FileMemoryRepository.open(memDir);
+    await assert.rejects(m.put([mem('ok'), { ...mem('bad'), importance: NaN }]), /not a memory record: bad/);
+    assert.equal(m.count(), 0, 'refused whole');
+    await m.close();
+    const runDir = path.join(root, 'runs');
+    const r = await FileRunRepository.open(runDir);
+    await assert.rejects(r.put([{ ...run('run_1'), output: undefined as unknown as string }]), /not a run record/);
+    await r.close();
+  });
+});
+
 describe('store damage: memories, runs and access figures', () => {
   it('memory log: a last line of null, a garbled complete last line, a record of the wrong shape', async () => {
     const dir = path.join(root, 'memory');

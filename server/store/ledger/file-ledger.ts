@@ -155,6 +155,9 @@ export class FileLedger implements LedgerRepository {
 
   append(row: NewLedgerRow, opts: { alone?: boolean } = {}): Promise<LedgerRow> {
     if (this.failed) return Promise.reject(this.failed);
+    // Never write a row the next start would refuse to read back (a NaN cost would be `null` in the file).
+    const bad = newRowProblem(row);
+    if (bad) return Promise.reject(new RangeError(`ledger row refused: ${bad}`));
     // Rows are kept in time order so reports can binary-search ranges.
     const ts = Math.max(row.ts, this.lastTs);
     this.lastTs = ts;
@@ -176,6 +179,8 @@ export class FileLedger implements LedgerRepository {
 
   async settleCost(id: number, costPico: number, cost: string): Promise<LedgerRow | undefined> {
     if (this.failed) throw this.failed;
+    if (!Number.isSafeInteger(costPico) || !isCostText(cost))
+      throw new RangeError(`ledger correction refused: cost ${String(costPico)} / "${cost}" is not exact`);
     if (!this.cols.setCost(id, costPico, cost)) return undefined;
     await this.enqueue(JSON.stringify({ fix: id, $: costPico, d: cost } satisfies FixLine));
     return this.cols.get(id);
@@ -402,6 +407,16 @@ function isCostText(v: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+/** What about a row to append would not survive the trip to disk and back, or undefined. */
+function newRowProblem(r: NewLedgerRow): string | undefined {
+  if (!isFiniteNumber(r.ts)) return `ts ${String(r.ts)} is not a time`;
+  if (typeof r.model !== 'string') return 'model is not a string';
+  if (!Number.isSafeInteger(r.costPico)) return `costPico ${String(r.costPico)} is not a whole number`;
+  if (!isCostText(r.cost)) return `cost "${String(r.cost)}" is not a decimal`;
+  if (!isFiniteNumber(r.latencyMs)) return `latencyMs ${String(r.latencyMs)} is not a number`;
+  return undefined;
 }
 
 /** What is wrong with a parsed ledger line, or undefined for a row with id `nextId` or a correction. */
