@@ -381,7 +381,12 @@ export namespace StoreVerify {
 export namespace StoreBackup {
   export const method = 'store/backup';
   export interface Params {
-    /** Where to write the backup; default: `<dataDir>/backups/crew-<timestamp>.backup`. */
+    /**
+     * A file name in `<dataDir>/backups/` (or a path that resolves inside that folder); default:
+     * `crew-<timestamp>.backup` there. The server writes nowhere else: anything outside the folder (an absolute path
+     * elsewhere, `..`, a symbolic link leading out) is refused with -32602 naming `path`. `crew store backup --output`
+     * copies the backup to any place the user names.
+     */
     path?: string;
   }
   export interface Result {
@@ -396,6 +401,11 @@ export namespace StoreBackup {
 export namespace StoreRestore {
   export const method = 'store/restore';
   export interface Params {
+    /**
+     * A backup in `<dataDir>/backups/`, by file name (or a path that resolves inside that folder); the server reads
+     * nowhere else (-32602 naming `path`). `crew store restore <file>` copies a backup from anywhere into the folder
+     * first.
+     */
     path: string;
   }
   export interface Result {

@@ -41,12 +41,27 @@ export function dataDirPaths(dataDir: string): DataDirPaths {
   };
 }
 
-/** Unix socket paths are limited to ~104 bytes; a long data dir gets a socket in the temp dir instead. */
+/**
+ * Unix socket paths are limited to ~104 bytes; a long data dir gets its socket in the user's private socket folder
+ * instead (see privateSocketDir), never directly in the shared temp dir, where another user could squat the name.
+ */
 function defaultSocketPath(dir: string): string {
   const hash = createHash('sha256').update(dir).digest('hex').slice(0, 16);
   if (process.platform === 'win32') return `\\\\.\\pipe\\openrouter-crew-${hash}`;
   const inDir = path.join(dir, 'crew.sock');
-  return Buffer.byteLength(inDir) < 100 ? inDir : path.join(os.tmpdir(), `openrouter-crew-${hash}.sock`);
+  return Buffer.byteLength(inDir) < 100 ? inDir : path.join(privateSocketDir(), `${hash}.sock`);
+}
+
+/**
+ * The folder for sockets that do not fit in their data directory: `$XDG_RUNTIME_DIR/openrouter-crew` (a per-user
+ * folder the system made private) or else `<temp dir>/openrouter-crew-<uid>`. The server creates it 0700 and
+ * refuses to use one that is not a folder of this user's with mode 0700.
+ */
+export function privateSocketDir(env: NodeJS.ProcessEnv = process.env): string {
+  const runtime = env.XDG_RUNTIME_DIR;
+  if (runtime && path.isAbsolute(runtime)) return path.join(runtime, 'openrouter-crew');
+  const uid = typeof process.getuid === 'function' ? process.getuid() : os.userInfo().username;
+  return path.join(os.tmpdir(), `openrouter-crew-${uid}`);
 }
 
 /** Whether a process with this pid is alive (signal 0 probes without signalling). */

@@ -64,7 +64,7 @@ import { toEntry } from './costs/chat';
 import { picoToUsd } from './costs/money';
 import { errors, DomainError } from './errors';
 import { ErrorCodes } from '../protocol';
-import { installBackup, readBackup } from './store/backup';
+import { backupFileIn, installBackup, readBackup } from './store/backup';
 import { SCHEMA_VERSION } from './store/schema';
 import { registerSecret } from './log';
 
@@ -314,12 +314,12 @@ export function registerHandlers(app: App): void {
     return { ok: checks.every((c) => c.ok), schemaVersion: SCHEMA_VERSION, checks };
   });
   r.register('store/backup', async (p: StoreBackup.Params): Promise<StoreBackup.Result> => {
-    const file = p.path ? path.resolve(p.path) : defaultBackupPath(app);
+    const file = p.path ? await backupFileIn(app.paths.backups, p.path) : defaultBackupPath(app);
     const out = await app.archive.whileIdle(() => app.store.backup(file));
     return { ...out, ledgerEntries: app.store.ledger.count() };
   });
   r.register('store/restore', async (p: StoreRestore.Params): Promise<StoreRestore.Result> => {
-    const file = path.resolve(p.path);
+    const file = await backupFileIn(app.paths.backups, p.path);
     const bundle = await readBackup(file);
     const previous = await app.archive.whileIdle(() => app.store.backup(defaultBackupPath(app, 'pre-restore')));
     await app.archive.close();

@@ -12,9 +12,10 @@ import type net from 'node:net';
 import { parseArgs } from 'node:util';
 import type { DiscoveryFile } from '../protocol';
 import { PROTOCOL_VERSION } from '../protocol';
-import { dataDirPaths, defaultDataDir } from '../protocol/node';
+import { dataDirPaths, defaultDataDir, privateSocketDir } from '../protocol/node';
 import { App, SERVER_VERSION } from './app';
 import { acquireLock, LockHeld } from './daemon/lock';
+import { prepareSocketPath, SocketPathUnsafe } from './daemon/socket-dir';
 import { loadOrCreateToken, readKeyFile } from './daemon/token';
 import { createLogger, registerSecret, type Logger, type LogLevel } from './log';
 import { DEFAULT_BASE_URL } from './openrouter/client';
@@ -42,6 +43,9 @@ Usage: crew-server [options]
   -h, --help
 
 Environment: OPENROUTER_API_KEY, OPENROUTER_BASE_URL (default ${DEFAULT_BASE_URL}), CREW_DATA_DIR, CREW_SANDBOX=1
+
+Exit codes: 2 bad arguments, 3 another crew-server serves the data dir, 4 the store cannot be used as it is
+(damaged or newer; the message names the file and how to restore), 5 the socket path is not safe to use.
 
 Example: crew-server --data-dir ~/.crew --port 8787`;
 
@@ -95,6 +99,15 @@ async function main(): Promise<void> {
   keepServing(log, () => giveUp());
   const paths = dataDirPaths(args['data-dir'] ?? defaultDataDir());
   await fsp.mkdir(paths.dataDir, { recursive: true, mode: 0o700 });
+  if (socketPath) {
+    try {
+      await prepareSocketPath(socketPath, privateSocketDir());
+    } catch (e) {
+      if (!(e instanceof SocketPathUnsafe)) throw e;
+      process.stderr.write(`crew-server: ${e.message}\n`);
+      process.exit(5);
+    }
+  }
 
   let release: () => Promise<void>;
   try {

@@ -1,6 +1,10 @@
 /**
  * Backups: one gzip file holding every file of the store folder with its sha256, plus a sha256 of the whole
  * bundle. Restoring verifies all of it before anything on disk changes, then swaps the store folder in one rename.
+ *
+ * The server reads and writes backups only inside `<data dir>/backups/` (backupFileIn): a path from a request (over
+ * HTTP, from anything holding the token) must never name a file elsewhere, to overwrite or to probe. The CLI, which
+ * runs as the user on the user's machine, copies a backup out of that folder or into it.
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
@@ -8,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { ErrorCodes } from '../../protocol';
-import { DomainError } from '../errors';
+import { DomainError, errors } from '../errors';
 import { syncDir, writeDurably } from './durable-file';
 import { SCHEMA_VERSION } from './schema';
 
@@ -69,6 +73,57 @@ export async function writeBackup(
   await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   await writeDurably(file, packed);
   return { path: file, bytes: packed.length, sha256: sha256(packed) };
+}
+
+/** Whether `p` is `dir` itself or inside it (both resolved). */
+function within(dir: string, p: string): boolean {
+  const rel = path.relative(dir, p);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
+/**
+ * The file a request's `path` names in the backups folder: a file name, or a relative path (or an absolute one)
+ * that resolves inside it, with no symbolic link leading out of it. Anything else is refused (-32602 naming
+ * `field`) before any file is touched. Creates the folder if needed.
+ */
+export async function backupFileIn(backupsDir: string, name: string, field = 'path'): Promise<string> {
+  const base = path.resolve(backupsDir);
+  const refuse = (why: string) =>
+    errors.invalidParams(
+      `${field}: ${why}; the server reads and writes backups only in ${base} (name a file there; ` +
+        `"crew store backup --output" and "crew store restore" copy a backup out of it or into it)`,
+      { field, issues: [{ field, message: why }] },
+    );
+  if (name.includes('\0')) throw refuse('contains a NUL byte');
+  const target = path.resolve(base, name);
+  if (!within(base, target) || target === base) throw refuse(`"${name}" is not a file in the backups folder`);
+  if (
+    path
+      .relative(base, target)
+      .split(path.sep)
+      .some((part) => Buffer.byteLength(part) > 255)
+  )
+    throw refuse('has a name longer than 255 bytes');
+  await fsp.mkdir(base, { recursive: true, mode: 0o700 });
+  const realBase = await fsp.realpath(base);
+  // The nearest part of the path that exists (the file itself when it does) must really be inside the folder:
+  // a symbolic link in the way would lead the read or write elsewhere.
+  for (let probe = target; ; probe = path.dirname(probe)) {
+    let real: string;
+    try {
+      real = await fsp.realpath(probe);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && probe !== base) continue;
+      if (code === 'ENOTDIR') throw refuse(`"${name}" goes through something that is not a folder`);
+      if (code === 'ELOOP') throw refuse(`"${name}" leads into a loop of symbolic links`);
+      throw e;
+    }
+    if (!within(realBase, real) || (probe === target && real === realBase))
+      throw refuse(`"${name}" leads out of the backups folder through a symbolic link`);
+    if (probe === target && (await fsp.stat(real)).isDirectory()) throw refuse(`"${name}" is a folder`);
+    return target;
+  }
 }
 
 function invalid(file: string, why: string): DomainError {

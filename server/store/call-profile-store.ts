@@ -7,9 +7,9 @@
  * `debounceMs`, and `flush`/`close` write what is pending. The file holds aggregates, not calls, so it stays small
  * (one record per agent and model per day), and days older than RETENTION_DAYS are dropped.
  */
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { CACHE_LIFETIME_MS, tokenBucket } from '../costs/call-profiles';
+import { isFiniteNumber, isObject, parseJsonDocument, StoreFileCorrupt } from './corrupt';
 import { readTextIfExists, writeDurably } from './durable-file';
 import type { AgentDayProfile, CallProfileRepository, CallShape, PrefixDayProfile } from './repositories';
 
@@ -35,6 +35,34 @@ const dayOf = (dayNumber: number): string => new Date(dayNumber * DAY_MS).toISOS
 const dayNumberOf = (day: string): number => Math.floor(Date.parse(`${day}T00:00:00.000Z`) / DAY_MS);
 const agentKey = (crew: string | null, agent: string | null, model: string): string =>
   `${crew ?? ''}\u0000${agent ?? ''}\u0000${model}`;
+
+const isDayText = (d: unknown) => typeof d === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(d);
+const isNullableText = (v: unknown) => v === null || typeof v === 'string';
+
+/** What is wrong with a parsed call-profiles file, or undefined. */
+function profileFileProblem(v: unknown): string | undefined {
+  if (!isObject(v) || v.format !== FORMAT) return 'is not a call-profiles file';
+  if (v.version !== 1) return `has format version ${String(v.version)}; this build reads 1`;
+  if (!Array.isArray(v.agents) || !Array.isArray(v.prefixes)) return 'has no "agents" and "prefixes" lists';
+  const keyed = (x: unknown): x is Record<string, unknown> =>
+    isObject(x) && isDayText(x.day) && isNullableText(x.crew) && isNullableText(x.agent) && typeof x.model === 'string';
+  const counts = (x: Record<string, unknown>, keys: string[]) => keys.every((k) => isFiniteNumber(x[k]));
+  const a = v.agents.findIndex(
+    (x) =>
+      !keyed(x) ||
+      !counts(x, ['calls', 'maxTokensSum', 'maxTokensMax', 'completionSum', 'completionMax']) ||
+      !isObject(x.completionHistogram),
+  );
+  if (a >= 0) return `agents entry ${a + 1} is not a day's agent profile`;
+  const p = v.prefixes.findIndex(
+    (x) =>
+      !keyed(x) ||
+      typeof x.sha256 !== 'string' ||
+      !counts(x, ['calls', 'cachedCalls', 'prefixTokens', 'writes', 'lastAt']),
+  );
+  if (p >= 0) return `prefixes entry ${p + 1} is not a day's prefix profile`;
+  return undefined;
+}
 
 export class FileCallProfileRepository implements CallProfileRepository {
   /** By UTC day number. */
@@ -67,21 +95,13 @@ export class FileCallProfileRepository implements CallProfileRepository {
   private async load(): Promise<void> {
     const text = await readTextIfExists(this.file);
     if (text === undefined) return;
-    let parsed: ProfileFile;
-    try {
-      parsed = JSON.parse(text) as ProfileFile;
-      if (parsed.format !== FORMAT || !Array.isArray(parsed.agents) || !Array.isArray(parsed.prefixes))
-        throw new Error('not a call-profiles file');
-    } catch (e) {
-      // Statistics for recommendations, not records anyone relies on: keep the damaged file aside and start over
-      // rather than refuse to start the server.
-      const aside = `${this.file}.damaged-${Date.now()}`;
-      await fsp.rename(this.file, aside);
-      this.onError(`${this.file} could not be read (${(e as Error).message}); moved to ${aside}, starting empty`);
-      return;
-    }
-    for (const a of parsed.agents) this.day(dayNumberOf(a.day)).agents.set(agentKey(a.crew, a.agent, a.model), a);
-    for (const p of parsed.prefixes)
+    // Refused when damaged, like every store file: the recommendations it feeds would otherwise quietly start over.
+    const parsed = parseJsonDocument(this.file, text);
+    const problem = profileFileProblem(parsed);
+    if (problem) throw new StoreFileCorrupt(this.file, 'as a whole', problem);
+    const file = parsed as ProfileFile;
+    for (const a of file.agents) this.day(dayNumberOf(a.day)).agents.set(agentKey(a.crew, a.agent, a.model), a);
+    for (const p of file.prefixes)
       this.day(dayNumberOf(p.day)).prefixes.set(`${agentKey(p.crew, p.agent, p.model)}\u0000${p.sha256}`, p);
   }
 

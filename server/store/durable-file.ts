@@ -3,9 +3,11 @@
  * directory. steno (lowdb's default) renames atomically but never fsyncs, so an acknowledged write could vanish
  * on power loss. Concurrent writes coalesce: callers that arrive during a write share the next one.
  */
-import { promises as fsp } from 'node:fs';
+import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Adapter } from 'lowdb';
+import { writeAll } from './append-io';
+import { files } from './fs-layer';
 
 export class DurableJsonFile<T> implements Adapter<T> {
   private inFlight: Promise<void> | undefined;
@@ -48,24 +50,40 @@ export class DurableJsonFile<T> implements Adapter<T> {
 export async function writeDurably(filename: string, content: string | Uint8Array): Promise<void> {
   const dir = path.dirname(filename);
   const tmp = path.join(dir, `.${path.basename(filename)}.${process.pid}.tmp`);
-  const fh = await fsp.open(tmp, 'w', 0o600);
+  const io = files();
+  const { O_WRONLY, O_CREAT, O_TRUNC } = fs.constants;
+  const fd = await io.open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o600);
   try {
-    await fh.writeFile(content);
-    await fh.sync();
+    await writeAll(fd, typeof content === 'string' ? Buffer.from(content) : content);
+    await io.fsync(fd);
   } finally {
-    await fh.close();
+    await io.close(fd);
   }
-  await fsp.rename(tmp, filename);
+  await io.rename(tmp, filename);
   await syncDir(dir);
 }
 
+/** Makes the names in `dir` durable (a file created, renamed or removed in it). */
 export async function syncDir(dir: string): Promise<void> {
   if (process.platform === 'win32') return;
-  const d = await fsp.open(dir, 'r');
+  const io = files();
+  const fd = await io.open(dir, fs.constants.O_RDONLY);
   try {
-    await d.sync();
+    await io.fsync(fd);
   } finally {
-    await d.close();
+    await io.close(fd);
+  }
+}
+
+/** As syncDir, on the caller's thread. */
+export function syncDirSync(dir: string): void {
+  if (process.platform === 'win32') return;
+  const io = files();
+  const fd = io.openSync(dir, fs.constants.O_RDONLY);
+  try {
+    io.fsyncSync(fd);
+  } finally {
+    io.closeSync(fd);
   }
 }
 

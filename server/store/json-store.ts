@@ -11,11 +11,12 @@ import type { AppliedRecommendation, BudgetAlert } from '../../protocol';
 import type { Clock } from '../clock';
 import { silentLogger, type Logger } from '../log';
 import { DomainError } from '../errors';
-import { DurableJsonFile } from './durable-file';
-import { FileLedger, LedgerCorrupt } from './ledger/file-ledger';
+import { StoreFileCorrupt } from './corrupt';
+import { DurableJsonFile, readTextIfExists } from './durable-file';
+import { FileLedger } from './ledger/file-ledger';
 import { FileAccessRepository } from './memory/access-store';
 import { FileCallProfileRepository } from './call-profile-store';
-import { FileMemoryRepository, MemoryStoreCorrupt } from './memory/memory-log';
+import { FileMemoryRepository } from './memory/memory-log';
 import { FileRunRepository } from './runs/run-log';
 import { FileVectorRepository } from './memory/vector-file';
 import type {
@@ -168,24 +169,34 @@ export class JsonStore implements StoreHandle {
   private async load(backupsDir: string): Promise<void> {
     await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
     const adapter = new DurableJsonFile<DbData>(this.dbFile);
+    const restoreHint = `Restore a backup with "crew store restore <file>" (backups are in ${backupsDir})`;
+    // Only a missing file is a new store. Anything there that is not a store document (`null`, a list, a number)
+    // is damage like any other: replacing it with an empty store would drop every budget without a word.
+    const text = await readTextIfExists(this.dbFile);
     let raw: unknown;
-    try {
-      raw = await adapter.read();
-    } catch (e) {
-      throw new StoreError(
-        ErrorCodes.StoreCorrupt,
-        `the store ${this.dbFile} is not valid JSON (${(e as Error).message}); it was left untouched. ` +
-          `Restore a backup with "crew store restore <file>" (backups are in ${backupsDir}), or move the file away to start empty.`,
-      );
+    if (text !== undefined) {
+      try {
+        raw = JSON.parse(text);
+      } catch (e) {
+        throw new StoreError(
+          ErrorCodes.StoreCorrupt,
+          `the store ${this.dbFile} is not valid JSON (${(e as Error).message}); it was left untouched. ` +
+            `${restoreHint}, or move the file away to start empty.`,
+        );
+      }
     }
     let data: DbData;
-    if (raw === null) {
+    if (text === undefined) {
       data = emptyDb(new Date(this.clock.now()));
     } else {
       const damaged = (problem: string) =>
         new StoreError(
           ErrorCodes.StoreCorrupt,
-          `the store ${this.dbFile} is damaged: ${problem}; it was left untouched. Restore a backup with "crew store restore <file>" (backups are in ${backupsDir}).`,
+          `the store ${this.dbFile} is damaged: ${problem}; it was left untouched. ${restoreHint}.`,
+        );
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+        throw damaged(
+          `the top level is ${raw === null ? 'null' : Array.isArray(raw) ? 'a list' : typeof raw}, not a store document`,
         );
       const version = (raw as Partial<DbData>)?.schemaVersion;
       if (typeof version !== 'number' || !Number.isInteger(version))
@@ -220,7 +231,6 @@ export class JsonStore implements StoreHandle {
       data = doc as unknown as DbData;
     }
     this.db = new Low(adapter, data);
-    if (raw === null || (raw as DbData).schemaVersion !== data.schemaVersion) await this.db.write();
     this.modelFile = new DurableJsonFile<ModelCacheRecord>(path.join(this.dir, 'models-cache.json'));
     const onError = (m: string) => this.log.error(m);
     try {
@@ -231,13 +241,16 @@ export class JsonStore implements StoreHandle {
       this.callProfilesImpl = await FileCallProfileRepository.open(this.dir, { onError });
       this.runImpl = await FileRunRepository.open(path.join(this.dir, 'runs'), { onError });
     } catch (e) {
-      if (e instanceof LedgerCorrupt || e instanceof MemoryStoreCorrupt)
+      if (e instanceof StoreFileCorrupt)
         throw new StoreError(
           ErrorCodes.StoreCorrupt,
-          `the store is damaged: ${e.message}; it was left untouched. Restore a backup with "crew store restore <file>" (backups are in ${backupsDir}).`,
+          `the store is damaged: ${e.message}; it was left untouched. ${restoreHint}.`,
+          { file: e.file, where: e.where },
         );
       throw e;
     }
+    // Written only once every part of the store has opened: a start refused for damage changes no file.
+    if (text === undefined || (raw as DbData).schemaVersion !== data.schemaVersion) await this.db.write();
   }
 
   get schemaVersion(): number {

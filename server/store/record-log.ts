@@ -10,9 +10,12 @@
  * a crash before the snapshot's rename leaves the old snapshot + all segments, and a crash after it leaves the new
  * snapshot + segments it supersedes, which the load skips (and deletes): nothing lost, nothing applied twice.
  */
-import { promises as fsp } from 'node:fs';
+import fs from 'node:fs';
 import path from 'node:path';
+import { writeAll } from './append-io';
+import { isNonNegInt, isObject, isStringArray, unknownKeys } from './corrupt';
 import { syncDir } from './durable-file';
+import { files } from './fs-layer';
 import {
   ensureDir,
   listSegments,
@@ -26,6 +29,9 @@ import {
 } from './memory/segment-io';
 
 const SNAPSHOT = 'snapshot.jsonl';
+const HEADER_KEYS = new Set(['snapshot', 'through', 'count']);
+const PUT_KEYS = new Set(['op', 'r', 'rs']);
+const DEL_KEYS = new Set(['op', 'ids']);
 const SEGMENT = /^log-(\d{6})\.jsonl$/;
 const segName = (seq: number) => `log-${String(seq).padStart(6, '0')}.jsonl`;
 /** `{"op":"put","r":` + `}` + newline around a record's JSON, in a snapshot or a one-record put. */
@@ -109,9 +115,15 @@ export abstract class RecordLog<T extends { id: string }> {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     if (snap) {
-      const head = snap[0]?.value as Partial<SnapshotHeader> | undefined;
-      if (head?.snapshot !== 1 || typeof head.through !== 'number' || typeof head.count !== 'number')
-        throw new MemoryStoreCorrupt(snapFile, 'line 1', 'is not a snapshot header');
+      const head = snap[0]?.value;
+      if (
+        !isObject(head) ||
+        head.snapshot !== 1 ||
+        !isNonNegInt(head.through) ||
+        !isNonNegInt(head.count) ||
+        unknownKeys(head, HEADER_KEYS).length
+      )
+        throw new MemoryStoreCorrupt(snapFile, `line ${snap[0]?.n ?? 1}`, 'is not a snapshot header');
       if (snap.length - 1 !== head.count)
         throw new MemoryStoreCorrupt(
           snapFile,
@@ -121,9 +133,9 @@ export abstract class RecordLog<T extends { id: string }> {
       through = head.through;
       for (let i = 1; i < snap.length; i++) {
         const line = snap[i]!;
-        const v = line.value as PutLine<T>;
-        if (v.op !== 'put' || !this.codec.is(v.r))
-          throw new MemoryStoreCorrupt(snapFile, `line ${line.n}`, 'is not a record');
+        const v = line.value;
+        if (!isObject(v) || v.op !== 'put' || unknownKeys(v, PUT_KEYS).length || !this.codec.is(v.r))
+          throw new MemoryStoreCorrupt(snapFile, `line ${line.n}`, `is not a ${this.codec.what} record`);
         this.applyPut(this.codec.freeze(v.r), line.bytes);
         this.snapshotBytes += line.bytes;
       }
@@ -134,14 +146,15 @@ export abstract class RecordLog<T extends { id: string }> {
     const later = segs.filter((s) => s.seq > through);
     for (let i = 0; i < later.length; i++) {
       const { file } = later[i]!;
-      const lines = await readJsonLines<PutLine<T> | DelLine>(file, i === later.length - 1, this.onError);
+      const lines = await readJsonLines<unknown>(file, i === later.length - 1, this.onError);
       for (const { value, n, bytes } of lines) {
+        // Checked whole before anything is applied: a bad line changes nothing in memory either.
+        const op = this.operation(value);
+        if (!op) throw new MemoryStoreCorrupt(file, `line ${n}`, `is not a ${this.codec.what} operation`);
         this.logBytes += bytes;
-        if (value.op === 'put' && this.codec.is(value.r)) this.applyPut(this.codec.freeze(value.r), bytes);
-        else if (value.op === 'put' && Array.isArray(value.rs) && value.rs.every((r) => this.codec.is(r)))
-          for (const r of value.rs) this.applyPut(this.codec.freeze(r), Math.ceil(bytes / value.rs.length));
-        else if (value.op === 'del' && Array.isArray(value.ids)) this.applyDel(value.ids);
-        else throw new MemoryStoreCorrupt(file, `line ${n}`, `is not a ${this.codec.what} operation`);
+        if (op.op === 'del') this.applyDel(op.ids);
+        else if (op.r !== undefined) this.applyPut(this.codec.freeze(op.r), bytes);
+        else for (const r of op.rs!) this.applyPut(this.codec.freeze(r), Math.ceil(bytes / op.rs!.length));
       }
     }
     this.writer = new SegmentWriter({
@@ -149,6 +162,21 @@ export abstract class RecordLog<T extends { id: string }> {
       name: segName,
       seq: later.length ? later[later.length - 1]!.seq : through + 1,
     });
+  }
+
+  /** A log line as an operation, or undefined if it is not exactly one (no other fields, every record whole). */
+  private operation(v: unknown): PutLine<T> | DelLine | undefined {
+    if (!isObject(v)) return undefined;
+    if (v.op === 'del')
+      return unknownKeys(v, DEL_KEYS).length === 0 && isStringArray(v.ids) ? (v as unknown as DelLine) : undefined;
+    if (v.op !== 'put' || unknownKeys(v, PUT_KEYS).length) return undefined;
+    const one = v.r !== undefined;
+    const many = v.rs !== undefined;
+    if (one === many) return undefined;
+    if (one) return this.codec.is(v.r) ? (v as unknown as PutLine<T>) : undefined;
+    return Array.isArray(v.rs) && v.rs.length > 0 && v.rs.every((r) => this.codec.is(r))
+      ? (v as unknown as PutLine<T>)
+      : undefined;
   }
 
   get(id: string): T | undefined {
@@ -171,6 +199,9 @@ export abstract class RecordLog<T extends { id: string }> {
     const refused = this.refusal();
     if (refused) return Promise.reject(refused);
     if (!records.length) return Promise.resolve();
+    // Never write a record the next start would refuse to read back: checked whole, before anything changes.
+    const bad = records.findIndex((r) => !this.codec.is(r));
+    if (bad >= 0) return Promise.reject(new TypeError(`not a ${this.codec.what} record: ${records[bad]!.id}`));
     const jsons: string[] = [];
     for (const r of records) {
       const rec = this.codec.copy(r);
@@ -268,14 +299,15 @@ export abstract class RecordLog<T extends { id: string }> {
     const through = await this.writer.cut();
 
     const tmp = path.join(this.dir, `.${SNAPSHOT}.tmp`);
-    const fh = await fsp.open(tmp, 'w', 0o600);
+    const io = files();
+    const fd = await io.open(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
     let bytes = 0;
     try {
       let parts: string[] = [JSON.stringify({ snapshot: 1, through, count: records.length } satisfies SnapshotHeader)];
       let pending = parts[0]!.length;
       const emit = async () => {
         const buf = Buffer.from(parts.join('\n') + '\n');
-        await fh.write(buf);
+        await writeAll(fd, buf);
         bytes += buf.length;
         parts = [];
         pending = 0;
@@ -288,11 +320,11 @@ export abstract class RecordLog<T extends { id: string }> {
         if (pending >= 1 << 20) await emit();
       }
       if (parts.length) await emit();
-      await fh.sync();
+      await io.fsync(fd);
     } finally {
-      await fh.close();
+      await io.close(fd);
     }
-    await fsp.rename(tmp, path.join(this.dir, SNAPSHOT));
+    await io.rename(tmp, path.join(this.dir, SNAPSHOT));
     // The rename must be durable before the segments it replaces go.
     await syncDir(this.dir);
     this.snapshotBytes = bytes;

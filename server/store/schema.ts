@@ -104,7 +104,29 @@ export function checkShape(data: unknown): string | undefined {
     ...(d.schemaVersion >= 4 ? ['crewTokens', 'appliedRecommendations'] : []),
   ];
   for (const key of lists) {
-    if (!Array.isArray(d[key])) return `"${key}" is not a list`;
+    const list = d[key];
+    if (!Array.isArray(list)) return `"${key}" is not a list`;
+    const entryOk = key === 'firedAlerts' ? (x: unknown) => typeof x === 'string' : isEntry;
+    const bad = list.findIndex((x) => !entryOk(x));
+    if (bad >= 0) return `"${key}" entry ${bad + 1} is not ${key === 'firedAlerts' ? 'a key' : 'a record'}`;
   }
+  const budgets = d.budgets as Record<string, unknown>[];
+  for (let i = 0; i < budgets.length; i++) {
+    const problem = budgetProblem(budgets[i]!);
+    if (problem) return `"budgets" entry ${i + 1} ${problem}`;
+  }
+  return undefined;
+}
+
+const isEntry = (x: unknown): boolean => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** The fields budgets are enforced with; a budget that lost one would silently stop guarding. */
+function budgetProblem(b: Record<string, unknown>): string | undefined {
+  const text = (k: string) => typeof b[k] === 'string';
+  if (!text('id') || !text('scope') || !text('period') || !text('action'))
+    return 'lacks its id, scope, period or action';
+  if (typeof b.limit !== 'string' || !/^-?\d+(\.\d+)?$/.test(b.limit)) return 'has no decimal "limit"';
+  if (!Array.isArray(b.thresholds) || !b.thresholds.every((t) => typeof t === 'number' && Number.isFinite(t)))
+    return 'has no list of "thresholds"';
   return undefined;
 }

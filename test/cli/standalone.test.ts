@@ -1,7 +1,7 @@
 // Commands that need no daemon: --stdio mode, doctor, store backup/restore, the demo, and `crew sandbox`
 // (also used here as a real upstream for a non-sandbox server, to watch a stream arrive live).
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { ChatComplete, LedgerList, StoreBackup, StoreRestore } from '../../protocol';
 import type { Check } from '../../cli/commands/doctor';
@@ -90,7 +90,16 @@ describe('crew --stdio, doctor, store, demo, sandbox', function () {
     const restore = await crewJson<StoreRestore.Result>(['--stdio', 'store', 'restore', 'snap.backup'], opts);
     assert.equal(restore.run.code, 0, restore.run.stderr);
     assert.equal(restore.json.ledgerEntries, 1);
+    assert.equal(restore.json.restoredFrom, path.join(work, 'snap.backup'));
     assert.ok(existsSync(restore.json.previousBackup), 'the replaced state was backed up first');
+    // The server only ever wrote and read inside <data dir>/backups: the CLI moved the backup out to --output and
+    // copied the file to restore in (and removed that copy); what stays there is the pre-restore backup.
+    const kept = await fsp.readdir(path.join(dataDir, 'backups'));
+    assert.deepEqual(
+      kept.map((n) => n.replace(/\d.*/, '')),
+      ['pre-restore-'],
+      kept.join(', '),
+    );
     assert.equal((await crewJson<LedgerList.Result>(['--stdio', 'ledger'], opts)).json.total, 1);
 
     const verify = await crew(['--stdio', 'store', 'verify'], opts);

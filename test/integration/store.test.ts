@@ -15,7 +15,7 @@ import type {
   StoreRestore,
   StoreVerify,
 } from '../../protocol';
-import { SCHEMA_VERSION } from '../../server/store/schema';
+import { emptyDb, SCHEMA_VERSION } from '../../server/store/schema';
 import {
   launchServer,
   makeTempDir,
@@ -89,6 +89,51 @@ describe('store refuses what it cannot trust', function () {
   });
 });
 
+/** Starts a server on a data dir whose store holds `files` (relative to `<data dir>/store`); it must refuse. */
+async function refusedWithFiles(
+  files: Record<string, string>,
+): Promise<{ code: number | null; stderr: string; unchanged: boolean; storeDir: string }> {
+  const dataDir = makeTempDir();
+  const storeDir = path.join(dataDir, 'store');
+  for (const [rel, content] of Object.entries(files)) {
+    await fsp.mkdir(path.dirname(path.join(storeDir, rel)), { recursive: true });
+    await fsp.writeFile(path.join(storeDir, rel), content);
+  }
+  const server = await launchServer({ transport: 'socket', dataDir, upstreamUrl: 'http://127.0.0.1:9/api/v1' });
+  const exit = await server.exited;
+  let unchanged = true;
+  for (const [rel, content] of Object.entries(files))
+    unchanged &&= (await fsp.readFile(path.join(storeDir, rel), 'utf8')) === content;
+  await removeTempDir(dataDir);
+  return { code: exit.code, stderr: server.stderr, unchanged, storeDir };
+}
+
+describe('store refuses damage it would once have replaced or skipped', function () {
+  this.timeout(20_000);
+
+  it('a db.json holding null: exit 4, the file named, the restore command, the file untouched', async () => {
+    const r = await refusedWithFiles({ 'db.json': 'null' });
+    assert.equal(r.code, 4);
+    assert.ok(r.stderr.includes(path.join(r.storeDir, 'db.json')), r.stderr);
+    assert.match(r.stderr, /top level is null/);
+    assert.match(r.stderr, /crew store restore/);
+    assert.ok(r.unchanged, 'db.json must be byte-for-byte unchanged (not an empty store written over it)');
+  });
+
+  it('a ledger whose complete last line is of the wrong shape: exit 4 naming the file and line', async () => {
+    const db = JSON.stringify(emptyDb(new Date('2026-03-01T00:00:00.000Z')));
+    const ledger =
+      '{"i":1,"t":1772323200000,"m":"openai/gpt-4o-mini","p":1,"o":2,"$":5,"d":"0.000000000005","l":3}\n' +
+      '{"i":2,"t":1772323200001,"m":"openai/gpt-4o-mini","p":1,"o":2,"$":"x","d":"NaN","l":3}\n';
+    const r = await refusedWithFiles({ 'db.json': db, 'ledger/000001.jsonl': ledger });
+    assert.equal(r.code, 4);
+    assert.ok(r.stderr.includes(`${path.join(r.storeDir, 'ledger', '000001.jsonl')} line 2`), r.stderr);
+    assert.match(r.stderr, /crew store restore <file>/);
+    assert.match(r.stderr, /backups are in/);
+    assert.ok(r.unchanged, 'the ledger segment is left byte-identical (the line is not dropped)');
+  });
+});
+
 describe('store/backup, store/restore, store/verify (socket)', function () {
   this.timeout(30_000);
   const up = useFake();
@@ -148,19 +193,19 @@ describe('store/backup, store/restore, store/verify (socket)', function () {
 
   it('a damaged backup is refused (BackupInvalid) and nothing changes', async () => {
     const before = await state();
-    const bad = path.join(s.server.dataDir, 'bad.backup');
+    const bad = path.join(s.server.paths.backups, 'bad.backup');
+    await fsp.mkdir(s.server.paths.backups, { recursive: true });
     await fsp.writeFile(bad, 'not a backup at all');
-    const e = await rpcError(s.client.request('store/restore', { path: bad }), ErrorCodes.BackupInvalid);
+    const e = await rpcError(s.client.request('store/restore', { path: 'bad.backup' }), ErrorCodes.BackupInvalid);
     assert.match(e.message, /nothing was changed/);
     const missing = await rpcError(
-      s.client.request('store/restore', { path: bad + '.nope' }),
+      s.client.request('store/restore', { path: 'bad.backup.nope' }),
       ErrorCodes.BackupInvalid,
     );
     assert.match(missing.message, /no such file/);
     // A real backup with one byte flipped fails its checksum.
-    const good = await s.client.request<StoreBackup.Result>('store/backup', {
-      path: path.join(s.server.dataDir, 'good.backup'),
-    });
+    const good = await s.client.request<StoreBackup.Result>('store/backup', { path: 'good.backup' });
+    assert.equal(good.path, path.join(s.server.paths.backups, 'good.backup'));
     const { gunzipSync, gzipSync } = await import('node:zlib');
     const bundle = JSON.parse(gunzipSync(await fsp.readFile(good.path)).toString('utf8')) as {
       files: { path: string; base64: string }[];
@@ -173,6 +218,74 @@ describe('store/backup, store/restore, store/verify (socket)', function () {
     const tampered = await rpcError(s.client.request('store/restore', { path: good.path }), ErrorCodes.BackupInvalid);
     assert.match(tampered.message, /checksum mismatch on db\.json/);
     assert.deepEqual(await state(), before);
+  });
+});
+
+describe('store/backup and store/restore touch nothing outside <data dir>/backups (HTTP)', function () {
+  this.timeout(30_000);
+  const s = useServer(() => ({ transport: 'http', upstreamUrl: 'http://127.0.0.1:9/api/v1' }));
+
+  it('a path elsewhere (absolute, .., a symbolic link out) is refused with -32602 naming path; no file is written', async () => {
+    const outside = makeTempDir('crew-outside-');
+    const victim = path.join(outside, 'victim.txt');
+    await fsp.writeFile(victim, 'precious');
+    const token = await fsp.readFile(s.server.paths.token, 'utf8');
+    await fsp.mkdir(s.server.paths.backups, { recursive: true });
+    await fsp.symlink(outside, path.join(s.server.paths.backups, 'link-out'));
+    await fsp.symlink(victim, path.join(s.server.paths.backups, 'victim-link.backup'));
+    for (const p of [
+      victim,
+      path.join(outside, 'new.backup'),
+      '../token',
+      '../../x.backup',
+      'sub/../../escape.backup',
+      'link-out/victim.txt',
+      'link-out/new.backup',
+      'victim-link.backup',
+      s.server.paths.backups,
+    ]) {
+      const e = await rpcError(s.client.request('store/backup', { path: p }), ErrorCodes.InvalidParams);
+      assert.ok(e.message.startsWith('path: '), e.message);
+      assert.equal((e.data as { field: string }).field, 'path');
+      assert.ok(e.message.includes(s.server.paths.backups), 'says where backups go');
+    }
+    assert.equal(await fsp.readFile(victim, 'utf8'), 'precious', 'the file outside was not overwritten');
+    assert.deepEqual((await fsp.readdir(outside)).sort(), ['victim.txt'], 'nothing was created outside');
+    assert.equal(await fsp.readFile(s.server.paths.token, 'utf8'), token, 'the HTTP token was not overwritten');
+    await removeTempDir(outside);
+  });
+
+  it('store/restore reads only inside backups: probing another file is refused the same way, before any read', async () => {
+    for (const p of ['/etc/hostname', '../token', path.join(s.server.dataDir, 'store', 'db.json')]) {
+      const e = await rpcError(s.client.request('store/restore', { path: p }), ErrorCodes.InvalidParams);
+      assert.ok(e.message.startsWith('path: '), e.message);
+      assert.doesNotMatch(e.message, /no such file|not a gzip/, 'says nothing about the file it was pointed at');
+    }
+  });
+
+  it('a bare name, a relative name inside, and the default all land in backups, and restore by name works', async () => {
+    await s.client.request('budget/set', { scope: 'global', period: 'total', limitUsd: 3 });
+    const named = await s.client.request<StoreBackup.Result>('store/backup', { path: 'mine.backup' });
+    assert.equal(named.path, path.join(s.server.paths.backups, 'mine.backup'));
+    const nested = await s.client.request<StoreBackup.Result>('store/backup', { path: 'weekly/./w1.backup' });
+    assert.equal(nested.path, path.join(s.server.paths.backups, 'weekly', 'w1.backup'));
+    const inside = await s.client.request<StoreBackup.Result>('store/backup', {
+      path: path.join(s.server.paths.backups, 'abs.backup'),
+    });
+    assert.equal(inside.path, path.join(s.server.paths.backups, 'abs.backup'));
+    const dflt = await s.client.request<StoreBackup.Result>('store/backup', {});
+    assert.equal(path.dirname(dflt.path), s.server.paths.backups);
+    await s.client.request('budget/set', { scope: 'crew:later', period: 'total', limitUsd: 4 });
+    const r = await s.client.request<StoreRestore.Result>('store/restore', { path: 'mine.backup' });
+    assert.equal(r.restoredFrom, named.path);
+    assert.equal(r.budgets, 1);
+
+    // Odd names inside the folder get a -32602 naming path too, never an internal error.
+    for (const method of ['store/backup', 'store/restore'])
+      for (const p of ['weekly', 'mine.backup/inner.backup', `${'x'.repeat(300)}.backup`]) {
+        const e = await rpcError(s.client.request(method, { path: p }), ErrorCodes.InvalidParams);
+        assert.ok(e.message.startsWith('path: '), `${method} ${p}: ${e.message}`);
+      }
   });
 });
 

@@ -78,7 +78,7 @@ const VALID: Partial<Record<MethodName, object>> = {
   'budget/set': { scope: 'global', period: 'daily', limitUsd: 5 },
   'server/setApiKey': { apiKey: null },
   'budget/delete': { id: 'x' },
-  'store/restore': { path: '/nonexistent' },
+  'store/restore': { path: 'nonexistent.backup' },
   'memory/add': { crew: 'c', content: 'x' },
   'memory/get': { id: 'm' },
   'memory/update': { id: 'm' },

@@ -12,6 +12,7 @@ import type { ChatMessage } from '../../protocol';
 import { bucketUpperBound, histogramQuantile, systemPrefix, tokenBucket } from '../../server/costs/call-profiles';
 import { withCacheBreakpoint } from '../../server/openrouter/client';
 import { CALL_PROFILES_FILE, FileCallProfileRepository } from '../../server/store/call-profile-store';
+import { StoreFileCorrupt } from '../../server/store/corrupt';
 import type { CallShape } from '../../server/store/repositories';
 
 const T = (iso: string) => Date.parse(iso);
@@ -174,19 +175,22 @@ describe('call profiles', () => {
       await repo.close();
     });
 
-    it('sets a damaged file aside and starts empty', async () => {
+    it('refuses a damaged file, naming it, and leaves it byte-identical (never starts over empty)', async () => {
       const file = path.join(dir, CALL_PROFILES_FILE);
-      await fsp.writeFile(file, '{"format":"crew-call-profiles","agents":[');
-      const errors: string[] = [];
-      const repo = await FileCallProfileRepository.open(dir, { onError: (m) => errors.push(m) });
-      assert.equal(repo.query({ fromDay: '2000-01-01', toDay: '2100-01-01' }).agents.length, 0);
-      assert.equal(errors.length, 1);
-      const names = await fsp.readdir(dir);
-      assert.ok(
-        names.some((n) => n.startsWith(`${CALL_PROFILES_FILE}.damaged-`)),
-        names.join(', '),
-      );
-      await repo.close();
+      for (const damaged of [
+        '{"format":"crew-call-profiles","agents":[',
+        'null',
+        '{"format":"crew-call-profiles","version":1,"agents":[{"day":"2026-03-01"}],"prefixes":[]}',
+      ]) {
+        await fsp.writeFile(file, damaged);
+        await assert.rejects(FileCallProfileRepository.open(dir), (e: unknown) => {
+          assert.ok(e instanceof StoreFileCorrupt, String(e));
+          assert.equal(e.file, file);
+          return true;
+        });
+        assert.equal(await fsp.readFile(file, 'utf8'), damaged);
+        assert.deepEqual(await fsp.readdir(dir), [CALL_PROFILES_FILE]);
+      }
     });
   });
 

@@ -501,7 +501,7 @@ describe('FileVectorRepository', () => {
     repo = undefined;
     const f = file(E2);
     const whole = await fsp.readFile(f);
-    const headerLen = 14 + Buffer.byteLength(E2);
+    const headerLen = 14 + Buffer.byteLength(E2) + 4; // fixed part, embedder id, checksum
     // The first 100 bytes of a record: what a write cut short leaves.
     await fsp.appendFile(f, whole.subarray(headerLen, headerLen + 100));
     let r = await open();

@@ -7,8 +7,12 @@
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { CallStatus } from '../../../protocol';
-import { DSYNC, writeAll } from '../append-io';
-import { writeDurably } from '../durable-file';
+import { parseUsd } from '../../costs/money';
+import { DSYNC, openAppend, syncAppended, writeAll, writeAllSync } from '../append-io';
+import { isFiniteNumber, isNonNegInt, isObject, scanJsonLines, StoreFileCorrupt, unknownKeys } from '../corrupt';
+import { syncDirSync, writeDurably } from '../durable-file';
+import { files } from '../fs-layer';
+import { ensureDir, listSegments } from '../memory/segment-io';
 import type {
   LedgerAggregate,
   LedgerFilter,
@@ -51,7 +55,13 @@ interface FixLine {
   d: string;
 }
 
-export class LedgerCorrupt extends Error {}
+/** Damage in a ledger segment (the file and line are named). */
+export class LedgerCorrupt extends StoreFileCorrupt {
+  constructor(file: string, where: string, problem: string) {
+    super(file, where, problem);
+    this.name = 'LedgerCorrupt';
+  }
+}
 
 export class FileLedger implements LedgerRepository {
   private readonly cols = new LedgerColumns();
@@ -59,10 +69,17 @@ export class FileLedger implements LedgerRepository {
   private active: number | undefined;
   private activeSeq = 0;
   private activeRows = 0;
+  /** Bytes of the active segment known to be whole on disk; a failed write is cut back to it. */
+  private activeSize = 0;
   private pending: string[] = [];
   private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private flushing = false;
   private compacting: Promise<void> | undefined;
+  /**
+   * Set once a write has failed: the rows in memory are then ahead of the disk (and the ids after them would not
+   * follow on from what a restart reads), so every later write is refused until the store is reopened.
+   */
+  private failed: Error | undefined;
 
   private constructor(
     readonly dir: string,
@@ -70,49 +87,47 @@ export class FileLedger implements LedgerRepository {
   ) {}
 
   static async open(dir: string, onError: (message: string) => void = () => undefined): Promise<FileLedger> {
-    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    await ensureDir(dir);
     const ledger = new FileLedger(dir, onError);
     await ledger.load();
     return ledger;
   }
 
   private async segments(): Promise<{ seq: number; file: string }[]> {
-    const names = await fsp.readdir(this.dir);
-    return names
-      .map((n) => /^(\d{6})\.jsonl$/.exec(n))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({ seq: Number(m[1]), file: path.join(this.dir, m[0]) }))
-      .sort((a, b) => a.seq - b.seq);
+    return listSegments(this.dir, /^(\d{6})\.jsonl$/);
   }
 
+  /**
+   * Reads every segment. Each line must be a row (with the next id) or a correction of an earlier row, exactly as
+   * written; only a last line without its newline in the last segment (a write never acknowledged) is dropped.
+   */
   private async load(): Promise<void> {
     const segs = await this.segments();
     const fixes: FixLine[] = [];
     for (const seg of segs) {
-      const text = await fsp.readFile(seg.file, 'utf8');
-      const lines = text.split('\n');
       let rows = 0;
-      for (let n = 0; n < lines.length; n++) {
-        const line = lines[n]!;
-        if (line === '') continue;
-        let parsed: RowLine | FixLine;
-        try {
-          parsed = JSON.parse(line) as RowLine | FixLine;
-        } catch {
-          // A torn last line is a write that was never acknowledged: drop it. Anywhere else it is corruption.
-          if (n >= lines.length - 2 && seg === segs[segs.length - 1]) {
-            await this.truncateTornTail(seg.file, text, line);
-            break;
+      await scanLedgerLines(
+        seg.file,
+        { tornAllowed: seg === segs[segs.length - 1], onTorn: this.onError },
+        (value, n) => {
+          const problem = checkLine(value, this.cols.nextId());
+          if (problem) throw new LedgerCorrupt(seg.file, `line ${n}`, problem);
+          const parsed = value as RowLine | FixLine;
+          if ('fix' in parsed) {
+            if (parsed.fix >= this.cols.nextId())
+              throw new LedgerCorrupt(
+                seg.file,
+                `line ${n}`,
+                `corrects row ${parsed.fix}, which comes later or not at all`,
+              );
+            fixes.push(parsed);
+          } else {
+            this.cols.push(fromLine(parsed), parsed.t);
+            this.lastTs = Math.max(this.lastTs, parsed.t);
+            rows++;
           }
-          throw new LedgerCorrupt(`${seg.file} line ${n + 1} is not valid JSON`);
-        }
-        if ('fix' in parsed) fixes.push(parsed);
-        else {
-          this.cols.push(fromLine(parsed), parsed.t);
-          this.lastTs = Math.max(this.lastTs, parsed.t);
-          rows++;
-        }
-      }
+        },
+      );
       this.activeSeq = seg.seq;
       this.activeRows = rows;
     }
@@ -120,22 +135,29 @@ export class FileLedger implements LedgerRepository {
     if (this.activeSeq === 0) this.activeSeq = 1;
   }
 
-  private async truncateTornTail(file: string, text: string, torn: string): Promise<void> {
-    const keep = Buffer.byteLength(text) - Buffer.byteLength(torn) - (text.endsWith('\n') ? 1 : 0);
-    await fsp.truncate(file, keep);
-  }
-
   private fd(): number {
-    const { O_WRONLY, O_CREAT, O_APPEND } = fs.constants;
-    this.active ??= fs.openSync(
-      path.join(this.dir, segName(this.activeSeq)),
-      O_WRONLY | O_CREAT | O_APPEND | (DSYNC ?? 0),
-      0o600,
-    );
+    if (this.active === undefined) {
+      const file = path.join(this.dir, segName(this.activeSeq));
+      const existed = fs.existsSync(file);
+      const fd = openAppend(file);
+      try {
+        // O_DSYNC makes the data durable; a new file's name lives in the folder, so that is synced too, once.
+        if (!existed) syncDirSync(this.dir);
+        this.activeSize = fs.fstatSync(fd).size;
+      } catch (e) {
+        files().closeSync(fd);
+        throw e;
+      }
+      this.active = fd;
+    }
     return this.active;
   }
 
   append(row: NewLedgerRow, opts: { alone?: boolean } = {}): Promise<LedgerRow> {
+    if (this.failed) return Promise.reject(this.failed);
+    // Never write a row the next start would refuse to read back (a NaN cost would be `null` in the file).
+    const bad = newRowProblem(row);
+    if (bad) return Promise.reject(new RangeError(`ledger row refused: ${bad}`));
     // Rows are kept in time order so reports can binary-search ranges.
     const ts = Math.max(row.ts, this.lastTs);
     this.lastTs = ts;
@@ -145,7 +167,7 @@ export class FileLedger implements LedgerRepository {
     if (opts.alone && !this.flushing && DSYNC !== undefined) {
       // Nothing to group with: one synchronous O_DSYNC write (~0.12 ms) beats a thread-pool round trip.
       try {
-        fs.writeSync(this.fd(), line + '\n');
+        this.writeSync(Buffer.from(line + '\n'));
       } catch (e) {
         return Promise.reject(e instanceof Error ? e : new Error(String(e)));
       }
@@ -156,6 +178,9 @@ export class FileLedger implements LedgerRepository {
   }
 
   async settleCost(id: number, costPico: number, cost: string): Promise<LedgerRow | undefined> {
+    if (this.failed) throw this.failed;
+    if (!Number.isSafeInteger(costPico) || !isCostText(cost))
+      throw new RangeError(`ledger correction refused: cost ${String(costPico)} / "${cost}" is not exact`);
     if (!this.cols.setCost(id, costPico, cost)) return undefined;
     await this.enqueue(JSON.stringify({ fix: id, $: costPico, d: cost } satisfies FixLine));
     return this.cols.get(id);
@@ -171,6 +196,16 @@ export class FileLedger implements LedgerRepository {
     return done;
   }
 
+  private writeSync(buf: Buffer): void {
+    const fd = this.fd();
+    try {
+      writeAllSync(fd, buf);
+    } catch (e) {
+      throw this.fail(fd, e);
+    }
+    this.activeSize += buf.length;
+  }
+
   /**
    * Writes every line queued since the last flush in one write. The segment is opened O_DSYNC, so that one
    * thread-pool write returns only once the data is on disk: a single hop instead of write-then-fdatasync, and
@@ -183,16 +218,37 @@ export class FileLedger implements LedgerRepository {
       this.pending = [];
       this.waiters = [];
       try {
+        if (this.failed) throw this.failed;
         const fd = this.fd();
-        await writeAll(fd, Buffer.from(lines.join('\n') + '\n'));
-        if (!DSYNC) await new Promise<void>((res, rej) => fs.fdatasync(fd, (e) => (e ? rej(e) : res())));
+        const buf = Buffer.from(lines.join('\n') + '\n');
+        try {
+          await writeAll(fd, buf);
+          await syncAppended(fd);
+        } catch (e) {
+          throw this.fail(fd, e);
+        }
+        this.activeSize += buf.length;
         waiters.forEach((w) => w.resolve());
       } catch (e) {
+        this.failed ??= e instanceof Error ? e : new Error(String(e));
         waiters.forEach((w) => w.reject(e));
       }
-      this.rollIfFull();
+      if (!this.failed) this.rollIfFull();
     }
     this.flushing = false;
+  }
+
+  /** A write failed: cut the partial batch off (no torn line mid-file) and refuse every later write. */
+  private fail(fd: number, e: unknown): Error {
+    const cause = e instanceof Error ? e : new Error(String(e));
+    try {
+      files().ftruncateSync(fd, this.activeSize);
+    } catch {
+      // A reopen drops a torn tail anyway; the refusal below keeps memory and disk from diverging further.
+    }
+    this.failed = new Error(`ledger write to ${segName(this.activeSeq)} failed (${cause.message}); restart the server`);
+    this.onError(this.failed.message);
+    return this.failed;
   }
 
   private rollIfFull(): void {
@@ -202,7 +258,7 @@ export class FileLedger implements LedgerRepository {
   }
 
   private roll(): void {
-    if (this.active !== undefined) fs.closeSync(this.active);
+    if (this.active !== undefined) files().closeSync(this.active);
     this.active = undefined;
     this.activeSeq++;
     this.activeRows = 0;
@@ -269,8 +325,19 @@ export class FileLedger implements LedgerRepository {
   async close(): Promise<void> {
     while (this.flushing) await new Promise((r) => setImmediate(r));
     await this.compacting;
-    if (this.active !== undefined) fs.closeSync(this.active);
+    if (this.active !== undefined) files().closeSync(this.active);
     this.active = undefined;
+  }
+}
+
+/** scanJsonLines, with its damage reported as LedgerCorrupt. */
+async function scanLedgerLines(...args: Parameters<typeof scanJsonLines>): Promise<void> {
+  try {
+    await scanJsonLines(...args);
+  } catch (e) {
+    if (e instanceof StoreFileCorrupt && !(e instanceof LedgerCorrupt))
+      throw new LedgerCorrupt(e.file, e.where, e.problem);
+    throw e;
   }
 }
 
@@ -324,4 +391,66 @@ function fromLine(l: RowLine): LedgerRow {
     status: l.s === 'e' ? 'error' : l.s === 'c' ? 'cancelled' : 'ok',
     stream: l.st === 1,
   };
+}
+
+const ROW_KEYS = new Set(['i', 't', 'm', 'c', 'a', 'g', 'p', 'o', 'k', 'r', '$', 'd', 'e', 'id', 'l', 's', 'st']);
+const FIX_KEYS = new Set(['fix', '$', 'd']);
+const U32 = 0xffff_ffff;
+const isCount = (v: unknown) => isNonNegInt(v) && v <= U32;
+
+/** A cost as written: an exact decimal that parses to picodollars. */
+function isCostText(v: unknown): boolean {
+  if (typeof v !== 'string' || !/^-?\d+(\.\d+)?$/.test(v)) return false;
+  try {
+    parseUsd(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What about a row to append would not survive the trip to disk and back, or undefined. */
+function newRowProblem(r: NewLedgerRow): string | undefined {
+  if (!isFiniteNumber(r.ts)) return `ts ${String(r.ts)} is not a time`;
+  if (typeof r.model !== 'string') return 'model is not a string';
+  if (!Number.isSafeInteger(r.costPico)) return `costPico ${String(r.costPico)} is not a whole number`;
+  if (!isCostText(r.cost)) return `cost "${String(r.cost)}" is not a decimal`;
+  if (!isFiniteNumber(r.latencyMs)) return `latencyMs ${String(r.latencyMs)} is not a number`;
+  return undefined;
+}
+
+/** What is wrong with a parsed ledger line, or undefined for a row with id `nextId` or a correction. */
+function checkLine(v: unknown, nextId: number): string | undefined {
+  if (!isObject(v)) return 'is not a ledger row';
+  if ('fix' in v) {
+    const extra = unknownKeys(v, FIX_KEYS);
+    if (extra.length) return `is a correction with unexpected fields (${extra.join(', ')})`;
+    if (!Number.isSafeInteger(v.fix) || (v.fix as number) < 1) return 'is a correction of no row ("fix")';
+    if (!Number.isSafeInteger(v.$)) return 'is a correction without a whole picodollar cost ("$")';
+    if (!isCostText(v.d)) return 'is a correction without a decimal cost ("d")';
+    return undefined;
+  }
+  const extra = unknownKeys(v, ROW_KEYS);
+  if (extra.length) return `is a ledger row with unexpected fields (${extra.join(', ')})`;
+  const bad = (field: string, what: string) => `is a ledger row whose "${field}" is not ${what}`;
+  if (v.i !== nextId)
+    return Number.isSafeInteger(v.i) ? `is row ${String(v.i)}, expected row ${nextId}` : bad('i', 'a row id');
+  if (!isFiniteNumber(v.t) || v.t < 0) return bad('t', 'a time');
+  if (typeof v.m !== 'string') return bad('m', 'a model id');
+  if (v.c !== undefined && typeof v.c !== 'string') return bad('c', 'a crew');
+  if (v.a !== undefined && typeof v.a !== 'string') return bad('a', 'an agent');
+  if (v.g !== undefined && !(Array.isArray(v.g) && v.g.every((x) => typeof x === 'string')))
+    return bad('g', 'a list of tags');
+  if (!isCount(v.p)) return bad('p', 'a token count');
+  if (!isCount(v.o)) return bad('o', 'a token count');
+  if (v.k !== undefined && !isCount(v.k)) return bad('k', 'a token count');
+  if (v.r !== undefined && !isCount(v.r)) return bad('r', 'a token count');
+  if (!Number.isSafeInteger(v.$)) return bad('$', 'a whole number of picodollars');
+  if (!isCostText(v.d)) return bad('d', 'a decimal cost');
+  if (v.e !== undefined && v.e !== 1) return bad('e', '1');
+  if (v.id !== undefined && typeof v.id !== 'string') return bad('id', 'a generation id');
+  if (!isFiniteNumber(v.l) || v.l < 0 || v.l > U32) return bad('l', 'a latency');
+  if (v.s !== undefined && v.s !== 'e' && v.s !== 'c') return bad('s', 'a status');
+  if (v.st !== undefined && v.st !== 1) return bad('st', '1');
+  return undefined;
 }

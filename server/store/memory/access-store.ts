@@ -14,6 +14,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { isFiniteNumber, isNonNegInt, isObject, isStringArray } from '../corrupt';
 import { writeDurably } from '../durable-file';
 import type { AccessCounters, AccessRepository, DailyAccess } from '../repositories';
 import {
@@ -140,13 +141,15 @@ export class FileAccessRepository implements AccessRepository {
     const later = segs.filter((s) => s.seq > through);
     for (let i = 0; i < later.length; i++) {
       const { file } = later[i]!;
-      const lines = await readJsonLines<EventsLine | ForgetLine | SetLine>(file, i === later.length - 1, this.onError);
+      const lines = await readJsonLines<unknown>(file, i === later.length - 1, this.onError);
       for (const { value, n, bytes } of lines) {
         this.journalBytes += bytes;
-        if ('e' in value && Array.isArray(value.e) && value.e.every(isEvent))
+        if (!isObject(value) || Object.keys(value).length !== 1)
+          throw new MemoryStoreCorrupt(file, `line ${n}`, 'is not an access journal entry');
+        if (Array.isArray(value.e) && value.e.every(isEvent))
           for (const [id, crew, at] of value.e) this.apply(id, crew, at);
-        else if ('f' in value && Array.isArray(value.f)) for (const id of value.f) this.counterMap.delete(id);
-        else if ('s' in value && Array.isArray(value.s))
+        else if (isStringArray(value.f)) for (const id of value.f) this.counterMap.delete(id);
+        else if (Array.isArray(value.s) && value.s.every(isCounter))
           for (const [id, count, last] of value.s) this.counterMap.set(id, { count, last });
         else throw new MemoryStoreCorrupt(file, `line ${n}`, 'is not an access journal entry');
       }
@@ -160,21 +163,24 @@ export class FileAccessRepository implements AccessRepository {
 
   /** Loads a snapshot; returns the journal segment it runs through. */
   private loadSnapshot(file: string, text: string): number {
-    let s: Snapshot;
+    let s: unknown;
     try {
-      s = JSON.parse(text) as Snapshot;
+      s = JSON.parse(text);
     } catch (e) {
       throw new MemoryStoreCorrupt(file, 'as a whole', `is not valid JSON (${toError(e).message})`);
     }
-    if (s?.format !== 'crew-access' || !Array.isArray(s.counters) || !Array.isArray(s.days))
+    if (!isObject(s) || s.format !== 'crew-access')
       throw new MemoryStoreCorrupt(file, 'as a whole', 'is not an access snapshot');
     if (s.version !== 1)
       throw new MemoryStoreCorrupt(file, 'as a whole', `has format version ${String(s.version)}; this build reads 1`);
-    for (const [id, count, last] of s.counters) this.counterMap.set(id, { count, last });
-    for (const [day, crew, accesses, memories, byHour, seen] of s.days)
+    const problem = snapshotProblem(s);
+    if (problem) throw new MemoryStoreCorrupt(file, 'as a whole', problem);
+    const snap = s as unknown as Snapshot;
+    for (const [id, count, last] of snap.counters) this.counterMap.set(id, { count, last });
+    for (const [day, crew, accesses, memories, byHour, seen] of snap.days)
       this.dayCrews(day).set(crew, { accesses, memories, byHour: [...byHour], seen: seen ? new Set(seen) : undefined });
-    this.setLatestDay(s.latestDay);
-    return s.through;
+    this.setLatestDay(snap.latestDay);
+    return snap.through;
   }
 
   record(events: { id: string; crew: string; at: number }[]): void {
@@ -383,12 +389,48 @@ export class FileAccessRepository implements AccessRepository {
 
 function isEvent(e: unknown): e is EventTuple {
   return (
-    Array.isArray(e) &&
-    e.length === 3 &&
-    typeof e[0] === 'string' &&
-    typeof e[1] === 'string' &&
-    typeof e[2] === 'number'
+    Array.isArray(e) && e.length === 3 && typeof e[0] === 'string' && typeof e[1] === 'string' && isFiniteNumber(e[2])
   );
+}
+
+function isCounter(c: unknown): c is Snapshot['counters'][number] {
+  return (
+    Array.isArray(c) &&
+    c.length === 3 &&
+    typeof c[0] === 'string' &&
+    isNonNegInt(c[1]) &&
+    (c[2] === null || isFiniteNumber(c[2]))
+  );
+}
+
+const isDay = (d: unknown): d is string => typeof d === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(d);
+
+function isDayEntry(d: unknown): boolean {
+  return (
+    Array.isArray(d) &&
+    d.length === 6 &&
+    isDay(d[0]) &&
+    typeof d[1] === 'string' &&
+    isNonNegInt(d[2]) &&
+    isNonNegInt(d[3]) &&
+    Array.isArray(d[4]) &&
+    d[4].length === 24 &&
+    d[4].every(isNonNegInt) &&
+    (d[5] === null || isStringArray(d[5]))
+  );
+}
+
+/** What is wrong with an access snapshot's fields, or undefined. */
+function snapshotProblem(s: Record<string, unknown>): string | undefined {
+  if (!isNonNegInt(s.through)) return '"through" is not a journal segment number';
+  if (s.latestDay !== null && !isDay(s.latestDay)) return '"latestDay" is not a day';
+  if (!Array.isArray(s.counters)) return '"counters" is not a list';
+  const c = s.counters.findIndex((x) => !isCounter(x));
+  if (c >= 0) return `counter ${c + 1} is not [id, count, last]`;
+  if (!Array.isArray(s.days)) return '"days" is not a list';
+  const d = s.days.findIndex((x) => !isDayEntry(x));
+  if (d >= 0) return `day entry ${d + 1} is not [day, crew, accesses, memories, 24 hourly counts, seen]`;
+  return undefined;
 }
 
 /** YYYY-MM-DD `n` days from `day`. */

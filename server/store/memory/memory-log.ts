@@ -2,6 +2,7 @@
  * Memories on disk: a record log (store/record-log.ts: append-only JSON-lines segments plus a snapshot, compacted
  * in the background) with every live memory in memory, indexed by crew.
  */
+import { isFiniteNumber, isNonNegInt, isObject, isStringArray } from '../corrupt';
 import { RecordLog, type RecordCodec, type RecordLogOptions } from '../record-log';
 import type { MemoryRecord, MemoryRepository } from '../repositories';
 
@@ -44,15 +45,47 @@ export class FileMemoryRepository extends RecordLog<MemoryRecord> implements Mem
   }
 }
 
+const KINDS = new Set(['fact', 'insight', 'lesson', 'result', 'note']);
+const CHANGES = new Set(['created', 'updated', 'merged', 'restored']);
+const isTime = (v: unknown) => isFiniteNumber(v);
+const isNullable = (v: unknown, check: (x: unknown) => boolean) => v === null || check(v);
+
+/** Every field of a memory record with its type, its history entries included. */
 function isRecord(r: unknown): r is MemoryRecord {
-  const x = r as Partial<MemoryRecord> | null | undefined;
+  if (!isObject(r)) return false;
   return (
-    typeof x === 'object' &&
-    x !== null &&
-    typeof x.id === 'string' &&
-    typeof x.crew === 'string' &&
-    Array.isArray(x.tags) &&
-    Array.isArray(x.history)
+    typeof r.id === 'string' &&
+    typeof r.crew === 'string' &&
+    isNullable(r.agent, (x) => typeof x === 'string') &&
+    typeof r.content === 'string' &&
+    KINDS.has(r.kind as string) &&
+    isStringArray(r.tags) &&
+    isFiniteNumber(r.importance) &&
+    typeof r.pinned === 'boolean' &&
+    isNullable(r.expiresAt, isTime) &&
+    isTime(r.createdAt) &&
+    isTime(r.updatedAt) &&
+    typeof r.contentHash === 'string' &&
+    Array.isArray(r.history) &&
+    r.history.every(isHistoryEntry)
+  );
+}
+
+function isHistoryEntry(h: unknown): boolean {
+  if (!isObject(h) || !isObject(h.previous)) return false;
+  const p = h.previous;
+  return (
+    isNonNegInt(h.version) &&
+    typeof h.at === 'string' &&
+    CHANGES.has(h.change as string) &&
+    isNullable(h.note, (x) => typeof x === 'string') &&
+    (p.content === undefined || typeof p.content === 'string') &&
+    (p.kind === undefined || KINDS.has(p.kind as string)) &&
+    (p.tags === undefined || isStringArray(p.tags)) &&
+    (p.importance === undefined || isFiniteNumber(p.importance)) &&
+    (p.pinned === undefined || typeof p.pinned === 'boolean') &&
+    (p.expiresAt === undefined || isNullable(p.expiresAt, (x) => typeof x === 'string')) &&
+    (p.agent === undefined || isNullable(p.agent, (x) => typeof x === 'string'))
   );
 }
 

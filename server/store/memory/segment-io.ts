@@ -6,29 +6,18 @@
  */
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { DSYNC, writeAll, writeAllSync } from '../append-io';
+import { scanJsonLines, StoreFileCorrupt } from '../corrupt';
+import { DSYNC, openAppend, syncAppended, writeAll, writeAllSync } from '../append-io';
+import { syncDirSync } from '../durable-file';
+import { files } from '../fs-layer';
 
-export { DSYNC };
+export { DSYNC, syncDirSync };
 
-/** A store file that cannot be read back as written. Names the file and where in it the damage starts. */
-export class MemoryStoreCorrupt extends Error {
-  constructor(
-    readonly file: string,
-    readonly where: string,
-    problem: string,
-  ) {
-    super(`${file} ${where}: ${problem}`);
+/** Damage in a memory store file (MemoryStoreCorrupt is what the memory stores have always thrown). */
+export class MemoryStoreCorrupt extends StoreFileCorrupt {
+  constructor(file: string, where: string, problem: string) {
+    super(file, where, problem);
     this.name = 'MemoryStoreCorrupt';
-  }
-}
-
-export function syncDirSync(dir: string): void {
-  if (process.platform === 'win32') return;
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 
@@ -125,7 +114,7 @@ export class SegmentWriter {
 
   async close(): Promise<void> {
     await this.drain();
-    if (this.fd !== undefined) fs.closeSync(this.fd);
+    if (this.fd !== undefined) files().closeSync(this.fd);
     this.fd = undefined;
   }
 
@@ -139,8 +128,7 @@ export class SegmentWriter {
     if (this.fd !== undefined) return this.fd;
     const file = path.join(this.opts.dir, this.opts.name(this.seqNow));
     const existed = fs.existsSync(file);
-    const { O_WRONLY, O_CREAT, O_APPEND } = fs.constants;
-    const fd = fs.openSync(file, O_WRONLY | O_CREAT | O_APPEND | (DSYNC ?? 0), 0o600);
+    const fd = openAppend(file);
     // The data is synced by O_DSYNC, but a new file's name lives in the directory: sync that too, once.
     if (!existed) syncDirSync(this.opts.dir);
     this.size = fs.fstatSync(fd).size;
@@ -189,7 +177,7 @@ export class SegmentWriter {
         const out = this.withHeader(batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((b) => b.buf)));
         try {
           await writeAll(fd, out);
-          if (DSYNC === undefined) await new Promise<void>((res, rej) => fs.fdatasync(fd, (e) => (e ? rej(e) : res())));
+          await syncAppended(fd);
         } catch (e) {
           throw this.fail(fd, e);
         }
@@ -211,7 +199,7 @@ export class SegmentWriter {
     const cause = toError(e);
     // Cut the partial batch off, so the next open does not find a torn line in the middle of the file.
     try {
-      fs.ftruncateSync(fd, this.size);
+      files().ftruncateSync(fd, this.size);
     } catch {
       // The reopen drops a torn tail anyway; the refusal below is what keeps memory and disk from diverging.
     }
@@ -221,7 +209,7 @@ export class SegmentWriter {
 
   private roll(): void {
     try {
-      if (this.fd !== undefined) fs.closeSync(this.fd);
+      if (this.fd !== undefined) files().closeSync(this.fd);
     } catch {
       // Every byte in it was already synced; a failing close loses nothing.
     }
@@ -271,48 +259,24 @@ export interface LogLine<T> {
 }
 
 /**
- * Parses a JSON-lines file. Our writes always end with a newline, so a last line without one is a write that was
- * cut short. In the file that was being appended to (`tornAllowed`), a run of bad lines at the very end is such a
- * torn write: it is cut off the file and reported. A bad line followed by a good one is corruption.
+ * Parses a JSON-lines file (see scanJsonLines): a complete line that is not JSON is damage wherever it is; a last
+ * line without its newline is a torn write, cut off and reported in the file being appended to (`tornAllowed`),
+ * damage anywhere else. Damage throws MemoryStoreCorrupt naming the file and line, and leaves the file as it is.
  */
 export async function readJsonLines<T>(
   file: string,
   tornAllowed: boolean,
   onTorn: (message: string) => void,
 ): Promise<LogLine<T>[]> {
-  const buf = await fsp.readFile(file);
   const out: LogLine<T>[] = [];
-  let badAt: { n: number; offset: number; why: string } | undefined;
-  let pos = 0;
-  let n = 0;
-  while (pos < buf.length) {
-    n++;
-    const nl = buf.indexOf(10, pos);
-    const end = nl < 0 ? buf.length : nl;
-    const next = nl < 0 ? buf.length : nl + 1;
-    if (end === pos) {
-      pos = next;
-      continue;
-    }
-    let value: T | undefined;
-    let why: string | undefined;
-    if (nl < 0) why = 'is cut short (no newline)';
-    else {
-      try {
-        value = JSON.parse(buf.toString('utf8', pos, end)) as T;
-      } catch {
-        why = 'is not valid JSON';
-      }
-    }
-    if (why !== undefined) badAt ??= { n, offset: pos, why };
-    else if (badAt) throw new MemoryStoreCorrupt(file, `line ${badAt.n}`, `${badAt.why}, and valid lines follow it`);
-    else out.push({ value: value as T, n, bytes: next - pos });
-    pos = next;
-  }
-  if (badAt) {
-    if (!tornAllowed) throw new MemoryStoreCorrupt(file, `line ${badAt.n}`, badAt.why);
-    await fsp.truncate(file, badAt.offset);
-    onTorn(`${file}: dropped ${buf.length - badAt.offset} bytes of a write that never finished (from line ${badAt.n})`);
+  try {
+    await scanJsonLines(file, { tornAllowed, onTorn }, (value, n, line) =>
+      out.push({ value: value as T, n, bytes: Buffer.byteLength(line) + 1 }),
+    );
+  } catch (e) {
+    if (e instanceof StoreFileCorrupt && !(e instanceof MemoryStoreCorrupt))
+      throw new MemoryStoreCorrupt(e.file, e.where, e.problem);
+    throw e;
   }
   return out;
 }

@@ -2,8 +2,17 @@
  * Vectors on disk: per embedder, numbered append-only binary segments (`<slug>-<hash>.<seq>.vec`). Each segment
  * starts with a header and holds records; all integers and floats little-endian:
  *
- *   header  "CRVL" · u16 version (1) · u16 flags (bit 0: BASE) · u32 dims · u16 id length · embedder id (UTF-8)
+ *   header  "CRVL" · u16 version (2) · u16 flags (bit 0: BASE) · u32 dims · u16 id length · embedder id (UTF-8)
+ *           · u32 CRC-32 of the header bytes before it
  *   record  u8 op (1 put, 2 delete) · u16 id length · id (UTF-8) · u32 dims (0 for delete) · f32 × dims
+ *           · u32 CRC-32 of the record bytes before it
+ *
+ * The checksums make any damage visible (a zeroed block inside a vector is otherwise a valid run of 0.0s): a record
+ * that fails its checksum is refused with the file, record and byte named, and the file is left as it is. Only the
+ * end of the segment being appended to may be a write that never finished (cut short, or zeros to the end of the
+ * file from inside its last record's checksum on): that is dropped. Version 1 segments (no checksums, written
+ * before them) are still read; new writes never go into one, and the store rewrites them as version 2 in the
+ * background as soon as it opens them (a compaction, so a crash during it loses nothing).
  *
  * Floats are copied as bytes, never through a Number, so a vector reads back bit for bit. A compaction writes the
  * live set, as of a cut of the log (see SegmentWriter.cut), into a temp file and renames it over the sealed segment
@@ -16,10 +25,13 @@
  * are held.
  */
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import fs, { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { writeAll } from '../append-io';
+import { crc32 } from '../crc32';
 import { syncDir } from '../durable-file';
+import { files } from '../fs-layer';
 import type { VectorRepository } from '../repositories';
 import {
   ensureDir,
@@ -32,7 +44,10 @@ import {
 } from './segment-io';
 
 const MAGIC = 'CRVL';
-const VERSION = 1;
+const VERSION = 2;
+/** Segments written before checksums; read, never appended to, rewritten by the next compaction. */
+const LEGACY_VERSION = 1;
+const CRC_BYTES = 4;
 const FLAG_BASE = 1;
 const OP_PUT = 1;
 const OP_DEL = 2;
@@ -59,14 +74,20 @@ const segName = (stem: string, seq: number) => `${stem}.${String(seq).padStart(6
 
 function encodeHeader(embedderId: string, dims: number, flags: number): Buffer {
   const id = Buffer.from(embedderId, 'utf8');
-  const b = Buffer.alloc(HEADER_FIXED + id.length);
+  const b = Buffer.alloc(HEADER_FIXED + id.length + CRC_BYTES);
   b.write(MAGIC, 0, 'latin1');
   b.writeUInt16LE(VERSION, 4);
   b.writeUInt16LE(flags, 6);
   b.writeUInt32LE(dims, 8);
   b.writeUInt16LE(id.length, 12);
   id.copy(b, HEADER_FIXED);
+  sealCrc(b);
   return b;
+}
+
+/** Writes the CRC-32 of everything before a buffer's last 4 bytes into them. */
+function sealCrc(b: Buffer): void {
+  b.writeUInt32LE(crc32(b.subarray(0, b.length - CRC_BYTES)), b.length - CRC_BYTES);
 }
 
 /** Copies f32 values as bytes between native order and the file's little-endian order (the same on LE hosts). */
@@ -86,25 +107,28 @@ function copyF32(src: Uint8Array, dst: Uint8Array, dstOffset: number): void {
 const bytesOf = (v: Float32Array) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 
 function encodePut(id: Buffer, vector: Float32Array): Buffer {
-  const b = Buffer.allocUnsafe(7 + id.length + vector.byteLength);
+  const b = Buffer.allocUnsafe(putBytes(id.length, vector.length));
   b[0] = OP_PUT;
   b.writeUInt16LE(id.length, 1);
   id.copy(b, 3);
   b.writeUInt32LE(vector.length, 3 + id.length);
   copyF32(bytesOf(vector), b, 7 + id.length);
+  sealCrc(b);
   return b;
 }
 
 function encodeDel(id: string): Buffer {
   const idb = Buffer.from(id, 'utf8');
-  const b = Buffer.alloc(7 + idb.length);
+  const b = Buffer.alloc(7 + idb.length + CRC_BYTES);
   b[0] = OP_DEL;
   b.writeUInt16LE(idb.length, 1);
   idb.copy(b, 3);
+  sealCrc(b);
   return b;
 }
 
-const putBytes = (idBytes: number, dims: number) => 7 + idBytes + dims * 4;
+/** A put record's bytes in the current format. */
+const putBytes = (idBytes: number, dims: number) => 7 + idBytes + dims * 4 + CRC_BYTES;
 
 /** One embedder's vectors: rows in one Float32Array, plus its log. */
 class Shelf {
@@ -119,6 +143,8 @@ class Shelf {
   fileBytes = 0;
   writer: SegmentWriter;
   compacting: Promise<void> | undefined;
+  /** Some of its records are in version 1 segments (no checksums): the next compaction rewrites them. */
+  legacy = false;
 
   constructor(
     readonly embedderId: string,
@@ -216,6 +242,15 @@ export class FileVectorRepository implements VectorRepository {
     await ensureDir(dir);
     const repo = new FileVectorRepository(dir, opts);
     await repo.load();
+    // Version 1 segments have no checksums: rewrite them now (in the background) rather than at some later
+    // compaction, so damage to them cannot go unnoticed for long.
+    for (const shelf of repo.shelves.values())
+      if (shelf.legacy)
+        repo
+          .compactShelf(shelf)
+          .catch((e: unknown) =>
+            repo.onError(`vector upgrade to version ${VERSION} (${shelf.embedderId}) failed: ${toError(e).message}`),
+          );
     return repo;
   }
 
@@ -258,24 +293,30 @@ export class FileVectorRepository implements VectorRepository {
     if (this.shelves.has(first.embedderId))
       throw new MemoryStoreCorrupt(segs[start]!.file, 'header', `a second set of files for ${first.embedderId}`);
     const rowBytes = putBytes(8, first.dims);
+    const last = segs.length - 1;
+    // New records never go into a version 1 segment: they would be the only checksummed records in it.
+    const lastIsLegacy = heads[last]?.version === LEGACY_VERSION;
     const shelf = new Shelf(
       first.embedderId,
       first.dims,
       stem,
       this.dir,
-      segs[segs.length - 1]!.seq,
+      segs[last]!.seq + (lastIsLegacy ? 1 : 0),
       Math.ceil(totalBytes / rowBytes),
     );
     for (let i = start; i < segs.length; i++) {
       if (!heads[i]) continue;
-      shelf.fileBytes += await this.readRecords(segs[i]!.file, heads[i]!, shelf, i === segs.length - 1);
+      shelf.fileBytes += await this.readRecords(segs[i]!.file, heads[i]!, shelf, i === last);
     }
     shelf.repackIfSparse();
+    shelf.legacy = heads.slice(start).some((h) => h?.version === LEGACY_VERSION);
     this.shelves.set(first.embedderId, shelf);
   }
 
   /** Applies a segment's records; returns the bytes kept (after cutting off a torn tail). */
   private async readRecords(file: string, head: Header, shelf: Shelf, tornAllowed: boolean): Promise<number> {
+    const checksummed = head.version !== LEGACY_VERSION;
+    const crcBytes = checksummed ? CRC_BYTES : 0;
     const fh = await fsp.open(file, 'r');
     try {
       const size = (await fh.stat()).size;
@@ -284,6 +325,7 @@ export class FileVectorRepository implements VectorRepository {
       let have = 0;
       let pos = 0;
       let eof = false;
+      let record = 0;
       /** Makes `n` bytes from `pos` available; false if the file ends first. */
       const need = async (n: number): Promise<boolean> => {
         while (have - pos < n && !eof) {
@@ -304,30 +346,35 @@ export class FileVectorRepository implements VectorRepository {
         }
         return have - pos >= n;
       };
-      const bad = async (why: string): Promise<number> => {
+      const where = () => `byte ${bufStart + pos} (record ${record})`;
+      /** Damage at the record starting at `pos`, unless the file is zeros from `zerosAt` on (an unfinished write). */
+      const bad = async (why: string, zerosAt = bufStart + pos): Promise<number> => {
         const at = bufStart + pos;
-        if (tornAllowed && (await zerosFrom(fh, at, size))) return await this.cutTail(file, at, size);
-        throw new MemoryStoreCorrupt(file, `byte ${at}`, why);
+        if (tornAllowed && (await zerosFrom(fh, zerosAt, size))) return await this.cutTail(file, at, size);
+        throw new MemoryStoreCorrupt(file, where(), why);
       };
       for (;;) {
         if (!(await need(1))) return bufStart + pos;
-        if (!(await need(7))) return await this.tornOrCorrupt(file, bufStart + pos, size, tornAllowed);
+        record++;
+        if (!(await need(7))) return await this.tornOrCorrupt(file, where(), bufStart + pos, size, tornAllowed);
         const op = buf[pos]!;
         if (op !== OP_PUT && op !== OP_DEL) return await bad(`unknown record type ${op}`);
         const idLen = buf.readUInt16LE(pos + 1);
-        if (!(await need(7 + idLen))) return await this.tornOrCorrupt(file, bufStart + pos, size, tornAllowed);
+        if (!(await need(7 + idLen))) return await this.tornOrCorrupt(file, where(), bufStart + pos, size, tornAllowed);
         const dims = buf.readUInt32LE(pos + 3 + idLen);
+        if (op === OP_DEL && dims !== 0) return await bad('a delete record with values');
+        if (op === OP_PUT && dims !== head.dims)
+          return await bad(`a ${dims}-dimension vector among ${head.dims}-dimension ones`);
+        const len = 7 + idLen + dims * 4 + crcBytes;
+        if (!(await need(len))) return await this.tornOrCorrupt(file, where(), bufStart + pos, size, tornAllowed);
+        if (checksummed && crc32(buf.subarray(pos, pos + len - CRC_BYTES)) !== buf.readUInt32LE(pos + len - CRC_BYTES))
+          return await bad(
+            'fails its checksum (the bytes on disk are not the ones written)',
+            bufStart + pos + len - CRC_BYTES,
+          );
         const id = buf.toString('utf8', pos + 3, pos + 3 + idLen);
-        if (op === OP_DEL) {
-          if (dims !== 0) return await bad('a delete record with values');
-          shelf.remove(id);
-          pos += 7 + idLen;
-          continue;
-        }
-        if (dims !== head.dims) return await bad(`a ${dims}-dimension vector among ${head.dims}-dimension ones`);
-        const len = putBytes(idLen, dims);
-        if (!(await need(len))) return await this.tornOrCorrupt(file, bufStart + pos, size, tornAllowed);
-        shelf.putFileBytes(id, idLen, buf.subarray(pos + 7 + idLen, pos + len));
+        if (op === OP_DEL) shelf.remove(id);
+        else shelf.putFileBytes(id, idLen, buf.subarray(pos + 7 + idLen, pos + 7 + idLen + dims * 4));
         pos += len;
       }
     } finally {
@@ -335,8 +382,14 @@ export class FileVectorRepository implements VectorRepository {
     }
   }
 
-  private async tornOrCorrupt(file: string, at: number, size: number, tornAllowed: boolean): Promise<number> {
-    if (!tornAllowed) throw new MemoryStoreCorrupt(file, `byte ${at}`, 'ends inside a record');
+  private async tornOrCorrupt(
+    file: string,
+    where: string,
+    at: number,
+    size: number,
+    tornAllowed: boolean,
+  ): Promise<number> {
+    if (!tornAllowed) throw new MemoryStoreCorrupt(file, where, 'ends inside a record');
     return this.cutTail(file, at, size);
   }
 
@@ -475,14 +528,15 @@ export class FileVectorRepository implements VectorRepository {
 
     const name = segName(shelf.stem, through);
     const tmp = path.join(this.dir, `.${name}.tmp`);
-    const fh = await fsp.open(tmp, 'w', 0o600);
+    const io = files();
+    const fd = await io.open(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
     let bytes = 0;
     try {
       let parts: Buffer[] = [encodeHeader(shelf.embedderId, dims, FLAG_BASE)];
       let pending = parts[0]!.length;
       const emit = async () => {
         const buf = Buffer.concat(parts, pending);
-        await fh.write(buf);
+        await writeAll(fd, buf);
         bytes += buf.length;
         parts = [];
         pending = 0;
@@ -494,12 +548,13 @@ export class FileVectorRepository implements VectorRepository {
         if (pending >= 4 << 20) await emit();
       }
       if (pending) await emit();
-      await fh.sync();
+      await io.fsync(fd);
     } finally {
-      await fh.close();
+      await io.close(fd);
     }
-    await fsp.rename(tmp, path.join(this.dir, name));
+    await io.rename(tmp, path.join(this.dir, name));
     await syncDir(this.dir);
+    shelf.legacy = false;
     shelf.fileBytes = bytes + (shelf.fileBytes - bytesAtCut);
     const stale = (await listSegments(this.dir, FILE)).filter((s) => s.seq < through && stemOf(s.file) === shelf.stem);
     await unlinkAll(stale.map((s) => s.file));
@@ -527,6 +582,7 @@ export class FileVectorRepository implements VectorRepository {
 }
 
 interface Header {
+  version: number;
   embedderId: string;
   dims: number;
   flags: number;
@@ -541,24 +597,42 @@ async function readHeader(file: string, tornAllowed: boolean): Promise<Header | 
     const size = (await fh.stat()).size;
     const fixed = Buffer.alloc(HEADER_FIXED);
     const { bytesRead } = await fh.read(fixed, 0, HEADER_FIXED, 0);
-    const idLen = bytesRead === HEADER_FIXED ? fixed.readUInt16LE(12) : 0;
-    if (bytesRead < HEADER_FIXED || size < HEADER_FIXED + idLen) {
+    const whole = bytesRead === HEADER_FIXED;
+    const version = whole ? fixed.readUInt16LE(4) : 0;
+    const idLen = whole ? fixed.readUInt16LE(12) : 0;
+    const length = HEADER_FIXED + idLen + (version === LEGACY_VERSION ? 0 : CRC_BYTES);
+    // A first write (header + first records) that never finished: too short for its header, or zeros only.
+    // Anything else wrong with a header is damage, refused with the file left as it is.
+    const torn = !whole || (fixed.toString('latin1', 0, 4) !== MAGIC && (await zerosFrom(fh, 0, size)));
+    if (whole && !torn) {
+      if (fixed.toString('latin1', 0, 4) !== MAGIC)
+        throw new MemoryStoreCorrupt(file, 'header', 'is not a vector file');
+      if (version !== VERSION && version !== LEGACY_VERSION)
+        throw new MemoryStoreCorrupt(
+          file,
+          'header',
+          `has format version ${version}; this build reads ${LEGACY_VERSION} and ${VERSION}`,
+        );
+    }
+    if (torn || size < length) {
       if (!tornAllowed) throw new MemoryStoreCorrupt(file, 'header', 'is cut short');
-      await fh.truncate(0);
+      await fsp.truncate(file, 0); // (fh is read-only)
       return undefined;
     }
-    if (fixed.toString('latin1', 0, 4) !== MAGIC) throw new MemoryStoreCorrupt(file, 'header', 'is not a vector file');
-    const version = fixed.readUInt16LE(4);
-    if (version !== VERSION)
-      throw new MemoryStoreCorrupt(file, 'header', `has format version ${version}; this build reads ${VERSION}`);
+    const head = Buffer.alloc(length);
+    await fh.read(head, 0, length, 0);
+    if (
+      version !== LEGACY_VERSION &&
+      crc32(head.subarray(0, length - CRC_BYTES)) !== head.readUInt32LE(length - CRC_BYTES)
+    )
+      throw new MemoryStoreCorrupt(file, 'header', 'fails its checksum');
     if (fixed.readUInt32LE(8) === 0) throw new MemoryStoreCorrupt(file, 'header', 'has zero dimensions');
-    const id = Buffer.alloc(idLen);
-    await fh.read(id, 0, idLen, HEADER_FIXED);
     return {
-      embedderId: id.toString('utf8'),
+      version,
+      embedderId: head.toString('utf8', HEADER_FIXED, HEADER_FIXED + idLen),
       dims: fixed.readUInt32LE(8),
       flags: fixed.readUInt16LE(6),
-      length: HEADER_FIXED + idLen,
+      length,
     };
   } finally {
     await fh.close();
