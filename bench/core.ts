@@ -159,7 +159,7 @@ async function gateBenches(upstream: string): Promise<void> {
     goal: '≥ 5,000 calls/s',
     pass: ourRate >= 5000,
   });
-  const spent = app.budgets.status({ scope: 'global' })[0]!;
+  const spent = (await app.budgets.status({ scope: 'global' }))[0]!;
   console.log(
     `  (ledger now ${app.store.ledger.count()} rows; global spent $${spent.spentUsd}, reserved $${spent.reservedUsd})`,
   );

@@ -6,6 +6,7 @@ import type { Clock } from './clock';
 import { systemClock } from './clock';
 import { AlertService } from './costs/alerts';
 import { BudgetService } from './costs/budgets';
+import { LocalGate } from './costs/local-gate';
 import { ChatService } from './costs/chat';
 import { MeteredEmbeddings } from './costs/embeddings';
 import { Reconciler } from './costs/reconcile';
@@ -133,25 +134,21 @@ export class App {
       sender: config.webhookSender,
       retryDelaysMs: config.webhookRetryDelaysMs,
     });
-    this.budgets = new BudgetService(this.store.budgets, this.store.ledger, this.alerts, clock);
+    this.budgets = new BudgetService(
+      this.store.budgets,
+      new LocalGate(this.store.ledgerFile, clock),
+      this.alerts,
+      clock,
+    );
     await this.budgets.init();
     this.crews = new CrewService(this.store.crews, this.catalog, clock, new AgentBudgets(this.budgets));
     this.crewTokens = new CrewTokenService(this.store.crewTokens, this.crews, clock);
     await this.crewTokens.init();
-    this.chat = new ChatService(
-      this.catalog,
-      this.budgets,
-      this.store.ledger,
-      this.upstream,
-      events,
-      clock,
-      this.store.callProfiles,
-    );
+    this.chat = new ChatService(this.catalog, this.budgets, this.upstream, events, clock, this.store.callProfiles);
     this.embeddings = new MeteredEmbeddings({
       upstream: this.upstream,
       prices: this.catalog,
       budgets: this.budgets,
-      ledger: this.store.ledger,
       events,
       clock,
     });

@@ -188,7 +188,7 @@ export function registerHandlers(app: App): void {
     if (p.downgradeTo) await app.catalog.require(p.downgradeTo);
     return app.budgets.set(p);
   });
-  r.register('budget/status', (p: BudgetStatusRequest.Params) => ({ budgets: app.budgets.status(p) }));
+  r.register('budget/status', async (p: BudgetStatusRequest.Params) => ({ budgets: await app.budgets.status(p) }));
   r.register('budget/delete', async (p: BudgetDelete.Params) => {
     await app.budgets.delete(p.id);
     return { deleted: true };
@@ -196,7 +196,7 @@ export function registerHandlers(app: App): void {
   r.register(
     'budget/configureAlerts',
     async (p: BudgetConfigureAlerts.Params): Promise<BudgetConfigureAlerts.Result> => {
-      if (p.budgetId && !app.budgets.has(p.budgetId)) throw errors.notFound('budget', p.budgetId);
+      if (p.budgetId && !(await app.budgets.has(p.budgetId))) throw errors.notFound('budget', p.budgetId);
       if (p.removeWebhook && !(await app.webhooks.remove(p.removeWebhook)))
         throw errors.notFound('webhook', p.removeWebhook);
       if (p.webhookUrl) await app.webhooks.addAlertHook(p.webhookUrl, p.budgetId ?? null);
@@ -208,7 +208,7 @@ export function registerHandlers(app: App): void {
     },
   );
   r.register('budget/alerts', async (p: BudgetAlerts.Params): Promise<BudgetAlerts.Result> => {
-    if (p.budgetId && !app.budgets.has(p.budgetId)) throw errors.notFound('budget', p.budgetId);
+    if (p.budgetId && !(await app.budgets.has(p.budgetId))) throw errors.notFound('budget', p.budgetId);
     return {
       alerts: await app.store.alerts.list({
         ...(p.budgetId ? { budgetId: p.budgetId } : {}),
@@ -219,8 +219,8 @@ export function registerHandlers(app: App): void {
     };
   });
 
-  r.register('webhook/register', (p: WebhookRegister.Params) => {
-    if (p.budgetId && !app.budgets.has(p.budgetId)) throw errors.notFound('budget', p.budgetId);
+  r.register('webhook/register', async (p: WebhookRegister.Params) => {
+    if (p.budgetId && !(await app.budgets.has(p.budgetId))) throw errors.notFound('budget', p.budgetId);
     return app.webhooks.register(p);
   });
   r.register('webhook/unregister', (p: WebhookUnregister.Params) => app.webhooks.unregister(p.id));
@@ -309,8 +309,9 @@ export function registerHandlers(app: App): void {
     });
     const total = picoToUsd(ledger.sumCost({}));
     checks.push({ name: 'ledger total', ok: Number.isFinite(total), detail: `$${total} recorded` });
-    const dangling = app.budgets.status().filter((b) => !Number.isFinite(b.spentUsd));
-    checks.push({ name: 'budgets', ok: dangling.length === 0, detail: `${app.budgets.status().length} budgets` });
+    const budgets = await app.budgets.status();
+    const dangling = budgets.filter((b) => !Number.isFinite(b.spentUsd));
+    checks.push({ name: 'budgets', ok: dangling.length === 0, detail: `${budgets.length} budgets` });
     return { ok: checks.every((c) => c.ok), schemaVersion: SCHEMA_VERSION, checks };
   });
   r.register('store/backup', async (p: StoreBackup.Params): Promise<StoreBackup.Result> => {
@@ -330,7 +331,7 @@ export function registerHandlers(app: App): void {
       restoredFrom: file,
       previousBackup: previous.path,
       ledgerEntries: app.store.ledger.count(),
-      budgets: app.budgets.status().length,
+      budgets: (await app.budgets.status()).length,
     };
   });
 }

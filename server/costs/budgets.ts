@@ -1,43 +1,30 @@
 /**
- * Budgets and the gate. Before a call, its worst-case cost is reserved against every budget in scope in one
- * synchronous step (no await between check and reserve), so concurrent calls can never together go past a
- * limit; after the call the reservation is replaced by the real cost, or released.
- *
- * Spent-per-period is kept in memory, seeded from the ledger and re-derived from it when a period rolls over.
+ * Budgets: the domain logic over the gate (./gate.ts). Before a call, its worst-case cost is reserved against every
+ * budget in scope in one atomic step of the gate, so concurrent calls can never together go past a limit (across
+ * instances, with the PostgreSQL gate); after the call the reservation becomes the real cost, or is released.
+ * Here: actions (block, warn, downgrade), thresholds and alerts, the refusal's figures, and budget writes.
  */
 import { randomUUID } from 'node:crypto';
 import type { BudgetSet, BudgetState, BudgetStatus, Budget } from '../../protocol';
 import type { Clock } from '../clock';
 import { errors } from '../errors';
-import type { BudgetRecord, BudgetRepository, LedgerFilter, LedgerRepository } from '../store/repositories';
+import type { BudgetRecord, BudgetRepository, LedgerRow, NewLedgerRow } from '../store/repositories';
 import type { AlertFacts, AlertService } from './alerts';
+import type { BudgetGate, CallScope, GateBudget, GateReservation } from './gate';
 import { formatPico, parseUsd, picoToUsd } from './money';
-import { periodBounds } from './periods';
+
+export type { CallScope } from './gate';
 
 export const DEFAULT_THRESHOLDS = [50, 80, 100];
 
-export interface CallScope {
-  crew: string | null;
-  agent: string | null;
-  model: string;
-}
-
-interface LiveBudget {
+interface Known {
   record: BudgetRecord;
-  limit: bigint;
-  start: number | null;
-  end: number | null;
-  spent: bigint;
-  /** Ledger rows with ids up to this were counted by the last re-derivation of `spent` (ids are dense from 1). */
-  derivedThrough: number;
-  reserved: bigint;
-  /** Alerts already sent this period, so a hot budget does not ask the store again on every call. */
-  notified: Set<string>;
-  // Derived once per install / period, because budget/status is read far more often than budgets change.
+  // Derived once per install, because budget/status is read far more often than budgets change.
   view: Budget;
   warnAt: number;
-  startIso: string | null;
-  endIso: string | null;
+  /** Alerts already sent, per period start, so a hot budget does not ask the store again on every call. */
+  notified: Set<string>;
+  notifiedPeriod: number | null | undefined;
 }
 
 export interface Reservation {
@@ -46,100 +33,59 @@ export interface Reservation {
   /** Who the call is attributed to (with the model it was reserved on): the budgets its real cost counts in. */
   call: CallScope;
   amount: bigint;
-  /** The budgets that hold this reservation (in scope when it was made). */
-  budgetIds: string[];
+  /** The gate's handle. */
+  held: GateReservation;
   /** Set when a `downgrade` budget switched the model. */
   downgradedBy: string | null;
   warnings: string[];
 }
 
 export class BudgetService {
-  private readonly live = new Map<string, LiveBudget>();
-  private readonly byScope = new Map<string, LiveBudget[]>();
-  private readonly reservations = new Map<string, Reservation>();
+  private readonly known = new Map<string, Known>();
   private readonly pendingAlerts = new Set<Promise<void>>();
-  /** Reservations live only in memory, so a counter is a unique enough id. */
-  private reservationSeq = 0;
   /** Budget writes run one at a time, so two `set`s of one scope and period find each other (one budget, not two). */
   private writes: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly repo: BudgetRepository,
-    private readonly ledger: LedgerRepository,
+    private readonly gate: BudgetGate,
     private readonly alerts: AlertService,
     private readonly clock: Clock,
   ) {}
 
-  /** Loads budgets and derives their spend from the ledger (at start and after a store restore). */
+  /** Loads budgets (at start and after a store restore); calls in flight keep their reservations. */
   async init(): Promise<void> {
-    // Calls in flight (during a restore) keep their reservations: they settle against these budgets later.
-    const previous = new Map(this.live);
-    this.live.clear();
-    this.byScope.clear();
-    for (const r of await this.repo.list()) this.install(r).reserved = previous.get(r.id)?.reserved ?? 0n;
+    const records = await this.repo.list();
+    const ids = new Set(records.map((r) => r.id));
+    for (const id of [...this.known.keys()]) if (!ids.has(id)) this.forget(id);
+    for (const r of records) this.install(r);
   }
 
-  private install(record: BudgetRecord): LiveBudget {
-    const prev = this.live.get(record.id);
-    if (prev) this.unindex(prev);
-    const b: LiveBudget = {
+  private install(record: BudgetRecord): Known {
+    const prev = this.known.get(record.id);
+    const k: Known = {
       record,
-      limit: parseUsd(record.limit),
-      start: null,
-      end: null,
-      spent: 0n,
-      derivedThrough: 0,
-      reserved: prev?.reserved ?? 0n,
-      notified: new Set(),
       view: toBudget(record),
       warnAt: Math.max(...record.thresholds.filter((t) => t < 100), 0) || 80,
-      startIso: null,
-      endIso: null,
+      notified: prev?.notified ?? new Set(),
+      notifiedPeriod: prev?.notifiedPeriod,
     };
-    this.rollover(b, true);
-    this.live.set(record.id, b);
-    const list = this.byScope.get(record.scope) ?? [];
-    list.push(b);
-    this.byScope.set(record.scope, list);
-    return b;
+    this.known.set(record.id, k);
+    this.gate.installed(record);
+    return k;
   }
 
-  private unindex(b: LiveBudget): void {
-    const list = (this.byScope.get(b.record.scope) ?? []).filter((x) => x.record.id !== b.record.id);
-    if (list.length) this.byScope.set(b.record.scope, list);
-    else this.byScope.delete(b.record.scope);
-    this.live.delete(b.record.id);
+  private forget(id: string): void {
+    this.known.delete(id);
+    this.gate.removed(id);
   }
 
-  /**
-   * Moves the budget to the current period when the clock has left the one it tracks, re-deriving its spend from
-   * the ledger; true when it did.
-   */
-  private rollover(b: LiveBudget, force = false): boolean {
-    const now = this.clock.now();
-    if (!force && (b.end === null || now < b.end) && (b.start === null || now >= b.start)) return false;
-    const { start, end } = periodBounds(b.record.period, now, b.record.weekStart);
-    if (start !== b.start) b.notified.clear();
-    b.start = start;
-    b.end = end;
-    b.startIso = start === null ? null : new Date(start).toISOString();
-    b.endIso = end === null ? null : new Date(end).toISOString();
-    b.spent = this.ledger.sumCost({ ...scopeFilter(b.record.scope), ...(start === null ? {} : { from: start }) });
-    b.derivedThrough = this.ledger.count();
-    return true;
-  }
-
-  private inScope(call: CallScope): LiveBudget[] {
-    const out: LiveBudget[] = [];
-    const add = (key: string) => {
-      const l = this.byScope.get(key);
-      if (l) out.push(...l);
-    };
-    add('global');
-    if (call.crew) add(`crew:${call.crew}`);
-    if (call.agent) add(`agent:${call.agent}`);
-    add(`model:${call.model}`);
-    return out;
+  /** The budget behind a gate figure; another instance may have created it (then it is read from the store). */
+  private async knownOf(id: string): Promise<Known | undefined> {
+    const k = this.known.get(id);
+    if (k || !this.gate.shared) return k;
+    const record = await this.repo.get(id);
+    return record ? this.install(record) : undefined;
   }
 
   /**
@@ -148,154 +94,133 @@ export class BudgetService {
    * call that cannot change model (an embedding: another model's vectors are another embedder's): a `downgrade`
    * budget without room refuses it like a `block` one.
    */
-  reserve(
+  async reserve(
     call: CallScope,
     worstCase: (model: string) => bigint | undefined,
     opts: { downgrade?: boolean } = {},
-  ): Reservation {
+  ): Promise<Reservation> {
     let model = call.model;
     let downgradedBy: string | null = null;
     for (let attempt = 0; attempt < 3; attempt++) {
       const amount = worstCase(model);
       if (amount === undefined) break;
-      const budgets = this.inScope({ ...call, model });
-      const warnings: string[] = [];
-      let blocker: LiveBudget | undefined;
-      for (const b of budgets) {
-        this.rollover(b);
-        if (b.spent + b.reserved + amount <= b.limit) continue;
-        if (b.record.action === 'warn') {
-          warnings.push(`budget ${b.record.scope} (${b.record.period}) is over its $${formatPico(b.limit)} limit`);
-          continue;
+      const scoped: CallScope = { crew: call.crew, agent: call.agent, model };
+      const outcome = await this.gate.reserve(scoped, amount);
+      if (outcome.reservation) {
+        const warnings: string[] = [];
+        for (const g of outcome.budgets) {
+          if (g.spent + g.reserved <= g.limit) continue;
+          const k = await this.knownOf(g.id);
+          if (k?.record.action !== 'warn') continue;
+          warnings.push(`budget ${k.record.scope} (${k.record.period}) is over its $${formatPico(g.limit)} limit`);
+          this.notify(k, g, 'blocked');
         }
-        blocker = b;
-        break;
-      }
-      if (!blocker) {
-        const r: Reservation = {
-          id: `r${++this.reservationSeq}`,
+        if (downgradedBy) await this.notifyDowngrade(downgradedBy, call.model, model);
+        return {
+          id: outcome.reservation.id,
           model,
-          call: { crew: call.crew, agent: call.agent, model },
+          call: scoped,
           amount,
-          budgetIds: budgets.map((b) => b.record.id),
+          held: outcome.reservation,
           downgradedBy,
           warnings,
         };
-        for (const b of budgets) b.reserved += amount;
-        this.reservations.set(r.id, r);
-        if (downgradedBy) this.notifyDowngrade(downgradedBy, call.model, model);
-        for (const b of budgets)
-          if (b.record.action === 'warn' && b.spent + b.reserved > b.limit) this.notify(b, 'blocked');
-        return r;
       }
-      const target = blocker.record.downgradeTo;
-      if (blocker.record.action === 'downgrade' && opts.downgrade !== false && target && target !== model) {
-        downgradedBy = blocker.record.id;
+      const blocker = outcome.blocker!;
+      const k = await this.knownOf(blocker.id);
+      const target = k?.record.downgradeTo;
+      if (k?.record.action === 'downgrade' && opts.downgrade !== false && target && target !== model) {
+        downgradedBy = blocker.id;
         model = target;
         continue;
       }
-      this.notify(blocker, 'blocked');
-      throw this.exceeded(blocker, amount);
+      if (k) this.notify(k, blocker, 'blocked');
+      throw this.exceeded(k, blocker, amount);
     }
     throw errors.conflict(`cannot price model "${model}" for the budget check`);
   }
 
-  private exceeded(b: LiveBudget, amount: bigint) {
-    const r = b.record;
+  private exceeded(k: Known | undefined, g: GateBudget, amount: bigint) {
+    const scope = k?.record.scope ?? '(a budget)';
+    const period = k?.record.period ?? 'total';
     return errors.budgetExceeded(
-      `budget ${r.scope} (${r.period}) would be exceeded: limit $${formatPico(b.limit)}, spent $${formatPico(b.spent)}, ` +
-        `reserved $${formatPico(b.reserved)}, this call needs up to $${formatPico(amount)}`,
+      `budget ${scope} (${period}) would be exceeded: limit $${formatPico(g.limit)}, spent $${formatPico(g.spent)}, ` +
+        `reserved $${formatPico(g.reserved)}, this call needs up to $${formatPico(amount)}`,
       {
-        budgetId: r.id,
-        scope: r.scope,
-        period: r.period,
-        limitUsd: picoToUsd(b.limit),
-        spentUsd: picoToUsd(b.spent),
-        reservedUsd: picoToUsd(b.reserved),
+        budgetId: g.id,
+        scope,
+        period,
+        limitUsd: picoToUsd(g.limit),
+        spentUsd: picoToUsd(g.spent),
+        reservedUsd: picoToUsd(g.reserved),
         requestedUsd: picoToUsd(amount),
-        periodEnd: b.end === null ? null : new Date(b.end).toISOString(),
+        periodEnd: g.periodEnd === null ? null : new Date(g.periodEnd).toISOString(),
       },
     );
   }
 
   /**
-   * Replaces the reservation with the real cost of the ledger row `rowId` (already appended) stamped `ts`.
-   *
-   * The reservation comes off the budgets that hold it; the real cost goes onto every budget the call is in scope
-   * of now — including one created (or re-scoped) while the call was in flight, whose spend was derived from a
-   * ledger that did not have this call yet. A budget whose spend was derived since the append (created after it,
-   * or a period rollover) has counted the row already, so every budget counts the call exactly once.
+   * Records a finished call: its ledger row is stored and its reservation (if any) becomes its real cost on every
+   * budget in scope of it now (./gate.ts says how each gate counts it exactly once); thresholds are checked.
    */
-  settle(reservationId: string, actual: bigint, ts: number, rowId?: number): void {
-    const r = this.reservations.get(reservationId);
-    if (!r) return;
-    this.reservations.delete(reservationId);
-    const touched = new Set<LiveBudget>();
-    for (const id of r.budgetIds) {
-      const b = this.live.get(id);
-      if (!b) continue;
-      b.reserved -= r.amount;
-      touched.add(b);
-    }
-    const inScope = new Set(this.inScope(r.call));
-    for (const b of inScope) touched.add(b);
-    for (const b of touched) {
-      this.rollover(b);
-      const counted = rowId !== undefined && rowId <= b.derivedThrough;
-      if (inScope.has(b) && !counted && (b.start === null || ts >= b.start) && (b.end === null || ts < b.end))
-        b.spent += actual;
-      this.checkThresholds(b);
-    }
+  async settle(reservation: Reservation | null, call: CallScope, row: NewLedgerRow, alone = false): Promise<LedgerRow> {
+    const out = await this.gate.settle(reservation?.held ?? null, call, row, alone);
+    await this.checkThresholds(out.budgets);
+    return out.row;
   }
 
-  release(reservationId: string): void {
-    this.settle(reservationId, 0n, this.clock.now());
+  /** Drops a reservation without a ledger row (nothing was sent, nothing is owed). */
+  release(reservation: Reservation): Promise<void> {
+    return this.gate.release(reservation.held);
   }
 
   /** A reconciled ledger row (already corrected in the ledger) changed cost by `delta`. */
-  adjust(call: CallScope, delta: bigint, ts: number): void {
-    for (const b of this.inScope(call)) {
-      const rederived = this.rollover(b);
-      if (!rederived && (b.start === null || ts >= b.start) && (b.end === null || ts < b.end)) b.spent += delta;
-      this.checkThresholds(b);
+  async adjust(call: CallScope, delta: bigint, ts: number): Promise<void> {
+    await this.checkThresholds(await this.gate.adjust(call, delta, ts));
+  }
+
+  private async checkThresholds(budgets: GateBudget[]): Promise<void> {
+    for (const g of budgets) {
+      const k = await this.knownOf(g.id);
+      if (!k || !k.record.alertsEnabled || g.limit <= 0n) continue;
+      const pct = percent(g.spent, g.limit);
+      for (const t of k.record.thresholds) if (pct >= t) this.notify(k, g, 'threshold', t);
     }
   }
 
-  private checkThresholds(b: LiveBudget): void {
-    if (!b.record.alertsEnabled || b.limit <= 0n) return;
-    const pct = percent(b.spent, b.limit);
-    for (const t of b.record.thresholds) if (pct >= t) this.notify(b, 'threshold', t);
-  }
-
-  private notify(b: LiveBudget, kind: 'threshold' | 'blocked', threshold: number | null = null): void {
-    if (!b.record.alertsEnabled) return;
+  private notify(k: Known, g: GateBudget, kind: 'threshold' | 'blocked', threshold: number | null = null): void {
+    if (!k.record.alertsEnabled) return;
+    if (k.notifiedPeriod !== g.periodStart) {
+      k.notified.clear();
+      k.notifiedPeriod = g.periodStart;
+    }
     const seen = `${kind}|${threshold ?? ''}`;
-    if (b.notified.has(seen)) return;
-    b.notified.add(seen);
-    const r = b.record;
-    const pct = percent(b.spent, b.limit);
+    if (k.notified.has(seen)) return;
+    k.notified.add(seen);
+    const r = k.record;
+    const pct = percent(g.spent, g.limit);
     const message =
       kind === 'blocked'
         ? r.action === 'warn'
-          ? `Budget ${r.scope} (${r.period}) is over its limit of $${formatPico(b.limit)}; calls continue (action: warn)`
-          : `Budget ${r.scope} (${r.period}) refused a call: $${formatPico(b.spent)} of $${formatPico(b.limit)} spent`
-        : `Budget ${r.scope} (${r.period}) crossed ${threshold} %: $${formatPico(b.spent)} of $${formatPico(b.limit)} spent`;
+          ? `Budget ${r.scope} (${r.period}) is over its limit of $${formatPico(g.limit)}; calls continue (action: warn)`
+          : `Budget ${r.scope} (${r.period}) refused a call: $${formatPico(g.spent)} of $${formatPico(g.limit)} spent`
+        : `Budget ${r.scope} (${r.period}) crossed ${threshold} %: $${formatPico(g.spent)} of $${formatPico(g.limit)} spent`;
     this.fire({
       budgetId: r.id,
       scope: r.scope,
       kind,
       threshold,
-      spentUsd: picoToUsd(b.spent),
-      limitUsd: picoToUsd(b.limit),
+      spentUsd: picoToUsd(g.spent),
+      limitUsd: picoToUsd(g.limit),
       percentUsed: pct,
-      periodStart: b.start,
+      periodStart: g.periodStart,
       message,
     });
   }
 
   /**
-   * Alerts are recorded off the gate's synchronous path; callers that answer a client await
-   * `alertsRecorded()` so the alert a call triggered is in the history (and pushed) before the answer.
+   * Alerts are recorded off the gate's path; callers that answer a client await `alertsRecorded()` so the alert a
+   * call triggered is in the history (and pushed) before the answer.
    */
   private fire(facts: AlertFacts): void {
     const job = this.alerts.fire(facts).then(
@@ -311,19 +236,20 @@ export class BudgetService {
     if (this.pendingAlerts.size) await Promise.all([...this.pendingAlerts]);
   }
 
-  private notifyDowngrade(budgetId: string, from: string, to: string): void {
-    const b = this.live.get(budgetId);
-    if (!b) return;
+  private async notifyDowngrade(budgetId: string, from: string, to: string): Promise<void> {
+    const k = this.known.get(budgetId);
+    const [g] = await this.gate.figures([budgetId]);
+    if (!k || !g) return;
     this.fire({
       budgetId,
-      scope: b.record.scope,
+      scope: k.record.scope,
       kind: 'downgraded',
       threshold: null,
-      spentUsd: picoToUsd(b.spent),
-      limitUsd: picoToUsd(b.limit),
-      percentUsed: percent(b.spent, b.limit),
-      periodStart: b.start,
-      message: `Budget ${b.record.scope} (${b.record.period}) is at its limit: calls to ${from} now go to ${to}`,
+      spentUsd: picoToUsd(g.spent),
+      limitUsd: picoToUsd(g.limit),
+      percentUsed: percent(g.spent, g.limit),
+      periodStart: g.periodStart,
+      message: `Budget ${k.record.scope} (${k.record.period}) is at its limit: calls to ${from} now go to ${to}`,
     });
   }
 
@@ -332,6 +258,11 @@ export class BudgetService {
     const next = this.writes.then(write, write);
     this.writes = next.catch(() => undefined);
     return next;
+  }
+
+  /** With a shared gate, other instances write budgets too: read them before deciding. */
+  private async fresh(): Promise<void> {
+    if (this.gate.shared) await this.init();
   }
 
   /**
@@ -344,10 +275,11 @@ export class BudgetService {
 
   private async write(p: BudgetSet.Params): Promise<BudgetSet.Result> {
     validateScope(p.scope);
+    await this.fresh();
     const now = new Date(this.clock.now()).toISOString();
     const existing = p.id
-      ? this.live.get(p.id)?.record
-      : [...this.live.values()].find((b) => b.record.scope === p.scope && b.record.period === p.period)?.record;
+      ? this.known.get(p.id)?.record
+      : [...this.known.values()].find((b) => b.record.scope === p.scope && b.record.period === p.period)?.record;
     if (p.id && !existing) throw errors.notFound('budget', p.id);
     const action = p.action ?? existing?.action ?? 'block';
     const downgradeTo = p.downgradeTo ?? (action === 'downgrade' ? (existing?.downgradeTo ?? null) : null);
@@ -382,7 +314,8 @@ export class BudgetService {
     budgetId: string | undefined,
     change: { thresholds?: number[]; enabled?: boolean },
   ): Promise<Budget[]> {
-    const targets = budgetId ? [this.live.get(budgetId)] : [...this.live.values()];
+    await this.fresh();
+    const targets = budgetId ? [this.known.get(budgetId)] : [...this.known.values()];
     if (budgetId && !targets[0]) throw errors.notFound('budget', budgetId);
     const now = new Date(this.clock.now()).toISOString();
     const records = targets.map((b) => ({
@@ -400,28 +333,34 @@ export class BudgetService {
 
   delete(id: string): Promise<void> {
     return this.serial(async () => {
-      const b = this.live.get(id);
-      if (!b) throw errors.notFound('budget', id);
+      await this.fresh();
+      if (!this.known.has(id)) throw errors.notFound('budget', id);
       await this.repo.delete(id);
-      this.unindex(b);
+      this.forget(id);
     });
   }
 
-  has(id: string): boolean {
-    return this.live.has(id);
+  async has(id: string): Promise<boolean> {
+    return (await this.knownOf(id)) !== undefined;
   }
 
-  status(filter: { scope?: string; id?: string } = {}): BudgetStatus[] {
-    if (filter.id && !this.live.has(filter.id)) throw errors.notFound('budget', filter.id);
+  async status(filter: { scope?: string; id?: string } = {}): Promise<BudgetStatus[]> {
+    await this.fresh();
+    if (filter.id && !this.known.has(filter.id)) throw errors.notFound('budget', filter.id);
+    const wanted: string[] = [];
+    for (const k of this.known.values()) {
+      if (filter.id && k.record.id !== filter.id) continue;
+      if (filter.scope && k.record.scope !== filter.scope) continue;
+      wanted.push(k.record.id);
+    }
     const out: BudgetStatus[] = [];
-    for (const b of this.live.values()) {
-      if (filter.id && b.record.id !== filter.id) continue;
-      if (filter.scope && b.record.scope !== filter.scope) continue;
-      this.rollover(b);
-      const remaining = b.limit - b.spent - b.reserved;
-      const pct = percent(b.spent, b.limit);
-      const state: BudgetState = b.spent >= b.limit ? 'exceeded' : pct >= b.warnAt ? 'warning' : 'ok';
-      const v = b.view;
+    for (const g of await this.gate.figures(wanted)) {
+      const k = this.known.get(g.id);
+      if (!k) continue;
+      const remaining = g.limit - g.spent - g.reserved;
+      const pct = percent(g.spent, g.limit);
+      const state: BudgetState = g.spent >= g.limit ? 'exceeded' : pct >= k.warnAt ? 'warning' : 'ok';
+      const v = k.view;
       // Spelled out rather than spread: object spread is a slow path in V8 and this runs on every status call.
       out.push({
         id: v.id,
@@ -435,13 +374,13 @@ export class BudgetService {
         weekStart: v.weekStart,
         createdAt: v.createdAt,
         updatedAt: v.updatedAt,
-        spentUsd: picoToUsd(b.spent),
-        reservedUsd: picoToUsd(b.reserved),
+        spentUsd: picoToUsd(g.spent),
+        reservedUsd: picoToUsd(g.reserved),
         remainingUsd: picoToUsd(remaining > 0n ? remaining : 0n),
         percentUsed: pct,
         state,
-        periodStart: b.startIso,
-        periodEnd: b.endIso,
+        periodStart: g.periodStart === null ? null : new Date(g.periodStart).toISOString(),
+        periodEnd: g.periodEnd === null ? null : new Date(g.periodEnd).toISOString(),
       });
     }
     return out.sort((a, b) => b.percentUsed - a.percentUsed || (a.scope < b.scope ? -1 : a.scope > b.scope ? 1 : 0));
@@ -456,13 +395,6 @@ export function validateScope(scope: string): void {
       field: 'scope',
       issues: [{ field: 'scope', message: 'expected global, crew:<id>, agent:<id> or model:<id>' }],
     });
-}
-
-function scopeFilter(scope: string): LedgerFilter {
-  if (scope === 'global') return {};
-  const i = scope.indexOf(':');
-  const kind = scope.slice(0, i) as 'crew' | 'agent' | 'model';
-  return { [kind]: scope.slice(i + 1) };
 }
 
 /** Percent with two decimals, computed on integers. */

@@ -11,8 +11,8 @@ import type { ModelCatalog } from '../models/catalog';
 import type { OpenRouterClient } from '../openrouter/client';
 import { UpstreamError } from '../openrouter/errors';
 import { DomainError } from '../errors';
-import type { CallProfileRepository, LedgerRepository, LedgerRow, NewLedgerRow } from '../store/repositories';
-import type { BudgetService } from './budgets';
+import type { CallProfileRepository, LedgerRow, NewLedgerRow } from '../store/repositories';
+import type { BudgetService, Reservation } from './budgets';
 import { systemPrefix } from './call-profiles';
 import { costFromPricing, defaultMaxTokens, estimatePromptTokens, worstCaseCost } from './estimate';
 import { formatPico, parseUsd, picoToUsd } from './money';
@@ -29,7 +29,6 @@ export class ChatService {
   constructor(
     private readonly catalog: ModelCatalog,
     private readonly budgets: BudgetService,
-    private readonly ledger: LedgerRepository,
     private readonly upstream: OpenRouterClient,
     private readonly events: EventBus,
     private readonly clock: Clock,
@@ -62,7 +61,7 @@ export class ChatService {
     const agent = attributedAgent(crew, p.agent);
     let reservation;
     try {
-      reservation = this.budgets.reserve({ crew, agent, model: requested.id }, (id) => {
+      reservation = await this.budgets.reserve({ crew, agent, model: requested.id }, (id) => {
         const x = plan(id);
         return x && worstCaseCost(x.model, promptEstimate, x.maxTokens);
       });
@@ -117,7 +116,7 @@ export class ChatService {
           : costFromPricing(model, out.promptTokens, out.completionTokens, out.cachedTokens);
       const row = await this.record(
         ctx,
-        reservation.id,
+        reservation,
         ledgerRow({
           promptTokens: out.promptTokens,
           completionTokens: out.completionTokens,
@@ -159,7 +158,7 @@ export class ChatService {
       try {
         await this.record(
           ctx,
-          reservation.id,
+          reservation,
           ledgerRow({
             promptTokens: partial ? promptEstimate : 0,
             completionTokens: partial?.completionTokens ?? 0,
@@ -173,7 +172,8 @@ export class ChatService {
           }),
         );
       } finally {
-        this.budgets.release(reservation.id);
+        // Settled by the record above, unless recording failed: then nothing may stay reserved.
+        await this.budgets.release(reservation);
       }
       if (cancelled)
         throw new DomainError(ErrorCodes.RequestCancelled, 'request cancelled; the reservation was released');
@@ -181,10 +181,9 @@ export class ChatService {
     }
   }
 
-  private async record(ctx: CallContext, reservationId: string, row: NewLedgerRow): Promise<LedgerRow> {
-    const stored = await this.ledger.append(row, { alone: this.inFlight === 1 });
+  private async record(ctx: CallContext, reservation: Reservation, row: NewLedgerRow): Promise<LedgerRow> {
+    const stored = await this.budgets.settle(reservation, reservation.call, row, this.inFlight === 1);
     ctx.onRecorded?.(stored);
-    this.budgets.settle(reservationId, BigInt(stored.costPico), stored.ts, stored.id);
     this.events.publish('usage.recorded', toEntry(stored));
     await this.budgets.alertsRecorded();
     return stored;

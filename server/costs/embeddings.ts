@@ -13,7 +13,7 @@ import type { Clock } from '../clock';
 import type { EventBus } from '../events';
 import type { EmbeddingUse } from '../memory/embeddings/embedder';
 import type { EmbeddingsAnswer, EmbeddingsUpstream } from '../memory/embeddings/openrouter';
-import type { LedgerRepository, LedgerRow } from '../store/repositories';
+import type { LedgerRow } from '../store/repositories';
 import type { BudgetService } from './budgets';
 import { toEntry } from './chat';
 import { costFromPricing, estimateEmbeddingTokens, worstCaseCost } from './estimate';
@@ -32,7 +32,6 @@ export interface MeteredEmbeddingsDeps {
   upstream: EmbeddingsUpstream;
   prices: EmbeddingPrices;
   budgets: BudgetService;
-  ledger: LedgerRepository;
   events: EventBus;
   clock: Clock;
 }
@@ -51,7 +50,7 @@ export class MeteredEmbeddings implements EmbeddingsUpstream {
     const tokens = estimateEmbeddingTokens(input);
     let reservation;
     try {
-      reservation = budgets.reserve(
+      reservation = await budgets.reserve(
         { crew: use.crew, agent: null, model: info.id },
         (id) => (id === info.id ? worstCaseCost(info, tokens, 0) : undefined),
         { downgrade: false },
@@ -70,7 +69,8 @@ export class MeteredEmbeddings implements EmbeddingsUpstream {
       const promptTokens = answer.promptTokens ?? tokens;
       const costPico =
         answer.costUsd !== undefined ? Number(parseUsd(answer.costUsd)) : costFromPricing(info, promptTokens, 0);
-      row = await this.deps.ledger.append({
+      const call = { crew: use.crew, agent: null, model: info.id };
+      row = await budgets.settle(reservation, call, {
         ts: this.deps.clock.now(),
         model: info.id,
         crew: use.crew,
@@ -89,10 +89,9 @@ export class MeteredEmbeddings implements EmbeddingsUpstream {
         stream: false,
       });
     } catch (e) {
-      budgets.release(reservation.id);
+      await budgets.release(reservation);
       throw e;
     }
-    budgets.settle(reservation.id, BigInt(row.costPico), row.ts, row.id);
     this.deps.events.publish('usage.recorded', toEntry(row));
     await budgets.alertsRecorded();
     return answer;

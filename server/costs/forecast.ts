@@ -74,7 +74,7 @@ export class ForecastService {
     if (p.budgetId !== undefined) filter.id = p.budgetId;
     if (p.scope !== undefined) filter.scope = p.scope;
     const forecasts: BudgetForecast[] = [];
-    for (const status of this.budgets.status(filter)) {
+    for (const status of await this.budgets.status(filter)) {
       const f = this.forecastOne(status, now);
       forecasts.push(f);
       if (f.willExceed && status.alertsEnabled) await this.alertForecast(status, f);

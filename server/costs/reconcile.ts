@@ -49,7 +49,11 @@ export class Reconciler {
       const real = parseUsd(info.totalCost);
       const updated = await this.ledger.settleCost(row.id, Number(real), formatPico(real));
       if (!updated) continue;
-      this.budgets.adjust({ crew: row.crew, agent: row.agent, model: row.model }, real - BigInt(row.costPico), row.ts);
+      await this.budgets.adjust(
+        { crew: row.crew, agent: row.agent, model: row.model },
+        real - BigInt(row.costPico),
+        row.ts,
+      );
       settled++;
     }
     if (settled) this.log.info(`reconcile: replaced ${settled} estimated cost(s) with OpenRouter's figures`);

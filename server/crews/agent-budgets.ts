@@ -9,7 +9,7 @@ import { crewAgentScope, type BudgetSet, type BudgetStatus, type Crew } from '..
 export interface BudgetWriter {
   set(p: BudgetSet.Params): Promise<unknown>;
   delete(id: string): Promise<void>;
-  status(filter: { scope?: string }): BudgetStatus[];
+  status(filter: { scope?: string }): Promise<BudgetStatus[]>;
 }
 
 export class AgentBudgets {
@@ -27,7 +27,8 @@ export class AgentBudgets {
       if (!a.budget) continue;
       const scope = crewAgentScope(before!.name, a.name);
       if (wanted.has(`${scope}|${a.budget.period}`)) continue;
-      for (const b of this.budgets.status({ scope })) if (b.period === a.budget.period) await this.budgets.delete(b.id);
+      for (const b of await this.budgets.status({ scope }))
+        if (b.period === a.budget.period) await this.budgets.delete(b.id);
     }
     // budget/set updates the budget of the same scope and period in place, keeping its history and thresholds.
     for (const p of wanted.values()) await this.budgets.set(p);

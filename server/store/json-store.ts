@@ -14,6 +14,7 @@ import { DomainError } from '../errors';
 import { StoreFileCorrupt } from './corrupt';
 import { DurableJsonFile, readTextIfExists } from './durable-file';
 import { FileLedger } from './ledger/file-ledger';
+import type { LocalLedger } from '../costs/local-gate';
 import { FileAccessRepository } from './memory/access-store';
 import { FileCallProfileRepository } from './call-profile-store';
 import { FileMemoryRepository } from './memory/memory-log';
@@ -64,6 +65,8 @@ export class JsonStore implements StoreHandle {
   readonly webhooks: WebhookRepository;
   readonly models: ModelCacheRepository;
   readonly ledger: LedgerRepository;
+  /** The ledger as the in-process gate uses it (synchronous sums over what is in memory). */
+  readonly ledgerFile: LocalLedger;
   readonly memories: MemoryRepository;
   readonly vectors: VectorRepository;
   readonly access: AccessRepository;
@@ -117,6 +120,11 @@ export class JsonStore implements StoreHandle {
       list: (filter) => this.ledgerImpl.list(filter),
       estimated: (limit) => this.ledgerImpl.estimated(limit),
       usage: (filter) => this.ledgerImpl.usage(filter),
+    };
+    this.ledgerFile = {
+      append: (row, opts) => this.ledgerImpl.append(row, opts),
+      sumCostNow: (filter) => this.ledgerImpl.sumCostNow(filter),
+      countNow: () => this.ledgerImpl.countNow(),
     };
     this.memories = {
       get: (id) => this.memoryImpl.get(id),

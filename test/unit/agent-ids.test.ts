@@ -10,6 +10,7 @@ import path from 'node:path';
 import { attributedAgent, crewAgentId, crewAgentScope } from '../../protocol';
 import { ManualClock } from '../../server/clock';
 import { AlertService } from '../../server/costs/alerts';
+import { LocalGate } from '../../server/costs/local-gate';
 import { BudgetService } from '../../server/costs/budgets';
 import { parseUsd } from '../../server/costs/money';
 import { EventBus } from '../../server/events';
@@ -95,15 +96,15 @@ describe('agent ids', () => {
       const clock = new ManualClock(Date.parse('2026-03-02T00:00:00Z'));
       const svc = new BudgetService(
         new MemoryBudgets(),
-        ledger,
+        new LocalGate(ledger, clock),
         new AlertService(new MemoryAlerts(), new EventBus(), clock, silentLogger),
         clock,
       );
       await svc.init();
       const { budget } = await svc.set({ scope: 'agent:ops/researcher', period: 'total', limitUsd: 0.000000003 });
-      assert.equal(parseUsd(String(svc.status({ id: budget.id })[0]!.spentUsd)), 3_000n);
-      assert.throws(
-        () => svc.reserve({ crew: 'ops', agent: 'ops/researcher', model: 'm' }, () => 1n),
+      assert.equal(parseUsd(String((await svc.status({ id: budget.id }))[0]!.spentUsd)), 3_000n);
+      await assert.rejects(
+        svc.reserve({ crew: 'ops', agent: 'ops/researcher', model: 'm' }, () => 1n),
         /agent:ops\/researcher/,
       );
     });

@@ -9,11 +9,13 @@ import path from 'node:path';
 import type { BudgetAlert, BudgetSet, BudgetStatus } from '../../protocol';
 import { ManualClock } from '../../server/clock';
 import { AlertService } from '../../server/costs/alerts';
+import { LocalGate } from '../../server/costs/local-gate';
 import { BudgetService } from '../../server/costs/budgets';
 import { parseUsd } from '../../server/costs/money';
 import { EventBus } from '../../server/events';
 import { silentLogger } from '../../server/log';
 import { FileLedger } from '../../server/store/ledger/file-ledger';
+import type { NewLedgerRow } from '../../server/store/repositories';
 import type { WebhookSender } from '../../server/webhooks/delivery';
 import { WebhookService } from '../../server/webhooks/service';
 import { MemoryAlerts, MemoryBudgets } from '../helpers/memory-repos';
@@ -57,7 +59,7 @@ describe('BudgetService periods and alerts (ManualClock)', () => {
     events.subscribe('budget.alert', (a) => fired.push(a));
     alerts = new AlertService(alertRepo, events, clock, silentLogger);
     webhooks = new WebhookService({ repo: alertRepo, events, clock, log: silentLogger, sender, retryDelaysMs: [] });
-    svc = new BudgetService(budgets, ledger, alerts, clock);
+    svc = new BudgetService(budgets, new LocalGate(ledger, clock), alerts, clock);
     await svc.init();
   });
 
@@ -69,11 +71,10 @@ describe('BudgetService periods and alerts (ManualClock)', () => {
   const set = async (p: Partial<BudgetSet.Params> & { period: BudgetSet.Params['period'] }) =>
     (await svc.set({ scope: 'global', limitUsd: 1, ...p })).budget;
 
-  /** One call costing `usd` now: reserve its worst case, write the ledger row, settle to the real cost. */
-  async function spend(usd: string, worstCase = usd, scope: { crew?: string } = {}): Promise<void> {
-    const r = svc.reserve({ crew: scope.crew ?? null, agent: null, model: 'm/x' }, () => parseUsd(worstCase));
+  /** The ledger row of a call costing `usd` now. */
+  const rowOf = (usd: string, scope: { crew?: string } = {}): NewLedgerRow => {
     const cost = parseUsd(usd);
-    const row = await ledger.append({
+    return {
       ts: clock.now(),
       model: 'm/x',
       crew: scope.crew ?? null,
@@ -90,37 +91,45 @@ describe('BudgetService periods and alerts (ManualClock)', () => {
       latencyMs: 1,
       status: 'ok',
       stream: false,
-    });
-    svc.settle(r.id, cost, row.ts, row.id);
+    };
+  };
+
+  /** One call costing `usd` now: reserve its worst case, then settle to the real cost (the gate writes the row). */
+  async function spend(usd: string, worstCase = usd, scope: { crew?: string } = {}): Promise<void> {
+    const r = await svc.reserve({ crew: scope.crew ?? null, agent: null, model: 'm/x' }, () => parseUsd(worstCase));
+    await svc.settle(r, r.call, rowOf(usd, scope));
   }
 
-  const statusOf = (id: string): BudgetStatus => svc.status({ id })[0]!;
+  const statusOf = async (id: string): Promise<BudgetStatus> => (await svc.status({ id }))[0]!;
 
   it('daily: spend resets at midnight UTC, not a millisecond before', async () => {
     const b = await set({ period: 'daily' });
     await spend('0.4');
-    assert.equal(statusOf(b.id).spentUsd, 0.4);
-    assert.equal(statusOf(b.id).periodStart, '2026-03-10T00:00:00.000Z');
-    assert.equal(statusOf(b.id).periodEnd, '2026-03-11T00:00:00.000Z');
+    assert.equal((await statusOf(b.id)).spentUsd, 0.4);
+    assert.equal((await statusOf(b.id)).periodStart, '2026-03-10T00:00:00.000Z');
+    assert.equal((await statusOf(b.id)).periodEnd, '2026-03-11T00:00:00.000Z');
     clock.set(T('2026-03-10T23:59:59.999Z'));
-    assert.equal(statusOf(b.id).spentUsd, 0.4);
+    assert.equal((await statusOf(b.id)).spentUsd, 0.4);
     clock.advance(1);
-    const s = statusOf(b.id);
+    const s = await statusOf(b.id);
     assert.equal(s.spentUsd, 0);
     assert.equal(s.periodStart, '2026-03-11T00:00:00.000Z');
     await spend('0.25');
-    assert.equal(statusOf(b.id).spentUsd, 0.25);
+    assert.equal((await statusOf(b.id)).spentUsd, 0.25);
   });
 
   it('daily: a reservation is refused on day 1 and the same call fits on day 2', async () => {
     await set({ period: 'daily' });
     await spend('0.9');
-    assert.throws(() => svc.reserve({ crew: null, agent: null, model: 'm/x' }, () => parseUsd('0.2')), {
-      code: 1001,
-    } as object);
+    await assert.rejects(
+      svc.reserve({ crew: null, agent: null, model: 'm/x' }, () => parseUsd('0.2')),
+      {
+        code: 1001,
+      } as object,
+    );
     clock.set(T('2026-03-11T00:00:00.000Z'));
-    const r = svc.reserve({ crew: null, agent: null, model: 'm/x' }, () => parseUsd('0.2'));
-    svc.release(r.id);
+    const r = await svc.reserve({ crew: null, agent: null, model: 'm/x' }, () => parseUsd('0.2'));
+    await svc.release(r);
   });
 
   it('weekly: the week starts on weekStart (Wednesday here), the default Monday budget keeps its spend', async () => {
@@ -128,30 +137,30 @@ describe('BudgetService periods and alerts (ManualClock)', () => {
     const mon = await svc.set({ scope: 'crew:a', period: 'weekly', limitUsd: 1 });
     assert.equal(mon.budget.weekStart, 1);
     await spend('0.3', '0.3', { crew: 'a' }); // Tuesday 2026-03-10
-    assert.equal(statusOf(wed.id).periodStart, '2026-03-04T00:00:00.000Z');
-    assert.equal(statusOf(wed.id).spentUsd, 0.3);
-    assert.equal(statusOf(mon.budget.id).periodStart, '2026-03-09T00:00:00.000Z');
+    assert.equal((await statusOf(wed.id)).periodStart, '2026-03-04T00:00:00.000Z');
+    assert.equal((await statusOf(wed.id)).spentUsd, 0.3);
+    assert.equal((await statusOf(mon.budget.id)).periodStart, '2026-03-09T00:00:00.000Z');
     clock.set(T('2026-03-11T00:00:00.000Z')); // Wednesday
-    assert.equal(statusOf(wed.id).spentUsd, 0, 'the Wednesday week rolled over');
-    assert.equal(statusOf(wed.id).periodStart, '2026-03-11T00:00:00.000Z');
-    assert.equal(statusOf(mon.budget.id).spentUsd, 0.3, 'the Monday week has not');
+    assert.equal((await statusOf(wed.id)).spentUsd, 0, 'the Wednesday week rolled over');
+    assert.equal((await statusOf(wed.id)).periodStart, '2026-03-11T00:00:00.000Z');
+    assert.equal((await statusOf(mon.budget.id)).spentUsd, 0.3, 'the Monday week has not');
     clock.set(T('2026-03-16T00:00:00.000Z')); // Monday
-    assert.equal(statusOf(mon.budget.id).spentUsd, 0);
+    assert.equal((await statusOf(mon.budget.id)).spentUsd, 0);
   });
 
   it('monthly: resets on the 1st (end of a 31-day month and a leap February)', async () => {
     const b = await set({ period: 'monthly' });
     clock.set(T('2026-03-31T23:59:00.000Z'));
     await spend('0.5');
-    assert.equal(statusOf(b.id).spentUsd, 0.5);
+    assert.equal((await statusOf(b.id)).spentUsd, 0.5);
     clock.set(T('2026-04-01T00:00:00.000Z'));
-    assert.equal(statusOf(b.id).spentUsd, 0);
-    assert.equal(statusOf(b.id).periodEnd, '2026-05-01T00:00:00.000Z');
+    assert.equal((await statusOf(b.id)).spentUsd, 0);
+    assert.equal((await statusOf(b.id)).periodEnd, '2026-05-01T00:00:00.000Z');
     clock.set(T('2028-02-29T10:00:00.000Z'));
     await spend('0.1');
-    assert.equal(statusOf(b.id).periodEnd, '2028-03-01T00:00:00.000Z');
+    assert.equal((await statusOf(b.id)).periodEnd, '2028-03-01T00:00:00.000Z');
     clock.set(T('2028-03-01T00:00:00.000Z'));
-    assert.equal(statusOf(b.id).spentUsd, 0);
+    assert.equal((await statusOf(b.id)).spentUsd, 0);
   });
 
   it('total never resets; spent is re-derived from the ledger by a fresh service (restart)', async () => {
@@ -160,12 +169,16 @@ describe('BudgetService periods and alerts (ManualClock)', () => {
     await spend('0.1');
     clock.set(T('2026-07-01T08:00:00.000Z'));
     await spend('0.2');
-    assert.equal(statusOf(total.id).spentUsd, 0.3);
-    const again = new BudgetService(budgets, ledger, alerts, clock);
+    assert.equal((await statusOf(total.id)).spentUsd, 0.3);
+    const again = new BudgetService(budgets, new LocalGate(ledger, clock), alerts, clock);
     await again.init();
-    assert.equal(again.status({ id: total.id })[0]!.spentUsd, 0.3);
-    assert.equal(again.status({ id: daily.budget.id })[0]!.spentUsd, 0.2, 'only today counts for the daily budget');
-    assert.equal(again.status({ id: total.id })[0]!.periodStart, null);
+    assert.equal((await again.status({ id: total.id }))[0]!.spentUsd, 0.3);
+    assert.equal(
+      (await again.status({ id: daily.budget.id }))[0]!.spentUsd,
+      0.2,
+      'only today counts for the daily budget',
+    );
+    assert.equal((await again.status({ id: total.id }))[0]!.periodStart, null);
   });
 
   it('thresholds fire once each per period, and again in the next period', async () => {
@@ -197,7 +210,7 @@ describe('BudgetService periods and alerts (ManualClock)', () => {
     assert.ok(
       fired.every((a) => a.budgetId === b.id && a.kind === 'threshold' && a.periodStart === '2026-03-10T00:00:00.000Z'),
     );
-    assert.equal(statusOf(b.id).state, 'exceeded');
+    assert.equal((await statusOf(b.id)).state, 'exceeded');
 
     // The next day: a new period, the same thresholds fire again.
     clock.set(T('2026-03-11T09:00:00.000Z'));
@@ -216,13 +229,13 @@ describe('BudgetService periods and alerts (ManualClock)', () => {
     await spend('0.6');
     await settle();
     assert.equal(fired.length, 1);
-    const again = new BudgetService(budgets, ledger, alerts, clock);
+    const again = new BudgetService(budgets, new LocalGate(ledger, clock), alerts, clock);
     await again.init();
-    const r = again.reserve({ crew: null, agent: null, model: 'm/x' }, () => parseUsd('0.1'));
-    again.settle(r.id, parseUsd('0.1'), clock.now());
+    const r = await again.reserve({ crew: null, agent: null, model: 'm/x' }, () => parseUsd('0.1'));
+    await again.settle(r, r.call, rowOf('0.1'));
     await settle();
     assert.equal(fired.length, 1);
-    assert.equal(again.status({ id: b.id })[0]!.spentUsd, 0.7);
+    assert.equal((await again.status({ id: b.id }))[0]!.spentUsd, 0.7);
   });
 
   it('alerts go to registered webhooks (all budgets, or the one they name)', async () => {
@@ -247,11 +260,11 @@ describe('BudgetService periods and alerts (ManualClock)', () => {
     const b = await set({ period: 'daily' });
     await spend('0.2');
     clock.set(T('2026-03-10T23:59:59.900Z'));
-    const r = svc.reserve({ crew: null, agent: null, model: 'm/x' }, () => parseUsd('0.5'));
-    assert.equal(statusOf(b.id).reservedUsd, 0.5);
+    const r = await svc.reserve({ crew: null, agent: null, model: 'm/x' }, () => parseUsd('0.5'));
+    assert.equal((await statusOf(b.id)).reservedUsd, 0.5);
     clock.set(T('2026-03-11T00:00:01.000Z'));
     // As ChatService does: the ledger row is written, then the reservation is settled to the real cost.
-    const row = await ledger.append({
+    await svc.settle(r, r.call, {
       ts: clock.now(),
       model: 'm/x',
       crew: null,
@@ -269,13 +282,16 @@ describe('BudgetService periods and alerts (ManualClock)', () => {
       status: 'ok',
       stream: false,
     });
-    svc.settle(r.id, parseUsd('0.3'), row.ts, row.id);
-    const s = statusOf(b.id);
+    const s = await statusOf(b.id);
     assert.equal(s.reservedUsd, 0);
     assert.equal(s.spentUsd, 0.3, 'the call is counted once in the day it completed');
-    const fresh = new BudgetService(budgets, ledger, alerts, clock);
+    const fresh = new BudgetService(budgets, new LocalGate(ledger, clock), alerts, clock);
     await fresh.init();
-    assert.equal(fresh.status({ id: b.id })[0]!.spentUsd, 0.3, 'and agrees with a re-derivation from the ledger');
+    assert.equal(
+      (await fresh.status({ id: b.id }))[0]!.spentUsd,
+      0.3,
+      'and agrees with a re-derivation from the ledger',
+    );
   });
 
   it('disabled alerts do not fire', async () => {

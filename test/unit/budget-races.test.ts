@@ -12,12 +12,14 @@ import path from 'node:path';
 import { ErrorCodes } from '../../protocol';
 import { ManualClock } from '../../server/clock';
 import { AlertService } from '../../server/costs/alerts';
+import { LocalGate } from '../../server/costs/local-gate';
 import { BudgetService, type CallScope } from '../../server/costs/budgets';
 import { formatPico, parseUsd } from '../../server/costs/money';
 import { DomainError } from '../../server/errors';
 import { EventBus } from '../../server/events';
 import { silentLogger } from '../../server/log';
 import { FileLedger } from '../../server/store/ledger/file-ledger';
+import type { NewLedgerRow } from '../../server/store/repositories';
 import { MemoryAlerts, MemoryBudgets } from '../helpers/memory-repos';
 
 describe('BudgetService: calls in flight and concurrent writes', () => {
@@ -34,7 +36,7 @@ describe('BudgetService: calls in flight and concurrent writes', () => {
     repo = new MemoryBudgets();
     svc = new BudgetService(
       repo,
-      ledger,
+      new LocalGate(ledger, clock),
       new AlertService(new MemoryAlerts(), new EventBus(), clock, silentLogger),
       clock,
     );
@@ -47,10 +49,10 @@ describe('BudgetService: calls in flight and concurrent writes', () => {
 
   const CALL: CallScope = { crew: 'ops', agent: 'ops/researcher', model: 'm/x' };
 
-  /** The ledger row of a finished call costing `usd`, appended (as ChatService does) before the settle. */
-  async function record(usd: string, call: CallScope = CALL) {
+  /** The ledger row of a finished call costing `usd` (the gate stores it as it settles). */
+  function rowOf(usd: string, call: CallScope = CALL): NewLedgerRow {
     const cost = parseUsd(usd);
-    return ledger.append({
+    return {
       ts: clock.now(),
       model: call.model,
       crew: call.crew,
@@ -67,47 +69,46 @@ describe('BudgetService: calls in flight and concurrent writes', () => {
       latencyMs: 1,
       status: 'ok',
       stream: false,
-    });
+    };
   }
-  const status = (id: string) => svc.status({ id })[0]!;
+  const status = async (id: string) => (await svc.status({ id }))[0]!;
   const refused = (usd: string) =>
-    assert.throws(
-      () => svc.reserve(CALL, () => parseUsd(usd)),
+    assert.rejects(
+      svc.reserve(CALL, () => parseUsd(usd)),
       (e: unknown) => e instanceof DomainError && e.code === ErrorCodes.BudgetExceeded,
     );
 
   it('the issue: reserve with no budget, create a $1 total budget, settle at $0.90 → $0.90 spent, a $0.50 call refused', async () => {
-    const r = svc.reserve(CALL, () => parseUsd('0.95'));
+    const r = await svc.reserve(CALL, () => parseUsd('0.95'));
     const { budget } = await svc.set({ scope: 'global', period: 'total', limitUsd: 1 });
-    assert.equal(status(budget.id).spentUsd, 0);
-    assert.equal(status(budget.id).reservedUsd, 0, 'the new budget holds no reservation of the call');
-    const row = await record('0.90');
-    svc.settle(r.id, BigInt(row.costPico), row.ts, row.id);
-    assert.equal(status(budget.id).spentUsd, 0.9);
-    assert.equal(status(budget.id).reservedUsd, 0);
-    refused('0.50');
+    assert.equal((await status(budget.id)).spentUsd, 0);
+    assert.equal((await status(budget.id)).reservedUsd, 0, 'the new budget holds no reservation of the call');
+    await svc.settle(r, r.call, rowOf('0.90'));
+    assert.equal((await status(budget.id)).spentUsd, 0.9);
+    assert.equal((await status(budget.id)).reservedUsd, 0);
+    await refused('0.50');
     // A fresh service derives the same figure from the ledger: the call is counted once, not twice.
     const again = new BudgetService(
       repo,
-      ledger,
+      new LocalGate(ledger, clock),
       new AlertService(new MemoryAlerts(), new EventBus(), clock, silentLogger),
       clock,
     );
     await again.init();
-    assert.equal(again.status({ id: budget.id })[0]!.spentUsd, 0.9);
+    assert.equal((await again.status({ id: budget.id }))[0]!.spentUsd, 0.9);
   });
 
   it('a budget created mid-flight counts the call once, beside one that held the reservation', async () => {
     const { budget: held } = await svc.set({ scope: 'crew:ops', period: 'daily', limitUsd: 5 });
-    const r = svc.reserve(CALL, () => parseUsd('2'));
-    assert.equal(status(held.id).reservedUsd, 2);
+    const r = await svc.reserve(CALL, () => parseUsd('2'));
+    assert.equal((await status(held.id)).reservedUsd, 2);
     const { budget: late } = await svc.set({ scope: 'agent:ops/researcher', period: 'monthly', limitUsd: 5 });
     // Not in scope of the call: untouched by its settle.
     const { budget: other } = await svc.set({ scope: 'crew:dev', period: 'daily', limitUsd: 5 });
-    const row = await record('1.25');
-    svc.settle(r.id, BigInt(row.costPico), row.ts, row.id);
+    await svc.settle(r, r.call, rowOf('1.25'));
+    const figures = await Promise.all([held, late, other].map((b) => status(b.id)));
     assert.deepEqual(
-      [held, late, other].map((b) => [status(b.id).spentUsd, status(b.id).reservedUsd]),
+      figures.map((b) => [b.spentUsd, b.reservedUsd]),
       [
         [1.25, 0],
         [1.25, 0],
@@ -116,21 +117,25 @@ describe('BudgetService: calls in flight and concurrent writes', () => {
     );
   });
 
-  it('a budget created after the row was written (before the settle) has it already: not counted twice', async () => {
-    const r = svc.reserve(CALL, () => parseUsd('1'));
-    const row = await record('0.40');
+  it('a budget created while the settle writes the row counts it once, whichever comes first', async () => {
+    const r = await svc.reserve(CALL, () => parseUsd('1'));
+    const settling = svc.settle(r, r.call, rowOf('0.40'));
     const { budget } = await svc.set({ scope: 'global', period: 'total', limitUsd: 1 });
-    assert.equal(status(budget.id).spentUsd, 0.4, 'derived from the ledger, which has the row');
-    svc.settle(r.id, BigInt(row.costPico), row.ts, row.id);
-    assert.equal(status(budget.id).spentUsd, 0.4);
+    await settling;
+    assert.equal((await status(budget.id)).spentUsd, 0.4);
+    const r2 = await svc.reserve(CALL, () => parseUsd('0.1'));
+    const { budget: late } = await svc.set({ scope: 'crew:ops', period: 'total', limitUsd: 1 });
+    await svc.settle(r2, r2.call, rowOf('0.10'));
+    assert.equal((await status(budget.id)).spentUsd, 0.5);
+    assert.equal((await status(late.id)).spentUsd, 0.5);
   });
 
   it('a call released (failed) while a budget was created leaves that budget as it was', async () => {
-    const r = svc.reserve(CALL, () => parseUsd('1'));
+    const r = await svc.reserve(CALL, () => parseUsd('1'));
     const { budget } = await svc.set({ scope: 'global', period: 'total', limitUsd: 1 });
-    svc.release(r.id);
-    assert.equal(status(budget.id).spentUsd, 0);
-    assert.equal(status(budget.id).reservedUsd, 0);
+    await svc.release(r);
+    assert.equal((await status(budget.id)).spentUsd, 0);
+    assert.equal((await status(budget.id)).reservedUsd, 0);
   });
 
   it('ten concurrent sets of one scope and period make one budget; the others update it in order', async () => {
@@ -143,8 +148,8 @@ describe('BudgetService: calls in flight and concurrent writes', () => {
       [true, ...new Array<boolean>(9).fill(false)],
     );
     assert.equal((await repo.list()).length, 1);
-    assert.equal(svc.status({ scope: 'crew:ops' }).length, 1);
-    assert.equal(svc.status({ scope: 'crew:ops' })[0]!.limitUsd, 10, 'the last write wins');
+    assert.equal((await svc.status({ scope: 'crew:ops' })).length, 1);
+    assert.equal((await svc.status({ scope: 'crew:ops' }))[0]!.limitUsd, 10, 'the last write wins');
   });
 
   it('a failed set does not stop the writes queued behind it', async () => {

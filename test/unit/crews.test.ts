@@ -268,7 +268,7 @@ describe('AgentBudgets (an agent budget is a budget of scope agent:<crew>/<agent
           list.findIndex((b) => b.id === id),
           1,
         ),
-      status: (f: { scope?: string }) => list.filter((b) => !f.scope || b.scope === f.scope),
+      status: async (f: { scope?: string }) => list.filter((b) => !f.scope || b.scope === f.scope),
     };
   }
   const view = (l: BudgetStatus[]) => l.map((b) => `${b.scope} ${b.period} ${b.limitUsd}`).sort();

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ErrorCodes, type ModelInfo } from '../../protocol';
 import { ManualClock } from '../../server/clock';
 import { AlertService } from '../../server/costs/alerts';
+import { LocalGate } from '../../server/costs/local-gate';
 import { BudgetService } from '../../server/costs/budgets';
 import { EMBEDDING_TAG, MeteredEmbeddings } from '../../server/costs/embeddings';
 import { DomainError, errors } from '../../server/errors';
@@ -67,7 +68,7 @@ describe('embeddings through the gate', () => {
     events = new EventBus();
     budgets = new BudgetService(
       new MemoryBudgets(),
-      ledger,
+      new LocalGate(ledger, clock),
       new AlertService(new MemoryAlerts(), events, clock, silentLogger),
       clock,
     );
@@ -83,7 +84,6 @@ describe('embeddings through the gate', () => {
         },
       },
       budgets,
-      ledger,
       events,
       clock,
     });
@@ -93,7 +93,7 @@ describe('embeddings through the gate', () => {
     await fsp.rm(dir, { recursive: true, force: true });
   });
 
-  const status = (scope: string) => budgets.status({ scope })[0]!;
+  const status = async (scope: string) => (await budgets.status({ scope }))[0]!;
 
   it('settles to usage.cost: a ledger row tagged embedding with the crew, and every budget in scope charged', async () => {
     for (const scope of ['global', 'crew:ops', `model:${MODEL}`, 'crew:dev'])
@@ -109,9 +109,11 @@ describe('embeddings through the gate', () => {
     );
     assert.equal(row.generationId, 'gen-1');
     assert.equal(recorded.length, 1);
-    for (const scope of ['global', 'crew:ops', `model:${MODEL}`])
-      assert.deepEqual([status(scope).spentUsd, status(scope).reservedUsd], [0.0000002, 0], scope);
-    assert.equal(status('crew:dev').spentUsd, 0, 'another crew pays nothing');
+    for (const scope of ['global', 'crew:ops', `model:${MODEL}`]) {
+      const s = await status(scope);
+      assert.deepEqual([s.spentUsd, s.reservedUsd], [0.0000002, 0], scope);
+    }
+    assert.equal((await status('crew:dev')).spentUsd, 0, 'another crew pays nothing');
   });
 
   it("reserves the worst case: every input byte a token at the model's prompt price", async () => {
@@ -162,7 +164,7 @@ describe('embeddings through the gate', () => {
     assert.deepEqual([row!.estimated, row!.costPico, row!.crew], [true, Number(7n * PRICE), null]);
     answer = { fail: new Error('upstream down') };
     await assert.rejects(metered.embeddings(MODEL, ['x'], undefined, { crew: 'ops' }), /upstream down/);
-    assert.equal(status('global').reservedUsd, 0);
+    assert.equal((await status('global')).reservedUsd, 0);
     assert.equal(ledger.count(), 1, 'nothing was billed, nothing recorded');
   });
 
@@ -223,7 +225,7 @@ describe('embeddings through the gate', () => {
         [['ops', [EMBEDDING_TAG]]],
         'only the call that was sent is in the ledger, charged to ops',
       );
-      assert.equal(status('crew:ops').spentUsd, 0.0000002);
+      assert.equal((await status('crew:ops')).spentUsd, 0.0000002);
     });
 
     it('an update whose new vector is refused drops the stale one; a re-embed charges each crew its own memories', async () => {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { BudgetAlert, BudgetSet } from '../../protocol';
 import { ManualClock } from '../../server/clock';
 import { AlertService } from '../../server/costs/alerts';
+import { LocalGate } from '../../server/costs/local-gate';
 import { BudgetService } from '../../server/costs/budgets';
 import { ForecastService } from '../../server/costs/forecast';
 import { forecastSchemas } from '../../server/costs/forecast-schemas';
@@ -45,7 +46,7 @@ describe('ForecastService (ManualClock, FileLedger)', () => {
     fired = [];
     events.subscribe('budget.alert', (a) => fired.push(a));
     const alerts = new AlertService(new MemoryAlerts(), events, clock, silentLogger);
-    budgets = new BudgetService(new MemoryBudgets(), ledger, alerts, clock);
+    budgets = new BudgetService(new MemoryBudgets(), new LocalGate(ledger, clock), alerts, clock);
     await budgets.init();
     forecasts = new ForecastService(ledger, budgets, alerts, clock);
   });

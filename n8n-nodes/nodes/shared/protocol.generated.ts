@@ -386,6 +386,11 @@ export const ErrorCodes = {
   BackupInvalid: 1204,
   /** A memory archive file failed its checks (data: reason, archiveId, sha256); nothing was restored. */
   ArchiveInvalid: 1205,
+  /**
+   * The shared database (PostgreSQL) cannot be reached right now (data: StoreUnavailableData). Retryable: nothing
+   * was recorded or spent; the server reconnects on its own.
+   */
+  StoreUnavailable: 1206,
 } as const;
 
 // ── protocol/forecast.ts ──

@@ -270,6 +270,15 @@ export class FileLedger implements LedgerRepository {
   count(): number {
     return this.cols.length;
   }
+  /** LocalGate's synchronous view: what is in memory now (the gate's check and reserve must not await). */
+  sumCostNow(filter: LedgerFilter): bigint {
+    return this.cols.sumCost(filter);
+  }
+
+  countNow(): number {
+    return this.count();
+  }
+
   sumCost(filter: LedgerFilter): bigint {
     return this.cols.sumCost(filter);
   }
