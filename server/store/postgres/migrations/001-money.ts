@@ -123,28 +123,40 @@ begin
   on conflict do nothing;
 end $$;
 
-create type crew_budget_figures as (
-  budget_id text,
-  period_start bigint,
-  limit_pico numeric,
-  spent_pico numeric,
-  reserved_pico numeric
-);
+-- The end (ms, exclusive) of the period starting at p_start; null for a total budget.
+create function crew_period_end(p_period text, p_start bigint) returns bigint
+language sql immutable as $$
+  select case p_period
+    when 'daily' then p_start + 86400000
+    when 'weekly' then p_start + 604800000
+    when 'monthly' then (extract(epoch from (to_timestamp(p_start / 1000.0) at time zone 'UTC') + interval '1 month') * 1000)::bigint
+    else null
+  end
+$$;
+
+-- One budget's figures as the gate reports them (money as text: exact picodollars).
+create function crew_figure(p_id text, p_period text, p_start bigint, p_limit numeric, p_spent numeric, p_reserved numeric)
+returns jsonb language sql immutable as $$
+  select jsonb_build_object('id', p_id, 'start', case when p_start < 0 then null else p_start end,
+    'end', crew_period_end(p_period, p_start), 'limit', p_limit::text, 'spent', p_spent::text,
+    'reserved', p_reserved::text)
+$$;
 
 -- Reserves p_amount on every budget of p_scopes, or on none. Returns every budget in scope with its figures
 -- (after the reservation when it was made); p_blocker is the first enforcing budget without room, or null.
 create function crew_reserve(
   p_id text, p_instance text, p_now bigint, p_scopes text[], p_amount numeric, p_enforce text[],
-  out p_blocker text, out p_figures crew_budget_figures[]
+  out p_blocker text, out p_figures jsonb
 ) language plpgsql as $$
 declare
   b record;
   c record;
   ids text[] := '{}';
   starts bigint[] := '{}';
-  figs crew_budget_figures[] := '{}';
+  blocked jsonb;
+  figs jsonb := '[]';
 begin
-  for b in select id, action, limit_pico, crew_period_start(period, week_start, p_now) as start
+  for b in select id, action, period, limit_pico, crew_period_start(period, week_start, p_now) as start
            from crew_budgets where scope = any(p_scopes) order by id loop
     perform crew_counter(b.id, b.start);
     select spent_pico, reserved_pico into c from crew_budget_counters
@@ -154,15 +166,15 @@ begin
     end if;
     ids := ids || b.id;
     starts := starts || b.start;
-    figs := figs || row(b.id, b.start, b.limit_pico, c.spent_pico, c.reserved_pico)::crew_budget_figures;
+    figs := figs || crew_figure(b.id, b.period, b.start, b.limit_pico, c.spent_pico, c.reserved_pico);
   end loop;
   if p_blocker is null then
     update crew_budget_counters k set reserved_pico = k.reserved_pico + p_amount
       from unnest(ids, starts) as u(id, start) where k.budget_id = u.id and k.period_start = u.start;
     insert into crew_reservations (id, instance_id, amount_pico, budget_ids, period_starts)
       values (p_id, p_instance, p_amount, ids, starts);
-    select array_agg(row(f.budget_id, f.period_start, f.limit_pico, f.spent_pico, f.reserved_pico + p_amount)::crew_budget_figures)
-      into figs from unnest(figs) f;
+    select coalesce(jsonb_agg(jsonb_set(f, '{reserved}', to_jsonb(((f->>'reserved')::numeric + p_amount)::text))), '[]')
+      into figs from jsonb_array_elements(figs) f;
   end if;
   p_figures := figs;
 end $$;
@@ -180,36 +192,77 @@ begin
   return true;
 end $$;
 
+-- Adds p_delta to the counter of every budget of p_scopes for the period holding p_ts (a settled call, or a
+-- reconciled correction of one). p_except: the ledger row already counted by a counter created here.
+create function crew_charge(p_scopes text[], p_ts bigint, p_delta numeric, p_except bigint) returns jsonb
+language plpgsql as $$
+declare
+  b record;
+  c record;
+  figs jsonb := '[]';
+begin
+  for b in select id, period, limit_pico, crew_period_start(period, week_start, p_ts) as start
+           from crew_budgets where scope = any(p_scopes) order by id loop
+    perform crew_counter(b.id, b.start, p_except);
+    update crew_budget_counters set spent_pico = spent_pico + p_delta
+      where budget_id = b.id and period_start = b.start returning spent_pico, reserved_pico into c;
+    figs := figs || crew_figure(b.id, b.period, b.start, b.limit_pico, c.spent_pico, c.reserved_pico);
+  end loop;
+  return figs;
+end $$;
+
 -- Records a finished call: the ledger row, the reservation (if any) released, the cost added to every budget in
 -- scope now. Returns the row's id and every budget's figures after it.
 create function crew_settle(
   p_reservation text, p_now bigint, p_scopes text[], p_row jsonb,
-  out p_ledger_id bigint, out p_figures crew_budget_figures[]
+  out p_ledger_id bigint, out p_figures jsonb
 ) language plpgsql as $$
-declare
-  b record;
-  c record;
-  cost numeric := (p_row->>'costPico')::numeric;
-  figs crew_budget_figures[] := '{}';
 begin
   insert into crew_ledger (ts, model, crew, agent, tags, prompt_tokens, completion_tokens, cached_tokens,
     reasoning_tokens, cost_pico, cost, estimated, generation_id, latency_ms, status, stream, extra)
   values ((p_row->>'ts')::bigint, p_row->>'model', p_row->>'crew', p_row->>'agent',
     array(select jsonb_array_elements_text(coalesce(p_row->'tags', '[]'::jsonb))),
     (p_row->>'promptTokens')::integer, (p_row->>'completionTokens')::integer, (p_row->>'cachedTokens')::integer,
-    (p_row->>'reasoningTokens')::integer, cost, p_row->>'cost', (p_row->>'estimated')::boolean,
-    p_row->>'generationId', (p_row->>'latencyMs')::integer, p_row->>'status', (p_row->>'stream')::boolean,
-    p_row->'extra')
+    (p_row->>'reasoningTokens')::integer, (p_row->>'costPico')::numeric, p_row->>'cost',
+    (p_row->>'estimated')::boolean, p_row->>'generationId', round((p_row->>'latencyMs')::numeric)::integer,
+    p_row->>'status', (p_row->>'stream')::boolean, p_row->'extra')
   returning id into p_ledger_id;
   if p_reservation is not null then perform crew_release(p_reservation); end if;
-  for b in select id, limit_pico, crew_period_start(period, week_start, p_now) as start
-           from crew_budgets where scope = any(p_scopes) order by id loop
-    perform crew_counter(b.id, b.start, p_ledger_id);
-    update crew_budget_counters set spent_pico = spent_pico + cost
-      where budget_id = b.id and period_start = b.start returning spent_pico, reserved_pico into c;
-    figs := figs || row(b.id, b.start, b.limit_pico, c.spent_pico, c.reserved_pico)::crew_budget_figures;
+  p_figures := crew_charge(p_scopes, p_now, (p_row->>'costPico')::numeric, p_ledger_id);
+end $$;
+
+-- Current-period figures of the given budgets (all when null), counters created (derived) where missing.
+create function crew_figures(p_now bigint, p_ids text[]) returns jsonb
+language plpgsql as $$
+declare
+  b record;
+  c record;
+  figs jsonb := '[]';
+begin
+  for b in select id, period, limit_pico, crew_period_start(period, week_start, p_now) as start
+           from crew_budgets where p_ids is null or id = any(p_ids) order by id loop
+    perform crew_counter(b.id, b.start);
+    select spent_pico, reserved_pico into c from crew_budget_counters where budget_id = b.id and period_start = b.start;
+    figs := figs || crew_figure(b.id, b.period, b.start, b.limit_pico, c.spent_pico, c.reserved_pico);
   end loop;
-  p_figures := figs;
+  return figs;
+end $$;
+
+-- Releases the reservations of instances that stopped heartbeating p_stale_ms ago (or never registered), and
+-- forgets those instances. Returns how many reservations were released.
+create function crew_sweep(p_stale_ms integer) returns integer
+language plpgsql as $$
+declare
+  r record;
+  n integer := 0;
+begin
+  for r in select x.id from crew_reservations x left join crew_instances i on i.id = x.instance_id
+           where i.id is null or i.heartbeat_at < now() - make_interval(secs => p_stale_ms / 1000.0)
+           for update of x skip locked loop
+    if crew_release(r.id) then n := n + 1; end if;
+  end loop;
+  delete from crew_instances where heartbeat_at < now() - make_interval(secs => p_stale_ms / 1000.0);
+  return n;
 end $$;
 `,
 };

@@ -1,0 +1,162 @@
+/**
+ * The budget gate over PostgreSQL, shared by every instance on the database: each step is one SQL function call
+ * (migrations/001-money.ts), so a reservation, a settlement or a release is one round trip and one transaction.
+ * Reservations carry this instance's id; the instance heartbeats, and any instance releases the reservations of
+ * one that stopped heartbeating (crashed, killed, cut off) once its lease has run out, so a crash never freezes a
+ * budget.
+ */
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { Clock } from '../../clock';
+import type {
+  BudgetGate,
+  CallScope,
+  GateBudget,
+  GateReservation,
+  ReserveOutcome,
+  SettleOutcome,
+} from '../../costs/gate';
+import { scopesOf } from '../../costs/gate';
+import type { Logger } from '../../log';
+import type { BudgetRecord, LedgerRow, NewLedgerRow } from '../repositories';
+import type { PgDatabase } from './db';
+
+/** Actions that refuse a call without room (`warn` lets it through). */
+const ENFORCING = ['block', 'downgrade'];
+
+export interface LeaseTiming {
+  /** How often this instance says it is alive. */
+  heartbeatMs: number;
+  /** How long after its last heartbeat an instance's reservations are released. */
+  leaseMs: number;
+}
+
+export const DEFAULT_LEASE: LeaseTiming = { heartbeatMs: 5_000, leaseMs: 20_000 };
+
+interface Figure {
+  id: string;
+  start: number | null;
+  end: number | null;
+  limit: string;
+  spent: string;
+  reserved: string;
+}
+
+const toBudget = (f: Figure): GateBudget => ({
+  id: f.id,
+  limit: BigInt(f.limit),
+  spent: BigInt(f.spent),
+  reserved: BigInt(f.reserved),
+  periodStart: f.start === null ? null : Number(f.start),
+  periodEnd: f.end === null ? null : Number(f.end),
+});
+
+export class PgGate implements BudgetGate {
+  readonly shared = true;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: PgDatabase,
+    readonly instanceId: string,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly lease: LeaseTiming = DEFAULT_LEASE,
+  ) {}
+
+  /** Registers this instance and starts its heartbeat (and the sweep of instances that stopped). */
+  async start(): Promise<void> {
+    await this.db.query(
+      `insert into crew_instances (id, host, pid) values ($1, $2, $3)
+       on conflict (id) do update set heartbeat_at = now()`,
+      [this.instanceId, os.hostname(), process.pid],
+    );
+    await this.beat();
+    this.timer = setInterval(() => void this.beat(), this.lease.heartbeatMs);
+    this.timer.unref();
+  }
+
+  private async beat(): Promise<void> {
+    try {
+      const [row] = await this.db.query<{ missing: boolean }>(
+        `update crew_instances set heartbeat_at = now() where id = $1 returning false as missing`,
+        [this.instanceId],
+      );
+      // Swept while cut off from the database: our reservations are gone; register again.
+      if (!row)
+        await this.db.query(`insert into crew_instances (id, host, pid) values ($1, $2, $3) on conflict do nothing`, [
+          this.instanceId,
+          os.hostname(),
+          process.pid,
+        ]);
+      const [swept] = await this.db.query<{ n: number }>('select crew_sweep($1) as n', [this.lease.leaseMs]);
+      if (swept && swept.n > 0)
+        this.log.warn(`released ${swept.n} reservation(s) of crew-server instances that stopped responding`);
+    } catch (e) {
+      this.log.warn(`heartbeat to ${this.db.location.display} failed: ${(e as Error).message}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    // A clean stop leaves nothing for the others to sweep.
+    await this.db
+      .query('select crew_release(id) from crew_reservations where instance_id = $1', [this.instanceId])
+      .catch(() => undefined);
+    await this.db.query('delete from crew_instances where id = $1', [this.instanceId]).catch(() => undefined);
+  }
+
+  async reserve(call: CallScope, amount: bigint): Promise<ReserveOutcome> {
+    const id = randomUUID();
+    const [r] = await this.db.query<{ p_blocker: string | null; p_figures: Figure[] }>(
+      'select p_blocker, p_figures from crew_reserve($1, $2, $3, $4, $5, $6)',
+      [id, this.instanceId, this.clock.now(), scopesOf(call), amount.toString(), ENFORCING],
+    );
+    const budgets = r!.p_figures.map(toBudget);
+    if (r!.p_blocker !== null)
+      return { reservation: null, blocker: budgets.find((b) => b.id === r!.p_blocker)!, budgets };
+    return { reservation: { id, amount }, blocker: null, budgets };
+  }
+
+  async settle(
+    reservation: GateReservation | null,
+    call: CallScope,
+    row: NewLedgerRow,
+    _alone: boolean,
+  ): Promise<SettleOutcome> {
+    const [r] = await this.db.query<{ p_ledger_id: string; p_figures: Figure[] }>(
+      'select p_ledger_id, p_figures from crew_settle($1, $2, $3, $4)',
+      [reservation?.id ?? null, this.clock.now(), scopesOf(call), JSON.stringify(row)],
+    );
+    const stored: LedgerRow = { ...row, id: Number(r!.p_ledger_id), latencyMs: Math.round(row.latencyMs) };
+    return { row: stored, budgets: r!.p_figures.map(toBudget) };
+  }
+
+  async release(reservation: GateReservation): Promise<void> {
+    await this.db.query('select crew_release($1)', [reservation.id]);
+  }
+
+  async adjust(call: CallScope, delta: bigint, ts: number): Promise<GateBudget[]> {
+    const [r] = await this.db.query<{ f: Figure[] }>('select crew_charge($1, $2, $3, null) as f', [
+      scopesOf(call),
+      ts,
+      delta.toString(),
+    ]);
+    return r!.f.map(toBudget);
+  }
+
+  async figures(ids?: string[]): Promise<GateBudget[]> {
+    const [r] = await this.db.query<{ f: Figure[] }>('select crew_figures($1, $2) as f', [
+      this.clock.now(),
+      ids ?? null,
+    ]);
+    return r!.f.map(toBudget);
+  }
+
+  installed(_record: BudgetRecord): void {
+    // The database is the truth: crew_reserve reads budgets in the same transaction.
+  }
+
+  removed(_id: string): void {
+    // As installed.
+  }
+}
