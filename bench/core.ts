@@ -18,7 +18,7 @@ import {
 } from 'vscode-jsonrpc/node';
 import { App } from '../server/app';
 import { silentLogger } from '../server/log';
-import { FileLedger } from '../server/store/ledger/file-ledger';
+import { FileLedger, ledgerRepository } from '../server/store/ledger/file-ledger';
 import { writeDurably } from '../server/store/durable-file';
 import { ReportService } from '../server/costs/reports';
 import { forkTs, startFake, startServer, stop } from './processes';
@@ -161,7 +161,7 @@ async function gateBenches(upstream: string): Promise<void> {
   });
   const spent = (await app.budgets.status({ scope: 'global' }))[0]!;
   console.log(
-    `  (ledger now ${app.store.ledger.count()} rows; global spent $${spent.spentUsd}, reserved $${spent.reservedUsd})`,
+    `  (ledger now ${await app.store.ledger.count()} rows; global spent $${spent.spentUsd}, reserved $${spent.reservedUsd})`,
   );
   await app.close();
   await fsp.rm(dir, { recursive: true, force: true });
@@ -226,13 +226,13 @@ async function reportBench(upstream: string): Promise<void> {
   const tLoad = performance.now();
   const ledger = await FileLedger.open(ledgerDir);
   const loadMs = performance.now() - tLoad;
-  const reports = new ReportService(ledger);
+  const reports = new ReportService(ledgerRepository(() => ledger));
   const runs = 9;
-  const timeReport = (by: 'model' | 'agent' | 'day') => {
+  const timeReport = async (by: 'model' | 'agent' | 'day') => {
     const samples: number[] = [];
     for (let i = 0; i < runs; i++) {
       const t = performance.now();
-      reports.report({ by });
+      await reports.report({ by });
       samples.push(performance.now() - t);
     }
     return percentile(samples, 0.5);
@@ -254,9 +254,9 @@ async function reportBench(upstream: string): Promise<void> {
     }
     return percentile(samples, 0.5);
   };
-  const byAgent = timeReport('agent');
-  const byModel = timeReport('model');
-  const byDay = timeReport('day');
+  const byAgent = await timeReport('agent');
+  const byModel = await timeReport('model');
+  const byDay = await timeReport('day');
   const base = naive();
   const worst = Math.max(byAgent, byModel, byDay);
   rows.push({

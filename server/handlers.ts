@@ -157,9 +157,9 @@ export function registerHandlers(app: App): void {
     }),
   );
 
-  r.register('ledger/list', (p: LedgerList.Params): LedgerList.Result => {
+  r.register('ledger/list', async (p: LedgerList.Params): Promise<LedgerList.Result> => {
     const agent = attributedAgent(p.crew, p.agent) ?? undefined;
-    const { rows, total } = app.store.ledger.list({ ...p, ...(agent ? { agent } : {}), limit: p.limit ?? 50 });
+    const { rows, total } = await app.store.ledger.list({ ...p, ...(agent ? { agent } : {}), limit: p.limit ?? 50 });
     return { entries: rows.map(toEntry), total };
   });
   r.register('cost/report', (p: CostReport.Params) => app.reports.report(p));
@@ -290,24 +290,13 @@ export function registerHandlers(app: App): void {
     } catch (e) {
       checks.push({ name: 'db.json', ok: false, detail: (e as Error).message });
     }
-    const ledger = app.store.ledger;
-    let prevTs = -Infinity;
-    let ordered = true;
-    const all = ledger.list({ limit: 0 }).total;
-    for (let id = 1; id <= ledger.count(); id++) {
-      const row = ledger.get(id);
-      if (!row || row.ts < prevTs) {
-        ordered = false;
-        break;
-      }
-      prevTs = row.ts;
-    }
+    const ledger = app.store.checkLedger();
     checks.push({
       name: 'ledger',
-      ok: ordered && all === ledger.count(),
-      detail: `${ledger.count()} entries, in time order: ${ordered}`,
+      ok: ledger.ordered && ledger.listed === ledger.entries,
+      detail: `${ledger.entries} entries, in time order: ${ledger.ordered}`,
     });
-    const total = picoToUsd(ledger.sumCost({}));
+    const total = picoToUsd(ledger.totalPico);
     checks.push({ name: 'ledger total', ok: Number.isFinite(total), detail: `$${total} recorded` });
     const budgets = await app.budgets.status();
     const dangling = budgets.filter((b) => !Number.isFinite(b.spentUsd));
@@ -317,7 +306,7 @@ export function registerHandlers(app: App): void {
   r.register('store/backup', async (p: StoreBackup.Params): Promise<StoreBackup.Result> => {
     const file = p.path ? await backupFileIn(app.paths.backups, p.path) : defaultBackupPath(app);
     const out = await app.archive.whileIdle(() => app.store.backup(file));
-    return { ...out, ledgerEntries: app.store.ledger.count() };
+    return { ...out, ledgerEntries: await app.store.ledger.count() };
   });
   r.register('store/restore', async (p: StoreRestore.Params): Promise<StoreRestore.Result> => {
     const file = await backupFileIn(app.paths.backups, p.path);
@@ -330,7 +319,7 @@ export function registerHandlers(app: App): void {
     return {
       restoredFrom: file,
       previousBackup: previous.path,
-      ledgerEntries: app.store.ledger.count(),
+      ledgerEntries: await app.store.ledger.count(),
       budgets: (await app.budgets.status()).length,
     };
   });

@@ -75,14 +75,14 @@ export class ForecastService {
     if (p.scope !== undefined) filter.scope = p.scope;
     const forecasts: BudgetForecast[] = [];
     for (const status of await this.budgets.status(filter)) {
-      const f = this.forecastOne(status, now);
+      const f = await this.forecastOne(status, now);
       forecasts.push(f);
       if (f.willExceed && status.alertsEnabled) await this.alertForecast(status, f);
     }
     return { at: new Date(now).toISOString(), forecasts };
   }
 
-  private forecastOne(s: BudgetStatus, now: number): BudgetForecast {
+  private async forecastOne(s: BudgetStatus, now: number): Promise<BudgetForecast> {
     const scope = scopeFilter(s.scope);
     const start = s.periodStart === null ? null : Date.parse(s.periodStart);
     const end = s.periodEnd === null ? null : Date.parse(s.periodEnd);
@@ -91,13 +91,12 @@ export class ForecastService {
     const limit = Number(parseUsd(String(s.limitUsd)));
 
     // Actual spend per day of the period (all time for `total`), as budgets count it (from the start, no end).
-    const days = this.ledger
-      .aggregate({ ...scope, ...(start === null ? {} : { from: start }) }, 'day')
+    const days = (await this.ledger.aggregate({ ...scope, ...(start === null ? {} : { from: start }) }, 'day'))
       .map((a) => ({ day: a.key, pico: Number(a.costPico) }))
       .sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
     const spent = days.reduce((sum, d) => sum + d.pico, 0);
 
-    const trailing = this.dailyHistory(scope, today, FORECAST_TRAILING_DAYS);
+    const trailing = await this.dailyHistory(scope, today, FORECAST_TRAILING_DAYS);
     const trailingPace = trailing.length ? mean(trailing) : null;
     const elapsed = start === null ? 0 : Math.max(0, (now - start) / DAY);
     const currentPace = start !== null && elapsed > 0 ? spent / elapsed : null;
@@ -149,13 +148,16 @@ export class ForecastService {
    * Spend of each of the `n` complete UTC days before `today`, zero-filled, oldest first — starting at the scope's
    * first spend when that is more recent (days before anyone spent are not history). Empty when there is none.
    */
-  private dailyHistory(scope: LedgerFilter, today: number, n: number): number[] {
+  private async dailyHistory(scope: LedgerFilter, today: number, n: number): Promise<number[]> {
     const from = today - n * DAY;
     const byDay = new Map(
-      this.ledger.aggregate({ ...scope, from, to: today }, 'day').map((a) => [dayStart(a.key), Number(a.costPico)]),
+      (await this.ledger.aggregate({ ...scope, from, to: today }, 'day')).map((a) => [
+        dayStart(a.key),
+        Number(a.costPico),
+      ]),
     );
     let first = from;
-    if (this.ledger.sumCost({ ...scope, to: from }) === 0n) {
+    if ((await this.ledger.sumCost({ ...scope, to: from })) === 0n) {
       const spentDays = [...byDay.entries()].filter(([, v]) => v !== 0).map(([k]) => k);
       if (!spentDays.length) return [];
       first = Math.min(...spentDays);
@@ -203,9 +205,9 @@ export class ForecastService {
     // hour (hourly spend follows the working day, so its neighbours are not its baseline).
     const seriesFrom = evalFrom - n * DAY;
     const stride = DAY / size;
-    const series = this.buckets(scope, granularity, seriesFrom, evalTo);
+    const series = await this.buckets(scope, granularity, seriesFrom, evalTo);
     let historyStart = seriesFrom;
-    if (this.ledger.sumCost({ ...scope, to: seriesFrom }) === 0n) {
+    if ((await this.ledger.sumCost({ ...scope, to: seriesFrom })) === 0n) {
       const i = series.findIndex((v) => v !== 0);
       historyStart = i < 0 ? evalTo : seriesFrom + i * size;
     }
@@ -236,9 +238,9 @@ export class ForecastService {
         madUsd: toUsd(mad),
         score: round(score, 2),
         drivers: {
-          crew: this.topDriver(range, 'crew', x),
-          agent: this.topDriver(range, 'agent', x),
-          model: this.topDriver(range, 'model', x),
+          crew: await this.topDriver(range, 'crew', x),
+          agent: await this.topDriver(range, 'agent', x),
+          model: await this.topDriver(range, 'model', x),
         },
       });
     }
@@ -254,23 +256,33 @@ export class ForecastService {
   }
 
   /** Spend per bucket over [from, to), as float picodollars: one ledger aggregate for days, one sum per hour. */
-  private buckets(scope: LedgerFilter, granularity: AnomalyGranularity, from: number, to: number): number[] {
+  private async buckets(
+    scope: LedgerFilter,
+    granularity: AnomalyGranularity,
+    from: number,
+    to: number,
+  ): Promise<number[]> {
     if (granularity === 'day') {
       const byDay = new Map(
-        this.ledger.aggregate({ ...scope, from, to }, 'day').map((a) => [dayStart(a.key), Number(a.costPico)]),
+        (await this.ledger.aggregate({ ...scope, from, to }, 'day')).map((a) => [dayStart(a.key), Number(a.costPico)]),
       );
       const out: number[] = [];
       for (let d = from; d < to; d += DAY) out.push(byDay.get(d) ?? 0);
       return out;
     }
     const out: number[] = [];
-    for (let h = from; h < to; h += HOUR) out.push(Number(this.ledger.sumCost({ ...scope, from: h, to: h + HOUR })));
+    for (let h = from; h < to; h += HOUR)
+      out.push(Number(await this.ledger.sumCost({ ...scope, from: h, to: h + HOUR })));
     return out;
   }
 
-  private topDriver(range: LedgerFilter, by: 'crew' | 'agent' | 'model', total: number): AnomalyDriver | null {
+  private async topDriver(
+    range: LedgerFilter,
+    by: 'crew' | 'agent' | 'model',
+    total: number,
+  ): Promise<AnomalyDriver | null> {
     let top: { key: string; pico: bigint } | null = null;
-    for (const a of this.ledger.aggregate(range, by)) {
+    for (const a of await this.ledger.aggregate(range, by)) {
       if (!top || a.costPico > top.pico || (a.costPico === top.pico && a.key < top.key))
         top = { key: a.key, pico: a.costPico };
     }

@@ -180,9 +180,9 @@ export class RecommendationService {
     const { ledger, profiles, catalog, crews, memories } = this.deps;
     const models = new Map((await catalog.list()).models.map((m) => [m.id, m]));
     // Embedding calls (prompt tokens only, on a model GET /models does not list) have no chat model to move to.
-    const usage = ledger
-      .usage({ from: w.from })
-      .filter((u) => u.completionTokens > 0 || u.maxCompletionTokens > 0 || models.has(u.model));
+    const usage = (await ledger.usage({ from: w.from })).filter(
+      (u) => u.completionTokens > 0 || u.maxCompletionTokens > 0 || models.has(u.model),
+    );
     const days = profiles.query({ fromDay: isoDay(w.from), toDay: isoDay(w.at) });
     const crewList = await crews.list();
     const crewById = new Map(crewList.map((c) => [c.id, c]));

@@ -37,7 +37,7 @@ export class Reconciler {
   private async pass(batch: number): Promise<number> {
     if (!this.upstream.keyConfigured) return 0;
     let settled = 0;
-    for (const row of this.ledger.estimated(batch)) {
+    for (const row of await this.ledger.estimated(batch)) {
       let info;
       try {
         info = await this.upstream.generation(row.generationId!);

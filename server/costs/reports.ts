@@ -10,7 +10,7 @@ import { picoToUsd } from './money';
 export class ReportService {
   constructor(private readonly ledger: LedgerRepository) {}
 
-  report(p: CostReport.Params): CostReport.Result {
+  async report(p: CostReport.Params): Promise<CostReport.Result> {
     const by = p.by ?? 'model';
     const filter: LedgerFilter = {};
     if (p.from) filter.from = parseInstant('from', p.from);
@@ -24,7 +24,7 @@ export class ReportService {
     // `crew: ops, agent: researcher` is the agent `ops/researcher`, as the ledger holds it.
     if (p.agent) filter.agent = attributedAgent(p.crew, p.agent)!;
     if (p.model) filter.model = p.model;
-    const groups = this.ledger.aggregate(filter, by);
+    const groups = await this.ledger.aggregate(filter, by);
     groups.sort(
       by === 'day'
         ? (a, b) => a.key.localeCompare(b.key)
@@ -61,7 +61,7 @@ export class ReportService {
       total: figures({ ...total, key: '' }),
     };
     if (p.format === 'csv') result.csv = toCsv(result);
-    if (p.stack) result.stacked = this.stacked(filter, p.stack, by === 'day' ? groups : undefined);
+    if (p.stack) result.stacked = await this.stacked(filter, p.stack, by === 'day' ? groups : undefined);
     return result;
   }
 
@@ -70,13 +70,17 @@ export class ReportService {
    * a slice is found by binary search): about two passes over the range in all, through the repository's own
    * interface, so every backend answers it.
    */
-  private stacked(filter: LedgerFilter, by: CostReport.StackBy, byDay?: LedgerAggregate[]): CostReport.Stacked {
+  private async stacked(
+    filter: LedgerFilter,
+    by: CostReport.StackBy,
+    byDay?: LedgerAggregate[],
+  ): Promise<CostReport.Stacked> {
     let first = filter.from !== undefined ? Math.floor(filter.from / DAY_MS) : undefined;
     let last = filter.to !== undefined ? Math.floor((filter.to - 1) / DAY_MS) : undefined;
     // A bounded range needs no pass to find its days: an empty day's slice costs two binary searches.
     let days: number[] | undefined;
     if (first === undefined || last === undefined || last - first >= MAX_STACK_DAYS || byDay) {
-      days = (byDay ?? this.ledger.aggregate(filter, 'day')).map((g) => dayNumber(g.key)).sort((a, b) => a - b);
+      days = (byDay ?? (await this.ledger.aggregate(filter, 'day'))).map((g) => dayNumber(g.key)).sort((a, b) => a - b);
       first ??= days[0];
       last ??= days[days.length - 1];
       // An absurdly wide range is cut to the days that have calls, so the answer stays small.
@@ -95,7 +99,7 @@ export class ReportService {
         from: Math.max(filter.from ?? -Infinity, d * DAY_MS),
         to: Math.min(filter.to ?? Infinity, (d + 1) * DAY_MS),
       };
-      for (const g of this.ledger.aggregate(slice, by)) {
+      for (const g of await this.ledger.aggregate(slice, by)) {
         let c = cells.get(g.key);
         if (!c) {
           c = { cost: new Array<bigint>(n).fill(0n), calls: new Array<number>(n).fill(0), total: 0n };

@@ -199,7 +199,7 @@ export class LspSession implements Disposable {
     return {
       contents: {
         kind: MarkupKind.Markdown,
-        value: hoverMarkdown(found, this.deps.spend.spendOn(found.model.id), now),
+        value: hoverMarkdown(found, await this.deps.spend.spendOn(found.model.id), now),
       },
       range: { start: { line, character: match.start }, end: { line, character: match.end } },
     };

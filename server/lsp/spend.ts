@@ -16,7 +16,7 @@ export interface ModelSpend {
 }
 
 export interface SpendSource {
-  spendOn(model: string): ModelSpend;
+  spendOn(model: string): Promise<ModelSpend>;
 }
 
 export class LedgerSpend implements SpendSource {
@@ -25,13 +25,14 @@ export class LedgerSpend implements SpendSource {
     private readonly clock: Clock,
   ) {}
 
-  spendOn(model: string): ModelSpend {
+  async spendOn(model: string): Promise<ModelSpend> {
     const monthStart = periodBounds('monthly', this.clock.now()).start!;
-    return { monthStart, month: this.figures({ model, from: monthStart }), allTime: this.figures({ model }) };
+    const [month, allTime] = await Promise.all([this.figures({ model, from: monthStart }), this.figures({ model })]);
+    return { monthStart, month, allTime };
   }
 
-  private figures(filter: LedgerFilter): SpendFigures {
-    const [row] = this.ledger.aggregate(filter, 'model');
+  private async figures(filter: LedgerFilter): Promise<SpendFigures> {
+    const [row] = await this.ledger.aggregate(filter, 'model');
     return { calls: row?.calls ?? 0, costPico: row?.costPico ?? 0n };
   }
 }

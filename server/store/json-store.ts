@@ -13,7 +13,7 @@ import { silentLogger, type Logger } from '../log';
 import { DomainError } from '../errors';
 import { StoreFileCorrupt } from './corrupt';
 import { DurableJsonFile, readTextIfExists } from './durable-file';
-import { FileLedger } from './ledger/file-ledger';
+import { FileLedger, ledgerRepository } from './ledger/file-ledger';
 import type { LocalLedger } from '../costs/local-gate';
 import { FileAccessRepository } from './memory/access-store';
 import { FileCallProfileRepository } from './call-profile-store';
@@ -110,17 +110,7 @@ export class JsonStore implements StoreHandle {
       save: (cache) => this.modelFile.write(cache),
     };
     // The ledger object is replaced on restore; delegate so holders of `store.ledger` never go stale.
-    this.ledger = {
-      append: (row, opts) => this.ledgerImpl.append(row, opts),
-      settleCost: (id, pico, cost) => this.ledgerImpl.settleCost(id, pico, cost),
-      get: (id) => this.ledgerImpl.get(id),
-      count: () => this.ledgerImpl.count(),
-      sumCost: (filter) => this.ledgerImpl.sumCost(filter),
-      aggregate: (filter, by) => this.ledgerImpl.aggregate(filter, by),
-      list: (filter) => this.ledgerImpl.list(filter),
-      estimated: (limit) => this.ledgerImpl.estimated(limit),
-      usage: (filter) => this.ledgerImpl.usage(filter),
-    };
+    this.ledger = ledgerRepository(() => this.ledgerImpl);
     this.ledgerFile = {
       append: (row, opts) => this.ledgerImpl.append(row, opts),
       sumCostNow: (filter) => this.ledgerImpl.sumCostNow(filter),
@@ -259,6 +249,22 @@ export class JsonStore implements StoreHandle {
     }
     // Written only once every part of the store has opened: a start refused for damage changes no file.
     if (text === undefined || (raw as DbData).schemaVersion !== data.schemaVersion) await this.db.write();
+  }
+
+  /** The ledger walked row by row (ids dense, times in order) for store/verify, and its total. */
+  checkLedger(): { entries: number; listed: number; ordered: boolean; totalPico: bigint } {
+    const l = this.ledgerImpl;
+    let prevTs = -Infinity;
+    let ordered = true;
+    for (let id = 1; id <= l.count(); id++) {
+      const row = l.get(id);
+      if (!row || row.ts < prevTs) {
+        ordered = false;
+        break;
+      }
+      prevTs = row.ts;
+    }
+    return { entries: l.count(), listed: l.list({ limit: 0 }).total, ordered, totalPico: l.sumCost({}) };
   }
 
   get schemaVersion(): number {

@@ -135,16 +135,17 @@ export interface LedgerRepository {
   append(row: NewLedgerRow, opts?: { alone?: boolean }): Promise<LedgerRow>;
   /** Replaces an estimated cost with the real one (reconcile). Durable. */
   settleCost(id: number, costPico: number, cost: string): Promise<LedgerRow | undefined>;
-  get(id: number): LedgerRow | undefined;
-  count(): number;
-  sumCost(filter: LedgerFilter): bigint;
-  aggregate(filter: LedgerFilter, by: LedgerGroupBy): LedgerAggregate[];
+  // Reads are asynchronous: with PostgreSQL they are queries (the local store answers from memory at once).
+  get(id: number): Promise<LedgerRow | undefined>;
+  count(): Promise<number>;
+  sumCost(filter: LedgerFilter): Promise<bigint>;
+  aggregate(filter: LedgerFilter, by: LedgerGroupBy): Promise<LedgerAggregate[]>;
   /** Newest first. */
-  list(filter: LedgerFilter & { before?: number; limit: number }): { rows: LedgerRow[]; total: number };
+  list(filter: LedgerFilter & { before?: number; limit: number }): Promise<{ rows: LedgerRow[]; total: number }>;
   /** Estimated rows that have a generation id, oldest first. */
-  estimated(limit: number): LedgerRow[];
+  estimated(limit: number): Promise<LedgerRow[]>;
   /** Rows grouped by (crew, agent, model) with their token sums and largest call: what savings are priced on. */
-  usage(filter: LedgerFilter): LedgerUsage[];
+  usage(filter: LedgerFilter): Promise<LedgerUsage[]>;
 }
 
 /** One (crew, agent, model) group of ledger rows. */

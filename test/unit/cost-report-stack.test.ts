@@ -9,7 +9,7 @@ import path from 'node:path';
 import { CostReport } from '../../protocol';
 import { ReportService } from '../../server/costs/reports';
 import { schemas } from '../../server/rpc/schemas';
-import { FileLedger } from '../../server/store/ledger/file-ledger';
+import { FileLedger, ledgerRepository } from '../../server/store/ledger/file-ledger';
 import type { NewLedgerRow } from '../../server/store/repositories';
 
 const T0 = Date.parse('2026-03-01T00:00:00.000Z');
@@ -46,7 +46,7 @@ describe('cost/report stack', () => {
   beforeEach(async () => {
     dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'crew-unit-stack-'));
     ledger = await FileLedger.open(path.join(dir, 'ledger'));
-    reports = new ReportService(ledger);
+    reports = new ReportService(ledgerRepository(() => ledger));
   });
   afterEach(async () => {
     await ledger.close();
@@ -65,7 +65,7 @@ describe('cost/report stack', () => {
     ])
       await ledger.append(r);
 
-    const r = reports.report({ by: 'model', stack: 'agent', from: '2026-02-28', to: '2026-03-04' });
+    const r = await reports.report({ by: 'model', stack: 'agent', from: '2026-02-28', to: '2026-03-04' });
     assert.deepEqual(r.stacked, {
       by: 'agent',
       days: ['2026-02-28', '2026-03-01', '2026-03-02', '2026-03-03'],
@@ -83,9 +83,10 @@ describe('cost/report stack', () => {
     );
 
     // Without bounds the days run from the first to the last day with calls; a partial last day is cut at `to`.
-    const open = reports.report({ stack: 'agent' }).stacked!;
+    const open = (await reports.report({ stack: 'agent' })).stacked!;
     assert.deepEqual(open.days, ['2026-03-01', '2026-03-02', '2026-03-03']);
-    const cut = reports.report({ stack: 'agent', to: new Date(T0 + 2 * DAY + 23 * HOUR).toISOString() }).stacked!;
+    const cut = (await reports.report({ stack: 'agent', to: new Date(T0 + 2 * DAY + 23 * HOUR).toISOString() }))
+      .stacked!;
     assert.deepEqual(cut.days, ['2026-03-01', '2026-03-02', '2026-03-03']);
     assert.deepEqual(
       cut.series.map((s) => [s.key, s.totalUsd]),
@@ -96,7 +97,7 @@ describe('cost/report stack', () => {
     );
 
     // Without `stack`, nothing extra is sent.
-    assert.equal(reports.report({ by: 'day' }).stacked, undefined);
+    assert.equal((await reports.report({ by: 'day' })).stacked, undefined);
   });
 
   it('filters apply to the split, and the smallest keys beyond the limit are summed into (other), last', async () => {
@@ -107,7 +108,7 @@ describe('cost/report stack', () => {
       );
     await ledger.append(row({ ts: T0 + HOUR, model: 'm/blue-only', crew: 'blue', costPico: 10 ** 9 }));
 
-    const s = reports.report({ stack: 'model', crew: 'red' }).stacked!;
+    const s = (await reports.report({ stack: 'model', crew: 'red' })).stacked!;
     assert.equal(s.series.length, max);
     assert.ok(!s.series.some((x) => x.key === 'm/blue-only'));
     assert.deepEqual(
@@ -123,14 +124,14 @@ describe('cost/report stack', () => {
 
   it('a wide open range is cut to the days with calls; no calls and one bound gives no days', async () => {
     await ledger.append(row({ ts: T0 }));
-    assert.deepEqual(reports.report({ stack: 'crew', from: '2000-01-01' }).stacked!.days, ['2026-03-01']);
-    assert.deepEqual(reports.report({ stack: 'crew', from: '2030-01-01' }).stacked, {
+    assert.deepEqual((await reports.report({ stack: 'crew', from: '2000-01-01' })).stacked!.days, ['2026-03-01']);
+    assert.deepEqual((await reports.report({ stack: 'crew', from: '2030-01-01' })).stacked, {
       by: 'crew',
       days: [],
       series: [],
     });
     assert.equal(
-      reports.report({ stack: 'crew', from: '2030-01-01', to: '2030-01-08' }).stacked!.days.length,
+      (await reports.report({ stack: 'crew', from: '2030-01-01', to: '2030-01-08' })).stacked!.days.length,
       7,
       'both bounds and no calls: the range, zero-filled',
     );

@@ -16,7 +16,7 @@ import { forecastSchemas } from '../../server/costs/forecast-schemas';
 import { toPico } from '../../server/costs/money';
 import { EventBus } from '../../server/events';
 import { silentLogger } from '../../server/log';
-import { FileLedger } from '../../server/store/ledger/file-ledger';
+import { FileLedger, ledgerRepository } from '../../server/store/ledger/file-ledger';
 import { MemoryAlerts, MemoryBudgets } from '../helpers/memory-repos';
 
 const T = (iso: string) => Date.parse(iso);
@@ -48,7 +48,12 @@ describe('ForecastService (ManualClock, FileLedger)', () => {
     const alerts = new AlertService(new MemoryAlerts(), events, clock, silentLogger);
     budgets = new BudgetService(new MemoryBudgets(), new LocalGate(ledger, clock), alerts, clock);
     await budgets.init();
-    forecasts = new ForecastService(ledger, budgets, alerts, clock);
+    forecasts = new ForecastService(
+      ledgerRepository(() => ledger),
+      budgets,
+      alerts,
+      clock,
+    );
   });
 
   afterEach(async () => {

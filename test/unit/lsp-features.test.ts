@@ -270,10 +270,10 @@ describe('lsp: language features', () => {
       assert.match(nitro, /prices are those of `openai\/gpt-4o`/);
     });
 
-    it('reads spend from the ledger for this model: this calendar month (UTC) and all time', () => {
+    it('reads spend from the ledger for this model: this calendar month (UTC) and all time', async () => {
       const asked: LedgerFilter[] = [];
       const ledger = {
-        aggregate: (filter: LedgerFilter) => {
+        aggregate: async (filter: LedgerFilter) => {
           asked.push(filter);
           return filter.from === undefined
             ? [
@@ -292,7 +292,7 @@ describe('lsp: language features', () => {
             : [];
         },
       };
-      const s = new LedgerSpend(ledger, clock).spendOn('openai/gpt-4o-mini');
+      const s = await new LedgerSpend(ledger, clock).spendOn('openai/gpt-4o-mini');
       assert.deepEqual(asked, [
         { model: 'openai/gpt-4o-mini', from: Date.UTC(2025, 5, 1) },
         { model: 'openai/gpt-4o-mini' },

@@ -160,7 +160,11 @@ describe('lsp: the per-connection session', () => {
     new LanguageServer({
       catalog,
       spend: {
-        spendOn: () => ({ monthStart: 0, month: { calls: 2, costPico: 0n }, allTime: { calls: 2, costPico: 0n } }),
+        spendOn: async () => ({
+          monthStart: 0,
+          month: { calls: 2, costPico: 0n },
+          allTime: { calls: 2, costPico: 0n },
+        }),
       },
       clock,
       log,

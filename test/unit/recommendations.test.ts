@@ -607,7 +607,7 @@ describe('RecommendationService', () => {
     await call(NOW - 3000, 'big/model', 'ops', 'ops/writer', 100, 10);
     await call(NOW - 2000, 'big/model', 'ops', 'ops/writer', 300, 20);
     await call(NOW - 1000, 'cheap/a', 'ops', 'ops/writer', 50, 5);
-    const usage = store.ledger.usage({ from: NOW - 2500 }).sort((x, y) => x.model.localeCompare(y.model));
+    const usage = (await store.ledger.usage({ from: NOW - 2500 })).sort((x, y) => x.model.localeCompare(y.model));
     assert.deepEqual(usage, [
       {
         crew: 'ops',

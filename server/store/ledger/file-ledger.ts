@@ -63,7 +63,25 @@ export class LedgerCorrupt extends StoreFileCorrupt {
   }
 }
 
-export class FileLedger implements LedgerRepository {
+/**
+ * The ledger repository over a FileLedger, found through `current` on every call: a store restore replaces the
+ * FileLedger, and holders of the repository must never go stale. Reads answer from memory at once.
+ */
+export function ledgerRepository(current: () => FileLedger): LedgerRepository {
+  return {
+    append: (row, opts) => current().append(row, opts),
+    settleCost: (id, pico, cost) => current().settleCost(id, pico, cost),
+    get: async (id) => current().get(id),
+    count: async () => current().count(),
+    sumCost: async (filter) => current().sumCost(filter),
+    aggregate: async (filter, by) => current().aggregate(filter, by),
+    list: async (filter) => current().list(filter),
+    estimated: async (limit) => current().estimated(limit),
+    usage: async (filter) => current().usage(filter),
+  };
+}
+
+export class FileLedger {
   private readonly cols = new LedgerColumns();
   private lastTs = 0;
   private active: number | undefined;
