@@ -5,108 +5,19 @@
  * entities-postgres.test.ts.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { ErrorCodes } from '../../protocol';
 import type { BudgetAlert } from '../../protocol';
-import type { Crew } from '../../protocol/crews';
 import type { AppliedRecommendation } from '../../protocol/recommendations';
 import { tokenBucket } from '../../server/costs/call-profiles';
 import { openEntities, type PgEntities } from '../../server/store/postgres/entities';
-import type {
-  AlertRepository,
-  AppliedRecommendationRepository,
-  BudgetRecord,
-  BudgetRepository,
-  CallProfileRepository,
-  CallShape,
-  CrewRepository,
-  CrewTokenRepository,
-  ModelCacheRepository,
-  WebhookRecord,
-  WebhookRepository,
-} from '../../server/store/repositories';
+import type { WebhookRecord } from '../../server/store/repositories';
 import { forEachBackend, quietLog } from './backends';
-
-export interface EntityRepos {
-  budgets: BudgetRepository;
-  alerts: AlertRepository;
-  webhooks: WebhookRepository;
-  models: ModelCacheRepository;
-  settings: { get(): { embedder?: string }; set(patch: { embedder?: string }): Promise<void> };
-  crews: CrewRepository;
-  crewTokens: CrewTokenRepository;
-  appliedRecommendations: AppliedRecommendationRepository;
-  callProfiles: CallProfileRepository;
-}
-
-let seq = 0;
-/** A fresh id per use: every case in a suite shares one store. */
-export const uid = (prefix: string): string => `${prefix}-${++seq}-${Math.random().toString(36).slice(2, 7)}`;
-
-export function budget(over: Partial<BudgetRecord> & { id: string; scope: string }): BudgetRecord {
-  return {
-    period: 'daily',
-    limit: '10',
-    action: 'block',
-    downgradeTo: null,
-    thresholds: [50, 80, 100],
-    alertsEnabled: true,
-    weekStart: 1,
-    createdAt: '2026-01-15T12:00:00.000Z',
-    updatedAt: '2026-01-15T12:00:00.000Z',
-    ...over,
-  };
-}
-
-export function alert(over: Partial<BudgetAlert> & { id: string; budgetId: string; at: string }): BudgetAlert {
-  return {
-    scope: 'global',
-    kind: 'threshold',
-    threshold: 80,
-    severity: 'warning',
-    message: 'Budget global (daily) crossed 80 %',
-    spentUsd: 8.000000001,
-    limitUsd: 10,
-    percentUsed: 80,
-    periodStart: '2026-01-15T00:00:00.000Z',
-    ...over,
-  };
-}
-
-export function crew(over: Partial<Crew> & { id: string; name: string }): Crew {
-  return {
-    description: 'writes the launch notes',
-    agents: [
-      {
-        name: 'writer',
-        role: 'writes',
-        model: 'anthropic/claude-3.5-sonnet',
-        systemPrompt: 'You write. "Quoted", ünïcödé, 🚀',
-        temperature: 0.7,
-        maxTokens: null,
-        budget: { limitUsd: 2.5, period: 'weekly' },
-        promptCache: true,
-      },
-    ],
-    createdAt: '2026-01-15T12:00:00.000Z',
-    updatedAt: '2026-01-15T12:00:00.000Z',
-    ...over,
-  };
-}
+import { alert, budget, crew, shape, uid, type EntityRepos } from './entity-fixtures';
 
 const T = (iso: string) => Date.parse(iso);
 const MIN = 60_000;
-
-export function shape(over: Partial<CallShape> & { at: number; crew: string | null }): CallShape {
-  return {
-    agent: over.crew === null ? null : `${over.crew}/writer`,
-    model: 'openai/gpt-4o',
-    maxTokens: 1000,
-    completionTokens: 100,
-    cachedTokens: 0,
-    prefix: null,
-    ...over,
-  };
-}
+const sha = () => createHash('sha256').update(uid('token')).digest('hex');
 
 async function rejectsWith(p: Promise<unknown>, code: number, message?: RegExp): Promise<void> {
   await assert.rejects(p, (e: { code?: number; message: string }) => {
@@ -332,12 +243,12 @@ forEachBackend('entity repositories', (get) => {
       it('one per crew: put replaces (keeping the place), get, list, delete', async () => {
         const c1 = uid('crew');
         const c2 = uid('crew');
-        const t1 = { crewId: c1, sha256: 'a'.repeat(63) + String(seq % 10), createdAt: '2026-01-15T12:00:00.000Z' };
-        const t2 = { crewId: c2, sha256: 'b'.repeat(63) + String(seq % 10), createdAt: '2026-01-15T12:01:00.000Z' };
+        const t1 = { crewId: c1, sha256: sha(), createdAt: '2026-01-15T12:00:00.000Z' };
+        const t2 = { crewId: c2, sha256: sha(), createdAt: '2026-01-15T12:01:00.000Z' };
         await r.crewTokens.put(t1);
         await r.crewTokens.put(t2);
         assert.deepEqual(await r.crewTokens.get(c1), t1);
-        const rotated = { ...t1, sha256: 'c'.repeat(63) + String(seq % 10), createdAt: '2026-01-15T13:00:00.000Z' };
+        const rotated = { ...t1, sha256: sha(), createdAt: '2026-01-15T13:00:00.000Z' };
         await r.crewTokens.put(rotated);
         const mine = (await r.crewTokens.list()).filter((t) => t.crewId === c1 || t.crewId === c2);
         assert.deepEqual(mine, [rotated, t2]);

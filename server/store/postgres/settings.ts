@@ -44,7 +44,7 @@ export class PgSettings {
   }
 
   get(): Settings {
-    return { ...this.cache } as Settings;
+    return { ...this.cache };
   }
 
   set(patch: Settings): Promise<void> {
