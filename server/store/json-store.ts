@@ -44,6 +44,7 @@ import type {
 } from './repositories';
 import { checkShape, emptyDb, migrate, MIGRATIONS, SCHEMA_VERSION, type DbData, type Migration } from './schema';
 import { writeBackup } from './backup';
+import { checkBudgetPlacement } from './conflicts';
 
 const MAX_ALERT_HISTORY = 5_000;
 const MAX_FIRED_KEYS = 20_000;
@@ -323,10 +324,10 @@ function budgetRepo(db: () => Low<DbData>): BudgetRepository {
       return b && { ...b };
     },
     put: async (budget) => {
-      await db().update((d) => upsert(d.budgets, budget));
+      await db().update((d) => (d.budgets = placed(d.budgets, [budget])));
     },
     putMany: async (budgets: BudgetRecord[]) => {
-      await db().update((d) => budgets.forEach((b) => upsert(d.budgets, b)));
+      await db().update((d) => (d.budgets = placed(d.budgets, budgets)));
     },
     delete: async (id) => {
       const d = db().data;
@@ -438,10 +439,16 @@ function appliedRecommendationRepo(db: () => Low<DbData>): AppliedRecommendation
   };
 }
 
-function upsert(list: BudgetRecord[], b: BudgetRecord): void {
-  const i = list.findIndex((x) => x.id === b.id);
-  if (i >= 0) list[i] = { ...b };
-  else list.push({ ...b });
+/** `list` with `budgets` upserted in order (a copy: nothing changes when one of them is refused). */
+function placed(list: BudgetRecord[], budgets: BudgetRecord[]): BudgetRecord[] {
+  const next = [...list];
+  for (const b of budgets) {
+    checkBudgetPlacement(next, b);
+    const i = next.findIndex((x) => x.id === b.id);
+    if (i >= 0) next[i] = { ...b };
+    else next.push({ ...b });
+  }
+  return next;
 }
 
 function alertRepo(db: () => Low<DbData>): AlertRepository {

@@ -126,16 +126,21 @@ export class PgDatabase {
       throw this.translate(e);
     }
     let broken = false;
+    // A checked-out client has no pool listener: its connection dying would emit an unhandled 'error' and end the
+    // process. The query in flight fails with it, and that failure is what the caller gets.
+    const lost = () => (broken = true);
+    client.on('error', lost);
     try {
       await client.query('begin');
       const out = await fn(client);
       await client.query('commit');
       return out;
     } catch (e) {
-      broken = isConnectionError(e);
+      broken ||= isConnectionError(e);
       if (!broken) await client.query('rollback').catch(() => (broken = true));
       throw this.translate(e);
     } finally {
+      client.removeListener('error', lost);
       // A client whose connection failed must not go back to the pool.
       client.release(broken ? true : undefined);
     }
@@ -143,11 +148,22 @@ export class PgDatabase {
 
   /** A dedicated client for work that must hold a session (advisory locks); released by the caller. */
   async session(): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
     try {
-      return await this.pool.connect();
+      client = await this.pool.connect();
     } catch (e) {
       throw this.translate(e);
     }
+    // As in tx: a lost connection must fail the query in flight, not the process.
+    let broken = false;
+    const lost = () => (broken = true);
+    client.on('error', lost);
+    const release = client.release.bind(client);
+    client.release = (err?: Error | boolean) => {
+      client.removeListener('error', lost);
+      release(err ?? (broken ? true : undefined));
+    };
+    return client;
   }
 
   async notify(channel: string, payload: string): Promise<void> {

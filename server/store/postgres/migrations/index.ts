@@ -4,6 +4,7 @@
  * picodollars and times are ms since the epoch (bigint), as in the local store.
  */
 import { M001 } from './001-money';
+import { M002 } from './002-entities';
 
 export interface Migration {
   version: number;
@@ -11,4 +12,4 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [M001];
+export const MIGRATIONS: readonly Migration[] = [M001, M002];
