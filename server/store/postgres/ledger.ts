@@ -1,0 +1,208 @@
+/**
+ * The ledger in PostgreSQL (crew_ledger): every instance's calls in one table, written by the gate's settle (one
+ * transaction with the budget counters; see gate.ts), read here with the same answers the local store gives —
+ * sums exact (numeric picodollars), groups keyed as the local columns key them ('(none)' for a missing crew, agent
+ * or model; days as YYYY-MM-DD in UTC).
+ */
+import type {
+  LedgerAggregate,
+  LedgerFilter,
+  LedgerGroupBy,
+  LedgerRepository,
+  LedgerRow,
+  LedgerUsage,
+  NewLedgerRow,
+} from '../repositories';
+import type { PgDatabase } from './db';
+
+interface Row {
+  id: string;
+  ts: string;
+  model: string;
+  crew: string | null;
+  agent: string | null;
+  tags: string[];
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  reasoning_tokens: number;
+  cost_pico: string;
+  cost: string;
+  estimated: boolean;
+  generation_id: string | null;
+  latency_ms: number;
+  status: LedgerRow['status'];
+  stream: boolean;
+}
+
+const toRow = (r: Row): LedgerRow => ({
+  id: Number(r.id),
+  ts: Number(r.ts),
+  model: r.model,
+  crew: r.crew,
+  agent: r.agent,
+  tags: r.tags,
+  promptTokens: r.prompt_tokens,
+  completionTokens: r.completion_tokens,
+  cachedTokens: r.cached_tokens,
+  reasoningTokens: r.reasoning_tokens,
+  costPico: Number(r.cost_pico),
+  cost: r.cost,
+  estimated: r.estimated,
+  generationId: r.generation_id,
+  latencyMs: r.latency_ms,
+  status: r.status,
+  stream: r.stream,
+});
+
+/** A WHERE clause (and its parameters, numbered from `first`) for a ledger filter. */
+function where(filter: LedgerFilter & { before?: number }, first = 1): { sql: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: string, value: unknown) => {
+    params.push(value);
+    parts.push(clause.replace('?', `$${first + params.length - 1}`));
+  };
+  if (filter.crew !== undefined) add('crew = ?', filter.crew);
+  if (filter.agent !== undefined) add('agent = ?', filter.agent);
+  if (filter.model !== undefined) add('model = ?', filter.model);
+  if (filter.status !== undefined) add('status = ?', filter.status);
+  if (filter.from !== undefined) add('ts >= ?', Math.ceil(filter.from));
+  if (filter.to !== undefined) add('ts < ?', Math.ceil(filter.to));
+  if (filter.before !== undefined) add('id < ?', filter.before);
+  return { sql: parts.length ? `where ${parts.join(' and ')}` : '', params };
+}
+
+const GROUP_KEY: Record<LedgerGroupBy, string> = {
+  crew: "coalesce(crew, '(none)')",
+  agent: "coalesce(agent, '(none)')",
+  model: "coalesce(model, '(none)')",
+  day: "to_char(to_timestamp((ts / 86400000) * 86400) at time zone 'UTC', 'YYYY-MM-DD')",
+};
+
+export class PgLedger implements LedgerRepository {
+  constructor(
+    private readonly db: PgDatabase,
+    /** The gate's settle, which writes a row and counts it on the budgets in one transaction. */
+    private readonly settle: (row: NewLedgerRow) => Promise<LedgerRow>,
+  ) {}
+
+  append(row: NewLedgerRow): Promise<LedgerRow> {
+    return this.settle(row);
+  }
+
+  async settleCost(id: number, costPico: number, cost: string): Promise<LedgerRow | undefined> {
+    const [r] = await this.db.query<Row>(
+      'update crew_ledger set cost_pico = $2, cost = $3, estimated = false where id = $1 returning *',
+      [id, String(costPico), cost],
+    );
+    return r && toRow(r);
+  }
+
+  async get(id: number): Promise<LedgerRow | undefined> {
+    const [r] = await this.db.query<Row>('select * from crew_ledger where id = $1', [id]);
+    return r && toRow(r);
+  }
+
+  async count(): Promise<number> {
+    const [r] = await this.db.query<{ n: string }>('select count(*) as n from crew_ledger');
+    return Number(r!.n);
+  }
+
+  async sumCost(filter: LedgerFilter): Promise<bigint> {
+    const w = where(filter);
+    const [r] = await this.db.query<{ s: string }>(
+      `select coalesce(sum(cost_pico), 0)::text as s from crew_ledger ${w.sql}`,
+      w.params,
+    );
+    return BigInt(r!.s);
+  }
+
+  async aggregate(filter: LedgerFilter, by: LedgerGroupBy): Promise<LedgerAggregate[]> {
+    const w = where(filter);
+    const rows = await this.db.query<{
+      key: string;
+      calls: string;
+      prompt: string;
+      completion: string;
+      cached: string;
+      reasoning: string;
+      cost: string;
+      est: string;
+      errors: string;
+    }>(
+      `select ${GROUP_KEY[by]} as key, count(*) as calls, sum(prompt_tokens) as prompt,
+         sum(completion_tokens) as completion, sum(cached_tokens) as cached, sum(reasoning_tokens) as reasoning,
+         sum(cost_pico)::text as cost, coalesce(sum(cost_pico) filter (where estimated), 0)::text as est,
+         count(*) filter (where status <> 'ok') as errors
+       from crew_ledger ${w.sql} group by 1`,
+      w.params,
+    );
+    return rows.map((r) => ({
+      key: r.key,
+      calls: Number(r.calls),
+      promptTokens: Number(r.prompt),
+      completionTokens: Number(r.completion),
+      cachedTokens: Number(r.cached),
+      reasoningTokens: Number(r.reasoning),
+      costPico: BigInt(r.cost),
+      estimatedPico: BigInt(r.est),
+      errors: Number(r.errors),
+    }));
+  }
+
+  async list(filter: LedgerFilter & { before?: number; limit: number }): Promise<{ rows: LedgerRow[]; total: number }> {
+    const w = where(filter);
+    const [count] = await this.db.query<{ n: string }>(`select count(*) as n from crew_ledger ${w.sql}`, w.params);
+    const rows =
+      filter.limit > 0
+        ? await this.db.query<Row>(
+            `select * from crew_ledger ${w.sql} order by id desc limit $${w.params.length + 1}`,
+            [...w.params, filter.limit],
+          )
+        : [];
+    return { rows: rows.map(toRow), total: Number(count!.n) };
+  }
+
+  async estimated(limit: number): Promise<LedgerRow[]> {
+    const rows = await this.db.query<Row>(
+      'select * from crew_ledger where estimated and generation_id is not null order by id limit $1',
+      [limit],
+    );
+    return rows.map(toRow);
+  }
+
+  async usage(filter: LedgerFilter): Promise<LedgerUsage[]> {
+    const w = where(filter);
+    const rows = await this.db.query<{
+      crew: string | null;
+      agent: string | null;
+      model: string;
+      calls: string;
+      prompt: string;
+      completion: string;
+      cached: string;
+      cost: string;
+      max_context: number;
+      max_completion: number;
+    }>(
+      `select crew, agent, model, count(*) as calls, sum(prompt_tokens) as prompt,
+         sum(completion_tokens) as completion, sum(cached_tokens) as cached, sum(cost_pico)::text as cost,
+         max(prompt_tokens + completion_tokens) as max_context, max(completion_tokens) as max_completion
+       from crew_ledger ${w.sql} group by crew, agent, model`,
+      w.params,
+    );
+    return rows.map((r) => ({
+      crew: r.crew,
+      agent: r.agent,
+      model: r.model,
+      calls: Number(r.calls),
+      promptTokens: Number(r.prompt),
+      completionTokens: Number(r.completion),
+      cachedTokens: Number(r.cached),
+      costPico: BigInt(r.cost),
+      maxContextTokens: Number(r.max_context),
+      maxCompletionTokens: Number(r.max_completion),
+    }));
+  }
+}
