@@ -73,8 +73,8 @@ forEachBackend('ledger repository', (get) => {
     const first = (await ledger.list({ limit: 1, before: 2 })).rows[0]!;
     const byId = await ledger.get(first.id);
     assert.deepEqual(byId, first);
-    assert.equal(byId!.model, 'openai/gpt-4o-mini');
-    assert.equal(byId!.agent, 'ops/a0');
+    assert.equal(byId.model, 'openai/gpt-4o-mini');
+    assert.equal(byId.agent, 'ops/a0');
   });
 
   it('aggregates by crew, agent, model and day match a computation over the rows', async () => {
