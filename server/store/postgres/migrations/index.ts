@@ -4,6 +4,7 @@
  * picodollars and times are ms since the epoch (bigint), as in the local store.
  */
 import { M001 } from './001-money';
+import { M003 } from './003-memory';
 
 export interface Migration {
   version: number;
@@ -11,4 +12,5 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [M001];
+// M002 (budgets, alerts, webhooks, settings, crews, tokens) goes between M001 and M003.
+export const MIGRATIONS: readonly Migration[] = [M001, M003];
