@@ -263,7 +263,8 @@ export class PgAccessRepository implements AccessRepository {
 
   forget(ids: string[]): void {
     if (this.closed) return;
-    for (const id of ids) this.pending.counters.set(id, { reset: { count: 0, last: null, drop: true }, add: 0, last: null });
+    for (const id of ids)
+      this.pending.counters.set(id, { reset: { count: 0, last: null, drop: true }, add: 0, last: null });
     this.schedule();
   }
 
@@ -297,7 +298,11 @@ export class PgAccessRepository implements AccessRepository {
       if (query.crew !== undefined && crew !== query.crew) continue;
       if (oldest !== undefined && day < oldest) continue;
       const base = this.baseDays.get(key);
-      const a = { accesses: base?.accesses ?? 0, memories: base?.memories ?? 0, byHour: [...(base?.byHour ?? zeros())] };
+      const a = {
+        accesses: base?.accesses ?? 0,
+        memories: base?.memories ?? 0,
+        byHour: [...(base?.byHour ?? zeros())],
+      };
       const seen = this.baseSeen.get(key);
       const fresh = new Set<string>();
       for (const o of [this.inflight?.days.get(key), this.pending.days.get(key)]) {
@@ -308,7 +313,9 @@ export class PgAccessRepository implements AccessRepository {
       }
       out.push({ day, crew, accesses: a.accesses, memories: a.memories + fresh.size, byHour: a.byHour });
     }
-    return out.sort((x, y) => (x.day < y.day ? -1 : x.day > y.day ? 1 : x.crew < y.crew ? -1 : x.crew > y.crew ? 1 : 0));
+    return out.sort((x, y) =>
+      x.day < y.day ? -1 : x.day > y.day ? 1 : x.crew < y.crew ? -1 : x.crew > y.crew ? 1 : 0,
+    );
   }
 
   // ── writing ──────────────────────────────────────────────────────────

@@ -22,7 +22,13 @@ export class PgArchiveIndexRepository implements ArchiveIndexRepository {
 
   private parse(id: string, record: unknown): ArchiveEntry {
     const e = record as Partial<ArchiveEntry> | null;
-    if (typeof e !== 'object' || e === null || e.id !== id || typeof e.sha256 !== 'string' || !Array.isArray(e.memoryIds))
+    if (
+      typeof e !== 'object' ||
+      e === null ||
+      e.id !== id ||
+      typeof e.sha256 !== 'string' ||
+      !Array.isArray(e.memoryIds)
+    )
       throw new DomainError(
         ErrorCodes.StoreCorrupt,
         `the archive index entry "${id}" in crew_archives on ${this.db.location.display} is not an archive entry`,
@@ -32,7 +38,9 @@ export class PgArchiveIndexRepository implements ArchiveIndexRepository {
 
   /** In the order entries were first put. */
   async list(): Promise<ArchiveEntry[]> {
-    const rows = await this.db.query<{ id: string; record: unknown }>('select id, record from crew_archives order by seq');
+    const rows = await this.db.query<{ id: string; record: unknown }>(
+      'select id, record from crew_archives order by seq',
+    );
     return rows.map((r) => this.parse(r.id, r.record));
   }
 

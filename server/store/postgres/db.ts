@@ -126,6 +126,12 @@ export class PgDatabase {
       throw this.translate(e);
     }
     let broken = false;
+    // pg-pool drops its own 'error' listener while a client is checked out: without one, a connection lost
+    // mid-transaction is an uncaught exception that ends the process (the failing query rejects anyway).
+    const onError = () => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query('begin');
       const out = await fn(client);
@@ -136,12 +142,16 @@ export class PgDatabase {
       if (!broken) await client.query('rollback').catch(() => (broken = true));
       throw this.translate(e);
     } finally {
+      client.removeListener('error', onError);
       // A client whose connection failed must not go back to the pool.
       client.release(broken ? true : undefined);
     }
   }
 
-  /** A dedicated client for work that must hold a session (advisory locks); released by the caller. */
+  /**
+   * A dedicated client for work that must hold a session (advisory locks); released by the caller, who must listen
+   * for its 'error' while holding it (a lost connection emits one; unheard, it ends the process).
+   */
   async session(): Promise<pg.PoolClient> {
     try {
       return await this.pool.connect();

@@ -209,7 +209,12 @@ export class PgVectorRepository implements VectorRepository {
            on conflict (memory_id, embedder_id) do update set data = excluded.data`,
           [rows.map((r) => r.id), rows.map((r) => r.embedderId), rows.map((r) => encodeVector(r.vector))],
         );
-        await sendNotices(c, CHANNEL, this.instance, rows.map((r) => r.id));
+        await sendNotices(
+          c,
+          CHANNEL,
+          this.instance,
+          rows.map((r) => r.id),
+        );
       }),
       wrote,
       created,
@@ -222,7 +227,8 @@ export class PgVectorRepository implements VectorRepository {
     const unique = [...new Set(ids)];
     if (!unique.length) return Promise.resolve();
     const wrote = new Map<Key, Float32Array | undefined>();
-    for (const [e, shelf] of this.shelves) for (const id of unique) if (shelf.rows.has(id)) wrote.set(keyOf(e, id), undefined);
+    for (const [e, shelf] of this.shelves)
+      for (const id of unique) if (shelf.rows.has(id)) wrote.set(keyOf(e, id), undefined);
     this.keys.begin(wrote.keys());
     for (const key of wrote.keys()) {
       const [e, id] = unkey(key);
