@@ -17,7 +17,7 @@ import { EventBus } from '../../server/events';
 import { HashingEmbedder } from '../../server/memory/embeddings/hashing';
 import { MemoryService } from '../../server/memory/service';
 import { ArchiveService } from '../../server/memory/archive/service';
-import { PgDatabase } from '../../server/store/postgres/db';
+import type { PgDatabase } from '../../server/store/postgres/db';
 import { openPgMemoryStores, type PgMemoryStores } from '../../server/store/postgres/memory-store';
 import { MAX_CHUNKS, MAX_PAYLOAD_BYTES, noticePayloads } from '../../server/store/postgres/notices';
 import type { ExternalChange } from '../../server/store/repositories';
@@ -101,6 +101,7 @@ describe('memory repositories across instances (PostgreSQL)', function () {
     const m = memory('shared', 'written on A');
     const seenOnA: string[][] = [];
     const offA = a.memories.onExternalChange((c) => seenOnA.push(c.ids));
+    const statsA = a.memories.stats();
     let change = nextChange(b.memories, has(m.id), 'add on A → B');
     await a.memories.put([m]);
     await change;
@@ -124,6 +125,8 @@ describe('memory repositories across instances (PostgreSQL)', function () {
     assert.deepEqual([...b.memories.byCrew('shared')], []);
     offA();
     assert.deepEqual(seenOnA, [[m.id]], "A heard B's update only, never its own writes");
+    // A's own notices are skipped, not reloaded: one id reloaded (B's update), nothing reloaded wholesale.
+    assert.deepEqual(a.memories.stats(), { ...statsA, reloadedIds: statsA.reloadedIds + 1, live: statsA.live });
   });
 
   it('an unchanged record reloaded keeps its object (MemoryService.update compares by identity)', async () => {

@@ -39,6 +39,8 @@ export abstract class PgRecordTable<T extends { id: string }> {
   private readonly changes: ExternalChangeListeners<ExternalChange>;
   private unlisten: (() => void) | undefined;
   private closed = false;
+  private reloadedIds = 0;
+  private reloadsAll = 0;
   protected readonly log: Logger;
   private readonly instance: string;
 
@@ -205,6 +207,7 @@ export abstract class PgRecordTable<T extends { id: string }> {
   }
 
   private async reloadIds(ids: string[]): Promise<void> {
+    this.reloadedIds += ids.length;
     const rows = await this.db.query<{ id: string; record: unknown }>(
       `select id, record from ${this.spec.table} where id = any($1::text[])`,
       [ids],
@@ -231,6 +234,7 @@ export abstract class PgRecordTable<T extends { id: string }> {
   }
 
   private async reloadAll(): Promise<void> {
+    this.reloadsAll++;
     const rows = await this.readAll();
     const inDb = new Set<string>();
     const changed: string[] = [];
@@ -255,6 +259,11 @@ export abstract class PgRecordTable<T extends { id: string }> {
       changed.push(id);
     }
     if (changed.length) this.changes.emit({ ids: changed });
+  }
+
+  /** Figures for tests and diagnostics: what was reloaded because another instance wrote it. */
+  stats(): { live: number; reloadedIds: number; reloadsAll: number } {
+    return { live: this.live.size, reloadedIds: this.reloadedIds, reloadsAll: this.reloadsAll };
   }
 
   private closedError(): Error {
