@@ -275,6 +275,10 @@ describe('memory repositories across instances (PostgreSQL)', function () {
     await b.runs.put({ ...structuredClone(r), status: 'completed', output: 'ok' } as never);
     await done;
     assert.equal(a.runs.get('run-shared')?.status, 'completed');
+    const [row] = await backend.db.query<{ instance_id: string }>(
+      "select instance_id from crew_runs where id = 'run-shared'",
+    );
+    assert.equal(row?.instance_id, 'B', 'the instance that last wrote the run');
   });
 
   describe('when the database goes away', () => {

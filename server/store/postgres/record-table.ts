@@ -26,6 +26,8 @@ export interface TableSpec<T extends { id: string }> {
   /** Table and notification channel (the same name). */
   table: string;
   codec: RecordCodec<T>;
+  /** The table has an `instance_id` column: set to the writing instance on every put. */
+  writer?: boolean;
 }
 
 /** Rows read per query when loading everything. */
@@ -115,12 +117,22 @@ export abstract class PgRecordTable<T extends { id: string }> {
     const wrote = new Map<string, T | undefined>(byId);
     return this.settle(
       this.queue.write(async (c) => {
-        await c.query(
-          `insert into ${this.spec.table} (id, record)
-           select u.id, u.record from unnest($1::text[], $2::json[]) with ordinality as u(id, record, n) order by u.n
-           on conflict (id) do update set record = excluded.record`,
-          [ids, jsons],
-        );
+        if (this.spec.writer)
+          await c.query(
+            `insert into ${this.spec.table} (id, record, instance_id)
+             select u.id, u.record, $3 from unnest($1::text[], $2::json[]) with ordinality as u(id, record, n)
+             order by u.n
+             on conflict (id) do update set record = excluded.record, instance_id = excluded.instance_id`,
+            [ids, jsons, this.instance],
+          );
+        else
+          await c.query(
+            `insert into ${this.spec.table} (id, record)
+             select u.id, u.record from unnest($1::text[], $2::json[]) with ordinality as u(id, record, n)
+             order by u.n
+             on conflict (id) do update set record = excluded.record`,
+            [ids, jsons],
+          );
         await sendNotices(c, this.spec.table, this.instance, ids);
       }),
       wrote,

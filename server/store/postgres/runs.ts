@@ -10,7 +10,7 @@ import { PgRecordTable, type PgRepositoryOptions } from './record-table';
 
 export class PgRunRepository extends PgRecordTable<RunRecord> implements RunRepository {
   static async open(db: PgDatabase, opts: PgRepositoryOptions): Promise<PgRunRepository> {
-    const repo = new PgRunRepository(db, { table: 'crew_runs', codec: runCodec }, opts);
+    const repo = new PgRunRepository(db, { table: 'crew_runs', codec: runCodec, writer: true }, opts);
     await repo.load();
     return repo;
   }

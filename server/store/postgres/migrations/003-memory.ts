@@ -81,9 +81,11 @@ create table crew_archive_payloads (
   created_at timestamptz not null default now()
 );
 
+-- instance_id: the instance that last wrote the run (a run in progress is its instance's; see RunService.recover).
 create table crew_runs (
   id text primary key,
   seq bigint generated always as identity,
+  instance_id text not null,
   record json not null
 );
 create unique index crew_runs_seq on crew_runs (seq);
