@@ -186,6 +186,36 @@ describe('memory repositories across instances (PostgreSQL)', function () {
     assert.equal(a.vectors.get('vx', 'e-shared'), undefined);
   });
 
+  it('writes queued together commit together, but one refused by the database fails alone', async () => {
+    await backend.db.query("insert into crew_memory_embedders (embedder_id, dims) values ('e-group', 2)");
+    const block = await backend.db.session();
+    // Hold B's queue on a first write (its row locked elsewhere), so the next three share one transaction.
+    await b.vectors.put([{ id: 'g0', embedderId: 'e-free', vector: bits(0) }]);
+    await block.query('begin');
+    await block.query("select 1 from crew_memory_vectors where memory_id = 'g0' for update");
+    try {
+      const first = b.vectors.put([{ id: 'g0', embedderId: 'e-free', vector: bits(1) }]);
+      const good1 = b.vectors.put([{ id: 'g1', embedderId: 'e-free', vector: bits(2) }]);
+      const bad = b.vectors.put([{ id: 'g2', embedderId: 'e-group', vector: bits(1, 2, 3) }]);
+      const good2 = b.vectors.put([{ id: 'g3', embedderId: 'e-free', vector: bits(3) }]);
+      await block.query('commit');
+      await first;
+      await good1;
+      await assert.rejects(bad, /e-group vectors have 2 dimensions/);
+      await good2;
+    } finally {
+      block.release();
+    }
+    const rows = await backend.db.query<{ memory_id: string }>(
+      "select memory_id from crew_memory_vectors where memory_id like 'g%' order by memory_id",
+    );
+    assert.deepEqual(
+      rows.map((r) => r.memory_id),
+      ['g0', 'g1', 'g3'],
+    );
+    assert.equal(b.vectors.get('g2', 'e-group'), undefined);
+  });
+
   it('access counts from two instances add up; a memory read on both the same day counts once', async () => {
     const t = Date.UTC(2026, 0, 15, 9);
     const onA = nextChange(a.access, has('acc-1'), 'B flushed');

@@ -339,6 +339,23 @@ forEachBackend('memory repositories contract', (get) => {
       );
       assert.equal(r().runs.list({ limit: 10 }).total, 3);
     });
+
+    it('writes made without waiting land in the order they were made', async () => {
+      const { memories, vectors, runs } = r();
+      const m = memory('crew-order', 'version 0');
+      const writes: Promise<unknown>[] = [];
+      for (let i = 1; i <= 60; i++) {
+        writes.push(memories.put([{ ...m, content: `version ${i}` }]));
+        if (i % 20 === 10) writes.push(memories.delete([m.id]));
+        writes.push(vectors.put([{ id: m.id, embedderId: 'order', vector: bits(i) }]));
+        writes.push(runs.put(run('run-order', 'crew-o', '2026-01-10T10:00:00.000Z', { task: `step ${i}` })));
+      }
+      await Promise.all(writes);
+      await reopen();
+      assert.equal(r().memories.get(m.id)?.content, 'version 60');
+      assert.deepEqual(wordsOf(r().vectors.get(m.id, 'order')), [60]);
+      assert.equal(r().runs.get('run-order')?.task, 'step 60');
+    });
   });
 });
 
