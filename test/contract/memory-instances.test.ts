@@ -17,6 +17,7 @@ import { EventBus } from '../../server/events';
 import { HashingEmbedder } from '../../server/memory/embeddings/hashing';
 import { MemoryService } from '../../server/memory/service';
 import { ArchiveService } from '../../server/memory/archive/service';
+import { ARCHIVE_LOCK } from '../../server/store/postgres/archives';
 import type { PgDatabase } from '../../server/store/postgres/db';
 import { openPgMemoryStores, type PgMemoryStores } from '../../server/store/postgres/memory-store';
 import { MAX_CHUNKS, MAX_PAYLOAD_BYTES, noticePayloads } from '../../server/store/postgres/notices';
@@ -218,7 +219,6 @@ describe('memory repositories across instances (PostgreSQL)', function () {
 
   it('access counts from two instances add up; a memory read on both the same day counts once', async () => {
     const t = Date.UTC(2026, 0, 15, 9);
-    const onA = nextChange(a.access, has('acc-1'), 'B flushed');
     a.access.record([
       { id: 'acc-1', crew: 'ac', at: t },
       { id: 'acc-1', crew: 'ac', at: t + 1 },
@@ -229,9 +229,12 @@ describe('memory repositories across instances (PostgreSQL)', function () {
       { id: 'acc-1', crew: 'ac', at: t - 10 },
       { id: 'acc-2', crew: 'ac', at: t + 5 },
     ]);
+    // Flushed at once: whichever commits second reads the sum back from its own write, the other from the notice.
     await Promise.all([a.access.flush(), b.access.flush()]);
-    await onA;
-    await until(() => b.access.counters('acc-1').count === 5, 'A’s counts on B');
+    await until(
+      () => a.access.counters('acc-1').count === 5 && b.access.counters('acc-1').count === 5,
+      'the sum on both',
+    );
     for (const x of [a, b]) {
       assert.deepEqual(x.access.counters('acc-1'), { count: 5, last: t + 10 });
       assert.deepEqual(x.access.counters('acc-2'), { count: 1, last: t + 5 });
@@ -249,6 +252,12 @@ describe('memory repositories across instances (PostgreSQL)', function () {
         x.access.daily({ crew: 'ac' }).map((d) => [d.day, d.accesses, d.memories, d.byHour[9], d.byHour[8]]),
         [['2026-01-15', 6, 2, 5, 1]],
       );
+    // One instance alone: the other's listener hears which counters moved (the search index ranks on them).
+    const heard = nextChange(a.access, has('acc-3'), "B's counter on A");
+    b.access.record([{ id: 'acc-3', crew: 'ac', at: t }]);
+    await b.access.flush();
+    assert.deepEqual((await heard).ids, ['acc-3']);
+    assert.deepEqual(a.access.counters('acc-3'), { count: 1, last: t });
   });
 
   it('many flushes from two instances at once lose and double nothing', async () => {
@@ -400,7 +409,10 @@ describe('memory repositories across instances (PostgreSQL)', function () {
     // B is blocked on the lock: only a signal from A's side lets it on.
     await until(async () => {
       const rows = await backend.db.query<{ n: string }>(
-        "select count(*) as n from pg_locks where locktype = 'advisory' and not granted",
+        `select count(*) as n from pg_locks
+         where locktype = 'advisory' and not granted and objid = $1
+           and database = (select oid from pg_database where datname = current_database())`,
+        [ARCHIVE_LOCK],
       );
       return rows[0]?.n === '1';
     }, 'B waiting on the advisory lock');
