@@ -75,6 +75,11 @@ export namespace ServerInfo {
     httpPort: number | null;
     startedAt: string;
     upstream: { baseUrl: string; sandbox: boolean; keyConfigured: boolean };
+    /**
+     * Where the data is: `local` (the data directory) or `postgres` (a database shared by a team's instances;
+     * `location` is `postgres://user@host:port/db`, never with a password). Absent from servers before 1.8.
+     */
+    store?: { kind: 'local' | 'postgres'; location: string };
   }
   export const type = new RequestType<Params, Result, void>(method);
 }

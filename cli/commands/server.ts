@@ -24,6 +24,8 @@ export interface ServerStatusJson {
   startedAt: string | null;
   sandbox: boolean | null;
   baseUrl: string | null;
+  /** `local` or `postgres`, and where (never with a password). */
+  store: { kind: 'local' | 'postgres'; location: string } | null;
 }
 
 const STOP_TIMEOUT_MS = 15_000;
@@ -147,6 +149,7 @@ function notRunning(dataDir: string): ServerStatusJson {
     startedAt: null,
     sandbox: null,
     baseUrl: null,
+    store: null,
   };
 }
 
@@ -162,6 +165,7 @@ function fromInfo(info: ServerInfo.Result): ServerStatusJson {
     startedAt: info.startedAt,
     sandbox: info.upstream.sandbox,
     baseUrl: info.upstream.baseUrl,
+    store: info.store ?? { kind: 'local', location: info.dataDir },
   };
 }
 
@@ -180,6 +184,7 @@ function printStatus(ctx: Context, s: ServerStatusJson): void {
     ['pid', String(s.pid)],
     ['version', `${s.version} (protocol ${s.protocolVersion})`],
     ['dataDir', s.dataDir],
+    ['store', s.store?.kind === 'postgres' ? `PostgreSQL ${s.store.location} (shared)` : 'local (the data directory)'],
     ['socket', s.socket ?? '—'],
     ['http', s.httpPort === null ? '—' : `http://127.0.0.1:${s.httpPort} (bearer token: crew server token)`],
     ['upstream', s.sandbox ? c.yellow(`SANDBOX ${s.baseUrl} (simulated, no real money)`) : (s.baseUrl ?? '—')],

@@ -124,6 +124,8 @@ export class JsonStore implements StoreHandle {
       count: () => this.memoryImpl.count(),
       put: (records) => this.memoryImpl.put(records),
       delete: (ids) => this.memoryImpl.delete(ids),
+      // One server owns a data directory: nothing else ever changes it.
+      onExternalChange: noExternalChanges,
     };
     this.vectors = {
       get: (id, embedderId) => this.vectorImpl.get(id, embedderId),
@@ -131,6 +133,7 @@ export class JsonStore implements StoreHandle {
       delete: (ids) => this.vectorImpl.delete(ids),
       entries: (embedderId) => this.vectorImpl.entries(embedderId),
       embedderIds: () => this.vectorImpl.embedderIds(),
+      onExternalChange: noExternalChanges,
     };
     this.access = {
       record: (events) => this.accessImpl.record(events),
@@ -139,11 +142,13 @@ export class JsonStore implements StoreHandle {
       forget: (ids) => this.accessImpl.forget(ids),
       restore: (entries) => this.accessImpl.restore(entries),
       flush: () => this.accessImpl.flush(),
+      onExternalChange: noExternalChanges,
     };
     this.runs = {
       get: (id) => this.runImpl.get(id),
       list: (filter) => this.runImpl.list(filter),
       put: (run) => this.runImpl.put([run]),
+      onExternalChange: noExternalChanges,
     };
   }
 
@@ -311,6 +316,9 @@ export class JsonStore implements StoreHandle {
     return this.ledgerImpl.compact();
   }
 }
+
+/** The local store has no other writer: a listener for other instances' changes is never called. */
+const noExternalChanges = (): (() => void) => () => undefined;
 
 function stamp(clock: Clock): string {
   return new Date(clock.now()).toISOString().replace(/[:.]/g, '-');

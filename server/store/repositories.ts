@@ -206,6 +206,18 @@ export interface MemoryRepository {
   put(records: MemoryRecord[]): Promise<void>;
   /** Removes; resolves to how many existed. */
   delete(ids: string[]): Promise<number>;
+  /**
+   * Where several servers share the store (PostgreSQL): `listener` is told, after the copy this repository reads
+   * from has taken them in, which memories another instance added, changed or removed (and which of this
+   * instance's writes failed and were set back), so the search index can follow. The local store has no other
+   * writer and never calls it.
+   */
+  onExternalChange?(listener: (change: ExternalChange) => void): () => void;
+}
+
+/** Ids whose stored state changed other than through this instance's own (successful) writes. */
+export interface ExternalChange {
+  ids: string[];
 }
 
 /** Vectors by (memory id, embedder id), stored compactly (Float32), never as JSON decimals. */
@@ -216,6 +228,8 @@ export interface VectorRepository {
   /** All vectors of one embedder. */
   entries(embedderId: string): Iterable<[string, Float32Array]>;
   embedderIds(): string[];
+  /** As MemoryRepository.onExternalChange; `ids` are memory ids whose vectors (of any embedder) changed. */
+  onExternalChange?(listener: (change: ExternalChange) => void): () => void;
 }
 
 export interface AccessCounters {
@@ -249,6 +263,8 @@ export interface AccessRepository {
   /** Sets counters back to what they were (restoring archived memories). */
   restore(entries: { id: string; count: number; last: number | null }[]): void;
   flush(): Promise<void>;
+  /** As MemoryRepository.onExternalChange; `ids` are memories whose counters another instance changed. */
+  onExternalChange?(listener: (change: ExternalChange) => void): () => void;
 }
 
 export interface ArchiveEntry {
@@ -278,6 +294,30 @@ export interface ArchiveIndexRepository {
   get(id: string): Promise<ArchiveEntry | undefined>;
   put(entry: ArchiveEntry): Promise<void>;
   delete(id: string): Promise<boolean>;
+}
+
+/**
+ * The archives' compressed bytes, content-addressed by their sha256 (lowercase hex): files named
+ * `<sha256>.crewarc` beside the store (store/archive-payloads.ts), or `bytea` rows in PostgreSQL. The archive
+ * service checks what it reads (hash, lengths) itself: a payload store hands bytes back as they are.
+ */
+export interface ArchivePayloadRepository {
+  /** Stores `bytes` (which must hash to `sha256`); resolves once durable. Storing the same bytes again is harmless. */
+  write(sha256: string, bytes: Uint8Array): Promise<void>;
+  /** The bytes as stored, or undefined if there are none. */
+  read(sha256: string): Promise<Buffer | undefined>;
+  /** Removes the payload; no error if there was none. */
+  delete(sha256: string): Promise<void>;
+  /** The sha256 of every payload stored, sorted. */
+  list(): Promise<string[]>;
+  /** Removes what writes cut short by a crash left behind (temp files); resolves to how many. */
+  removePartial(): Promise<number>;
+  /**
+   * Runs `fn` while no other server sharing these payloads runs an archive operation (PostgreSQL: an advisory
+   * lock), so one server's recovery never takes another's payload in the middle of being archived for an orphan.
+   * Absent where one server owns the payloads (the local store: its data-directory lock already says so).
+   */
+  exclusive?<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 // ── crews ──────────────────────────────────────────────────────────────
@@ -337,6 +377,8 @@ export interface RunRepository {
   list(filter: RunFilter & { limit: number }): { runs: RunRecord[]; total: number };
   /** Inserts or replaces (by id). Durable. */
   put(run: RunRecord): Promise<void>;
+  /** As MemoryRepository.onExternalChange, for runs. */
+  onExternalChange?(listener: (change: ExternalChange) => void): () => void;
 }
 
 // ── savings recommendations ────────────────────────────────────────────

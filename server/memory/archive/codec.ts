@@ -344,6 +344,14 @@ export async function readArchiveFile(dir: string, sha256: string): Promise<Buff
       throw new ArchiveError('not-found', `archive ${file} is missing`);
     throw e;
   }
+  return checkArchiveBytes(bytes, sha256, `archive ${file}`);
+}
+
+/**
+ * Checks stored archive bytes still hash to `sha256` (ArchiveError `truncated` or `checksum-mismatch`, naming
+ * `what`); returns them. Decode with decodeArchive.
+ */
+export function checkArchiveBytes(bytes: Buffer, sha256: string, what: string): Buffer {
   const actual = sha256Hex(bytes);
   if (actual !== sha256.toLowerCase()) {
     // A short file is most likely a cut-off copy: say so rather than only "mismatch".
@@ -352,8 +360,8 @@ export async function readArchiveFile(dir: string, sha256: string): Promise<Buff
         ? HEADER + bytes.readUInt32BE(32) + Number(bytes.readBigUInt64BE(24))
         : undefined;
     if (claimed !== undefined && bytes.length < claimed)
-      throw new ArchiveError('truncated', `archive ${file} truncated: ${bytes.length} of ${claimed} bytes`);
-    throw new ArchiveError('checksum-mismatch', `archive ${file} is damaged: its content hashes to ${actual}`);
+      throw new ArchiveError('truncated', `${what} truncated: ${bytes.length} of ${claimed} bytes`);
+    throw new ArchiveError('checksum-mismatch', `${what} is damaged: its content hashes to ${actual}`);
   }
   return bytes;
 }

@@ -31,26 +31,26 @@ import { ErrorCodes } from '../../../protocol';
 import type { Clock } from '../../clock';
 import type { Logger } from '../../log';
 import { errors, DomainError } from '../../errors';
+import { FileArchivePayloads } from '../../store/archive-payloads';
 import { readTextIfExists, writeDurably } from '../../store/durable-file';
 import type {
   AccessCounters,
   AccessRepository,
   ArchiveEntry,
   ArchiveIndexRepository,
+  ArchivePayloadRepository,
   MemoryRecord,
   MemoryRepository,
 } from '../../store/repositories';
 import type { MemoryService } from '../service';
 import {
-  ARCHIVE_EXTENSION,
   ArchiveError,
   archiveFileName,
+  checkArchiveBytes,
   decodeArchive,
   DEFAULT_QUALITY,
   encodeArchive,
-  readArchiveFile,
   verifyArchive,
-  writeArchiveFile,
 } from './codec';
 import { lastActiveAt, retentionScore } from './retention';
 
@@ -66,9 +66,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const STATE_FILE = 'state.json';
 const STATE_FORMAT = 'crew-archive-state';
 const META_FORMAT = 'crew-memories';
-const ARCHIVE_FILE = /^[0-9a-f]{64}\.crewarc$/;
 /** writeDurably's temp names: `.<name>.<pid>.tmp`. */
-const ARCHIVE_TEMP = /^\.[0-9a-f]{64}\.crewarc\.\d+\.tmp$/;
 const STATE_TEMP = /^\.state\.json\.\d+\.tmp$/;
 
 /** What one archived memory is in the file: the stored record as it is, and its access counters. */
@@ -107,8 +105,13 @@ export interface ArchiveServiceDeps {
   memories: MemoryRepository;
   access: AccessRepository;
   index: ArchiveIndexRepository;
-  /** The archives folder (`<store>/archives`: inside the store, so a store backup holds index and files alike). */
+  /**
+   * The archives folder (`<store>/archives`: inside the store, so a store backup holds index and files alike):
+   * state.json (schedules, restore times), and the archive files unless `payloads` says otherwise.
+   */
   dir: string;
+  /** Where the archive bytes are kept (default: `<sha256>.crewarc` files in `dir`; PostgreSQL: bytea rows). */
+  payloads?: ArchivePayloadRepository;
   clock: Clock;
   log: Logger;
   /** Brotli quality 4–6 (default 5). */
@@ -145,6 +148,7 @@ export class ArchiveService {
   private readonly memories: MemoryRepository;
   private readonly access: AccessRepository;
   private readonly index: ArchiveIndexRepository;
+  private readonly payloads: ArchivePayloadRepository;
   private readonly dir: string;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -166,6 +170,7 @@ export class ArchiveService {
     this.access = deps.access;
     this.index = deps.index;
     this.dir = deps.dir;
+    this.payloads = deps.payloads ?? new FileArchivePayloads(deps.dir);
     this.clock = deps.clock;
     this.log = deps.log;
     this.quality = deps.quality ?? DEFAULT_QUALITY;
@@ -202,7 +207,8 @@ export class ArchiveService {
   }
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(() => fn());
+    // Where other servers share the payloads, their archive operations wait too (PostgreSQL: an advisory lock).
+    const run = this.tail.then(() => (this.payloads.exclusive ? this.payloads.exclusive(fn) : fn()));
     this.tail = run.catch(() => undefined);
     return run;
   }
@@ -269,17 +275,17 @@ export class ArchiveService {
     }
     onProgress?.({ phase: 'encode', count: payload.length });
     checkSignal(signal);
-    await writeArchiveFile(this.dir, encoded.bytes);
+    await this.payloads.write(encoded.sha256, encoded.bytes);
     onProgress?.({ phase: 'write', count: payload.length });
     const file = archiveFileName(encoded.sha256);
     try {
       checkSignal(signal);
-      // Read back from disk, not from the buffer just written: this is the copy a restore will see.
-      const back = await readArchiveFile(this.dir, encoded.sha256);
+      // Read back from storage, not from the buffer just written: this is the copy a restore will see.
+      const back = await this.readChecked(encoded.sha256);
       await verifyArchive(back, encoded.sha256, payload);
     } catch (e) {
       // No entry names the file, so nobody relies on it; the live memories are untouched.
-      await this.unlink(file);
+      await this.payloads.delete(encoded.sha256);
       if (e instanceof ArchiveError)
         throw invalid(e, id, encoded.sha256, 'the archive did not read back intact; no memory was removed');
       throw e;
@@ -333,7 +339,7 @@ export class ArchiveService {
       );
     if (changed.length === payload.length) {
       await this.index.delete(entry.id);
-      await this.unlink(entry.file);
+      await this.payloads.delete(entry.sha256);
       return { entry: undefined, detached, changed };
     }
     const next: ArchiveEntry = {
@@ -450,7 +456,8 @@ export class ArchiveService {
   /** Reads, verifies and decodes an entry's file; every problem becomes ArchiveInvalid naming it. */
   private async load(entry: ArchiveEntry, consequence: string): Promise<Payload[]> {
     try {
-      const bytes = await this.readFile(entry.file);
+      const bytes = await this.payloads.read(entry.sha256);
+      if (!bytes) throw new ArchiveError('not-found', `the archive file ${entry.file} is missing`);
       // decodeArchive rather than readArchiveFile: it checks lengths before the checksum, so a cut-off file is
       // reported as truncated, however short.
       const decoded = await decodeArchive(bytes, entry.sha256);
@@ -485,7 +492,7 @@ export class ArchiveService {
       if (!entry) throw errors.notFound('archive', id);
       await this.index.delete(id);
       const others = await this.index.list();
-      if (!others.some((e) => e.file === entry.file)) await this.unlink(entry.file);
+      if (!others.some((e) => e.file === entry.file)) await this.payloads.delete(entry.sha256);
       const restored = new Set(entry.restoredIds);
       return { deleted: true, unrestored: entry.memoryIds.filter((x) => !restored.has(x)).length };
     });
@@ -502,6 +509,7 @@ export class ArchiveService {
     return this.exclusive(async () => {
       const report: RecoveryReport = { finished: [], orphansRemoved: [], orphansKept: [], damaged: [] };
       const entries = await this.index.list();
+      const stored = new Set(await this.payloads.list());
       for (const entry of entries) {
         if (entry.state === 'pending') {
           try {
@@ -517,28 +525,20 @@ export class ArchiveService {
             report.damaged.push(damage(entry, e));
             this.log.error(`archive ${entry.id} could not be finished: ${(e as Error).message}`);
           }
-        } else if (!(await exists(path.join(this.dir, entry.file)))) {
+        } else if (!stored.has(entry.sha256)) {
           report.damaged.push({ archiveId: entry.id, reason: 'not-found', message: `${entry.file} is missing` });
           this.log.error(`archive ${entry.id}: its file ${entry.file} is missing`);
         }
       }
       const named = new Set(entries.map((e) => e.file));
-      let names: string[] = [];
-      try {
-        names = await fsp.readdir(this.dir);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
-      for (const name of names.sort()) {
-        // An archive write cut short (archive writes only happen under the lock this holds; the state file's temp
-        // is another writer's and is left to start()).
-        if (ARCHIVE_TEMP.test(name)) {
-          await this.unlink(name);
-          continue;
-        }
-        if (!ARCHIVE_FILE.test(name) || named.has(name)) continue;
-        if (await this.redundant(name)) {
-          await this.unlink(name);
+      // An archive write cut short (archive writes only happen under the lock this holds; the state file's temp
+      // is another writer's and is left to start()).
+      await this.payloads.removePartial();
+      for (const sha256 of await this.payloads.list()) {
+        const name = archiveFileName(sha256);
+        if (named.has(name)) continue;
+        if (await this.redundant(sha256)) {
+          await this.payloads.delete(sha256);
           report.orphansRemoved.push(name);
           this.log.info(`archive file ${name}: left by an interrupted archive, its memories are live; removed`);
         } else {
@@ -551,10 +551,9 @@ export class ArchiveService {
   }
 
   /** Whether an orphan file holds only memories that are live (so deleting it loses nothing). */
-  private async redundant(name: string): Promise<boolean> {
+  private async redundant(sha256: string): Promise<boolean> {
     try {
-      const sha256 = name.slice(0, -ARCHIVE_EXTENSION.length);
-      const decoded = await decodeArchive(await readArchiveFile(this.dir, sha256), sha256);
+      const decoded = await decodeArchive(await this.readChecked(sha256), sha256);
       return decoded.records.every((r) => {
         const id = (r as Partial<Payload> | null)?.memory?.id;
         return typeof id === 'string' && this.memories.get(id) !== undefined;
@@ -753,14 +752,12 @@ export class ArchiveService {
     return write;
   }
 
-  private async readFile(name: string): Promise<Buffer> {
-    try {
-      return await fsp.readFile(path.join(this.dir, name));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
-        throw new ArchiveError('not-found', `the archive file ${name} is missing`);
-      throw e;
-    }
+  /** The stored bytes of an archive, checked against their sha256 (ArchiveError not-found, truncated, …). */
+  private async readChecked(sha256: string): Promise<Buffer> {
+    const name = archiveFileName(sha256);
+    const bytes = await this.payloads.read(sha256);
+    if (!bytes) throw new ArchiveError('not-found', `archive ${name} is missing`);
+    return checkArchiveBytes(bytes, sha256, `archive ${name}`);
   }
 
   private async unlink(name: string): Promise<void> {
@@ -913,13 +910,4 @@ function union(a: readonly string[], b: readonly string[]): string[] {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fsp.access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }

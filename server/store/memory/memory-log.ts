@@ -10,7 +10,8 @@ export { MemoryStoreCorrupt } from './segment-io';
 
 export type MemoryLogOptions = RecordLogOptions;
 
-const codec: RecordCodec<MemoryRecord> = {
+/** Shared with the PostgreSQL memory table (store/postgres/memories.ts): the same checks, copies and freezing. */
+export const memoryCodec: RecordCodec<MemoryRecord> = {
   what: 'memory',
   is: (r): r is MemoryRecord => isRecord(r),
   copy: (r) => frozenCopy(r),
@@ -21,7 +22,7 @@ export class FileMemoryRepository extends RecordLog<MemoryRecord> implements Mem
   private readonly crews = new Map<string, Map<string, MemoryRecord>>();
 
   static async open(dir: string, opts: MemoryLogOptions = {}): Promise<FileMemoryRepository> {
-    const repo = new FileMemoryRepository(dir, codec, opts);
+    const repo = new FileMemoryRepository(dir, memoryCodec, opts);
     await repo.load();
     return repo;
   }

@@ -146,7 +146,10 @@ export class PgDatabase {
     }
   }
 
-  /** A dedicated client for work that must hold a session (advisory locks); released by the caller. */
+  /**
+   * A dedicated client for work that must hold a session (advisory locks); released by the caller, who must listen
+   * for its 'error' while holding it (a lost connection emits one; unheard, it ends the process).
+   */
   async session(): Promise<pg.PoolClient> {
     let client: pg.PoolClient;
     try {

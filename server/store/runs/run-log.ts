@@ -70,7 +70,8 @@ const isUsage = (u: unknown) =>
 
 const isRunError = (e: unknown) => isObject(e) && Number.isInteger(e.code) && isText(e.message);
 
-const codec: RecordCodec<RunRecord> = {
+/** Shared with the PostgreSQL run table (store/postgres/runs.ts). */
+export const runCodec: RecordCodec<RunRecord> = {
   what: 'run',
   is: isRun,
   // The service builds a fresh run object for every put; a clone keeps the log's copy its own.
@@ -81,25 +82,33 @@ const codec: RecordCodec<RunRecord> = {
 /** The RunRepository behind JsonStore.runs (which puts one run at a time). */
 export class FileRunRepository extends RecordLog<RunRecord> implements Omit<RunRepository, 'put'> {
   static async open(dir: string, opts: RecordLogOptions = {}): Promise<FileRunRepository> {
-    const repo = new FileRunRepository(dir, codec, opts);
+    const repo = new FileRunRepository(dir, runCodec, opts);
     await repo.load();
     return repo;
   }
 
   list(filter: RunFilter & { limit: number }): { runs: RunRecord[]; total: number } {
-    const from = filter.from === undefined ? undefined : new Date(filter.from).toISOString();
-    const before = filter.before === undefined ? undefined : new Date(filter.before).toISOString();
-    const name = filter.crewName?.trim().toLowerCase();
-    const hits: RunRecord[] = [];
-    for (const r of this.all()) {
-      if (filter.crewId !== undefined && r.crewId !== filter.crewId) continue;
-      if (name !== undefined && r.crew.toLowerCase() !== name) continue;
-      if (filter.status !== undefined && r.status !== filter.status) continue;
-      if (from !== undefined && r.startedAt < from) continue;
-      if (before !== undefined && r.startedAt >= before) continue;
-      hits.push(r);
-    }
-    hits.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.id < b.id ? 1 : -1));
-    return { runs: hits.slice(0, filter.limit), total: hits.length };
+    return listRuns(this.all(), filter);
   }
+}
+
+/** Filters and sorts (newest first) a run collection: RunRepository.list over the records held in memory. */
+export function listRuns(
+  all: Iterable<RunRecord>,
+  filter: RunFilter & { limit: number },
+): { runs: RunRecord[]; total: number } {
+  const from = filter.from === undefined ? undefined : new Date(filter.from).toISOString();
+  const before = filter.before === undefined ? undefined : new Date(filter.before).toISOString();
+  const name = filter.crewName?.trim().toLowerCase();
+  const hits: RunRecord[] = [];
+  for (const r of all) {
+    if (filter.crewId !== undefined && r.crewId !== filter.crewId) continue;
+    if (name !== undefined && r.crew.toLowerCase() !== name) continue;
+    if (filter.status !== undefined && r.status !== filter.status) continue;
+    if (from !== undefined && r.startedAt < from) continue;
+    if (before !== undefined && r.startedAt >= before) continue;
+    hits.push(r);
+  }
+  hits.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.id < b.id ? 1 : -1));
+  return { runs: hits.slice(0, filter.limit), total: hits.length };
 }

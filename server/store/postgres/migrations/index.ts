@@ -5,6 +5,7 @@
  */
 import { M001 } from './001-money';
 import { M002 } from './002-entities';
+import { M003 } from './003-memory';
 
 export interface Migration {
   version: number;
@@ -12,4 +13,4 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [M001, M002];
+export const MIGRATIONS: readonly Migration[] = [M001, M002, M003];

@@ -1,0 +1,45 @@
+/**
+ * MemoryRepository on PostgreSQL: `crew_memories` (one row per memory, the record with its history as JSON), held
+ * in memory and indexed by crew as FileMemoryRepository holds it (./record-table.ts: ordered write-through, change
+ * notices on channel `crew_memories`, reloads of what other instances changed).
+ */
+import { memoryCodec } from '../memory/memory-log';
+import type { MemoryRecord, MemoryRepository } from '../repositories';
+import type { PgDatabase } from './db';
+import { PgRecordTable, type PgRepositoryOptions } from './record-table';
+
+export class PgMemoryRepository extends PgRecordTable<MemoryRecord> implements MemoryRepository {
+  private readonly crews = new Map<string, Map<string, MemoryRecord>>();
+
+  static async open(db: PgDatabase, opts: PgRepositoryOptions): Promise<PgMemoryRepository> {
+    const repo = new PgMemoryRepository(db, { table: 'crew_memories', codec: memoryCodec }, opts);
+    await repo.load();
+    return repo;
+  }
+
+  *byCrew(crew: string): Iterable<MemoryRecord> {
+    const m = this.crews.get(crew);
+    if (m) yield* m.values();
+  }
+
+  put(records: MemoryRecord[]): Promise<void> {
+    return this.putRecords(records);
+  }
+
+  delete(ids: string[]): Promise<number> {
+    return this.deleteIds(ids);
+  }
+
+  protected override onPut(r: MemoryRecord, old: MemoryRecord | undefined): void {
+    if (old && old.crew !== r.crew) this.onDelete(old);
+    let m = this.crews.get(r.crew);
+    if (!m) this.crews.set(r.crew, (m = new Map<string, MemoryRecord>()));
+    m.set(r.id, r);
+  }
+
+  protected override onDelete(r: MemoryRecord): void {
+    const m = this.crews.get(r.crew);
+    m?.delete(r.id);
+    if (m?.size === 0) this.crews.delete(r.crew);
+  }
+}
