@@ -6,7 +6,6 @@ import type { Clock } from './clock';
 import { systemClock } from './clock';
 import { AlertService } from './costs/alerts';
 import { BudgetService } from './costs/budgets';
-import { LocalGate } from './costs/local-gate';
 import { ChatService } from './costs/chat';
 import { MeteredEmbeddings } from './costs/embeddings';
 import { Reconciler } from './costs/reconcile';
@@ -30,6 +29,10 @@ import { Metrics } from './rpc/metrics';
 import { RateLimiter, type RateLimitConfig } from './rpc/ratelimit';
 import { Router } from './rpc/router';
 import { JsonStore } from './store/json-store';
+import type { StoreLocation } from './store/location';
+import { openPgStore } from './store/postgres/pg-store';
+import type { LeaseTiming } from './store/postgres/gate';
+import type { CrewStore } from './store/store';
 import { dataDirPaths, type DataDirPaths } from '../protocol/node';
 import {
   BudgetAlertNotification,
@@ -69,6 +72,10 @@ export interface AppConfig {
   onShutdownRequested?: () => void;
   /** `local` (default), `hash`, or `openrouter:<model>`; CREW_EMBEDDER otherwise. */
   embedder?: string;
+  /** Where the data lives: the data directory (default) or a team's PostgreSQL (store/location.ts). */
+  store?: StoreLocation;
+  /** On a shared store: how often this instance heartbeats, and how long a silent one keeps its reservations. */
+  lease?: LeaseTiming;
 }
 
 export class App {
@@ -80,7 +87,7 @@ export class App {
   router!: Router;
   /** Per-client request limits; the router's, shared with the OpenAI-compatible gateway. */
   limiter!: RateLimiter;
-  store!: JsonStore;
+  store!: CrewStore;
   upstream!: OpenRouterClient;
   catalog!: ModelCatalog;
   alerts!: AlertService;
@@ -122,7 +129,11 @@ export class App {
   private async wire(): Promise<void> {
     const { config, clock, events } = this;
     const log = config.log;
-    this.store = await JsonStore.open(this.paths.store, clock, this.paths.backups, log);
+    const location = config.store ?? { kind: 'local', display: this.paths.dataDir };
+    this.store =
+      location.kind === 'postgres'
+        ? await openPgStore(location, clock, log, { lease: config.lease })
+        : await JsonStore.open(this.paths.store, clock, this.paths.backups, log);
     this.upstream = new OpenRouterClient(config.upstream, clock, config.sleeper);
     this.catalog = new ModelCatalog(this.store.models, this.upstream, clock, log, config.modelsTtlMs);
     this.alerts = new AlertService(this.store.alerts, events, clock, log);
@@ -134,12 +145,7 @@ export class App {
       sender: config.webhookSender,
       retryDelaysMs: config.webhookRetryDelaysMs,
     });
-    this.budgets = new BudgetService(
-      this.store.budgets,
-      new LocalGate(this.store.ledgerFile, clock),
-      this.alerts,
-      clock,
-    );
+    this.budgets = new BudgetService(this.store.budgets, this.store.gate, this.alerts, clock);
     await this.budgets.init();
     this.crews = new CrewService(this.store.crews, this.catalog, clock, new AgentBudgets(this.budgets));
     this.crewTokens = new CrewTokenService(this.store.crewTokens, this.crews, clock);
@@ -179,6 +185,9 @@ export class App {
       log,
     );
     this.memory.init();
+    // Another instance on a shared store changed memories: the search index follows.
+    for (const repo of [this.store.memories, this.store.vectors, this.store.access])
+      repo.onExternalChange?.(({ ids }) => this.memory.refreshExternal(ids));
     this.expirySweep = setInterval(() => {
       this.memory.sweepExpired().catch((e: Error) => log.warn(`expiry sweep failed: ${e.message}`));
       // Memories whose embedding a budget refused get another try (a new period, a raised limit).
@@ -202,13 +211,16 @@ export class App {
       embedderId: () => this.memory.embedderId,
     });
     // Inside the store folder, so backups and restores carry the last clustering with the memories.
-    this.clusters = new ClusterService(source, clock, path.join(this.store.dir, 'clusters'), log);
+    // With a shared store the last clustering is this instance's own, kept in its data directory.
+    const clusterDir = this.store.local ? this.store.local.dir : this.paths.dataDir;
+    this.clusters = new ClusterService(source, clock, path.join(clusterDir, 'clusters'), log);
     this.analytics = new AnalyticsService(source, clock, this.clusters);
     this.archive = new ArchiveService({
       memory: this.memory,
       memories: this.store.memories,
       access: this.store.access,
       index: this.store.archives,
+      payloads: this.store.archivePayloads,
       // Inside the store folder: a backup holds the archive index and the archive files together.
       dir: path.join(this.paths.store, 'archives'),
       clock,
@@ -236,7 +248,8 @@ export class App {
       clock,
       log,
     });
-    const interrupted = await this.runs.recover();
+    // A shared store's running runs may be another instance's, alive: only the local store's are ours to fail.
+    const interrupted = this.store.local ? await this.runs.recover() : 0;
     if (interrupted) log.warn(`${interrupted} run(s) were interrupted by the last stop and are marked failed`);
 
     this.metrics = new Metrics(this.startedAt);
@@ -250,19 +263,27 @@ export class App {
       log,
       onChanged: (method) => {
         if (method !== 'chat/complete')
-          this.hub.broadcast(StoreChangedNotification.method, { domain: method.split('/')[0]!, method });
+          this.broadcast(StoreChangedNotification.method, { domain: method.split('/')[0]!, method });
       },
     });
     registerHandlers(this);
     const missing = this.router.missing();
     if (missing.length) throw new Error(`methods without a handler: ${missing.join(', ')}`);
 
-    events.subscribe('budget.alert', (a) => this.hub.broadcast(BudgetAlertNotification.method, a));
-    events.subscribe('usage.recorded', (e) => this.hub.broadcast(UsageRecordedNotification.method, e));
+    events.subscribe('budget.alert', (a) => this.broadcast(BudgetAlertNotification.method, a));
+    events.subscribe('usage.recorded', (e) => this.broadcast(UsageRecordedNotification.method, e));
+    // This instance's own state: not shared.
     events.subscribe('server.status', (s) => this.hub.broadcast(ServerStatusNotification.method, s));
-    events.subscribe('memory.changed', (m) => this.hub.broadcast(MemoryChangedNotification.method, m));
+    events.subscribe('memory.changed', (m) => this.broadcast(MemoryChangedNotification.method, m));
     events.subscribe('memory.reembed', (m) => this.hub.broadcast(MemoryReembedNotification.method, m));
-    events.subscribe('run.progress', (p) => this.hub.broadcast(RunProgressNotification.method, p));
+    events.subscribe('run.progress', (p) => this.broadcast(RunProgressNotification.method, p));
+    if (this.store.bridge) await this.store.bridge.start((method, params) => this.hub.broadcast(method, params));
+  }
+
+  /** To this instance's clients, and (on a shared store) to every other instance's. */
+  private broadcast(method: string, params: unknown): void {
+    this.hub.broadcast(method, params);
+    this.store.bridge?.send(method, params);
   }
 
   embedderSetting = 'local';
@@ -284,7 +305,7 @@ export class App {
 
   /** After a restore swapped the store folder: re-read it and re-derive budget state. */
   async reloadStore(): Promise<void> {
-    await this.store.reload(this.paths.backups);
+    await this.store.local!.reload(this.paths.backups);
     await this.budgets.init();
     // The restored store has its own tokens: the ones issued since the backup stop working.
     await this.crewTokens.init();

@@ -66,6 +66,7 @@ import { errors, DomainError } from './errors';
 import { ErrorCodes } from '../protocol';
 import { backupFileIn, installBackup, readBackup } from './store/backup';
 import { SCHEMA_VERSION } from './store/schema';
+import type { JsonStore } from './store/json-store';
 import { registerSecret } from './log';
 
 export function registerHandlers(app: App): void {
@@ -84,6 +85,7 @@ export function registerHandlers(app: App): void {
       sandbox: app.config.sandbox,
       keyConfigured: app.upstream.keyConfigured,
     },
+    store: { kind: app.store.location.kind, location: app.store.location.display },
   });
 
   r.register('server/hello', (p: ServerHello.Params, ctx) => {
@@ -96,12 +98,7 @@ export function registerHandlers(app: App): void {
   r.register('server/health', async () => ({
     ok: true,
     uptimeMs: app.clock.now() - app.startedAt,
-    store: (await fsp.access(app.store.dbFile).then(
-      () => true,
-      () => false,
-    ))
-      ? 'ok'
-      : 'error',
+    store: (await app.store.healthy()) ? 'ok' : 'error',
   }));
   r.register('server/info', info);
   r.register('server/metrics', () => app.metrics.snapshot(app.clock.now()));
@@ -283,14 +280,15 @@ export function registerHandlers(app: App): void {
   r.register('archive/schedule', (p: ArchiveSchedule.Params) => app.archive.schedule(p));
 
   r.register('store/verify', async (): Promise<StoreVerify.Result> => {
+    const store = localStore(app, 'store/verify');
     const checks: StoreVerify.Result['checks'] = [];
     try {
-      JSON.parse(await fsp.readFile(app.store.dbFile, 'utf8'));
-      checks.push({ name: 'db.json', ok: true, detail: `valid JSON, schema ${app.store.schemaVersion}` });
+      JSON.parse(await fsp.readFile(store.dbFile, 'utf8'));
+      checks.push({ name: 'db.json', ok: true, detail: `valid JSON, schema ${store.schemaVersion}` });
     } catch (e) {
       checks.push({ name: 'db.json', ok: false, detail: (e as Error).message });
     }
-    const ledger = app.store.checkLedger();
+    const ledger = store.checkLedger();
     checks.push({
       name: 'ledger',
       ok: ledger.ordered && ledger.listed === ledger.entries,
@@ -304,14 +302,16 @@ export function registerHandlers(app: App): void {
     return { ok: checks.every((c) => c.ok), schemaVersion: SCHEMA_VERSION, checks };
   });
   r.register('store/backup', async (p: StoreBackup.Params): Promise<StoreBackup.Result> => {
+    const store = localStore(app, 'store/backup');
     const file = p.path ? await backupFileIn(app.paths.backups, p.path) : defaultBackupPath(app);
-    const out = await app.archive.whileIdle(() => app.store.backup(file));
+    const out = await app.archive.whileIdle(() => store.backup(file));
     return { ...out, ledgerEntries: await app.store.ledger.count() };
   });
   r.register('store/restore', async (p: StoreRestore.Params): Promise<StoreRestore.Result> => {
+    const store = localStore(app, 'store/restore');
     const file = await backupFileIn(app.paths.backups, p.path);
     const bundle = await readBackup(file);
-    const previous = await app.archive.whileIdle(() => app.store.backup(defaultBackupPath(app, 'pre-restore')));
+    const previous = await app.archive.whileIdle(() => store.backup(defaultBackupPath(app, 'pre-restore')));
     await app.archive.close();
     await app.store.close();
     await installBackup(bundle, app.paths.store);
@@ -323,6 +323,17 @@ export function registerHandlers(app: App): void {
       budgets: (await app.budgets.status()).length,
     };
   });
+}
+
+/** The data directory's store, for the operations on its files; a shared database is backed up with its own tools. */
+function localStore(app: App, method: string): JsonStore {
+  if (app.store.local) return app.store.local;
+  throw new DomainError(
+    ErrorCodes.InvalidRequest,
+    `${method} works on a local store; this server keeps its data in PostgreSQL (${app.store.location.display}): ` +
+      "back it up with pg_dump, or verify it with the database's own tools",
+    { store: 'postgres' },
+  );
 }
 
 function defaultBackupPath(app: App, kind = 'crew'): string {

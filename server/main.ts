@@ -21,6 +21,8 @@ import { createLogger, registerSecret, type Logger, type LogLevel } from './log'
 import { DEFAULT_BASE_URL } from './openrouter/client';
 import { DomainError } from './errors';
 import { writeDurably } from './store/durable-file';
+import { parseStoreLocation, type StoreLocation } from './store/location';
+import { DEFAULT_LEASE } from './store/postgres/gate';
 import { boundPort, listenHttp } from './transports/http';
 import { auditedChat } from './gateway/audited-chat';
 import { serveStreams } from './transports/jsonrpc';
@@ -37,12 +39,15 @@ Usage: crew-server [options]
   --port <n>           HTTP on 127.0.0.1:<n> (0 = any free port; default 0 for a daemon)
   --no-http            do not listen on HTTP
   --host <addr>        bind HTTP to another address (explicit opt-in; the token is still required)
+  --store <url>        keep the data in a team's PostgreSQL (postgres://user@host:port/db) shared by many
+                       crew-servers, with budgets that hold across all of them (default: the data directory)
   --sandbox            use the built-in fake OpenRouter (no account, no network; costs are not real)
   --rate-limit <n>     requests per second per client (0 = off; default 1000, burst 2×)
   --log-level <level>  debug | info | warn | error (default info)
   -h, --help
 
-Environment: OPENROUTER_API_KEY, OPENROUTER_BASE_URL (default ${DEFAULT_BASE_URL}), CREW_DATA_DIR, CREW_SANDBOX=1
+Environment: OPENROUTER_API_KEY, OPENROUTER_BASE_URL (default ${DEFAULT_BASE_URL}), CREW_DATA_DIR, CREW_SANDBOX=1,
+CREW_STORE_URL (as --store)
 
 Exit codes: 2 bad arguments, 3 another crew-server serves the data dir, 4 the store cannot be used as it is
 (damaged or newer; the message names the file and how to restore), 5 the socket path is not safe to use.
@@ -62,6 +67,7 @@ async function main(): Promise<void> {
         'no-http': { type: 'boolean' },
         host: { type: 'string' },
         sandbox: { type: 'boolean' },
+        store: { type: 'string' },
         'rate-limit': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -93,6 +99,15 @@ async function main(): Promise<void> {
   if (!['debug', 'info', 'warn', 'error'].includes(level))
     return usage(`--log-level: "${level}" is not one of debug, info, warn, error`);
 
+  let store: StoreLocation;
+  try {
+    store = parseStoreLocation(
+      args.store ?? process.env.CREW_STORE_URL,
+      dataDirPaths(args['data-dir'] ?? defaultDataDir()).dataDir,
+    );
+  } catch (e) {
+    return usage((e as Error).message);
+  }
   const log = createLogger((line) => process.stderr.write(line), level);
   // Until the app is up there is nothing to flush.
   let giveUp: () => void = () => process.exit(70);
@@ -163,6 +178,11 @@ async function main(): Promise<void> {
         appTitle: 'OpenRouter Crew',
       },
       sandbox,
+      store,
+      lease: {
+        heartbeatMs: Number(process.env.CREW_HEARTBEAT_MS ?? DEFAULT_LEASE.heartbeatMs),
+        leaseMs: Number(process.env.CREW_LEASE_MS ?? DEFAULT_LEASE.leaseMs),
+      },
       rateLimit: { perSecond: rate, burst: rate * 2 },
       reconcileIntervalMs: Number(process.env.CREW_RECONCILE_INTERVAL_MS ?? 30_000),
       log,
@@ -231,6 +251,7 @@ async function main(): Promise<void> {
       (endpoints.socket ? `, socket ${endpoints.socket}` : '') +
       (endpoints.httpPort !== null ? `, http 127.0.0.1:${endpoints.httpPort}` : '') +
       (stdio ? ', stdio' : '') +
+      (store.kind === 'postgres' ? `, store ${store.display}` : '') +
       (sandbox ? ' [SANDBOX]' : ''),
   );
   process.on('SIGINT', () => void shutdown(0));

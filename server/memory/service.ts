@@ -152,6 +152,24 @@ export class MemoryService {
     return this.resolving;
   }
 
+  /**
+   * Another instance on the shared store changed these memories (or their vectors or access counts): bring the
+   * search index in line with what the repositories now hold.
+   */
+  refreshExternal(ids: readonly string[]): void {
+    for (const id of ids) {
+      const r = this.memories.get(id);
+      if (!r) {
+        this.index.remove(id);
+        continue;
+      }
+      this.indexRecord(r);
+      const v = this.vectors.get(id, this.indexedId);
+      if (v) this.index.setVector(id, { embedderId: this.indexedId, vector: v });
+      else this.index.removeVector(id, this.indexedId);
+    }
+  }
+
   private indexRecord(r: MemoryRecord): void {
     const a = this.access.counters(r.id);
     this.index.upsert({

@@ -14,7 +14,9 @@ import { DomainError } from '../errors';
 import { StoreFileCorrupt } from './corrupt';
 import { DurableJsonFile, readTextIfExists } from './durable-file';
 import { FileLedger, ledgerRepository } from './ledger/file-ledger';
-import type { LocalLedger } from '../costs/local-gate';
+import { LocalGate, type LocalLedger } from '../costs/local-gate';
+import type { StoreLocation } from './location';
+import type { CrewStore, SettingsRepository } from './store';
 import { FileAccessRepository } from './memory/access-store';
 import { FileCallProfileRepository } from './call-profile-store';
 import { FileMemoryRepository } from './memory/memory-log';
@@ -51,7 +53,7 @@ const MAX_FIRED_KEYS = 20_000;
 
 export class StoreError extends DomainError {}
 
-export class JsonStore implements StoreHandle {
+export class JsonStore implements StoreHandle, CrewStore {
   private db!: Low<DbData>;
   private ledgerImpl!: FileLedger;
   private memoryImpl!: FileMemoryRepository;
@@ -77,10 +79,11 @@ export class JsonStore implements StoreHandle {
   readonly crewTokens: CrewTokenRepository;
   readonly appliedRecommendations: AppliedRecommendationRepository;
   readonly callProfiles: CallProfileRepository;
-  readonly settings: {
-    get(): { embedder?: string };
-    set(patch: { embedder?: string }): Promise<void>;
-  };
+  readonly settings: SettingsRepository;
+  readonly location: StoreLocation;
+  /** The in-process gate over this store's ledger (only this process writes the data directory). */
+  readonly gate: LocalGate;
+  readonly local = this;
 
   private constructor(
     readonly dir: string,
@@ -88,6 +91,7 @@ export class JsonStore implements StoreHandle {
     private readonly log: Logger,
     private readonly schema: { version: number; migrations: Migration[] },
   ) {
+    this.location = { kind: 'local', display: path.dirname(dir) };
     this.budgets = budgetRepo(() => this.db);
     this.archives = archiveRepo(() => this.db);
     this.crews = crewRepo(() => this.db);
@@ -117,6 +121,7 @@ export class JsonStore implements StoreHandle {
       sumCostNow: (filter) => this.ledgerImpl.sumCostNow(filter),
       countNow: () => this.ledgerImpl.countNow(),
     };
+    this.gate = new LocalGate(this.ledgerFile, clock);
     this.memories = {
       get: (id) => this.memoryImpl.get(id),
       all: () => this.memoryImpl.all(),
@@ -164,6 +169,13 @@ export class JsonStore implements StoreHandle {
     const store = new JsonStore(dir, clock, log, schema);
     await store.load(backupsDir);
     return store;
+  }
+
+  healthy(): Promise<boolean> {
+    return fsp.access(this.dbFile).then(
+      () => true,
+      () => false,
+    );
   }
 
   get dbFile(): string {

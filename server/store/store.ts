@@ -1,0 +1,62 @@
+/**
+ * What the app holds of its store, whichever backend: the repositories the domains use, the budget gate over the
+ * store's counters, and how to close it. `local` is the data directory's store (lowdb + segment files) when that is
+ * the backend: its file-level operations (backup, restore, verify, compaction) have no meaning on a database.
+ */
+import type { BudgetGate } from '../costs/gate';
+import type { JsonStore } from './json-store';
+import type { StoreLocation } from './location';
+import type {
+  AccessRepository,
+  AlertRepository,
+  AppliedRecommendationRepository,
+  ArchiveIndexRepository,
+  ArchivePayloadRepository,
+  BudgetRepository,
+  CallProfileRepository,
+  CrewRepository,
+  CrewTokenRepository,
+  LedgerRepository,
+  MemoryRepository,
+  ModelCacheRepository,
+  RunRepository,
+  VectorRepository,
+  WebhookRepository,
+} from './repositories';
+
+export interface SettingsRepository {
+  get(): { embedder?: string };
+  set(patch: { embedder?: string }): Promise<void>;
+}
+
+export interface CrewStore {
+  readonly location: StoreLocation;
+  readonly budgets: BudgetRepository;
+  readonly alerts: AlertRepository;
+  readonly webhooks: WebhookRepository;
+  readonly models: ModelCacheRepository;
+  readonly ledger: LedgerRepository;
+  readonly memories: MemoryRepository;
+  readonly vectors: VectorRepository;
+  readonly access: AccessRepository;
+  readonly archives: ArchiveIndexRepository;
+  /** Where archive payloads live; none: files in the data directory's archives folder. */
+  readonly archivePayloads?: ArchivePayloadRepository;
+  readonly crews: CrewRepository;
+  readonly runs: RunRepository;
+  readonly crewTokens: CrewTokenRepository;
+  readonly appliedRecommendations: AppliedRecommendationRepository;
+  readonly callProfiles: CallProfileRepository;
+  readonly settings: SettingsRepository;
+  readonly gate: BudgetGate;
+  /** On a shared store: carries client notifications to the other instances. */
+  readonly bridge?: {
+    start(deliver: (method: string, params: unknown) => void): Promise<void>;
+    send(method: string, params: unknown): void;
+  };
+  /** The local store itself, when it is the backend. */
+  readonly local?: JsonStore;
+  /** Whether the store answers now (server/health). */
+  healthy(): Promise<boolean>;
+  close(): Promise<void>;
+}
