@@ -78,7 +78,7 @@ describe('a team on one PostgreSQL: two crew-server processes, one database', fu
   it('server/info names the shared store, never its password', async () => {
     const info = await a.request<ServerInfo.Result>('server/info');
     assert.equal(info.store?.kind, 'postgres');
-    assert.match(info.store!.location, /^postgres:\/\/postgres@127\.0\.0\.1:\d+\/crew_team_/);
+    assert.match(info.store.location, /^postgres:\/\/postgres@127\.0\.0\.1:\d+\/crew_team_/);
   });
 
   it('200 concurrent calls across both instances with room for 20: exactly 20 succeed, spent = the ledger = billed', async () => {
