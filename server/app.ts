@@ -150,6 +150,9 @@ export class App {
     this.crews = new CrewService(this.store.crews, this.catalog, clock, new AgentBudgets(this.budgets));
     this.crewTokens = new CrewTokenService(this.store.crewTokens, this.crews, clock);
     await this.crewTokens.init();
+    // A token issued or revoked on another instance is honoured here as soon as its notification arrives.
+    await this.store.watch?.('crewTokens', () => void this.crewTokens.init().catch(() => undefined));
+    await this.store.watch?.('budgets', () => void this.budgets.init().catch(() => undefined));
     this.chat = new ChatService(this.catalog, this.budgets, this.upstream, events, clock, this.store.callProfiles);
     this.embeddings = new MeteredEmbeddings({
       upstream: this.upstream,

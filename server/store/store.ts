@@ -49,6 +49,11 @@ export interface CrewStore {
   readonly callProfiles: CallProfileRepository;
   readonly settings: SettingsRepository;
   readonly gate: BudgetGate;
+  /**
+   * On a shared store: calls `onChange` when another instance changed these (or after the notifications
+   * connection came back, when some may have been missed), so services that keep a copy re-read it.
+   */
+  watch?(what: 'crewTokens' | 'budgets', onChange: () => void): Promise<void>;
   /** On a shared store: carries client notifications to the other instances. */
   readonly bridge?: {
     start(deliver: (method: string, params: unknown) => void): Promise<void>;

@@ -298,7 +298,7 @@ describe('memory repositories across instances (PostgreSQL)', function () {
       status: 'running',
       steps: [],
       output: null,
-      usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 },
+      usage: { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 },
       costUsd: 0,
       cost: '0',
       error: null,

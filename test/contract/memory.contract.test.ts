@@ -23,7 +23,7 @@ function run(id: string, crewId: string, startedAt: string, extra: Partial<Run> 
     status: 'running',
     steps: [],
     output: null,
-    usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0 },
+    usage: { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 },
     costUsd: 0,
     cost: '0',
     error: null,
@@ -31,7 +31,7 @@ function run(id: string, crewId: string, startedAt: string, extra: Partial<Run> 
     startedAt,
     finishedAt: null,
     ...extra,
-  } as Run;
+  };
 }
 
 function archiveEntry(id: string, sha256: string, extra: Partial<ArchiveEntry> = {}): ArchiveEntry {

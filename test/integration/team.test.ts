@@ -34,6 +34,17 @@ import {
 } from '../helpers';
 import { createTestDatabase } from '../helpers/postgres';
 
+/** Polls `probe` until it answers `want` (a notification between instances takes milliseconds), bounded. */
+async function eventuallyStatus(probe: () => Promise<number>, want: number): Promise<void> {
+  const started = Date.now();
+  let got = await probe();
+  while (got !== want) {
+    assert.ok(Date.now() - started < 5_000, `still ${got}, expected ${want}`);
+    await new Promise((r) => setTimeout(r, 50));
+    got = await probe();
+  }
+}
+
 describe('a team on one PostgreSQL: two crew-server processes, one database', function () {
   this.timeout(120_000);
   const up = useFake();
@@ -41,11 +52,15 @@ describe('a team on one PostgreSQL: two crew-server processes, one database', fu
   const servers: ServerProcess[] = [];
   let a: RpcClient;
   let b: RpcClient;
+  let bServer: ServerProcess;
 
   // A short lease, so the crash case below is over in seconds (the default is 20 s, heartbeats every 5 s).
-  const start = async (env: Record<string, string> = { CREW_LEASE_MS: '1500', CREW_HEARTBEAT_MS: '300' }) => {
+  const start = async (
+    transport: 'socket' | 'http' = 'socket',
+    env: Record<string, string> = { CREW_LEASE_MS: '1500', CREW_HEARTBEAT_MS: '300' },
+  ) => {
     const s = await startServer({
-      transport: 'socket',
+      transport,
       dataDir: makeTempDir(),
       upstreamUrl: up.fake.url,
       args: ['--rate-limit', '0', '--store', db.url],
@@ -58,7 +73,10 @@ describe('a team on one PostgreSQL: two crew-server processes, one database', fu
   before(async () => {
     db = await createTestDatabase('crew_team');
     // Both start at once: the migrations run once, under the advisory lock.
-    [{ client: a }, { client: b }] = await Promise.all([start(), start()]);
+    // A over its socket, B over HTTP (its gateway serves the crew-token case).
+    let bs: ServerProcess;
+    [{ client: a }, { client: b, server: bs }] = await Promise.all([start('socket'), start('http')]);
+    bServer = bs;
   });
   after(async () => {
     for (const s of servers) {
@@ -144,6 +162,25 @@ describe('a team on one PostgreSQL: two crew-server processes, one database', fu
     const heard = b.notifications.waitFor('usage/recorded', (x: { crew: string }) => x.crew === 'notes');
     await a.request('chat/complete', { ...params('notes', 16) });
     assert.equal((await heard).crew, 'notes');
+  });
+
+  it('a crew token issued on A opens the gateway of B; revoked on A, B refuses it', async () => {
+    await a.request('crew/create', { name: 'gw', agents: [{ name: 'w', model: 'openai/gpt-4o-mini' }] });
+    const { token } = await a.request<{ token: string }>('crew/token', { crew: 'gw', action: 'create' });
+    const call = () =>
+      fetch(`${bBase}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'openai/gpt-4o-mini',
+          messages: [{ role: 'user', content: 'hi' }],
+          max_tokens: 8,
+        }),
+      }).then((r) => r.status);
+    const bBase = await bServer.httpBase();
+    await eventuallyStatus(call, 200);
+    await a.request('crew/token', { crew: 'gw', action: 'revoke' });
+    await eventuallyStatus(call, 401);
   });
 
   it('a memory added on A is found by a search on B', async () => {

@@ -15,6 +15,7 @@ import { PgLedger } from './ledger';
 import { openPgMemoryStores, type PgMemoryStores } from './memory-store';
 import { migrate } from './migrate';
 import { PgEventBridge } from './event-bridge';
+import { Channels } from './shared';
 
 type PostgresLocation = Extract<StoreLocation, { kind: 'postgres' }>;
 
@@ -72,6 +73,15 @@ export async function openPgStore(
       archivePayloads: m.archivePayloads,
       runs: m.runs,
       bridge,
+      watch: async (what, onChange) => {
+        await db.listen(Channels[what], {
+          notify: (payload) => {
+            // Our own writes are already in our copy.
+            if (noticeFrom(payload) !== instanceId) onChange();
+          },
+          resync: onChange,
+        });
+      },
       healthy: () =>
         db.query('select 1').then(
           () => true,
@@ -90,5 +100,13 @@ export async function openPgStore(
     await entities?.close().catch(() => undefined);
     await db.close();
     throw e;
+  }
+}
+
+function noticeFrom(payload: string): string | undefined {
+  try {
+    return (JSON.parse(payload) as { instance?: string }).instance;
+  } catch {
+    return undefined;
   }
 }
