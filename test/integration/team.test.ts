@@ -74,9 +74,10 @@ describe('a team on one PostgreSQL: two crew-server processes, one database', fu
     db = await createTestDatabase('crew_team');
     // Both start at once: the migrations run once, under the advisory lock.
     // A over its socket, B over HTTP (its gateway serves the crew-token case).
-    let bs: ServerProcess;
-    [{ client: a }, { client: b, server: bs }] = await Promise.all([start('socket'), start('http')]);
-    bServer = bs;
+    const [first, second] = await Promise.all([start('socket'), start('http')]);
+    a = first.client;
+    b = second.client;
+    bServer = second.server;
   });
   after(async () => {
     for (const s of servers) {
