@@ -118,6 +118,8 @@ export class CrewServer implements vscode.Disposable {
             ...process.env,
             ELECTRON_RUN_AS_NODE: '1',
             ...(settings.embedder ? { CREW_EMBEDDER: settings.embedder } : {}),
+            // In the environment, not the arguments: a URL may hold a password, and arguments are public (ps).
+            ...(settings.storeUrl ? { CREW_STORE_URL: settings.storeUrl } : {}),
           },
         });
       }

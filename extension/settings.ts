@@ -6,6 +6,8 @@ export interface Settings {
   /** Resolved: the setting, or the default shared with the CLI. */
   dataDir: string;
   sandbox: boolean;
+  /** A team's PostgreSQL for the server this window starts; '' keeps CREW_STORE_URL or the data directory. */
+  storeUrl: string;
   /** '' keeps the server's choice. */
   embedder: string;
   refreshDebounceMs: number;
@@ -18,6 +20,7 @@ export function readSettings(): Settings {
   return {
     dataDir: dir || defaultDataDir(),
     sandbox: c.get<boolean>('sandbox', false),
+    storeUrl: c.get<string>('storeUrl', '').trim(),
     embedder: c.get<string>('embedder', ''),
     refreshDebounceMs: c.get<number>('refreshDebounceMs', 250),
     memoryContextTokens: c.get<number>('memoryContextTokens', 800),
@@ -25,4 +28,9 @@ export function readSettings(): Settings {
 }
 
 /** Settings whose change needs the server restarted (they apply when this window starts it). */
-export const RESTART_SETTINGS = ['openrouterCrew.dataDirectory', 'openrouterCrew.sandbox', 'openrouterCrew.embedder'];
+export const RESTART_SETTINGS = [
+  'openrouterCrew.dataDirectory',
+  'openrouterCrew.sandbox',
+  'openrouterCrew.embedder',
+  'openrouterCrew.storeUrl',
+];

@@ -132,7 +132,7 @@ export class App {
     const location = config.store ?? { kind: 'local', display: this.paths.dataDir };
     this.store =
       location.kind === 'postgres'
-        ? await openPgStore(location, clock, log, { lease: config.lease })
+        ? await openPgStore(location, clock, log, { lease: config.lease, dataDir: this.paths.dataDir })
         : await JsonStore.open(this.paths.store, clock, this.paths.backups, log);
     this.upstream = new OpenRouterClient(config.upstream, clock, config.sleeper);
     this.catalog = new ModelCatalog(this.store.models, this.upstream, clock, log, config.modelsTtlMs);

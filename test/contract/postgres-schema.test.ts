@@ -120,7 +120,7 @@ describe('PostgreSQL schema and gate functions (real PostgreSQL)', function () {
     const reserved = (await a.query<{ id: string }>('select id from crew_reservations')).map((r) => r.id);
     await Promise.all(
       reserved.map((id, i) =>
-        (i % 2 ? a : b).query('select p_ledger_id from crew_settle($1, $2, $3, $4)', [
+        (i % 2 ? a : b).query('select p_ledger_id from crew_settle($1, $2, $3, $4, $1)', [
           id,
           now,
           ['global', 'crew:ops', 'model:m'],

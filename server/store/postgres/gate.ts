@@ -20,6 +20,14 @@ import { scopesOf } from '../../costs/gate';
 import type { Logger } from '../../log';
 import type { BudgetRecord, LedgerRow, NewLedgerRow } from '../repositories';
 import type { PgDatabase } from './db';
+import { ErrorCodes } from '../../../protocol';
+import { DomainError } from '../../errors';
+import type { PendingSettlement, PendingSettlements } from './pending-settlements';
+
+/** How long a settling call waits for an away database before its caller hears StoreUnavailable. */
+const SETTLE_WAIT_MS = 10_000;
+
+const isUnavailable = (e: unknown) => e instanceof DomainError && e.code === ErrorCodes.StoreUnavailable;
 
 /** Actions that refuse a call without room (`warn` lets it through). */
 const ENFORCING = ['block', 'downgrade'];
@@ -54,6 +62,7 @@ const toBudget = (f: Figure): GateBudget => ({
 export class PgGate implements BudgetGate {
   readonly shared = true;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly db: PgDatabase,
@@ -61,6 +70,8 @@ export class PgGate implements BudgetGate {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly lease: LeaseTiming = DEFAULT_LEASE,
+    /** Where settlements wait while the database is away (none: they fail with it). */
+    private readonly pending?: PendingSettlements,
   ) {}
 
   /** Registers this instance and starts its heartbeat (and the sweep of instances that stopped). */
@@ -97,6 +108,7 @@ export class PgGate implements BudgetGate {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     // A clean stop leaves nothing for the others to sweep.
     await this.db
@@ -117,18 +129,71 @@ export class PgGate implements BudgetGate {
     return { reservation: { id, amount }, blocker: null, budgets };
   }
 
+  /**
+   * A call answered upstream is paid for: if the database is away when it settles, the settlement is kept durably
+   * in the data directory and retried until the database has it (a restart replays it). The caller waits up to
+   * SETTLE_WAIT_MS for that; past it, it hears StoreUnavailable while the retries go on.
+   */
   async settle(
     reservation: GateReservation | null,
     call: CallScope,
     row: NewLedgerRow,
     _alone: boolean,
   ): Promise<SettleOutcome> {
+    const p: PendingSettlement = {
+      key: reservation?.id ?? randomUUID(),
+      reservationId: reservation?.id ?? null,
+      call,
+      row,
+    };
+    try {
+      return await this.settleOnce(p);
+    } catch (e) {
+      if (!isUnavailable(e) || !this.pending) throw e;
+      await this.pending.add(p);
+      this.log.warn(
+        `the database is away: the ledger row of a ${row.model} call ($${row.cost}) is kept in the data directory ` +
+          'until it is back',
+      );
+      const settled = this.settleEventually(p);
+      // Retries go on after the caller gave up waiting; their failure (a stop) is the log's, not the caller's.
+      settled.catch((err: Error) => this.log.warn(`a kept settlement is still waiting: ${err.message}`));
+      const timeout = new Promise<undefined>((r) => setTimeout(() => r(undefined), SETTLE_WAIT_MS).unref());
+      const out = await Promise.race([settled, timeout]);
+      if (out) return out;
+      throw e;
+    }
+  }
+
+  private async settleOnce(p: PendingSettlement): Promise<SettleOutcome> {
     const [r] = await this.db.query<{ p_ledger_id: string; p_figures: Figure[] }>(
-      'select p_ledger_id, p_figures from crew_settle($1, $2, $3, $4)',
-      [reservation?.id ?? null, this.clock.now(), scopesOf(call), JSON.stringify(row)],
+      'select p_ledger_id, p_figures from crew_settle($1, $2, $3, $4, $5)',
+      [p.reservationId, this.clock.now(), scopesOf(p.call), JSON.stringify(p.row), p.key],
     );
-    const stored: LedgerRow = { ...row, id: Number(r!.p_ledger_id), latencyMs: Math.round(row.latencyMs) };
+    const stored: LedgerRow = { ...p.row, id: Number(r!.p_ledger_id), latencyMs: Math.round(p.row.latencyMs) };
     return { row: stored, budgets: r!.p_figures.map(toBudget) };
+  }
+
+  /** Retries a kept settlement until the database has it, then crosses it out. */
+  private async settleEventually(p: PendingSettlement): Promise<SettleOutcome> {
+    for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+      try {
+        const out = await this.settleOnce(p);
+        await this.pending!.done(p.key);
+        return out;
+      } catch (e) {
+        if (!isUnavailable(e) || this.stopped) throw e;
+        await new Promise((r) => setTimeout(r, delay).unref());
+      }
+    }
+  }
+
+  /** Settles what a previous run kept because the database was away (called at start). */
+  async replayPending(): Promise<number> {
+    if (!this.pending) return 0;
+    const list = await this.pending.load();
+    for (const p of list) await this.settleEventually(p);
+    return list.length;
   }
 
   async release(reservation: GateReservation): Promise<void> {

@@ -14,6 +14,8 @@ import { PgGate, type LeaseTiming } from './gate';
 import { PgLedger } from './ledger';
 import { openPgMemoryStores, type PgMemoryStores } from './memory-store';
 import { migrate } from './migrate';
+import path from 'node:path';
+import { PendingSettlements } from './pending-settlements';
 import { PgEventBridge } from './event-bridge';
 import { Channels } from './shared';
 
@@ -29,7 +31,8 @@ export async function openPgStore(
   location: PostgresLocation,
   clock: Clock,
   log: Logger,
-  opts: { instanceId?: string; lease?: LeaseTiming } = {},
+  /** `dataDir`: this machine's data directory, where settlements wait while the database is away. */
+  opts: { instanceId?: string; lease?: LeaseTiming; dataDir?: string } = {},
 ): Promise<PgStore> {
   const db = await PgDatabase.connect(location, log);
   let entities: PgEntities | undefined;
@@ -42,8 +45,13 @@ export async function openPgStore(
     const instanceId = opts.instanceId ?? randomUUID();
     entities = await openEntities(db, instanceId, log);
     memory = await openPgMemoryStores(db, { instance: instanceId, log });
-    const gate = new PgGate(db, instanceId, clock, log, opts.lease);
+    const pending = opts.dataDir
+      ? new PendingSettlements(path.join(opts.dataDir, 'pending-settlements.json'))
+      : undefined;
+    const gate = new PgGate(db, instanceId, clock, log, opts.lease, pending);
     await gate.start();
+    const replayed = await gate.replayPending();
+    if (replayed) log.info(`wrote ${replayed} call(s) kept while the database was away into the shared ledger`);
     const bridge = new PgEventBridge(db, instanceId, log);
     const ledger = new PgLedger(
       db,

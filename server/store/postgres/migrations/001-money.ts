@@ -69,7 +69,9 @@ create table crew_ledger (
   latency_ms integer not null,
   status text not null,
   stream boolean not null,
-  extra jsonb
+  extra jsonb,
+  -- The settlement that wrote the row: a settlement retried after a lost acknowledgement finds it, not a twin.
+  settle_key text unique
 );
 create index crew_ledger_ts on crew_ledger (ts);
 create index crew_ledger_crew_ts on crew_ledger (crew, ts);
@@ -214,18 +216,24 @@ end $$;
 -- Records a finished call: the ledger row, the reservation (if any) released, the cost added to every budget in
 -- scope now. Returns the row's id and every budget's figures after it.
 create function crew_settle(
-  p_reservation text, p_now bigint, p_scopes text[], p_row jsonb,
+  p_reservation text, p_now bigint, p_scopes text[], p_row jsonb, p_key text,
   out p_ledger_id bigint, out p_figures jsonb
 ) language plpgsql as $$
 begin
+  -- Settled already (the answer to an earlier try was lost): the same row, counted once.
+  select id into p_ledger_id from crew_ledger where settle_key = p_key;
+  if found then
+    p_figures := crew_figures(p_now, (select array_agg(id) from crew_budgets where scope = any(p_scopes)));
+    return;
+  end if;
   insert into crew_ledger (ts, model, crew, agent, tags, prompt_tokens, completion_tokens, cached_tokens,
-    reasoning_tokens, cost_pico, cost, estimated, generation_id, latency_ms, status, stream, extra)
+    reasoning_tokens, cost_pico, cost, estimated, generation_id, latency_ms, status, stream, extra, settle_key)
   values ((p_row->>'ts')::bigint, p_row->>'model', p_row->>'crew', p_row->>'agent',
     array(select jsonb_array_elements_text(coalesce(p_row->'tags', '[]'::jsonb))),
     (p_row->>'promptTokens')::integer, (p_row->>'completionTokens')::integer, (p_row->>'cachedTokens')::integer,
     (p_row->>'reasoningTokens')::integer, (p_row->>'costPico')::numeric, p_row->>'cost',
     (p_row->>'estimated')::boolean, p_row->>'generationId', round((p_row->>'latencyMs')::numeric)::integer,
-    p_row->>'status', (p_row->>'stream')::boolean, p_row->'extra')
+    p_row->>'status', (p_row->>'stream')::boolean, p_row->'extra', p_key)
   returning id into p_ledger_id;
   if p_reservation is not null then perform crew_release(p_reservation); end if;
   p_figures := crew_charge(p_scopes, p_now, (p_row->>'costPico')::numeric, p_ledger_id);
