@@ -93,7 +93,8 @@ export class PgLedger implements LedgerRepository {
 
   async settleCost(id: number, costPico: number, cost: string): Promise<LedgerRow | undefined> {
     const [r] = await this.db.query<Row>(
-      'update crew_ledger set cost_pico = $2, cost = $3, estimated = false where id = $1 returning *',
+      // Only an estimate is replaced: of two instances reconciling one row at once, one does it, once.
+      'update crew_ledger set cost_pico = $2, cost = $3, estimated = false where id = $1 and estimated returning *',
       [id, String(costPico), cost],
     );
     return r && toRow(r);
