@@ -7,39 +7,16 @@
  *   5. cost/report over 1,000,000 ledger rows             vs a plain loop over row objects   goal ≤ 100 ms
  */
 import { promises as fsp } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  createMessageConnection,
-  StreamMessageReader,
-  StreamMessageWriter,
-  type MessageConnection,
-} from 'vscode-jsonrpc/node';
-import { App } from '../server/app';
-import { silentLogger } from '../server/log';
 import { FileLedger, ledgerRepository } from '../server/store/ledger/file-ledger';
 import { writeDurably } from '../server/store/durable-file';
 import { ReportService } from '../server/costs/reports';
-import { forkTs, startFake, startServer, stop } from './processes';
+import { benchApp, connect, forkTs, startFake, startServer, stop, tmpDir } from './processes';
 import { compareThroughput, finish, ms, percentile, timeEach, type Row } from './stats';
 
 const quick = process.argv.includes('--quick');
 const rows: Row[] = [];
-
-async function tmpDir(name: string): Promise<string> {
-  return fsp.mkdtemp(path.join(os.tmpdir(), `crew-bench-${name}-`));
-}
-
-async function connect(socketPath: string): Promise<MessageConnection> {
-  const socket = await new Promise<net.Socket>((resolve, reject) => {
-    const s = net.connect(socketPath, () => resolve(s));
-    s.once('error', reject);
-  });
-  const conn = createMessageConnection(new StreamMessageReader(socket), new StreamMessageWriter(socket));
-  conn.listen();
-  return conn;
-}
 
 async function socketBenches(upstream: string): Promise<void> {
   const dir = await tmpDir('socket');
@@ -95,21 +72,8 @@ async function socketBenches(upstream: string): Promise<void> {
 
 async function gateBenches(upstream: string): Promise<void> {
   const dir = await tmpDir('gate');
-  const app = await App.create({
-    dataDir: dir,
-    upstream: {
-      baseUrl: upstream,
-      apiKey: 'bench-key',
-      timeoutMs: 30_000,
-      maxRetries: 0,
-      maxRetryWaitMs: 0,
-      appUrl: 'https://example.invalid',
-      appTitle: 'bench',
-    },
-    sandbox: false,
-    rateLimit: { perSecond: 0, burst: 0 },
-    log: silentLogger,
-  });
+  const app = await benchApp(dir, upstream);
+
   for (const scope of ['global', 'crew:research', 'agent:writer', 'model:openai/gpt-4o-mini']) {
     await app.budgets.set({ scope, period: 'monthly', limitUsd: 1_000_000 });
   }

@@ -1,9 +1,23 @@
-/** The processes a benchmark runs beside itself: the fake OpenRouter and the real built server. */
+/**
+ * The processes a benchmark runs beside itself (the fake OpenRouter, the real built server) and what it talks to
+ * them with: a socket connection, an in-process App, a temp folder.
+ */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import {
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
 import type { DiscoveryFile } from '../protocol';
 import { dataDirPaths } from '../protocol/node';
+import { App } from '../server/app';
+import { silentLogger } from '../server/log';
+import type { StoreLocation } from '../server/store/location';
 
 const root = path.resolve(__dirname, '..');
 
@@ -56,4 +70,39 @@ export async function stop(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;
+}
+
+export async function tmpDir(name: string): Promise<string> {
+  return fsp.mkdtemp(path.join(os.tmpdir(), `crew-bench-${name}-`));
+}
+
+/** A vscode-jsonrpc connection over the server's socket. */
+export async function connect(socketPath: string): Promise<MessageConnection> {
+  const socket = await new Promise<net.Socket>((resolve, reject) => {
+    const s = net.connect(socketPath, () => resolve(s));
+    s.once('error', reject);
+  });
+  const conn = createMessageConnection(new StreamMessageReader(socket), new StreamMessageWriter(socket));
+  conn.listen();
+  return conn;
+}
+
+/** The server's App in this process on `dir` against `upstream` (rate limits off), on `store` if given. */
+export function benchApp(dir: string, upstream: string, store?: StoreLocation): Promise<App> {
+  return App.create({
+    dataDir: dir,
+    upstream: {
+      baseUrl: upstream,
+      apiKey: 'bench-key',
+      timeoutMs: 30_000,
+      maxRetries: 0,
+      maxRetryWaitMs: 0,
+      appUrl: 'https://example.invalid',
+      appTitle: 'bench',
+    },
+    sandbox: false,
+    rateLimit: { perSecond: 0, burst: 0 },
+    log: silentLogger,
+    ...(store ? { store } : {}),
+  });
 }

@@ -231,9 +231,10 @@ describe('memory repositories across instances (PostgreSQL)', function () {
     ]);
     // Flushed at once: whichever commits second reads the sum back from its own write, the other from the notice.
     await Promise.all([a.access.flush(), b.access.flush()]);
+    // Each memory's notice arrives on its own: wait for both memories on both instances.
     await until(
-      () => a.access.counters('acc-1').count === 5 && b.access.counters('acc-1').count === 5,
-      'the sum on both',
+      () => [a, b].every((x) => x.access.counters('acc-1').count === 5 && x.access.counters('acc-2').count === 1),
+      'the sums on both',
     );
     for (const x of [a, b]) {
       assert.deepEqual(x.access.counters('acc-1'), { count: 5, last: t + 10 });

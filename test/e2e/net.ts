@@ -1,6 +1,5 @@
 /** What the e2e suites share: the set-up scripts' answers, and free ports for what they start. */
 import { execFileSync } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 
 /**
@@ -21,15 +20,4 @@ export function runSetupScript(script: string): Record<string, string> {
   );
 }
 
-/** A free TCP port on 127.0.0.1 for a process the e2e suites start (code-server, n8n and its task broker). */
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../helpers/ports';

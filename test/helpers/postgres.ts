@@ -6,10 +6,10 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, chmodSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort } from './ports';
 
 export interface PgServer {
   host: string;
@@ -75,17 +75,6 @@ function serverBinaries(): string {
     'no PostgreSQL answers (PG* variables or 127.0.0.1:5432) and no server binaries are installed to start one: ' +
       'run "bash test/setup.sh" (it installs Debian\'s postgresql), or set PGHOST/PGPORT/PGUSER',
   );
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function startPrivateCluster(): Promise<PgServer> {

@@ -119,36 +119,27 @@ export class PgDatabase {
 
   /** Runs `fn` in one transaction (committed when it resolves, rolled back when it throws). */
   async tx<T>(fn: (c: Tx) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (e) {
-      throw this.translate(e);
-    }
+    const client = await this.session();
     let broken = false;
-    // A checked-out client has no pool listener: its connection dying would emit an unhandled 'error' and end the
-    // process. The query in flight fails with it, and that failure is what the caller gets.
-    const lost = () => (broken = true);
-    client.on('error', lost);
     try {
       await client.query('begin');
       const out = await fn(client);
       await client.query('commit');
       return out;
     } catch (e) {
-      broken ||= isConnectionError(e);
+      broken = isConnectionError(e);
       if (!broken) await client.query('rollback').catch(() => (broken = true));
       throw this.translate(e);
     } finally {
-      client.removeListener('error', lost);
-      // A client whose connection failed must not go back to the pool.
       client.release(broken ? true : undefined);
     }
   }
 
   /**
-   * A dedicated client for work that must hold a session (advisory locks); released by the caller, who must listen
-   * for its 'error' while holding it (a lost connection emits one; unheard, it ends the process).
+   * A client of its own for work that holds a session (a transaction, advisory locks); the caller releases it. A
+   * checked-out client has no pool listener: its connection dying would emit an unhandled 'error' and end the
+   * process, so one listens here while it is out; the query in flight fails with it, and a client that lost its
+   * connection never goes back to the pool.
    */
   async session(): Promise<pg.PoolClient> {
     let client: pg.PoolClient;
@@ -157,7 +148,6 @@ export class PgDatabase {
     } catch (e) {
       throw this.translate(e);
     }
-    // As in tx: a lost connection must fail the query in flight, not the process.
     let broken = false;
     const lost = () => (broken = true);
     client.on('error', lost);
