@@ -96,7 +96,7 @@ async function report(a: App, db: string): Promise<void> {
   await pg.query(
     `insert into crew_ledger (ts, model, crew, agent, tags, prompt_tokens, completion_tokens, cached_tokens,
        reasoning_tokens, cost_pico, cost, estimated, generation_id, latency_ms, status, stream)
-     select $1::bigint + g * 2592, 'model-' || (g % 12), 'crew-' || (g % 8), 'crew-' || (g % 8) || '/agent-' || (g % 40),
+     select $1::bigint + g::bigint * 2592, 'model-' || (g % 12), 'crew-' || (g % 8), 'crew-' || (g % 8) || '/agent-' || (g % 40),
        '{}', 100 + g % 900, 50 + g % 400, 0, 0, 1000 + g % 100000, ((1000 + g % 100000) / 1e12)::text, false, null,
        5, 'ok', false
      from generate_series(1, 1000000) as g`,
