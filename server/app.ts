@@ -251,8 +251,8 @@ export class App {
       clock,
       log,
     });
-    // A shared store's running runs may be another instance's, alive: only the local store's are ours to fail.
-    const interrupted = this.store.local ? await this.runs.recover() : 0;
+    // On a shared store only the runs of instances that stopped heartbeating are over; others' live runs go on.
+    const interrupted = await this.runs.recover();
     if (interrupted) log.warn(`${interrupted} run(s) were interrupted by the last stop and are marked failed`);
 
     this.metrics = new Metrics(this.startedAt);

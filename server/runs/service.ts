@@ -87,7 +87,9 @@ export class RunService {
   /** Runs a crash left `running` are marked failed: nothing is running them any more. */
   async recover(): Promise<number> {
     const { runs, clock } = this.deps;
-    const stale = runs.list({ status: 'running', limit: Number.MAX_SAFE_INTEGER }).runs;
+    const stale = runs.orphaned
+      ? await runs.orphaned()
+      : runs.list({ status: 'running', limit: Number.MAX_SAFE_INTEGER }).runs;
     for (const r of stale)
       await runs.put({
         ...r,

@@ -377,6 +377,11 @@ export interface RunRepository {
   list(filter: RunFilter & { limit: number }): { runs: RunRecord[]; total: number };
   /** Inserts or replaces (by id). Durable. */
   put(run: RunRecord): Promise<void>;
+  /**
+   * Runs still `running` that no live server is running: after a crash, they stopped with it. Without this (the
+   * local store, one server per data directory), every `running` run at start is one.
+   */
+  orphaned?(): Promise<RunRecord[]>;
   /** As MemoryRepository.onExternalChange, for runs. */
   onExternalChange?(listener: (change: ExternalChange) => void): () => void;
 }

@@ -289,6 +289,34 @@ describe('memory repositories across instances (PostgreSQL)', function () {
     await until(() => a.access.counters('hot-0').count === 400 && b.access.counters('hot-0').count === 400, 'both');
   });
 
+  it("orphaned runs: only running runs of an instance that stopped heartbeating, never a live one's", async () => {
+    const base = {
+      crewId: 'co',
+      crew: 'CO',
+      task: 't',
+      process: 'sequential' as const,
+      steps: [],
+      output: null,
+      usage: { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 },
+      costUsd: 0,
+      cost: '0',
+      error: null,
+      memoryId: null,
+      startedAt: '2026-01-15T10:00:00.000Z',
+      finishedAt: null,
+    };
+    // A is alive (its row in crew_instances); B is not (it never registered, or its row was swept).
+    await backend.db.query("insert into crew_instances (id, host, pid) values ('A', 'h', 1) on conflict do nothing");
+    await a.runs.put({ ...base, id: 'run-live', status: 'running' });
+    await b.runs.put({ ...base, id: 'run-dead', status: 'running' });
+    await b.runs.put({ ...base, id: 'run-done', status: 'completed' });
+    const orphaned = await a.runs.orphaned();
+    assert.deepEqual(
+      orphaned.map((r) => r.id),
+      ['run-dead'],
+    );
+  });
+
   it('runs one instance writes show on the other', async () => {
     const r = {
       id: 'run-shared',

@@ -22,4 +22,13 @@ export class PgRunRepository extends PgRecordTable<RunRecord> implements RunRepo
   put(run: RunRecord): Promise<void> {
     return this.putRecords([run]);
   }
+
+  /** Running runs whose writing instance no longer heartbeats (its row is gone from crew_instances). */
+  async orphaned(): Promise<RunRecord[]> {
+    const rows = await this.db.query<{ id: string }>(
+      `select r.id from crew_runs r left join crew_instances i on i.id = r.instance_id where i.id is null`,
+    );
+    const ids = new Set(rows.map((r) => r.id));
+    return [...this.all()].filter((r) => r.status === 'running' && ids.has(r.id));
+  }
 }
