@@ -133,7 +133,7 @@ export interface LedgerRepository {
    * only call in flight), so the backend may write at once instead of waiting to group it with others.
    */
   append(row: NewLedgerRow, opts?: { alone?: boolean }): Promise<LedgerRow>;
-  /** Replaces an estimated cost with the real one (reconcile). Durable. */
+  /** Replaces an estimated cost with the real one (reconcile); undefined when the row is not an estimate. Durable. */
   settleCost(id: number, costPico: number, cost: string): Promise<LedgerRow | undefined>;
   // Reads are asynchronous: with PostgreSQL they are queries (the local store answers from memory at once).
   get(id: number): Promise<LedgerRow | undefined>;

@@ -52,7 +52,12 @@ forEachBackend('ledger repository', (get) => {
     else {
       const gate = new PgGate(b.db, 'ledger-test', b.clock, quietLog);
       await gate.start();
-      ledger = new PgLedger(b.db, async (row) => (await gate.settle(null, rowScope(row), row, false)).row);
+      const pg = new PgLedger(b.db, async (row) => (await gate.settle(null, rowScope(row), row, false)).row);
+      ledger = pg;
+      for (const r of rows()) await ledger.append(r);
+      // Half the rows folded into the hourly roll-ups, half not: every answer below comes from both.
+      assert.equal(await pg.fold(20, 0), 20);
+      return;
     }
     for (const r of rows()) await ledger.append(r);
   });
@@ -69,6 +74,13 @@ forEachBackend('ledger repository', (get) => {
       all
         .filter((r) => r.crew === 'ops' && r.ts >= T0 + 5 * 3_600_000 && r.ts < T0 + 30 * 3_600_000)
         .reduce((s, r) => s + BigInt(r.costPico), 0n),
+    );
+    // A range that cuts hours in the middle: roll-ups for the whole hours, rows for the edges.
+    const from = T0 + 3 * 3_600_000 + 1_234;
+    const to = T0 + 33 * 3_600_000 - 999;
+    assert.equal(
+      await ledger.sumCost({ from, to }),
+      all.filter((r) => r.ts >= from && r.ts < to).reduce((s, r) => s + BigInt(r.costPico), 0n),
     );
     const first = (await ledger.list({ limit: 1, before: 2 })).rows[0]!;
     const byId = await ledger.get(first.id);
@@ -126,7 +138,16 @@ forEachBackend('ledger repository', (get) => {
       est.map((r) => r.generationId),
       ['gen-0', 'gen-6', 'gen-12'],
     );
+    const before = await ledger.sumCost({});
+    const estBefore = (await ledger.aggregate({}, 'model')).reduce((x, g) => x + g.estimatedPico, 0n);
     const fixed = await ledger.settleCost(est[0]!.id, 123_456, '0.000000123456');
+    // The totals follow the correction, wherever the row is counted (a folded hour, or the row itself).
+    assert.equal(await ledger.sumCost({}), before - BigInt(est[0]!.costPico) + 123_456n);
+    assert.equal(
+      (await ledger.aggregate({}, 'model')).reduce((x, g) => x + g.estimatedPico, 0n),
+      estBefore - BigInt(est[0]!.costPico),
+    );
+    assert.equal(await ledger.settleCost(est[0]!.id, 1, '0.000000000001'), undefined, 'an estimate is corrected once');
     assert.equal(fixed!.costPico, 123_456);
     assert.equal(fixed!.estimated, false);
     assert.deepEqual(

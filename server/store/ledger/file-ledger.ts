@@ -198,7 +198,8 @@ export class FileLedger {
     if (this.failed) throw this.failed;
     if (!Number.isSafeInteger(costPico) || !isCostText(cost))
       throw new RangeError(`ledger correction refused: cost ${String(costPico)} / "${cost}" is not exact`);
-    if (!this.cols.setCost(id, costPico, cost)) return undefined;
+    // Only an estimate is replaced, once (as on PostgreSQL, where two instances may reconcile one row).
+    if (!this.cols.get(id)?.estimated || !this.cols.setCost(id, costPico, cost)) return undefined;
     await this.enqueue(JSON.stringify({ fix: id, $: costPico, d: cost } satisfies FixLine));
     return this.cols.get(id);
   }

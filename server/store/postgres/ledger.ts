@@ -73,6 +73,43 @@ function where(filter: LedgerFilter & { before?: number }, first = 1): { sql: st
   return { sql: parts.length ? `where ${parts.join(' and ')}` : '', params };
 }
 
+const HOUR = 3_600_000;
+// Far outside any ledger time, inside bigint: the bounds of an open range.
+const NEVER_BEFORE = -(2 ** 62);
+const NEVER_AFTER = 2 ** 62;
+
+/** Group keys over the hourly roll-ups (crew and agent stored as '' when absent). */
+const ROLLUP_KEY: Record<LedgerGroupBy, string> = {
+  crew: "coalesce(nullif(crew, ''), '(none)')",
+  agent: "coalesce(nullif(agent, ''), '(none)')",
+  model: 'model',
+  day: "to_char(to_timestamp((hour / 86400000) * 86400) at time zone 'UTC', 'YYYY-MM-DD')",
+};
+
+/**
+ * The part of a filter the roll-ups can answer: whole hours of [from, to), and the column conditions. Rows in those
+ * hours up to the fold watermark come from the roll-ups; every other row in range from the ledger itself.
+ */
+function split(filter: LedgerFilter): { fromH: number; toH: number } {
+  const fromH = filter.from === undefined ? NEVER_BEFORE : Math.ceil(filter.from / HOUR) * HOUR;
+  const toH = filter.to === undefined ? NEVER_AFTER : Math.floor(filter.to / HOUR) * HOUR;
+  return { fromH, toH: Math.max(toH, fromH) };
+}
+
+function rollupWhere(filter: LedgerFilter, first: number): { sql: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: string, value: unknown) => {
+    params.push(value);
+    parts.push(clause.replace('?', `$${first + params.length - 1}`));
+  };
+  if (filter.crew !== undefined) add('crew = ?', filter.crew);
+  if (filter.agent !== undefined) add('agent = ?', filter.agent);
+  if (filter.model !== undefined) add('model = ?', filter.model);
+  if (filter.status !== undefined) add('status = ?', filter.status);
+  return { sql: parts.map((p) => ` and ${p}`).join(''), params };
+}
+
 const GROUP_KEY: Record<LedgerGroupBy, string> = {
   crew: "coalesce(crew, '(none)')",
   agent: "coalesce(agent, '(none)')",
@@ -92,12 +129,16 @@ export class PgLedger implements LedgerRepository {
   }
 
   async settleCost(id: number, costPico: number, cost: string): Promise<LedgerRow | undefined> {
-    const [r] = await this.db.query<Row>(
-      // Only an estimate is replaced: of two instances reconciling one row at once, one does it, once.
-      'update crew_ledger set cost_pico = $2, cost = $3, estimated = false where id = $1 and estimated returning *',
-      [id, String(costPico), cost],
-    );
+    // Only an estimate is replaced: of two instances reconciling one row at once, one does it, once (its hour in
+    // the roll-ups with it).
+    const [r] = await this.db.query<Row>('select * from crew_correct_cost($1, $2, $3)', [id, String(costPico), cost]);
     return r && toRow(r);
+  }
+
+  /** Folds settled rows into the hourly roll-ups (any instance may call it; they take turns). */
+  async fold(limit = 100_000, settleMs = 60_000): Promise<number> {
+    const [r] = await this.db.query<{ n: number }>('select crew_rollup_fold($1, $2) as n', [limit, settleMs]);
+    return r!.n;
   }
 
   async get(id: number): Promise<LedgerRow | undefined> {
@@ -111,16 +152,24 @@ export class PgLedger implements LedgerRepository {
   }
 
   async sumCost(filter: LedgerFilter): Promise<bigint> {
-    const w = where(filter);
-    const [r] = await this.db.query<{ s: string }>(
-      `select coalesce(sum(cost_pico), 0)::text as s from crew_ledger ${w.sql}`,
-      w.params,
-    );
-    return BigInt(r!.s);
+    const [g] = await this.aggregateBy(filter, "''");
+    return g?.costPico ?? 0n;
   }
 
-  async aggregate(filter: LedgerFilter, by: LedgerGroupBy): Promise<LedgerAggregate[]> {
-    const w = where(filter);
+  aggregate(filter: LedgerFilter, by: LedgerGroupBy): Promise<LedgerAggregate[]> {
+    return this.aggregateBy(filter, by);
+  }
+
+  /**
+   * One statement (one snapshot: a fold in between cannot count a row twice): the roll-ups for the whole hours of
+   * the range up to the watermark, and the ledger's own rows for the rest.
+   */
+  private async aggregateBy(filter: LedgerFilter, by: LedgerGroupBy | "''"): Promise<LedgerAggregate[]> {
+    const { fromH, toH } = split(filter);
+    const raw = where(filter, 3);
+    const roll = rollupWhere(filter, 3 + raw.params.length);
+    const rawKey = by === "''" ? "''" : GROUP_KEY[by];
+    const rollKey = by === "''" ? "''" : ROLLUP_KEY[by];
     const rows = await this.db.query<{
       key: string;
       calls: string;
@@ -132,12 +181,22 @@ export class PgLedger implements LedgerRepository {
       est: string;
       errors: string;
     }>(
-      `select ${GROUP_KEY[by]} as key, count(*) as calls, sum(prompt_tokens) as prompt,
-         sum(completion_tokens) as completion, sum(cached_tokens) as cached, sum(reasoning_tokens) as reasoning,
-         sum(cost_pico)::text as cost, coalesce(sum(cost_pico) filter (where estimated), 0)::text as est,
-         count(*) filter (where status <> 'ok') as errors
-       from crew_ledger ${w.sql} group by 1`,
-      w.params,
+      `with w as (select through from crew_rollup_state),
+       parts as (
+         select ${rollKey} as key, calls, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens,
+           cost_pico, estimated_pico, case when status <> 'ok' then calls else 0 end as errors
+         from crew_ledger_hourly where hour >= $1 and hour < $2${roll.sql}
+         union all
+         select ${rawKey}, 1, prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, cost_pico,
+           case when estimated then cost_pico else 0 end, case when status <> 'ok' then 1 else 0 end
+         from crew_ledger ${raw.sql ? `${raw.sql} and` : 'where'}
+           (id > (select through from w) or ts < $1 or ts >= $2)
+       )
+       select key, sum(calls) as calls, sum(prompt_tokens) as prompt, sum(completion_tokens) as completion,
+         sum(cached_tokens) as cached, sum(reasoning_tokens) as reasoning, sum(cost_pico)::text as cost,
+         sum(estimated_pico)::text as est, sum(errors) as errors
+       from parts group by key`,
+      [fromH, toH, ...raw.params, ...roll.params],
     );
     return rows.map((r) => ({
       key: r.key,

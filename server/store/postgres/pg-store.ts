@@ -57,6 +57,12 @@ export async function openPgStore(
       db,
       async (row) => (await gate.settle(null, { crew: row.crew, agent: row.agent, model: row.model }, row, false)).row,
     );
+    // Reports read hourly roll-ups: settled rows are folded into them in the background (instances take turns).
+    const folding = setInterval(
+      () => void ledger.fold().catch((err: Error) => log.warn(`folding the ledger into roll-ups: ${err.message}`)),
+      5_000,
+    );
+    folding.unref();
     const e = entities;
     const m = memory;
     return {
@@ -96,6 +102,7 @@ export async function openPgStore(
           () => false,
         ),
       close: async () => {
+        clearInterval(folding);
         bridge.stop();
         await gate.stop();
         await m.close().catch((err: Error) => log.warn(`closing the memory stores: ${err.message}`));
