@@ -487,6 +487,7 @@ function alertRepo(db: () => Low<DbData>): AlertRepository {
         if (d.alerts.length > MAX_ALERT_HISTORY) d.alerts.splice(0, d.alerts.length - MAX_ALERT_HISTORY);
       });
     },
+    firedKeys: async () => [...db().data.firedAlerts],
     list: async ({ budgetId, since, limit }) => {
       const after = since === undefined ? -Infinity : Date.parse(since);
       return db()
