@@ -222,7 +222,10 @@ export async function inventory(
   store: CrewStore,
   payloads: PayloadsOf,
 ): Promise<{ kind: string; count: number; digest: string }[]> {
-  const byId = <T>(key: (x: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+  const byId =
+    <T>(key: (x: T) => string) =>
+    (a: T, b: T) =>
+      key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
   const kind = (name: string, records: unknown[]) => ({ kind: name, count: records.length, digest: digest(records) });
   const models = await store.models.load();
   const settings = store.settings.get();
