@@ -6,8 +6,7 @@
  * caller's (store/copy-run.ts).
  *
  * What the interfaces cannot carry is reported as not copied (`notCopied`), never dropped in silence: the per-day
- * access aggregates and the call profiles (both derived figures with no write interface; the per-memory access
- * counters are copied).
+ * access aggregates (analytics' history by day; no write interface: the per-memory access counters are copied).
  */
 import { createHash } from 'node:crypto';
 import type { CrewStore } from './store';
@@ -149,6 +148,7 @@ export async function copyStore(opts: {
   }
   for (const e of await source.archives.list()) await target.archives.put(e);
   for (const run of source.runs.list({ limit: ALL }).runs.reverse()) await target.runs.put(run);
+  target.callProfiles.add(source.callProfiles.query(ALL_DAYS));
   await target.callProfiles.flush();
 
   say('verifying');
@@ -170,17 +170,11 @@ export async function copyStore(opts: {
   const sourcePico = await source.ledger.sumCost({});
   const targetPico = await target.ledger.sumCost({});
   const idsKept = rows.length === targetRows.length && rows.every((r, i) => r.id === targetRows[i]!.id);
-  const profiles = source.callProfiles.query(ALL_DAYS);
   const notCopied = [
     {
       kind: 'access days',
       count: source.access.daily({}).length,
-      why: 'per-day access aggregates have no write interface (per-memory counters are copied)',
-    },
-    {
-      kind: 'call profile days',
-      count: profiles.agents.length + profiles.prefixes.length,
-      why: 'call profiles are per-day aggregates with no write interface; they build up again from new calls',
+      why: "per-day access aggregates (analytics' history by day) have no write interface; per-memory counters are copied",
     },
   ].filter((n) => n.count > 0);
   return {
@@ -244,6 +238,9 @@ export async function inventory(
     const bytes = await pay.read(sha);
     payloadRecords.push([sha, bytes ? createHash('sha256').update(bytes).digest('hex') : null, bytes?.length ?? 0]);
   }
+  const profiles = store.callProfiles.query(ALL_DAYS);
+  const profileKey = (p: { day: string; crew: string | null; agent: string | null; model: string }) =>
+    JSON.stringify([p.day, p.crew, p.agent, p.model, 'sha256' in p ? p.sha256 : '']);
   return [
     kind('budgets', (await store.budgets.list()).sort(byId((b) => b.id))),
     kind('alerts', await store.alerts.list({ limit: 0 })),
@@ -261,6 +258,7 @@ export async function inventory(
     kind('archives', (await store.archives.list()).sort(byId((a) => a.id))),
     kind('archive payloads', payloadRecords),
     kind('runs', store.runs.list({ limit: ALL }).runs.sort(byId((r) => r.id))),
+    kind('call profile days', [...profiles.agents.sort(byId(profileKey)), ...profiles.prefixes.sort(byId(profileKey))]),
   ];
 }
 

@@ -100,6 +100,7 @@ export class JsonStore implements StoreHandle, CrewStore {
     this.callProfiles = {
       record: (shape) => this.callProfilesImpl.record(shape),
       query: (range) => this.callProfilesImpl.query(range),
+      add: (days) => this.callProfilesImpl.add(days),
       flush: () => this.callProfilesImpl.flush(),
     };
     this.settings = {

@@ -462,5 +462,7 @@ export interface CallProfileRepository {
   record(shape: CallShape): void;
   /** Days from `fromDay` to `toDay` inclusive (YYYY-MM-DD). */
   query(range: { fromDay: string; toDay: string }): { agents: AgentDayProfile[]; prefixes: PrefixDayProfile[] };
+  /** Adds days' aggregates as they are (`crew store copy` into an empty store); written by the next flush. */
+  add(days: { agents: AgentDayProfile[]; prefixes: PrefixDayProfile[] }): void;
   flush(): Promise<void>;
 }

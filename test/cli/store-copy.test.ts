@@ -153,6 +153,10 @@ describe('crew store copy (local data directory ⇄ PostgreSQL)', function () {
     assert.equal(n('crew tokens').target, 1);
     assert.equal(n('runs').target, 1);
     assert.ok(n('fired alert keys').target >= 1, 'the crew budget fired its alerts');
+    assert.ok(n('alerts').target >= 1);
+    assert.ok(n('vectors').target >= 3);
+    assert.ok(n('access counters').target >= 1, 'the search read memories');
+    assert.ok(n('call profile days').target >= 1, 'the calls left their shapes');
     assert.ok(res.kinds.every((k) => k.match && k.sourceDigest === k.targetDigest));
     assert.equal(res.ledger.idsKept, true);
     assert.equal(res.ledger.sourcePico, res.ledger.targetPico);
