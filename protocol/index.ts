@@ -10,3 +10,4 @@ export * from './crews';
 export * from './runs';
 export * from './recommendations';
 export * from './webhooks';
+export * from './store-copy';

@@ -23,6 +23,8 @@ import { DomainError } from './errors';
 import { writeDurably } from './store/durable-file';
 import { parseStoreLocation, type StoreLocation } from './store/location';
 import { DEFAULT_LEASE } from './store/postgres/gate';
+import { runStoreCopy } from './store/copy-run';
+import { systemClock } from './clock';
 import { boundPort, listenHttp } from './transports/http';
 import { auditedChat } from './gateway/audited-chat';
 import { serveStreams } from './transports/jsonrpc';
@@ -41,6 +43,9 @@ Usage: crew-server [options]
   --host <addr>        bind HTTP to another address (explicit opt-in; the token is still required)
   --store <url>        keep the data in a team's PostgreSQL (postgres://user@host:port/db) shared by many
                        crew-servers, with budgets that hold across all of them (default: the data directory)
+  --copy to|from       copy, then exit: the data directory's local store into the --store database (to), or the
+                       database into the data directory's local store (from); the target must be empty, nothing
+                       may be using either; checked row for row; prints one JSON document (crew store copy runs it)
   --sandbox            use the built-in fake OpenRouter (no account, no network; costs are not real)
   --rate-limit <n>     requests per second per client (0 = off; default 1000, burst 2×)
   --log-level <level>  debug | info | warn | error (default info)
@@ -51,6 +56,8 @@ CREW_STORE_URL (as --store)
 
 Exit codes: 2 bad arguments, 3 another crew-server serves the data dir, 4 the store cannot be used as it is
 (damaged or newer; the message names the file and how to restore), 5 the socket path is not safe to use.
+With --copy: 0 copied and verified, 1 failed, 3 a server uses the data dir or database, 6 the target is not empty,
+7 the copy does not match its source.
 
 Example: crew-server --data-dir ~/.crew --port 8787`;
 
@@ -68,6 +75,7 @@ async function main(): Promise<void> {
         host: { type: 'string' },
         sandbox: { type: 'boolean' },
         store: { type: 'string' },
+        copy: { type: 'string' },
         'rate-limit': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -109,6 +117,21 @@ async function main(): Promise<void> {
     return usage((e as Error).message);
   }
   const log = createLogger((line) => process.stderr.write(line), level);
+  if (args.copy !== undefined) {
+    if (args.copy !== 'to' && args.copy !== 'from') return usage(`--copy: "${args.copy}" is not one of to, from`);
+    if (store.kind !== 'postgres')
+      return usage('--copy needs the database: --store postgres://user@host:port/database (or CREW_STORE_URL)');
+    const { code, output } = await runStoreCopy({
+      direction: args.copy,
+      dataDir: dataDirPaths(args['data-dir'] ?? defaultDataDir()).dataDir,
+      database: store,
+      clock: systemClock,
+      log,
+    });
+    // Both stores are closed: nothing is left to flush once the answer is out.
+    process.stdout.write(JSON.stringify(output) + '\n', () => process.exit(code));
+    return;
+  }
   // Until the app is up there is nothing to flush.
   let giveUp: () => void = () => process.exit(70);
   keepServing(log, () => giveUp());

@@ -182,8 +182,13 @@ export class CrewClient {
   }
 }
 
-function serverScript(opts: ConnectOptions): string {
+function serverScript(opts: Pick<ConnectOptions, 'serverScript'>): string {
   return opts.serverScript ?? path.join(__dirname, 'server.js');
+}
+
+/** The crew-server entry script this client starts (for one-shot runs such as `crew-server --copy`). */
+export function serverEntry(opts: Pick<ConnectOptions, 'serverScript'> = {}): string {
+  return serverScript(opts);
 }
 
 export async function readDiscovery(file: string): Promise<DiscoveryFile | undefined> {

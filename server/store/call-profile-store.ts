@@ -8,7 +8,7 @@
  * (one record per agent and model per day), and days older than RETENTION_DAYS are dropped.
  */
 import path from 'node:path';
-import { CACHE_LIFETIME_MS, tokenBucket } from '../costs/call-profiles';
+import { CACHE_LIFETIME_MS, mergeHistogram, tokenBucket } from '../costs/call-profiles';
 import { isFiniteNumber, isObject, parseJsonDocument, StoreFileCorrupt } from './corrupt';
 import { readTextIfExists, writeDurably } from './durable-file';
 import type { AgentDayProfile, CallProfileRepository, CallShape, PrefixDayProfile } from './repositories';
@@ -172,6 +172,37 @@ export class FileCallProfileRepository implements CallProfileRepository {
       p.prefixTokens += s.prefix.tokens;
       if (previous === undefined || s.at - previous > CACHE_LIFETIME_MS) p.writes++;
       if (s.at > p.lastAt) p.lastAt = s.at;
+    }
+    this.schedule();
+  }
+
+  add(days: { agents: AgentDayProfile[]; prefixes: PrefixDayProfile[] }): void {
+    for (const a of days.agents) {
+      const day = this.day(dayNumberOf(a.day));
+      const key = agentKey(a.crew, a.agent, a.model);
+      const into = day.agents.get(key);
+      if (!into) day.agents.set(key, { ...a, completionHistogram: { ...a.completionHistogram } });
+      else {
+        into.calls += a.calls;
+        into.maxTokensSum += a.maxTokensSum;
+        into.maxTokensMax = Math.max(into.maxTokensMax, a.maxTokensMax);
+        into.completionSum += a.completionSum;
+        into.completionMax = Math.max(into.completionMax, a.completionMax);
+        mergeHistogram(into.completionHistogram, a.completionHistogram);
+      }
+    }
+    for (const p of days.prefixes) {
+      const day = this.day(dayNumberOf(p.day));
+      const key = `${agentKey(p.crew, p.agent, p.model)}\u0000${p.sha256}`;
+      const into = day.prefixes.get(key);
+      if (!into) day.prefixes.set(key, { ...p });
+      else {
+        into.calls += p.calls;
+        into.cachedCalls += p.cachedCalls;
+        into.prefixTokens += p.prefixTokens;
+        into.writes += p.writes;
+        into.lastAt = Math.max(into.lastAt, p.lastAt);
+      }
     }
     this.schedule();
   }

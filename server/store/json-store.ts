@@ -100,6 +100,7 @@ export class JsonStore implements StoreHandle, CrewStore {
     this.callProfiles = {
       record: (shape) => this.callProfilesImpl.record(shape),
       query: (range) => this.callProfilesImpl.query(range),
+      add: (days) => this.callProfilesImpl.add(days),
       flush: () => this.callProfilesImpl.flush(),
     };
     this.settings = {
@@ -487,6 +488,7 @@ function alertRepo(db: () => Low<DbData>): AlertRepository {
         if (d.alerts.length > MAX_ALERT_HISTORY) d.alerts.splice(0, d.alerts.length - MAX_ALERT_HISTORY);
       });
     },
+    firedKeys: async () => [...db().data.firedAlerts],
     list: async ({ budgetId, since, limit }) => {
       const after = since === undefined ? -Infinity : Date.parse(since);
       return db()

@@ -45,6 +45,8 @@ export interface AlertRepository {
   append(alert: BudgetAlert): Promise<void>;
   /** Newest first; `since` (ISO time) keeps only alerts after it. */
   list(query: { budgetId?: string; since?: string; limit: number }): Promise<BudgetAlert[]>;
+  /** Every key that fired, oldest first (what `crew store copy` carries over, so no alert fires twice). */
+  firedKeys(): Promise<string[]>;
 }
 
 /**
@@ -146,6 +148,12 @@ export interface LedgerRepository {
   estimated(limit: number): Promise<LedgerRow[]>;
   /** Rows grouped by (crew, agent, model) with their token sums and largest call: what savings are priced on. */
   usage(filter: LedgerFilter): Promise<LedgerUsage[]>;
+  /**
+   * A copy into an EMPTY ledger (`crew store copy`): writes `rows` as they are, ids included, in one transaction,
+   * and leaves the budget counters to be derived from them. Backends whose ids are assigned densely on append
+   * (the local store) have none: the copy appends in time order instead.
+   */
+  importRows?(rows: LedgerRow[]): Promise<void>;
 }
 
 /** One (crew, agent, model) group of ledger rows. */
@@ -459,5 +467,7 @@ export interface CallProfileRepository {
   record(shape: CallShape): void;
   /** Days from `fromDay` to `toDay` inclusive (YYYY-MM-DD). */
   query(range: { fromDay: string; toDay: string }): { agents: AgentDayProfile[]; prefixes: PrefixDayProfile[] };
+  /** Adds days' aggregates as they are (`crew store copy` into an empty store); written by the next flush. */
+  add(days: { agents: AgentDayProfile[]; prefixes: PrefixDayProfile[] }): void;
   flush(): Promise<void>;
 }

@@ -42,6 +42,9 @@ export class MemoryAlerts implements AlertRepository {
     this.fired.add(key);
     return true;
   }
+  async firedKeys() {
+    return [...this.fired];
+  }
   async append(a: BudgetAlert) {
     this.history.push(a);
   }

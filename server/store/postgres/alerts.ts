@@ -60,6 +60,11 @@ export class PgAlertRepository implements AlertRepository {
     }
   }
 
+  async firedKeys(): Promise<string[]> {
+    const rows = await this.db.query<{ key: string }>('select key from crew_alerts_fired order by at, key');
+    return rows.map((r) => r.key);
+  }
+
   async list({ budgetId, since, limit }: { budgetId?: string; since?: string; limit: number }): Promise<BudgetAlert[]> {
     // As the local store compares: Date.parse, strictly after; a `since` that does not parse matches nothing.
     const after = since === undefined ? '-infinity' : timestamp(since);

@@ -209,6 +209,14 @@ export class PgCallProfileRepository implements CallProfileRepository {
     return { agents, prefixes };
   }
 
+  add(days: { agents: AgentDayProfile[]; prefixes: PrefixDayProfile[] }): void {
+    for (const target of [this.pending, this.view]) {
+      for (const a of days.agents) addAgent(dayIn(target, dayNumberOf(a.day)), a);
+      for (const p of days.prefixes) addPrefix(dayIn(target, dayNumberOf(p.day)), p);
+    }
+    this.schedule();
+  }
+
   /** Writes everything recorded so far (resolves once it is committed). */
   flush(): Promise<void> {
     if (this.timer) {

@@ -117,6 +117,8 @@ const GROUP_KEY: Record<LedgerGroupBy, string> = {
   day: "to_char(to_timestamp((ts / 86400000) * 86400) at time zone 'UTC', 'YYYY-MM-DD')",
 };
 
+const IMPORT_BATCH = 2_000;
+
 export class PgLedger implements LedgerRepository {
   constructor(
     private readonly db: PgDatabase,
@@ -126,6 +128,37 @@ export class PgLedger implements LedgerRepository {
 
   append(row: NewLedgerRow): Promise<LedgerRow> {
     return this.settle(row);
+  }
+
+  /**
+   * A copy into this (empty) ledger: the rows as they are (ids, exact cost text and picodollars, flags), in one
+   * transaction, the id sequence moved past them. No budget is charged here: counter rows are dropped and each is
+   * derived from the ledger on first use (crew_counter), so every row counts exactly once.
+   */
+  async importRows(rows: LedgerRow[]): Promise<void> {
+    await this.db.tx(async (tx) => {
+      const [{ n } = { n: '0' }] = (await tx.query<{ n: string }>('select count(*) as n from crew_ledger')).rows;
+      if (n !== '0') throw new Error(`the shared ledger already holds ${n} row(s); a copy goes into an empty one`);
+      for (let i = 0; i < rows.length; i += IMPORT_BATCH) {
+        const batch = rows.slice(i, i + IMPORT_BATCH).map((r) => ({ ...r, latencyMs: Math.round(r.latencyMs) }));
+        await tx.query(
+          `insert into crew_ledger (id, ts, model, crew, agent, tags, prompt_tokens, completion_tokens, cached_tokens,
+             reasoning_tokens, cost_pico, cost, estimated, generation_id, latency_ms, status, stream)
+           select x.id, x.ts, x.model, x.crew, x.agent, array(select json_array_elements_text(x.tags)),
+             x."promptTokens", x."completionTokens", x."cachedTokens", x."reasoningTokens", x."costPico", x.cost,
+             x.estimated, x."generationId", x."latencyMs", x.status, x.stream
+           from json_to_recordset($1::json) as x(id bigint, ts bigint, model text, crew text, agent text, tags json,
+             "promptTokens" integer, "completionTokens" integer, "cachedTokens" integer, "reasoningTokens" integer,
+             "costPico" numeric, cost text, estimated boolean, "generationId" text, "latencyMs" integer,
+             status text, stream boolean)`,
+          [JSON.stringify(batch)],
+        );
+      }
+      await tx.query(
+        `select setval(pg_get_serial_sequence('crew_ledger', 'id'), coalesce((select max(id) from crew_ledger), 0) + 1, false)`,
+      );
+      await tx.query('delete from crew_budget_counters where reserved_pico = 0');
+    });
   }
 
   async settleCost(id: number, costPico: number, cost: string): Promise<LedgerRow | undefined> {
