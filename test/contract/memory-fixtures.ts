@@ -2,6 +2,7 @@
  * What the memory contract suites share: the backend's memory repositories (the local store's members, or the
  * PostgreSQL ones opened on the backend's database), opened and closed around a suite's cases, and test records.
  */
+import type { Run } from '../../protocol/runs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { FileArchivePayloads } from '../../server/store/archive-payloads';
@@ -124,3 +125,25 @@ export const ODD_FLOATS = [
   0x7fc00001, 0xffc12345, 0x7f800001, 0x80000000, 0x00000000, 0x00000001, 0x807fffff, 0x7f800000, 0xff800000,
   0x3f800000, 0xff7fffff,
 ];
+
+/** A run as the run service writes it (all fields, `running` unless `extra` says otherwise). */
+export function run(id: string, crewId: string, startedAt: string, extra: Partial<Run> = {}): Run {
+  return {
+    id,
+    crewId,
+    crew: crewId.toUpperCase(),
+    task: `task of ${id}`,
+    process: 'sequential',
+    status: 'running',
+    steps: [],
+    output: null,
+    usage: { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 },
+    costUsd: 0,
+    cost: '0',
+    error: null,
+    memoryId: null,
+    startedAt,
+    finishedAt: null,
+    ...extra,
+  };
+}

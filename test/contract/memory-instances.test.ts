@@ -25,7 +25,7 @@ import type { ExternalChange } from '../../server/store/repositories';
 import { parseStoreLocation } from '../../server/store/location';
 import { tcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 import { connectPostgres, postgresBackend, quietLog, type PostgresBackend } from './backends';
-import { bits, memory, ODD_FLOATS, wordsOf } from './memory-fixtures';
+import { bits, memory, ODD_FLOATS, run, wordsOf } from './memory-fixtures';
 
 const WAIT_MS = 10_000;
 
@@ -290,26 +290,12 @@ describe('memory repositories across instances (PostgreSQL)', function () {
   });
 
   it("orphaned runs: only running runs of an instance that stopped heartbeating, never a live one's", async () => {
-    const base = {
-      crewId: 'co',
-      crew: 'CO',
-      task: 't',
-      process: 'sequential' as const,
-      steps: [],
-      output: null,
-      usage: { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 },
-      costUsd: 0,
-      cost: '0',
-      error: null,
-      memoryId: null,
-      startedAt: '2026-01-15T10:00:00.000Z',
-      finishedAt: null,
-    };
     // A is alive (its row in crew_instances); B is not (it never registered, or its row was swept).
     await backend.db.query("insert into crew_instances (id, host, pid) values ('A', 'h', 1) on conflict do nothing");
-    await a.runs.put({ ...base, id: 'run-live', status: 'running' });
-    await b.runs.put({ ...base, id: 'run-dead', status: 'running' });
-    await b.runs.put({ ...base, id: 'run-done', status: 'completed' });
+    const started = '2026-01-15T10:00:00.000Z';
+    await a.runs.put(run('run-live', 'co', started));
+    await b.runs.put(run('run-dead', 'co', started));
+    await b.runs.put(run('run-done', 'co', started, { status: 'completed' }));
     const orphaned = await a.runs.orphaned();
     assert.deepEqual(
       orphaned.map((r) => r.id),
@@ -318,29 +304,13 @@ describe('memory repositories across instances (PostgreSQL)', function () {
   });
 
   it('runs one instance writes show on the other', async () => {
-    const r = {
-      id: 'run-shared',
-      crewId: 'cx',
-      crew: 'CX',
-      task: 't',
-      process: 'sequential',
-      status: 'running',
-      steps: [],
-      output: null,
-      usage: { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 },
-      costUsd: 0,
-      cost: '0',
-      error: null,
-      memoryId: null,
-      startedAt: '2026-01-15T10:00:00.000Z',
-      finishedAt: null,
-    } as const;
+    const r = run('run-shared', 'cx', '2026-01-15T10:00:00.000Z');
     const change = nextChange(b.runs, has('run-shared'), 'run put');
-    await a.runs.put(structuredClone(r) as never);
+    await a.runs.put(structuredClone(r));
     await change;
     assert.equal(b.runs.list({ crewId: 'cx', limit: 5 }).total, 1);
     const done = nextChange(a.runs, has('run-shared'), 'run finished on B');
-    await b.runs.put({ ...structuredClone(r), status: 'completed', output: 'ok' } as never);
+    await b.runs.put({ ...structuredClone(r), status: 'completed', output: 'ok' });
     await done;
     assert.equal(a.runs.get('run-shared')?.status, 'completed');
     const [row] = await backend.db.query<{ instance_id: string }>(

@@ -8,31 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { Run } from '../../protocol/runs';
 import type { ArchiveEntry } from '../../server/store/repositories';
 import { forEachBackend } from './backends';
-import { bits, DAY, HOUR, memory, ODD_FLOATS, T0, withRepos, wordsOf } from './memory-fixtures';
-
-function run(id: string, crewId: string, startedAt: string, extra: Partial<Run> = {}): Run {
-  return {
-    id,
-    crewId,
-    crew: crewId.toUpperCase(),
-    task: `task of ${id}`,
-    process: 'sequential',
-    status: 'running',
-    steps: [],
-    output: null,
-    usage: { promptTokens: 0, completionTokens: 0, cachedTokens: 0, reasoningTokens: 0 },
-    costUsd: 0,
-    cost: '0',
-    error: null,
-    memoryId: null,
-    startedAt,
-    finishedAt: null,
-    ...extra,
-  };
-}
+import { bits, DAY, HOUR, memory, ODD_FLOATS, run, T0, withRepos, wordsOf } from './memory-fixtures';
 
 function archiveEntry(id: string, sha256: string, extra: Partial<ArchiveEntry> = {}): ArchiveEntry {
   return {

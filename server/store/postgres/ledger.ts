@@ -55,8 +55,15 @@ const toRow = (r: Row): LedgerRow => ({
   stream: r.stream,
 });
 
-/** A WHERE clause (and its parameters, numbered from `first`) for a ledger filter. */
-function where(filter: LedgerFilter & { before?: number }, first = 1): { sql: string; params: unknown[] } {
+/**
+ * The conditions of a ledger filter and their parameters, numbered from `first`. `columnsOnly`: crew, agent, model
+ * and status (the roll-ups have those columns, not times or ids).
+ */
+function conditions(
+  filter: LedgerFilter & { before?: number },
+  first: number,
+  columnsOnly = false,
+): { parts: string[]; params: unknown[] } {
   const parts: string[] = [];
   const params: unknown[] = [];
   const add = (clause: string, value: unknown) => {
@@ -67,9 +74,16 @@ function where(filter: LedgerFilter & { before?: number }, first = 1): { sql: st
   if (filter.agent !== undefined) add('agent = ?', filter.agent);
   if (filter.model !== undefined) add('model = ?', filter.model);
   if (filter.status !== undefined) add('status = ?', filter.status);
+  if (columnsOnly) return { parts, params };
   if (filter.from !== undefined) add('ts >= ?', Math.ceil(filter.from));
   if (filter.to !== undefined) add('ts < ?', Math.ceil(filter.to));
   if (filter.before !== undefined) add('id < ?', filter.before);
+  return { parts, params };
+}
+
+/** A WHERE clause (and its parameters, numbered from `first`) for a ledger filter. */
+function where(filter: LedgerFilter & { before?: number }, first = 1): { sql: string; params: unknown[] } {
+  const { parts, params } = conditions(filter, first);
   return { sql: parts.length ? `where ${parts.join(' and ')}` : '', params };
 }
 
@@ -96,17 +110,9 @@ function split(filter: LedgerFilter): { fromH: number; toH: number } {
   return { fromH, toH: Math.max(toH, fromH) };
 }
 
+/** The roll-ups' share of a filter's conditions, each joined with `and`. */
 function rollupWhere(filter: LedgerFilter, first: number): { sql: string; params: unknown[] } {
-  const parts: string[] = [];
-  const params: unknown[] = [];
-  const add = (clause: string, value: unknown) => {
-    params.push(value);
-    parts.push(clause.replace('?', `$${first + params.length - 1}`));
-  };
-  if (filter.crew !== undefined) add('crew = ?', filter.crew);
-  if (filter.agent !== undefined) add('agent = ?', filter.agent);
-  if (filter.model !== undefined) add('model = ?', filter.model);
-  if (filter.status !== undefined) add('status = ?', filter.status);
+  const { parts, params } = conditions(filter, first, true);
   return { sql: parts.map((p) => ` and ${p}`).join(''), params };
 }
 
