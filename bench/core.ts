@@ -13,7 +13,7 @@ import { FileLedger, ledgerRepository } from '../server/store/ledger/file-ledger
 import { writeDurably } from '../server/store/durable-file';
 import { ReportService } from '../server/costs/reports';
 import { benchApp, connect, forkTs, startFake, startServer, stop, tmpDir } from './processes';
-import { compareThroughput, finish, ms, percentile, timeEach, type Row } from './stats';
+import { alternate, compareThroughput, finish, ms, percentile, timeEach, type Row } from './stats';
 
 const quick = process.argv.includes('--quick');
 const rows: Row[] = [];
@@ -83,18 +83,7 @@ async function gateBenches(upstream: string): Promise<void> {
   const gated = () => app.chat.complete(params);
   await timeEach(500, direct);
   await timeEach(500, gated);
-  // Alternate call by call so drift in the machine's load hits both series alike.
-  const base: number[] = [];
-  const ours: number[] = [];
-  const pairs = quick ? 1500 : 4000;
-  for (let i = 0; i < pairs; i++) {
-    let t = performance.now();
-    await direct();
-    base.push(performance.now() - t);
-    t = performance.now();
-    await gated();
-    ours.push(performance.now() - t);
-  }
+  const { base, ours } = await alternate(quick ? 1500 : 4000, direct, gated);
   const added50 = percentile(ours, 0.5) - percentile(base, 0.5);
   const added99 = percentile(ours, 0.99) - percentile(base, 0.99);
   rows.push({

@@ -35,6 +35,26 @@ export async function timeEach(n: number, fn: () => Promise<unknown>): Promise<n
   return out;
 }
 
+/**
+ * Latencies of `base` and `ours`, alternated call by call so drift in the machine's load hits both series alike.
+ */
+export async function alternate(
+  pairs: number,
+  base: () => Promise<unknown>,
+  ours: () => Promise<unknown>,
+): Promise<{ base: number[]; ours: number[] }> {
+  const out = { base: [] as number[], ours: [] as number[] };
+  for (let i = 0; i < pairs; i++) {
+    let t = performance.now();
+    await base();
+    out.base.push(performance.now() - t);
+    t = performance.now();
+    await ours();
+    out.ours.push(performance.now() - t);
+  }
+  return out;
+}
+
 /** Prints the table and whether every goal was met (the last lines of every benchmark). */
 export function finish(rows: Row[]): void {
   console.log('');

@@ -16,7 +16,7 @@ import type { App } from '../server/app';
 import { parseStoreLocation } from '../server/store/location';
 import { createTestDatabase } from '../test/helpers/postgres';
 import { benchApp, connect, startFake, startServer, stop, tmpDir } from './processes';
-import { compareThroughput, finish, ms, percentile, throughput, timeEach, type Row } from './stats';
+import { alternate, compareThroughput, finish, ms, percentile, throughput, timeEach, type Row } from './stats';
 
 const quick = process.argv.includes('--quick');
 const rows: Row[] = [];
@@ -31,16 +31,7 @@ async function gate(label: string, a: App): Promise<{ added50: number; rate: num
   const gated = () => a.chat.complete(params);
   await timeEach(300, direct);
   await timeEach(300, gated);
-  const base: number[] = [];
-  const ours: number[] = [];
-  for (let i = 0; i < (quick ? 500 : 1500); i++) {
-    let t = performance.now();
-    await direct();
-    base.push(performance.now() - t);
-    t = performance.now();
-    await gated();
-    ours.push(performance.now() - t);
-  }
+  const { base, ours } = await alternate(quick ? 500 : 1500, direct, gated);
   const added50 = percentile(ours, 0.5) - percentile(base, 0.5);
   const { baseRate, ourRate } = await compareThroughput(direct, gated, quick ? 1.5 : 4);
   const status = await timeEach(quick ? 300 : 1000, () => a.budgets.status({}));
