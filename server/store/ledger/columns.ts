@@ -69,6 +69,17 @@ export class LedgerColumns {
   private readonly agents = new Dictionary();
   private readonly tagSets = new Dictionary();
 
+  /** (crew id → agent as spelled → agent id): the one-id spelling is worked out once per pair, not per row. */
+  private readonly agentIds = new Map<number, Map<string | null, number>>();
+
+  private agentId(crewId: number, crew: string | null, agent: string | null): number {
+    let byAgent = this.agentIds.get(crewId);
+    if (!byAgent) this.agentIds.set(crewId, (byAgent = new Map()));
+    let id = byAgent.get(agent);
+    if (id === undefined) byAgent.set(agent, (id = this.agents.id(attributedAgent(crew, agent))));
+    return id;
+  }
+
   nextId(): number {
     return this.firstId + this.length;
   }
@@ -87,8 +98,9 @@ export class LedgerColumns {
     this.reasoning[i] = row.reasoningTokens;
     this.latency[i] = Math.max(0, Math.round(row.latencyMs));
     this.model[i] = this.models.id(row.model);
-    this.crew[i] = this.crews.id(row.crew);
-    this.agent[i] = this.agents.id(attributedAgent(row.crew, row.agent));
+    const crew = this.crews.id(row.crew);
+    this.crew[i] = crew;
+    this.agent[i] = this.agentId(crew, row.crew, row.agent);
     this.tags[i] = row.tags.length ? this.tagSets.id(JSON.stringify(row.tags)) : NONE;
     this.flags[i] = STATUSES.indexOf(row.status) | (row.estimated ? 4 : 0) | (row.stream ? 8 : 0);
     this.costText[i] = row.cost;
