@@ -59,7 +59,13 @@ export class GuardedMessageReader extends AbstractMessageReader {
       }
     };
     const onError = (e: Error) => this.fireError(e);
-    const onClose = () => this.fireClose();
+    // 'end' and 'close' both come for one stream: the connection hears of it once.
+    let closed = false;
+    const onClose = () => {
+      if (closed) return;
+      closed = true;
+      this.fireClose();
+    };
     this.input.on('data', onData);
     this.input.on('error', onError);
     this.input.on('close', onClose);

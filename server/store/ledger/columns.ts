@@ -74,7 +74,7 @@ export class LedgerColumns {
 
   private agentId(crewId: number, crew: string | null, agent: string | null): number {
     let byAgent = this.agentIds.get(crewId);
-    if (!byAgent) this.agentIds.set(crewId, (byAgent = new Map()));
+    if (!byAgent) this.agentIds.set(crewId, (byAgent = new Map<string | null, number>()));
     let id = byAgent.get(agent);
     if (id === undefined) byAgent.set(agent, (id = this.agents.id(attributedAgent(crew, agent))));
     return id;

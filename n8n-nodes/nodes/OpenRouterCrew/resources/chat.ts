@@ -56,7 +56,7 @@ export const chatDescription: INodeProperties[] = [
         type: 'string',
         default: '',
         description:
-          'Agent the call is attributed to (its budgets apply); with a Crew, the crew agent <crew>/<agent>, as a crew run records it',
+          'Agent the call is attributed to (its budgets apply); with a Crew, the crew agent &lt;crew&gt;/&lt;agent&gt;, as a crew run records it',
       },
       {
         displayName: 'Cache System Prompt',
