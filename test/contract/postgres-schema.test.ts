@@ -9,6 +9,7 @@ import { ErrorCodes } from '../../protocol';
 import { periodBounds } from '../../server/costs/periods';
 import { createLogger } from '../../server/log';
 import { PgDatabase } from '../../server/store/postgres/db';
+import { PgLedger } from '../../server/store/postgres/ledger';
 import { migrate } from '../../server/store/postgres/migrate';
 import { MIGRATIONS } from '../../server/store/postgres/migrations/index';
 import { parseStoreLocation } from '../../server/store/location';
@@ -166,5 +167,43 @@ describe('PostgreSQL schema and gate functions (real PostgreSQL)', function () {
       "select spent_pico from crew_budget_counters where budget_id = 'b-agent'",
     );
     assert.equal(c!.spent_pico, '5000000000');
+  });
+});
+
+describe('PostgreSQL migrations from the previous schema version (real PostgreSQL)', function () {
+  this.timeout(60_000);
+
+  it('a database at schema 3 with a ledger moves to schema 4 and its reports read the same, from the roll-ups', async () => {
+    const created = await createTestDatabase();
+    const db = await connect(created.url);
+    try {
+      const previous = MIGRATIONS.filter((m) => m.version < 4);
+      assert.deepEqual((await migrate(db, quiet, previous)).applied, [1, 2, 3]);
+      // Rows written by a schema-3 server (its settle took no settle key): three hours, two crews.
+      const t = Date.UTC(2026, 0, 10, 9);
+      await db.query(
+        `insert into crew_ledger (ts, model, crew, agent, tags, prompt_tokens, completion_tokens, cached_tokens,
+           reasoning_tokens, cost_pico, cost, estimated, generation_id, latency_ms, status, stream)
+         select $1::bigint + (g % 3) * 3600000 + g, 'm', case when g % 2 = 0 then 'ops' else 'dev' end, null, '{}',
+           10, 5, 0, 0, 1000 * g, (1000 * g / 1e12)::text, false, null, 1, 'ok', false
+         from generate_series(1, 300) as g`,
+        [t],
+      );
+      const { applied, version } = await migrate(db, quiet);
+      assert.deepEqual(applied, [4]);
+      assert.equal(version, 4);
+      const ledger = new PgLedger(db, () => Promise.reject(new Error('not used')));
+      const before = (await ledger.aggregate({}, 'crew')).sort((x, y) => x.key.localeCompare(y.key));
+      assert.equal(await ledger.fold(1_000, 0), 300, 'the old rows fold into the new roll-ups');
+      const after = (await ledger.aggregate({}, 'crew')).sort((x, y) => x.key.localeCompare(y.key));
+      assert.deepEqual(after, before);
+      assert.equal(
+        before.reduce((s, g) => s + g.costPico, 0n),
+        1000n * ((300n * 301n) / 2n),
+      );
+    } finally {
+      await db.close();
+      await created.drop();
+    }
   });
 });

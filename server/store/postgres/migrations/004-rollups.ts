@@ -62,7 +62,7 @@ begin
     reasoning_tokens = h.reasoning_tokens + excluded.reasoning_tokens,
     cost_pico = h.cost_pico + excluded.cost_pico,
     estimated_pico = h.estimated_pico + excluded.estimated_pico;
-  get diagnostics n = row_count;
+  select count(*) into n from crew_ledger where id > w and id <= upto;
   update crew_rollup_state set through = upto;
   return n;
 end $$;
