@@ -26,15 +26,34 @@ interface ProfileFile {
   prefixes: PrefixDayProfile[];
 }
 
-interface Day {
+/** One UTC day of call profiles, by (crew, agent, model) and by prefix; shared with the PostgreSQL repository. */
+export interface ProfileDay {
   agents: Map<string, AgentDayProfile>;
   prefixes: Map<string, PrefixDayProfile>;
 }
+type Day = ProfileDay;
 
-const dayOf = (dayNumber: number): string => new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);
-const dayNumberOf = (day: string): number => Math.floor(Date.parse(`${day}T00:00:00.000Z`) / DAY_MS);
-const agentKey = (crew: string | null, agent: string | null, model: string): string =>
+export const dayOf = (dayNumber: number): string => new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);
+export const dayNumberOf = (day: string): number => Math.floor(Date.parse(`${day}T00:00:00.000Z`) / DAY_MS);
+export const agentKey = (crew: string | null, agent: string | null, model: string): string =>
   `${crew ?? ''}\u0000${agent ?? ''}\u0000${model}`;
+
+/** The profiles of the days from `fromDay` to `toDay` inclusive, as copies (callers may not change the store's). */
+export function profilesIn(
+  days: ReadonlyMap<number, ProfileDay>,
+  { fromDay, toDay }: { fromDay: string; toDay: string },
+): { agents: AgentDayProfile[]; prefixes: PrefixDayProfile[] } {
+  const from = dayNumberOf(fromDay);
+  const to = dayNumberOf(toDay);
+  const agents: AgentDayProfile[] = [];
+  const prefixes: PrefixDayProfile[] = [];
+  for (const [n, d] of days) {
+    if (n < from || n > to) continue;
+    for (const a of d.agents.values()) agents.push({ ...a, completionHistogram: { ...a.completionHistogram } });
+    for (const p of d.prefixes.values()) prefixes.push({ ...p });
+  }
+  return { agents, prefixes };
+}
 
 const isDayText = (d: unknown) => typeof d === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(d);
 const isNullableText = (v: unknown) => v === null || typeof v === 'string';
@@ -207,20 +226,8 @@ export class FileCallProfileRepository implements CallProfileRepository {
     this.schedule();
   }
 
-  query({ fromDay, toDay }: { fromDay: string; toDay: string }): {
-    agents: AgentDayProfile[];
-    prefixes: PrefixDayProfile[];
-  } {
-    const from = dayNumberOf(fromDay);
-    const to = dayNumberOf(toDay);
-    const agents: AgentDayProfile[] = [];
-    const prefixes: PrefixDayProfile[] = [];
-    for (const [n, d] of this.days) {
-      if (n < from || n > to) continue;
-      for (const a of d.agents.values()) agents.push({ ...a, completionHistogram: { ...a.completionHistogram } });
-      for (const p of d.prefixes.values()) prefixes.push({ ...p });
-    }
-    return { agents, prefixes };
+  query(range: { fromDay: string; toDay: string }): { agents: AgentDayProfile[]; prefixes: PrefixDayProfile[] } {
+    return profilesIn(this.days, range);
   }
 
   private schedule(): void {

@@ -18,8 +18,31 @@ export const memoryCodec: RecordCodec<MemoryRecord> = {
   freeze: (r) => deepFreeze(r),
 };
 
-export class FileMemoryRepository extends RecordLog<MemoryRecord> implements MemoryRepository {
+/** Memories by crew, kept in step with a repository's puts and deletes (the file log's and PostgreSQL's alike). */
+export class CrewIndex {
   private readonly crews = new Map<string, Map<string, MemoryRecord>>();
+
+  *of(crew: string): Iterable<MemoryRecord> {
+    const m = this.crews.get(crew);
+    if (m) yield* m.values();
+  }
+
+  put(r: MemoryRecord, old: MemoryRecord | undefined): void {
+    if (old && old.crew !== r.crew) this.delete(old);
+    let m = this.crews.get(r.crew);
+    if (!m) this.crews.set(r.crew, (m = new Map<string, MemoryRecord>()));
+    m.set(r.id, r);
+  }
+
+  delete(r: MemoryRecord): void {
+    const m = this.crews.get(r.crew);
+    m?.delete(r.id);
+    if (m?.size === 0) this.crews.delete(r.crew);
+  }
+}
+
+export class FileMemoryRepository extends RecordLog<MemoryRecord> implements MemoryRepository {
+  private readonly crews = new CrewIndex();
 
   static async open(dir: string, opts: MemoryLogOptions = {}): Promise<FileMemoryRepository> {
     const repo = new FileMemoryRepository(dir, memoryCodec, opts);
@@ -27,22 +50,16 @@ export class FileMemoryRepository extends RecordLog<MemoryRecord> implements Mem
     return repo;
   }
 
-  *byCrew(crew: string): Iterable<MemoryRecord> {
-    const m = this.crews.get(crew);
-    if (m) yield* m.values();
+  byCrew(crew: string): Iterable<MemoryRecord> {
+    return this.crews.of(crew);
   }
 
   protected override onPut(r: MemoryRecord, old: MemoryRecord | undefined): void {
-    if (old && old.crew !== r.crew) this.onDelete(old);
-    let m = this.crews.get(r.crew);
-    if (!m) this.crews.set(r.crew, (m = new Map<string, MemoryRecord>()));
-    m.set(r.id, r);
+    this.crews.put(r, old);
   }
 
   protected override onDelete(r: MemoryRecord): void {
-    const m = this.crews.get(r.crew);
-    m?.delete(r.id);
-    if (m?.size === 0) this.crews.delete(r.crew);
+    this.crews.delete(r);
   }
 }
 

@@ -17,7 +17,7 @@
  */
 import { CACHE_LIFETIME_MS, mergeHistogram, tokenBucket } from '../../costs/call-profiles';
 import type { Logger } from '../../log';
-import { RETENTION_DAYS } from '../call-profile-store';
+import { agentKey, dayNumberOf, dayOf, profilesIn, RETENTION_DAYS, type ProfileDay } from '../call-profile-store';
 import type { AgentDayProfile, CallProfileRepository, CallShape, PrefixDayProfile } from '../repositories';
 import type { PgDatabase, Tx } from './db';
 import { Channels, notifyOnCommit, num, parseNotice, Serial, translateWriteError } from './shared';
@@ -26,16 +26,9 @@ const DAY_MS = 86_400_000;
 /** More days than this in one flush: the notification asks for a full re-read instead of naming them. */
 const MAX_NOTICE_DAYS = 200;
 
-interface Day {
-  agents: Map<string, AgentDayProfile>;
-  prefixes: Map<string, PrefixDayProfile>;
-}
+type Day = ProfileDay;
 type Days = Map<number, Day>;
 
-const dayOf = (dayNumber: number): string => new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);
-const dayNumberOf = (day: string): number => Math.floor(Date.parse(`${day}T00:00:00.000Z`) / DAY_MS);
-const agentKey = (crew: string | null, agent: string | null, model: string): string =>
-  `${crew ?? ''}\u0000${agent ?? ''}\u0000${model}`;
 const prefixKey = (p: Pick<PrefixDayProfile, 'crew' | 'agent' | 'model' | 'sha256'>): string =>
   `${agentKey(p.crew, p.agent, p.model)}\u0000${p.sha256}`;
 
@@ -193,20 +186,8 @@ export class PgCallProfileRepository implements CallProfileRepository {
     this.schedule();
   }
 
-  query({ fromDay, toDay }: { fromDay: string; toDay: string }): {
-    agents: AgentDayProfile[];
-    prefixes: PrefixDayProfile[];
-  } {
-    const from = dayNumberOf(fromDay);
-    const to = dayNumberOf(toDay);
-    const agents: AgentDayProfile[] = [];
-    const prefixes: PrefixDayProfile[] = [];
-    for (const [n, d] of this.view) {
-      if (n < from || n > to) continue;
-      for (const a of d.agents.values()) agents.push({ ...a, completionHistogram: { ...a.completionHistogram } });
-      for (const p of d.prefixes.values()) prefixes.push({ ...p });
-    }
-    return { agents, prefixes };
+  query(range: { fromDay: string; toDay: string }): { agents: AgentDayProfile[]; prefixes: PrefixDayProfile[] } {
+    return profilesIn(this.view, range);
   }
 
   add(days: { agents: AgentDayProfile[]; prefixes: PrefixDayProfile[] }): void {

@@ -3,13 +3,13 @@
  * in memory and indexed by crew as FileMemoryRepository holds it (./record-table.ts: ordered write-through, change
  * notices on channel `crew_memories`, reloads of what other instances changed).
  */
-import { memoryCodec } from '../memory/memory-log';
+import { CrewIndex, memoryCodec } from '../memory/memory-log';
 import type { MemoryRecord, MemoryRepository } from '../repositories';
 import type { PgDatabase } from './db';
 import { PgRecordTable, type PgRepositoryOptions } from './record-table';
 
 export class PgMemoryRepository extends PgRecordTable<MemoryRecord> implements MemoryRepository {
-  private readonly crews = new Map<string, Map<string, MemoryRecord>>();
+  private readonly crews = new CrewIndex();
 
   static async open(db: PgDatabase, opts: PgRepositoryOptions): Promise<PgMemoryRepository> {
     const repo = new PgMemoryRepository(db, { table: 'crew_memories', codec: memoryCodec }, opts);
@@ -17,9 +17,8 @@ export class PgMemoryRepository extends PgRecordTable<MemoryRecord> implements M
     return repo;
   }
 
-  *byCrew(crew: string): Iterable<MemoryRecord> {
-    const m = this.crews.get(crew);
-    if (m) yield* m.values();
+  byCrew(crew: string): Iterable<MemoryRecord> {
+    return this.crews.of(crew);
   }
 
   put(records: MemoryRecord[]): Promise<void> {
@@ -31,15 +30,10 @@ export class PgMemoryRepository extends PgRecordTable<MemoryRecord> implements M
   }
 
   protected override onPut(r: MemoryRecord, old: MemoryRecord | undefined): void {
-    if (old && old.crew !== r.crew) this.onDelete(old);
-    let m = this.crews.get(r.crew);
-    if (!m) this.crews.set(r.crew, (m = new Map<string, MemoryRecord>()));
-    m.set(r.id, r);
+    this.crews.put(r, old);
   }
 
   protected override onDelete(r: MemoryRecord): void {
-    const m = this.crews.get(r.crew);
-    m?.delete(r.id);
-    if (m?.size === 0) this.crews.delete(r.crew);
+    this.crews.delete(r);
   }
 }
