@@ -52,7 +52,7 @@ Usage: crew-server [options]
   -h, --help
 
 Environment: OPENROUTER_API_KEY, OPENROUTER_BASE_URL (default ${DEFAULT_BASE_URL}), CREW_DATA_DIR, CREW_SANDBOX=1,
-CREW_STORE_URL (as --store)
+CREW_STORE_URL (as --store), CREW_HEARTBEAT_MS and CREW_LEASE_MS (a shared store's lease: 5000, 20000)
 
 Exit codes: 2 bad arguments, 3 another crew-server serves the data dir, 4 the store cannot be used as it is
 (damaged or newer; the message names the file and how to restore), 5 the socket path is not safe to use.
@@ -103,6 +103,15 @@ async function main(): Promise<void> {
     return usage(`--port: "${args.port}" is not a port number`);
   const rate = Number(args['rate-limit'] ?? 1000);
   if (!Number.isFinite(rate) || rate < 0) return usage(`--rate-limit: "${args['rate-limit']}" is not a number ≥ 0`);
+  // The lease of a shared store: a typo must not make the heartbeat a busy loop or the lease never run out.
+  const lease = {
+    heartbeatMs: Number(process.env.CREW_HEARTBEAT_MS ?? DEFAULT_LEASE.heartbeatMs),
+    leaseMs: Number(process.env.CREW_LEASE_MS ?? DEFAULT_LEASE.leaseMs),
+  };
+  if (!Number.isInteger(lease.heartbeatMs) || lease.heartbeatMs < 50)
+    return usage(`CREW_HEARTBEAT_MS: "${process.env.CREW_HEARTBEAT_MS}" is not a whole number of ms ≥ 50`);
+  if (!Number.isInteger(lease.leaseMs) || lease.leaseMs <= lease.heartbeatMs)
+    return usage(`CREW_LEASE_MS: "${process.env.CREW_LEASE_MS}" is not a whole number of ms above the heartbeat's`);
   const level = (args['log-level'] ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(level))
     return usage(`--log-level: "${level}" is not one of debug, info, warn, error`);
@@ -202,10 +211,7 @@ async function main(): Promise<void> {
       },
       sandbox,
       store,
-      lease: {
-        heartbeatMs: Number(process.env.CREW_HEARTBEAT_MS ?? DEFAULT_LEASE.heartbeatMs),
-        leaseMs: Number(process.env.CREW_LEASE_MS ?? DEFAULT_LEASE.leaseMs),
-      },
+      lease,
       rateLimit: { perSecond: rate, burst: rate * 2 },
       reconcileIntervalMs: Number(process.env.CREW_RECONCILE_INTERVAL_MS ?? 30_000),
       log,

@@ -20,6 +20,7 @@ import type {
   ServerInfo,
 } from '../../protocol';
 import {
+  launchServer,
   makeTempDir,
   pico,
   removeTempDir,
@@ -229,5 +230,46 @@ describe('a team on one PostgreSQL: two crew-server processes, one database', fu
     }
     const after = await held();
     assert.equal(pico(after.spentUsd), pico(done.cost), 'the acknowledged call is counted, nothing else');
+  });
+});
+
+describe('bad team settings are refused at start, naming what is wrong', function () {
+  this.timeout(30_000);
+  const refused = async (args: string[], env: Record<string, string> = {}) => {
+    const server = await launchServer({ transport: 'socket', upstreamUrl: 'http://127.0.0.1:9/api/v1', args, env });
+    const exit = await server.exited;
+    await removeTempDir(server.dataDir);
+    return { code: exit.code, stderr: server.stderr };
+  };
+
+  it('a store URL that is not PostgreSQL, or names no database, is a usage error (exit 2)', async () => {
+    for (const [url, said] of [
+      ['mysql://root@127.0.0.1/crew', /"mysql:" is not supported/],
+      ['postgres://postgres@127.0.0.1:5432', /names no database/],
+      ['not a url', /is not a URL/],
+    ] as const) {
+      const r = await refused(['--store', url]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, said);
+    }
+  });
+
+  it('a database nobody answers for stops the start naming host and port (exit 4)', async () => {
+    const r = await refused(['--store', 'postgres://postgres@127.0.0.1:9/crew']);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /cannot reach PostgreSQL at 127\.0\.0\.1:9 \(database "crew"\)/);
+  });
+
+  it('a lease or heartbeat that is not a sane number of ms is a usage error (exit 2)', async () => {
+    const envs: Record<string, string>[] = [
+      { CREW_HEARTBEAT_MS: 'soon' },
+      { CREW_HEARTBEAT_MS: '0' },
+      { CREW_LEASE_MS: '100' },
+    ];
+    for (const env of envs) {
+      const r = await refused([], env);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /CREW_(HEARTBEAT|LEASE)_MS/);
+    }
   });
 });
