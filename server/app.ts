@@ -333,7 +333,7 @@ export class App {
     await this.webhooks.close();
     await this.clusters.flush();
     await this.archive.close();
-    await this.audit.drain();
+    await this.audit.close();
     await this.store.close();
   }
 }

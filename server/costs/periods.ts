@@ -32,3 +32,8 @@ export function periodBounds(period: BudgetPeriod, now: number, weekStart = 1): 
     }
   }
 }
+
+/** The exclusive end of the period that starts at `start` (ms). */
+export function periodEndOf(period: BudgetPeriod, start: number): number | null {
+  return period === 'total' ? null : periodBounds(period, start, new Date(start).getUTCDay()).end;
+}

@@ -3,14 +3,14 @@
  * retries are off: we retry 429/5xx/connection failures ourselves, honouring Retry-After, and only before a
  * stream has produced anything (a retried stream would bill twice).
  */
-import OpenAI from 'openai';
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletionChunk, ChatCompletion } from 'openai/resources/chat/completions';
 import { ErrorCodes } from '../../protocol';
 import type { ChatMessage } from '../../protocol';
 import type { Clock } from '../clock';
 import { DomainError } from '../errors';
 import { mapUpstreamError, UpstreamError } from './errors';
-import { keepAliveFetch } from './http-fetch';
+import { keepAliveFetch, requestText, TimeoutError } from './http-fetch';
 
 export { DEFAULT_OPENROUTER_BASE_URL as DEFAULT_BASE_URL } from '../../protocol';
 
@@ -180,20 +180,56 @@ export class OpenRouterClient {
     );
   }
 
+  /**
+   * A non-streamed completion, sent without the SDK: this is every gated call's hot path, and the SDK's request
+   * building and web-stream plumbing cost more CPU than the rest of the call. Failures become the SDK's own error
+   * classes, so they map (mapUpstreamError) exactly as the SDK's would.
+   */
   private async completeOnce(
     body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
     signal: AbortSignal | undefined,
   ): Promise<ChatOutcome> {
-    const { data, response } = await this.sdk.chat.completions.create(body, { signal }).withResponse();
-    const c: ChatCompletion = data;
+    const url = new URL(this.config.baseUrl.replace(/\/+$/, '') + '/chat/completions');
+    let res: Awaited<ReturnType<typeof requestText>>;
+    try {
+      res = await requestText(url, 'POST', this.headers(), JSON.stringify(body), {
+        signal,
+        timeoutMs: this.config.timeoutMs,
+      });
+    } catch (e) {
+      if (signal?.aborted) throw new APIUserAbortError();
+      if (e instanceof TimeoutError) throw new APIConnectionTimeoutError();
+      throw new APIConnectionError({ cause: e as Error });
+    }
+    const json = safeJson(res.text);
+    if (res.status < 200 || res.status > 299) {
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, String(v));
+      throw APIError.generate(res.status, json as object | undefined, json === undefined ? res.text : undefined, headers);
+    }
+    if (!json || typeof json !== 'object') throw new APIConnectionError({ message: 'OpenRouter answered no JSON' });
+    const c = json as ChatCompletion;
     const usage = (c.usage ?? {}) as OpenRouterUsage;
+    const generationHeader = res.headers['x-generation-id'];
     return outcome(
-      c.choices[0]?.message?.content ?? '',
-      c.choices[0]?.finish_reason ?? null,
+      c.choices?.[0]?.message?.content ?? '',
+      c.choices?.[0]?.finish_reason ?? null,
       c.model ?? body.model,
-      c.id ?? response.headers.get('x-generation-id'),
+      c.id ?? (typeof generationHeader === 'string' ? generationHeader : null),
       usage,
     );
+  }
+
+  /** The headers of a request sent without the SDK (the SDK sends the same ones). */
+  private headers(): Record<string, string> {
+    return {
+      authorization: `Bearer ${this.config.apiKey ?? 'no-key-configured'}`,
+      'content-type': 'application/json',
+      accept: 'application/json',
+      'http-referer': this.config.appUrl,
+      'x-openrouter-title': this.config.appTitle,
+      'x-title': this.config.appTitle,
+    };
   }
 
   private async streamOnce(
@@ -344,6 +380,14 @@ export class OpenRouterClient {
     } catch (e) {
       throw mapUpstreamError(e, this.clock.now());
     }
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }
 

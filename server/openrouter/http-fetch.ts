@@ -51,3 +51,52 @@ export function keepAliveFetch(input: FetchInput, init: RequestInit = {}): Promi
     req.end(body ?? undefined);
   });
 }
+
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+/**
+ * A request whose answer is read whole (a non-streamed completion): no web streams, no Headers objects, one
+ * buffer. Rejects with `TimeoutError` after `timeoutMs`, with the signal's reason when aborted, and with the
+ * socket's error when the upstream cannot be reached; the caller maps those.
+ */
+export function requestText(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  opts: { signal?: AbortSignal; timeoutMs: number },
+): Promise<RawResponse> {
+  const protocol = url.protocol as 'http:' | 'https:';
+  if (protocol !== 'http:' && protocol !== 'https:')
+    return Promise.reject(new TypeError(`unsupported protocol ${url.protocol}`));
+  if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+  return new Promise((resolve, reject) => {
+    const send = protocol === 'https:' ? https.request : http.request;
+    const req = send(url, { method, agent: agents[protocol], headers, signal: opts.signal }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 502, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    const timer = setTimeout(() => req.destroy(new TimeoutError(opts.timeoutMs)), opts.timeoutMs);
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    req.end(body);
+  });
+}
+
+export class TimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+    this.name = 'TimeoutError';
+  }
+}

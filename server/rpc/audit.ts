@@ -3,6 +3,7 @@
  * directory. Lines are batched per tick; the file is rotated once past a size so it cannot grow without bound.
  */
 import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import type { AuditEntry } from '../../protocol';
 import { redact } from '../log';
 
@@ -13,6 +14,8 @@ export class AuditLog {
   private flushing: Promise<void> | undefined;
   private recent: AuditEntry[] = [];
   private size = -1;
+  /** Kept open between flushes: opening and closing the file per batch cost more than writing it. */
+  private handle: FileHandle | undefined;
 
   constructor(readonly file: string | null) {}
 
@@ -36,19 +39,37 @@ export class AuditLog {
             () => 0,
           );
         if (this.size > ROTATE_BYTES) {
+          await this.closeHandle();
           await fsp.rename(file, `${file}.1`);
           this.size = 0;
         }
-        await fsp.appendFile(file, lines, { mode: 0o600 });
+        this.handle ??= await fsp.open(file, 'a', 0o600);
+        await this.handle.write(lines);
         this.size += Buffer.byteLength(lines);
       }
+    } catch (e) {
+      // A failed write (disk full, file removed) drops the handle; the next batch opens the file again.
+      await this.closeHandle();
+      throw e;
     } finally {
       this.flushing = undefined;
     }
   }
 
+  private async closeHandle(): Promise<void> {
+    const h = this.handle;
+    this.handle = undefined;
+    await h?.close().catch(() => undefined);
+  }
+
   async drain(): Promise<void> {
     while (this.flushing) await this.flushing;
+  }
+
+  /** Writes what is pending and closes the file (at shutdown). */
+  async close(): Promise<void> {
+    await this.drain().catch(() => undefined);
+    await this.closeHandle();
   }
 
   /** Newest first, from this run, then from the file. */

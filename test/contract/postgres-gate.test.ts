@@ -142,4 +142,62 @@ describe('PostgreSQL gate: two instances on one database', function () {
     assert.equal(d!.periodStart, Date.UTC(2026, 2, 11));
     assert.equal(d!.spent, 0n);
   });
+
+  it('one round carries settlements and reservations together: a settlement frees room for a reservation after it, a refusal leaves the others', async () => {
+    await addBudget(pg, 'g', 'global', 1);
+    const first = await a.reserve(CALL, (PICO * 6n) / 10n);
+    const rounds: number[] = [];
+    const gateQuery = pg.db.gateQuery.bind(pg.db);
+    pg.db.gateQuery = ((sql: string, params?: unknown[]) => {
+      rounds.push((params![2] as unknown[]).length + (params![6] as unknown[]).length);
+      return gateQuery(sql, params);
+    }) as typeof pg.db.gateQuery;
+    // The first goes alone; the four that arrive while it is in the database go as the next round.
+    const opener = a.reserve(CALL, 1n);
+    const settled = a.settle(first.reservation, CALL, rowOf(pg.clock, PICO / 10n), false);
+    const fits = a.reserve(CALL, PICO / 2n);
+    const refused = a.reserve(CALL, PICO / 2n);
+    const smaller = a.reserve(CALL, (PICO * 3n) / 10n);
+    await opener;
+    assert.ok((await settled).row.id > 0);
+    assert.ok((await fits).reservation);
+    const no = await refused;
+    assert.equal(no.reservation, null);
+    assert.equal(no.blocker!.spent, PICO / 10n, 'the refusal saw the settlement before it');
+    assert.equal(no.blocker!.reserved, (PICO * 5n) / 10n + 1n);
+    assert.ok((await smaller).reservation, 'a refusal in the middle of a round leaves the requests after it');
+    assert.deepEqual(rounds, [1, 4]);
+    const [g] = await b.figures(['g']);
+    assert.equal(g!.spent, PICO / 10n);
+    assert.equal(g!.reserved, (PICO * 8n) / 10n + 1n);
+  });
+
+  it('a settlement tried again after its answer was lost is the same ledger row, counted once', async () => {
+    await addBudget(pg, 'g', 'global', 1);
+    const r = await a.reserve(CALL, PICO / 2n);
+    const once = await a.settle(r.reservation, CALL, rowOf(pg.clock, PICO / 10n), false);
+    const again = await b.settle(r.reservation, CALL, rowOf(pg.clock, PICO / 10n), false);
+    assert.equal(again.row.id, once.row.id);
+    const [g] = await a.figures(['g']);
+    assert.deepEqual([g!.spent, g!.reserved], [PICO / 10n, 0n]);
+    const [{ n }] = (await pg.db.query<{ n: number }>('select count(*)::int as n from crew_ledger')) as [{ n: number }];
+    assert.equal(n, 1);
+  });
+
+  it('a call that began before midnight frees its reservation on the old day and is charged to the new one', async () => {
+    await addBudget(pg, 'd', 'global', 1);
+    pg.clock.set(Date.UTC(2026, 2, 10, 23, 59, 59, 900));
+    const r = await a.reserve(CALL, PICO / 2n);
+    pg.clock.set(Date.UTC(2026, 2, 11, 0, 0, 0, 100));
+    const out = await a.settle(r.reservation, CALL, rowOf(pg.clock, PICO / 10n), false);
+    assert.deepEqual(
+      out.budgets.map((f) => [f.periodStart, f.spent, f.reserved]),
+      [[Date.UTC(2026, 2, 11), PICO / 10n, 0n]],
+    );
+    const old = await pg.db.query<{ reserved: string }>(
+      'select reserved_pico::text as reserved from crew_budget_counters where period_start = $1',
+      [Date.UTC(2026, 2, 10)],
+    );
+    assert.deepEqual(old, [{ reserved: '0' }]);
+  });
 });

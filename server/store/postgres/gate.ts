@@ -1,6 +1,7 @@
 /**
  * The budget gate over PostgreSQL, shared by every instance on the database: each step is one SQL function call
- * (migrations/001-money.ts), so a reservation, a settlement or a release is one round trip and one transaction.
+ * (migrations/001-money.ts, 005-batched-gate.ts), so a reservation, a settlement or a release is one round trip and
+ * one transaction, shared by the calls that arrived together.
  * Reservations carry this instance's id; the instance heartbeats, and any instance releases the reservations of
  * one that stopped heartbeating (crashed, killed, cut off) once its lease has run out, so a crash never freezes a
  * budget.
@@ -17,12 +18,15 @@ import type {
   SettleOutcome,
 } from '../../costs/gate';
 import { scopesOf } from '../../costs/gate';
+import { periodEndOf } from '../../costs/periods';
+import type { BudgetPeriod } from '../../../protocol';
 import type { Logger } from '../../log';
 import type { BudgetRecord, LedgerRow, NewLedgerRow } from '../repositories';
 import type { PgDatabase } from './db';
 import { ErrorCodes } from '../../../protocol';
 import { DomainError } from '../../errors';
 import type { PendingSettlement, PendingSettlements } from './pending-settlements';
+import { Batcher } from './batcher';
 
 /** How long a settling call waits for an away database before its caller hears StoreUnavailable. */
 const SETTLE_WAIT_MS = 10_000;
@@ -59,10 +63,38 @@ const toBudget = (f: Figure): GateBudget => ({
   periodEnd: f.end === null ? null : Number(f.end),
 });
 
+/** A budget's figures as crew_gate_batch returns them: [id, period, period start (-1: total), limit, spent, reserved]. */
+type BatchFigure = [string, BudgetPeriod, string | number, string, string, string];
+
+const fromBatch = ([id, period, start, limit, spent, reserved]: BatchFigure): GateBudget => {
+  const s = Number(start);
+  return {
+    id,
+    limit: BigInt(limit),
+    spent: BigInt(spent),
+    reserved: BigInt(reserved),
+    periodStart: s < 0 ? null : s,
+    periodEnd: s < 0 ? null : periodEndOf(period, s),
+  };
+};
+
+/** A call's scopes as a row of the two-dimensional array crew_gate_batch takes (rows must be equally long). */
+const padded = (scopes: string[]): (string | null)[] => [...scopes, ...Array<null>(4 - scopes.length).fill(null)];
+
+type GateRequest =
+  { kind: 'reserve'; id: string; scopes: string[]; amount: string } | { kind: 'settle'; settlement: PendingSettlement };
+/** [ledger id, figures] of a settlement; [blocker or null, figures] of a reservation. */
+type GateAnswer = [string | null, BatchFigure[]];
+
 export class PgGate implements BudgetGate {
   readonly shared = true;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /**
+   * The settlements and reservations that arrive while the previous round is in the database go together as the
+   * next round (./batcher.ts, migrations/005): one transaction and one lock of the counters for all of them.
+   */
+  private readonly rounds = new Batcher<GateRequest, GateAnswer>((reqs) => this.round(reqs), isUnavailable);
 
   constructor(
     private readonly db: PgDatabase,
@@ -119,13 +151,14 @@ export class PgGate implements BudgetGate {
 
   async reserve(call: CallScope, amount: bigint): Promise<ReserveOutcome> {
     const id = randomUUID();
-    const [r] = await this.db.query<{ p_blocker: string | null; p_figures: Figure[] }>(
-      'select p_blocker, p_figures from crew_reserve($1, $2, $3, $4, $5, $6)',
-      [id, this.instanceId, this.clock.now(), scopesOf(call), amount.toString(), ENFORCING],
-    );
-    const budgets = r!.p_figures.map(toBudget);
-    if (r!.p_blocker !== null)
-      return { reservation: null, blocker: budgets.find((b) => b.id === r!.p_blocker)!, budgets };
+    const [blocker, figures] = await this.rounds.submit({
+      kind: 'reserve',
+      id,
+      scopes: scopesOf(call),
+      amount: amount.toString(),
+    });
+    const budgets = figures.map(fromBatch);
+    if (blocker !== null) return { reservation: null, blocker: budgets.find((b) => b.id === blocker)!, budgets };
     return { reservation: { id, amount }, blocker: null, budgets };
   }
 
@@ -166,12 +199,40 @@ export class PgGate implements BudgetGate {
   }
 
   private async settleOnce(p: PendingSettlement): Promise<SettleOutcome> {
-    const [r] = await this.db.query<{ p_ledger_id: string; p_figures: Figure[] }>(
-      'select p_ledger_id, p_figures from crew_settle($1, $2, $3, $4, $5)',
-      [p.reservationId, this.clock.now(), scopesOf(p.call), JSON.stringify(p.row), p.key],
-    );
-    const stored: LedgerRow = { ...p.row, id: Number(r!.p_ledger_id), latencyMs: Math.round(p.row.latencyMs) };
-    return { row: stored, budgets: r!.p_figures.map(toBudget) };
+    const [ledgerId, figures] = await this.rounds.submit({ kind: 'settle', settlement: p });
+    const stored: LedgerRow = { ...p.row, id: Number(ledgerId), latencyMs: Math.round(p.row.latencyMs) };
+    return { row: stored, budgets: figures.map(fromBatch) };
+  }
+
+  /** One round: the settlements first (what they free is room for the reservations), then the reservations. */
+  private async round(reqs: GateRequest[]): Promise<GateAnswer[]> {
+    const settles: PendingSettlement[] = [];
+    const reserves: Extract<GateRequest, { kind: 'reserve' }>[] = [];
+    for (const q of reqs)
+      if (q.kind === 'settle') settles.push(q.settlement);
+      else reserves.push(q);
+    const params = [
+      this.instanceId,
+      this.clock.now(),
+      settles.map((p) => p.key),
+      settles.map((p) => p.reservationId),
+      settles.map((p) => padded(scopesOf(p.call))),
+      JSON.stringify(settles.map((p) => p.row)),
+      reserves.map((q) => q.id),
+      reserves.map((q) => q.amount),
+      reserves.map((q) => padded(q.scopes)),
+      ENFORCING,
+    ];
+    const sql = 'select crew_gate_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) as out';
+    type Out = { out: { s: GateAnswer[]; r: GateAnswer[] } };
+    // A period's first round creates counters and locks again, out of order: PostgreSQL may then break a deadlock
+    // by failing it; nothing of it was written, so it is tried again.
+    const [r] = await this.db
+      .gateQuery<Out>(sql, params)
+      .catch((e: { code?: string }) => (e?.code === '40P01' ? this.db.gateQuery<Out>(sql, params) : Promise.reject(e)));
+    let si = 0;
+    let ri = 0;
+    return reqs.map((q) => (q.kind === 'settle' ? r!.out.s[si++]! : r!.out.r[ri++]!));
   }
 
   /** Retries a kept settlement until the database has it, then crosses it out. */

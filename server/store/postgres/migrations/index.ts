@@ -7,6 +7,7 @@ import { M001 } from './001-money';
 import { M002 } from './002-entities';
 import { M003 } from './003-memory';
 import { M004 } from './004-rollups';
+import { M005 } from './005-batched-gate';
 
 export interface Migration {
   version: number;
@@ -14,4 +15,4 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [M001, M002, M003, M004];
+export const MIGRATIONS: readonly Migration[] = [M001, M002, M003, M004, M005];
