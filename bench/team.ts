@@ -3,7 +3,8 @@
  * against the fake OpenRouter in its own process, with one hot global budget in scope.
  *   1. gate overhead per call (reserve + settle), p50 added over the same upstream call direct   goal ≤ 2 ms (PostgreSQL)
  *   2. gated throughput, 64 in flight, one instance (in process)                                  goal ≥ 1,000 calls/s
- *   3. gated throughput through two crew-server processes on one database (socket clients)      goal ≥ 1,500 calls/s
+ *   3. gated throughput through two crew-server processes on one database (socket clients,        goal ≥ 1,500 calls/s
+ *      64 calls in flight per instance, as for one)
  *   4. budget/status p50                                                                           goal ≤ 2 ms
  *   5. cost/report over 1,000,000 ledger rows                                                      goal ≤ 100 ms
  * PostgreSQL is the machine's (PG* / 127.0.0.1:5432) or a private cluster (test/helpers/postgres.ts); each run uses
@@ -72,8 +73,8 @@ async function instances(n: number, upstream: string, url: string): Promise<numb
   const conns = await Promise.all(servers.map((s) => connect(s.discovery.socket!)));
   let next = 0;
   const call = () => conns[next++ % conns.length]!.sendRequest('chat/complete', params);
-  await throughput(call, 1);
-  const rate = await throughput(call, quick ? 2 : 4);
+  await throughput(call, 1, 64 * n);
+  const rate = await throughput(call, quick ? 2 : 4, 64 * n);
   conns.forEach((c) => c.dispose());
   await Promise.all(servers.map((s) => stop(s.child)));
   await Promise.all(dirs.map((d) => fsp.rm(d, { recursive: true, force: true })));
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
     const one = await instances(1, fake.url, db.url);
     const two = await instances(2, fake.url, db.url);
     rows.push({
-      name: 'PostgreSQL: throughput through 2 crew-server processes (socket, 64 in flight)',
+      name: 'PostgreSQL: throughput through 2 crew-server processes (socket, 64 in flight each)',
       figure: `${Math.round(two)} calls/s`,
       baseline: `${Math.round(one)} calls/s through 1 process`,
       ratio: (two / one).toFixed(2) + '×',

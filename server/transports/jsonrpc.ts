@@ -5,17 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Duplex, Readable, Writable } from 'node:stream';
-import {
-  createMessageConnection,
-  ResponseError,
-  StreamMessageWriter,
-  type MessageConnection,
-} from 'vscode-jsonrpc/node';
+import { createMessageConnection, ResponseError, type MessageConnection } from 'vscode-jsonrpc/node';
 import { ProgressNotification } from '../../protocol';
 import type { NotificationHub } from '../rpc/hub';
 import type { ClientInfo, Router } from '../rpc/router';
 import type { RpcError } from '../rpc/errors';
 import { connectionPrincipal } from '../rpc/principal';
+import { CoalescingMessageWriter } from './coalescing-writer';
 import { GuardedMessageReader } from './guarded-reader';
 import type { LanguageServer } from '../lsp/language-server';
 
@@ -29,7 +25,7 @@ export function serveStreams(
   /** Ends the underlying stream once a reply is out: the input could not be framed any more. */
   end: () => void = () => output.end(),
 ): MessageConnection {
-  const writer = new StreamMessageWriter(output);
+  const writer = new CoalescingMessageWriter(output);
   const reader = new GuardedMessageReader(input, {
     reply: (message) => void writer.write(message).catch(() => undefined),
     fatal: () => setImmediate(end),

@@ -151,7 +151,7 @@ describe('PostgreSQL gate: two instances on one database', function () {
     pg.db.gateQuery = ((sql: string, params?: unknown[]) => {
       rounds.push((params![2] as unknown[]).length + (params![6] as unknown[]).length);
       return gateQuery(sql, params);
-    }) as typeof pg.db.gateQuery;
+    });
     // The first goes alone; the four that arrive while it is in the database go as the next round.
     const opener = a.reserve(CALL, 1n);
     const settled = a.settle(first.reservation, CALL, rowOf(pg.clock, PICO / 10n), false);

@@ -16,6 +16,8 @@ export class Batcher<Req, Res> {
     private readonly run: (batch: Req[]) => Promise<Res[]>,
     private readonly isUnavailable: (e: unknown) => boolean,
     private readonly maxBatch = 256,
+    /** A pause after each batch, so more gather for the next (for work whose delay costs nothing, such as events). */
+    private readonly pauseMs = 0,
   ) {}
 
   submit(req: Req): Promise<Res> {
@@ -36,6 +38,7 @@ export class Batcher<Req, Res> {
         if (batch.length === 1 || this.isUnavailable(e)) batch.forEach((b) => b.reject(e));
         else await this.oneByOne(batch);
       }
+      if (this.pauseMs > 0) await new Promise((r) => setTimeout(r, this.pauseMs));
     }
     this.running = false;
   }

@@ -175,10 +175,6 @@ export class PgDatabase {
     return client;
   }
 
-  async notify(channel: string, payload: string): Promise<void> {
-    await this.query('select pg_notify($1, $2)', [channel, payload]);
-  }
-
   /** Subscribes to a channel over the one listening connection (re-established, with resync, after a loss). */
   async listen(channel: string, handler: ListenHandler): Promise<() => void> {
     let set = this.channels.get(channel);

@@ -227,9 +227,10 @@ export class PgGate implements BudgetGate {
     type Out = { out: { s: GateAnswer[]; r: GateAnswer[] } };
     // A period's first round creates counters and locks again, out of order: PostgreSQL may then break a deadlock
     // by failing it; nothing of it was written, so it is tried again.
-    const [r] = await this.db
-      .gateQuery<Out>(sql, params)
-      .catch((e: { code?: string }) => (e?.code === '40P01' ? this.db.gateQuery<Out>(sql, params) : Promise.reject(e)));
+    const [r] = await this.db.gateQuery<Out>(sql, params).catch((e: Error & { code?: string }) => {
+      if (e?.code === '40P01') return this.db.gateQuery<Out>(sql, params);
+      throw e;
+    });
     let si = 0;
     let ri = 0;
     return reqs.map((q) => (q.kind === 'settle' ? r!.out.s[si++]! : r!.out.r[ri++]!));
