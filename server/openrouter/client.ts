@@ -205,7 +205,12 @@ export class OpenRouterClient {
     if (res.status < 200 || res.status > 299) {
       const headers = new Headers();
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, String(v));
-      throw APIError.generate(res.status, json as object | undefined, json === undefined ? res.text : undefined, headers);
+      throw APIError.generate(
+        res.status,
+        json as object | undefined,
+        json === undefined ? res.text : undefined,
+        headers,
+      );
     }
     if (!json || typeof json !== 'object') throw new APIConnectionError({ message: 'OpenRouter answered no JSON' });
     const c = json as ChatCompletion;

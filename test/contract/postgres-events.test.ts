@@ -45,10 +45,10 @@ describe('PostgreSQL event bridge between two instances', function () {
   it('500 events raised at once on A reach B in order, in far fewer NOTIFYs; A hears none of its own', async () => {
     let notifies = 0;
     const query = pg.db.query.bind(pg.db);
-    pg.db.query = ((sql: string, params?: unknown[]) => {
+    pg.db.query = (sql: string, params?: unknown[]) => {
       if (sql.includes('pg_notify')) notifies += (params![1] as unknown[]).length;
       return query(sql, params);
-    });
+    };
     for (let i = 0; i < 500; i++) a.send('usage/recorded', { n: i, model: 'm/x', costUsd: '0.000001' });
     await eventually(() => assert.equal(heardB.length, 500));
     assert.deepEqual(

@@ -148,10 +148,10 @@ describe('PostgreSQL gate: two instances on one database', function () {
     const first = await a.reserve(CALL, (PICO * 6n) / 10n);
     const rounds: number[] = [];
     const gateQuery = pg.db.gateQuery.bind(pg.db);
-    pg.db.gateQuery = ((sql: string, params?: unknown[]) => {
+    pg.db.gateQuery = (sql: string, params?: unknown[]) => {
       rounds.push((params![2] as unknown[]).length + (params![6] as unknown[]).length);
       return gateQuery(sql, params);
-    });
+    };
     // The first goes alone; the four that arrive while it is in the database go as the next round.
     const opener = a.reserve(CALL, 1n);
     const settled = a.settle(first.reservation, CALL, rowOf(pg.clock, PICO / 10n), false);

@@ -95,11 +95,9 @@ export class PgEventBridge {
     if (this.stopped) return;
     const event = JSON.stringify({ method, params });
     if (Buffer.byteLength(event) + this.ownPrefix.length + 12 > MAX_PAYLOAD) return;
-    this.outbox
-      .submit(event)
-      .catch((e: Error) => {
-        if (!this.stopped) this.log.warn(`could not share ${method} with the other instances: ${e.message}`);
-      });
+    this.outbox.submit(event).catch((e: Error) => {
+      if (!this.stopped) this.log.warn(`could not share ${method} with the other instances: ${e.message}`);
+    });
   }
 
   stop(): void {
