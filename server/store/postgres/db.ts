@@ -125,9 +125,13 @@ export class PgDatabase {
   }
 
   /** A query on the gate's own connections: every call's reservation and settlement, kept off the busy pool. */
-  async gateQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]> {
+  async gateQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string | { name: string; text: string },
+    params?: unknown[],
+  ): Promise<R[]> {
     try {
-      return (await this.gatePool.query<R>(sql, params)).rows;
+      const q = typeof sql === 'string' ? { text: sql, values: params } : { ...sql, values: params };
+      return (await this.gatePool.query<R>(q)).rows;
     } catch (e) {
       throw this.translate(e);
     }

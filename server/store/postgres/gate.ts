@@ -81,6 +81,12 @@ const fromBatch = ([id, period, start, limit, spent, reserved]: BatchFigure): Ga
 /** A call's scopes as a row of the two-dimensional array crew_gate_batch takes (rows must be equally long). */
 const padded = (scopes: string[]): (string | null)[] => [...scopes, ...Array<null>(4 - scopes.length).fill(null)];
 
+/** A named statement: each gate connection parses and plans it once. */
+const ROUND = {
+  name: 'crew_gate_round',
+  text: 'select crew_gate_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) as out',
+};
+
 type GateRequest =
   { kind: 'reserve'; id: string; scopes: string[]; amount: string } | { kind: 'settle'; settlement: PendingSettlement };
 /** [ledger id, figures] of a settlement; [blocker or null, figures] of a reservation. */
@@ -223,12 +229,11 @@ export class PgGate implements BudgetGate {
       reserves.map((q) => padded(q.scopes)),
       ENFORCING,
     ];
-    const sql = 'select crew_gate_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) as out';
     type Out = { out: { s: GateAnswer[]; r: GateAnswer[] } };
     // A period's first round creates counters and locks again, out of order: PostgreSQL may then break a deadlock
     // by failing it; nothing of it was written, so it is tried again.
-    const [r] = await this.db.gateQuery<Out>(sql, params).catch((e: Error & { code?: string }) => {
-      if (e?.code === '40P01') return this.db.gateQuery<Out>(sql, params);
+    const [r] = await this.db.gateQuery<Out>(ROUND, params).catch((e: Error & { code?: string }) => {
+      if (e?.code === '40P01') return this.db.gateQuery<Out>(ROUND, params);
       throw e;
     });
     let si = 0;
