@@ -144,6 +144,7 @@ export class App {
       log,
       sender: config.webhookSender,
       retryDelaysMs: config.webhookRetryDelaysMs,
+      queue: this.store.webhookQueue,
     });
     this.budgets = new BudgetService(this.store.budgets, this.store.gate, this.alerts, clock);
     await this.budgets.init();

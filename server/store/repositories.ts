@@ -68,6 +68,36 @@ export interface WebhookRepository {
   removeWebhook(id: string): Promise<boolean>;
 }
 
+/** One webhook delivery waiting in a shared queue: the exact request, and how far its attempts have come. */
+export interface QueuedDelivery {
+  id: string;
+  url: string;
+  /** The exact bytes to send (the signature is over them). */
+  body: string;
+  headers: Record<string, string>;
+  /** Names the delivery in log lines. */
+  what: string;
+  /** Attempts made so far. */
+  attempt: number;
+}
+
+/**
+ * Webhook deliveries shared by the instances of one store: each is claimed by one instance at a time (for
+ * `leaseMs`; an instance that dies leaves it to the others once the lease runs out), so it goes out once however
+ * many instances run.
+ */
+export interface WebhookDeliveryQueue {
+  enqueue(deliveries: QueuedDelivery[]): Promise<void>;
+  /** Up to `limit` deliveries that are due and unclaimed, now claimed by this instance. */
+  claim(limit: number, leaseMs: number): Promise<QueuedDelivery[]>;
+  /** Answered 2xx, or given up: gone from the queue. */
+  remove(id: string): Promise<void>;
+  /** Failed: tried again after `delayMs`, by whichever instance claims it then. */
+  retryLater(id: string, delayMs: number, failure: string): Promise<void>;
+  /** How many wait, claimed or not. */
+  size(): Promise<number>;
+}
+
 export interface ModelCacheRecord {
   fetchedAt: string;
   /** Raw model objects as OpenRouter sent them. */

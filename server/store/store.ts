@@ -21,6 +21,7 @@ import type {
   ModelCacheRepository,
   RunRepository,
   VectorRepository,
+  WebhookDeliveryQueue,
   WebhookRepository,
 } from './repositories';
 
@@ -34,6 +35,8 @@ export interface CrewStore {
   readonly budgets: BudgetRepository;
   readonly alerts: AlertRepository;
   readonly webhooks: WebhookRepository;
+  /** On a shared store: the webhook deliveries every instance sends from (none: each is sent from memory). */
+  readonly webhookQueue?: WebhookDeliveryQueue;
   readonly models: ModelCacheRepository;
   readonly ledger: LedgerRepository;
   readonly memories: MemoryRepository;

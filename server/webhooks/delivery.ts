@@ -69,8 +69,18 @@ export function urlForLog(url: string): string {
   }
 }
 
+/** Where WebhookService hands its deliveries: kept in memory (Outbox) or in a shared queue (./queued-outbox.ts). */
+export interface DeliveryOutbox {
+  /** Starts `work` in the background and tracks it, so drain and close see it; `work` must not reject. */
+  track(work: Promise<void>): void;
+  /** Sends `request` until it is answered 2xx or the retries run out. `what` names the delivery in the log. */
+  send(request: WebhookRequest, what: string, id: string): void;
+  drain(timeoutMs?: number): Promise<void>;
+  close(timeoutMs?: number): Promise<void>;
+}
+
 /** Deliveries in flight, each retried on its own; `close` waits for them within a bound and abandons the rest. */
-export class Outbox {
+export class Outbox implements DeliveryOutbox {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
 
@@ -95,14 +105,8 @@ export class Outbox {
     const { sender, log, retryDelaysMs, timeoutMs = 5_000, sleep = timerSleep } = this.opts;
     const signal = this.stopping.signal;
     for (let attempt = 0; ; attempt++) {
-      let failure: string;
-      try {
-        const status = await sender.post(request, AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
-        if (status >= 200 && status < 300) return;
-        failure = `answered ${status}`;
-      } catch (e) {
-        failure = describe(e);
-      }
+      const failure = await attemptOnce(sender, request, signal, timeoutMs);
+      if (failure === null) return;
       const delay = retryDelaysMs[attempt];
       if (delay !== undefined && !signal.aborted) {
         log.debug(`webhook ${urlForLog(request.url)}: ${what} ${failure}; retrying in ${delay} ms`);
@@ -135,6 +139,21 @@ export class Outbox {
     this.stopping.abort();
     // A sender that ignores the abort must not hold the shutdown either.
     await this.drain(500);
+  }
+}
+
+/** One POST of `request`: null when answered 2xx, else what went wrong. */
+export async function attemptOnce(
+  sender: WebhookSender,
+  request: WebhookRequest,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<string | null> {
+  try {
+    const status = await sender.post(request, AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
+    return status >= 200 && status < 300 ? null : `answered ${status}`;
+  } catch (e) {
+    return describe(e);
   }
 }
 

@@ -2,7 +2,7 @@
  * Webhook subscriptions: registered through webhook/register (or budget/configureAlerts for budget alerts), kept
  * in the store, and fed from the domain events `budget.alert` and `run.finished`. Every matching subscription gets
  * its own delivery (id, signature), sent in the background by the outbox: publishing an event never waits on a
- * receiver.
+ * receiver. On a shared store the outbox is the store's queue, so each delivery goes out once for the team.
  */
 import { randomUUID } from 'node:crypto';
 import type { Webhook, WebhookDelivery, WebhookEvent, WebhookRegister, WebhookSubscription } from '../../protocol';
@@ -16,9 +16,12 @@ import {
   fetchWebhookSender,
   Outbox,
   urlForLog,
+  type DeliveryOutbox,
   type Sleep,
   type WebhookSender,
 } from './delivery';
+import { QueuedOutbox } from './queued-outbox';
+import type { WebhookDeliveryQueue } from '../store/repositories';
 import { isAlertHook, requestFor, toSubscription, toWebhook, wants, type EventData } from './subscriptions';
 
 /** Each subscription costs a request per event; past this many, something registers without unregistering. */
@@ -34,19 +37,23 @@ export interface WebhookServiceDeps {
   retryDelaysMs?: number[];
   /** Tests make retries instant and record their delays. */
   sleep?: Sleep;
+  /** A queue shared with other instances (PostgreSQL): deliveries go through it, each sent once by one of them. */
+  queue?: WebhookDeliveryQueue;
 }
 
 export class WebhookService {
-  private readonly outbox: Outbox;
+  private readonly outbox: DeliveryOutbox;
   private readonly unsubscribe: (() => void)[];
 
   constructor(private readonly deps: WebhookServiceDeps) {
-    this.outbox = new Outbox({
+    const common = {
       sender: deps.sender ?? fetchWebhookSender,
       log: deps.log,
       retryDelaysMs: deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
-      sleep: deps.sleep,
-    });
+    };
+    this.outbox = deps.queue
+      ? new QueuedOutbox({ ...common, queue: deps.queue })
+      : new Outbox({ ...common, sleep: deps.sleep });
     this.unsubscribe = [
       deps.events.subscribe('budget.alert', (alert) => this.publish('budget.alert', alert)),
       deps.events.subscribe('run.finished', (run) => this.publish('run.finished', run)),
@@ -133,7 +140,7 @@ export class WebhookService {
     for (const r of await this.deps.repo.webhooks()) {
       if (!wants(r, event, data)) continue;
       const delivery = { id: randomUUID(), event, at, data } as WebhookDelivery;
-      this.outbox.send(requestFor(r, delivery), `${event} delivery ${delivery.id}`);
+      this.outbox.send(requestFor(r, delivery), `${event} delivery ${delivery.id}`, delivery.id);
     }
   }
 }

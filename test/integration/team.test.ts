@@ -7,6 +7,8 @@
  * instance with a call in flight leaves no reservation behind once its lease runs out.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ErrorCodes } from '../../protocol';
 import type {
   BudgetAlerts,
@@ -158,6 +160,36 @@ describe('a team on one PostgreSQL: two crew-server processes, one database', fu
     await rpcError(a.request('chat/complete', params('tight')), ErrorCodes.BudgetExceeded);
     const alerts = await a.request<BudgetAlerts.Result>('budget/alerts', { budgetId: budget.id });
     assert.equal(alerts.alerts.filter((x) => x.kind === 'blocked').length, 1, 'one blocked alert for the team');
+  });
+
+  it('a webhook registered on A gets an alert raised on B once, though both instances send deliveries', async () => {
+    const bodies: string[] = [];
+    const hook = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        bodies.push(body);
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+      await a.request('webhook/register', { url, events: ['budget.alert'] });
+      const { budget } = await a.request<BudgetSet.Result>('budget/set', {
+        scope: 'crew:hooked',
+        period: 'daily',
+        limitUsd: 0.000001,
+      });
+      await rpcError(b.request('chat/complete', params('hooked')), ErrorCodes.BudgetExceeded);
+      const mine = () =>
+        bodies.filter((x) => (JSON.parse(x) as { data: { budgetId: string } }).data.budgetId === budget.id);
+      await eventuallyStatus(async () => mine().length, 1);
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.equal(mine().length, 1, 'one delivery for the team');
+    } finally {
+      hook.close();
+    }
   });
 
   it('spend made on A reaches a client of B as a notification', async () => {

@@ -17,6 +17,7 @@ import { migrate } from './migrate';
 import path from 'node:path';
 import { PendingSettlements } from './pending-settlements';
 import { PgEventBridge } from './event-bridge';
+import { PgWebhookDeliveryQueue } from './webhook-queue';
 import { Channels } from './shared';
 
 type PostgresLocation = Extract<StoreLocation, { kind: 'postgres' }>;
@@ -87,6 +88,7 @@ export async function openPgStore(
       archivePayloads: m.archivePayloads,
       runs: m.runs,
       bridge,
+      webhookQueue: new PgWebhookDeliveryQueue(db, instanceId),
       watch: async (what, onChange) => {
         await db.listen(Channels[what], {
           notify: (payload) => {

@@ -8,6 +8,7 @@ import { M002 } from './002-entities';
 import { M003 } from './003-memory';
 import { M004 } from './004-rollups';
 import { M005 } from './005-batched-gate';
+import { M006 } from './006-webhook-queue';
 
 export interface Migration {
   version: number;
@@ -15,4 +16,4 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [M001, M002, M003, M004, M005];
+export const MIGRATIONS: readonly Migration[] = [M001, M002, M003, M004, M005, M006];
