@@ -171,7 +171,7 @@ export class App {
       serverInfo: { name: 'crew-server', version: SERVER_VERSION },
     });
     this.forecast = new ForecastService(this.store.ledger, this.budgets, this.alerts, clock);
-    this.reconciler = new Reconciler(this.store.ledger, this.upstream, this.budgets, log);
+    this.reconciler = new Reconciler(this.store.ledger, this.upstream, this.budgets, log, this.exclusive);
     if (config.reconcileIntervalMs) this.reconciler.start(config.reconcileIntervalMs);
 
     // An explicit setting (config, then CREW_EMBEDDER) wins over one saved through memory/embedder.
@@ -193,7 +193,9 @@ export class App {
     for (const repo of [this.store.memories, this.store.vectors, this.store.access])
       repo.onExternalChange?.(({ ids }) => this.memory.refreshExternal(ids));
     this.expirySweep = setInterval(() => {
-      this.memory.sweepExpired().catch((e: Error) => log.warn(`expiry sweep failed: ${e.message}`));
+      this.exclusive('expiry-sweep', () => this.memory.sweepExpired()).catch((e: Error) =>
+        log.warn(`expiry sweep failed: ${e.message}`),
+      );
       // Memories whose embedding a budget refused get another try (a new period, a raised limit).
       this.memory.embedDeferred();
     }, 60_000);
@@ -201,11 +203,14 @@ export class App {
     // Projections and spikes raise their alerts without a client asking: every minute, and anomalies hourly.
     let ticks = 0;
     this.costWatch = setInterval(() => {
-      this.forecast.forecast({}).catch((e: Error) => log.warn(`forecast check failed: ${e.message}`));
-      if (ticks++ % 60 === 0)
-        this.forecast
-          .anomalies({ granularity: 'hour' })
-          .catch((e: Error) => log.warn(`anomaly check failed: ${e.message}`));
+      const hourly = ticks++ % 60 === 0;
+      this.exclusive('cost-watch', async () => {
+        await this.forecast.forecast({}).catch((e: Error) => log.warn(`forecast check failed: ${e.message}`));
+        if (hourly)
+          await this.forecast
+            .anomalies({ granularity: 'hour' })
+            .catch((e: Error) => log.warn(`anomaly check failed: ${e.message}`));
+      }).catch((e: Error) => log.warn(`cost watch failed: ${e.message}`));
     }, 60_000);
     this.costWatch.unref();
     const source = analyticsSourceOf({
@@ -289,6 +294,10 @@ export class App {
     this.hub.broadcast(method, params);
     this.store.bridge?.send(method, params);
   }
+
+  /** Background work: on a shared store one instance at a time runs each job; on the local store, this one. */
+  private readonly exclusive = <T>(name: string, job: () => Promise<T>): Promise<T | undefined> =>
+    this.store.exclusive ? this.store.exclusive(name, job) : job();
 
   embedderSetting = 'local';
   private expirySweep: NodeJS.Timeout | undefined;

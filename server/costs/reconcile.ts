@@ -17,6 +17,8 @@ export class Reconciler {
     private readonly upstream: OpenRouterClient,
     private readonly budgets: BudgetService,
     private readonly log: Logger,
+    /** On a shared store, one instance at a time reconciles (server/store/store.ts `exclusive`). */
+    private readonly exclusive: <T>(name: string, job: () => Promise<T>) => Promise<T | undefined> = (_n, job) => job(),
   ) {}
 
   start(intervalMs: number): void {
@@ -30,7 +32,9 @@ export class Reconciler {
 
   /** Reconciles what it can now; resolves to the number of rows settled. */
   runOnce(batch = 50): Promise<number> {
-    this.running ??= this.pass(batch).finally(() => (this.running = undefined));
+    this.running ??= this.exclusive('reconcile', () => this.pass(batch))
+      .then((n) => n ?? 0)
+      .finally(() => (this.running = undefined));
     return this.running;
   }
 

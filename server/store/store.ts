@@ -62,6 +62,11 @@ export interface CrewStore {
     start(deliver: (method: string, params: unknown) => void): Promise<void>;
     send(method: string, params: unknown): void;
   };
+  /**
+   * On a shared store: runs `job` only when no other instance is running the job of that name (undefined when one
+   * is: it will be done there). Background work (reconciliation, the expiry sweep, the cost watch) goes through it.
+   */
+  exclusive?<T>(name: string, job: () => Promise<T>): Promise<T | undefined>;
   /** The local store itself, when it is the backend. */
   readonly local?: JsonStore;
   /** Whether the store answers now (server/health). */

@@ -179,6 +179,30 @@ export class PgDatabase {
     return client;
   }
 
+  /**
+   * Runs `job` holding the session advisory lock named `name` (two-key form, apart from the migrations' lock), or
+   * not at all when another session holds it: resolves undefined then.
+   */
+  async exclusive<T>(name: string, job: () => Promise<T>): Promise<T | undefined> {
+    const session = await this.session();
+    try {
+      const key = [0x43524557, name] as const; // 'CREW'
+      const [{ ok }] = (
+        await session.query<{ ok: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as ok', [...key])
+      ).rows as [{ ok: boolean }];
+      if (!ok) return undefined;
+      try {
+        return await job();
+      } finally {
+        await session.query('select pg_advisory_unlock($1, hashtext($2))', [...key]).catch(() => undefined);
+      }
+    } catch (e) {
+      throw this.translate(e);
+    } finally {
+      session.release();
+    }
+  }
+
   /** Subscribes to a channel over the one listening connection (re-established, with resync, after a loss). */
   async listen(channel: string, handler: ListenHandler): Promise<() => void> {
     let set = this.channels.get(channel);

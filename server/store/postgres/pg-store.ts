@@ -89,6 +89,7 @@ export async function openPgStore(
       runs: m.runs,
       bridge,
       webhookQueue: new PgWebhookDeliveryQueue(db, instanceId),
+      exclusive: (name, job) => db.exclusive(name, job),
       watch: async (what, onChange) => {
         await db.listen(Channels[what], {
           notify: (payload) => {
