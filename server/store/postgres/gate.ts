@@ -18,7 +18,7 @@ import type {
   SettleOutcome,
 } from '../../costs/gate';
 import { scopesOf } from '../../costs/gate';
-import { periodEndOf } from '../../costs/periods';
+import { periodBounds, periodEndOf } from '../../costs/periods';
 import type { BudgetPeriod } from '../../../protocol';
 import type { Logger } from '../../log';
 import type { BudgetRecord, LedgerRow, NewLedgerRow } from '../repositories';
@@ -77,6 +77,13 @@ const fromBatch = ([id, period, start, limit, spent, reserved]: BatchFigure): Ga
     periodEnd: s < 0 ? null : periodEndOf(period, s),
   };
 };
+
+/** The starts of the periods holding `now`, as crew_gate_batch takes them: daily, monthly, weekly by week start. */
+const currentStarts = (now: number): number[] => [
+  periodBounds('daily', now).start!,
+  periodBounds('monthly', now).start!,
+  ...[0, 1, 2, 3, 4, 5, 6].map((w) => periodBounds('weekly', now, w).start!),
+];
 
 /** A call's scopes as a row of the two-dimensional array crew_gate_batch takes (rows must be equally long). */
 const padded = (scopes: string[]): (string | null)[] => [...scopes, ...Array<null>(4 - scopes.length).fill(null)];
@@ -219,7 +226,7 @@ export class PgGate implements BudgetGate {
       else reserves.push(q);
     const params = [
       this.instanceId,
-      this.clock.now(),
+      currentStarts(this.clock.now()),
       settles.map((p) => p.key),
       settles.map((p) => p.reservationId),
       settles.map((p) => padded(scopesOf(p.call))),

@@ -53,8 +53,10 @@ $$;
 -- than all the arithmetic. Returns {"s": [[ledgerId, figures]...],
 -- "r": [[blocker, figures]...]}; a figure is [id, period, period start (-1: total), limit, spent, reserved], money
 -- as text, and the caller derives the period's end (sql functions called from plpgsql are parsed on every call).
+-- p_starts: the starts of the current periods, [daily, monthly, weekly for a week starting on Sunday … Saturday],
+-- from the caller's server/costs/periods.ts (crew_period_start here would be such a call, per budget).
 create function crew_gate_batch(
-  p_instance text, p_now bigint,
+  p_instance text, p_starts bigint[],
   p_keys text[], p_reservations text[], p_settle_scopes text[], p_rows jsonb,
   p_ids text[], p_amounts numeric[], p_scopes text[], p_enforce text[]
 ) returns jsonb
@@ -66,16 +68,19 @@ declare
   n integer;
   i integer;
   k integer;
-  ids text[];
-  scopes text[];
-  periods text[];
-  starts bigint[];
-  lims numeric[];
-  spents numeric[];
-  res numeric[];
-  enf boolean[];
-  cur boolean[];
-  missing bigint;
+  ids text[] := '{}';
+  scopes text[] := '{}';
+  periods text[] := '{}';
+  starts bigint[] := '{}';
+  lims numeric[] := '{}';
+  spents numeric[] := '{}';
+  res numeric[] := '{}';
+  enf boolean[] := '{}';
+  cur boolean[] := '{}';
+  b record;
+  ctr record;
+  st bigint;
+  nwritten integer := 0;
   spent0 numeric[];
   res0 numeric[];
   ledger_ids jsonb := '{}';
@@ -104,57 +109,54 @@ begin
       on conflict (settle_key) do nothing
       returning id, settle_key
     )
-    select coalesce(jsonb_object_agg(settle_key, id::text), '{}') into written from w;
+    select coalesce(jsonb_object_agg(settle_key, id::text), '{}'), count(*) into written, nwritten from w;
     ledger_ids := written;
-    if (select count(*) from jsonb_object_keys(written)) < ns then
+    if nwritten < ns then
       select ledger_ids || coalesce(jsonb_object_agg(settle_key, id::text), '{}') into ledger_ids
       from crew_ledger where settle_key = any(p_keys) and not written ? settle_key;
     end if;
   end if;
 
-  -- Every counter this round moves, locked in order: the current periods' and those of the reservations it
-  -- releases (a call that began before midnight). A period's first round creates its counters and locks again.
-  for attempt in 1..2 loop
-    select array_agg(l.budget_id order by l.budget_id, l.period_start),
-           array_agg(l.scope order by l.budget_id, l.period_start),
-           array_agg(l.period order by l.budget_id, l.period_start),
-           array_agg(l.period_start order by l.budget_id, l.period_start),
-           array_agg(l.limit_pico order by l.budget_id, l.period_start),
-           array_agg(l.spent_pico order by l.budget_id, l.period_start),
-           array_agg(l.reserved_pico order by l.budget_id, l.period_start),
-           array_agg(l.action = any(p_enforce) order by l.budget_id, l.period_start),
-           array_agg(l.current order by l.budget_id, l.period_start),
-           (select count(*) from crew_budgets b where b.scope = any(all_scopes) and not exists (
-              select 1 from crew_budget_counters c
-              where c.budget_id = b.id and c.period_start = crew_period_start(b.period, b.week_start, p_now)))
-      into ids, scopes, periods, starts, lims, spents, res, enf, cur, missing
-    from (
-      select k.budget_id, k.period_start, b.scope, b.period, b.limit_pico, b.action, k.spent_pico, k.reserved_pico,
-        k.period_start = crew_period_start(b.period, b.week_start, p_now) and b.scope = any(all_scopes) as current
-      from crew_budget_counters k join crew_budgets b on b.id = k.budget_id
-      where (k.budget_id, k.period_start) in (
-        select b2.id, crew_period_start(b2.period, b2.week_start, p_now) from crew_budgets b2
-        where b2.scope = any(all_scopes)
-        union
-        select u.id, u.start
-        from crew_reservations x, unnest(x.budget_ids, x.period_starts) as u(id, start)
-        where ns > 0 and x.id = any(p_reservations))
-      order by k.budget_id, k.period_start
-      for update of k
-    ) l;
-    exit when missing = 0;
-    -- A new counter's spend is derived from the ledger, less this round's rows (the charge below adds them).
-    insert into crew_budget_counters (budget_id, period_start, spent_pico)
-    select b.id, s.start, crew_scope_spend(b.scope, greatest(s.start, 0)) - coalesce((
-        select sum(l.cost_pico) from crew_ledger l
-        where l.settle_key in (select jsonb_object_keys(written)) and l.ts >= greatest(s.start, 0)
-          and crew_in_scope(b.scope, l.crew, l.agent, l.model)), 0)
-    from crew_budgets b, lateral (select crew_period_start(b.period, b.week_start, p_now) as start) s
-    where b.scope = any(all_scopes)
-      and not exists (select 1 from crew_budget_counters c where c.budget_id = b.id and c.period_start = s.start)
-    on conflict do nothing;
+  -- Every counter this round moves, locked one at a time in a fixed order: the current periods' by budget id, then
+  -- those of the reservations it releases that began in an earlier period (a call across midnight), by id and
+  -- start. Simple lookups on purpose: one statement that locks them all costs three times as much. A period's
+  -- first round creates its counter where it stands in that order.
+  n := 0;
+  for b in select id, scope, period, week_start, action, limit_pico from crew_budgets
+           where scope = any(all_scopes) order by id loop
+    st := case b.period when 'daily' then p_starts[1] when 'monthly' then p_starts[2]
+                        when 'weekly' then p_starts[3 + b.week_start] else -1 end;
+    select spent_pico, reserved_pico into ctr from crew_budget_counters
+      where budget_id = b.id and period_start = st for update;
+    if not found then
+      -- Derived from the ledger, less this round's rows (the charge below adds them).
+      insert into crew_budget_counters (budget_id, period_start, spent_pico)
+      select b.id, st, crew_scope_spend(b.scope, greatest(st, 0)) - coalesce((
+          select sum(l.cost_pico) from crew_ledger l
+          where l.settle_key in (select jsonb_object_keys(written)) and l.ts >= greatest(st, 0)
+            and crew_in_scope(b.scope, l.crew, l.agent, l.model)), 0)
+      on conflict do nothing;
+      select spent_pico, reserved_pico into ctr from crew_budget_counters
+        where budget_id = b.id and period_start = st for update;
+    end if;
+    n := n + 1;
+    ids[n] := b.id; scopes[n] := b.scope; periods[n] := b.period; starts[n] := st; lims[n] := b.limit_pico;
+    spents[n] := ctr.spent_pico; res[n] := ctr.reserved_pico; enf[n] := b.action = any(p_enforce); cur[n] := true;
   end loop;
-  n := coalesce(array_length(ids, 1), 0);
+  if ns > 0 then
+    for g in select distinct u.id, u.start
+             from crew_reservations x, unnest(x.budget_ids, x.period_starts) as u(id, start)
+             where x.id = any(p_reservations) order by 1, 2 loop
+      i := array_position(ids, g.id);
+      continue when i is not null and starts[i] = g.start;
+      select spent_pico, reserved_pico into ctr from crew_budget_counters
+        where budget_id = g.id and period_start = g.start for update;
+      continue when not found;
+      n := n + 1;
+      ids[n] := g.id; scopes[n] := null; periods[n] := null; starts[n] := g.start; lims[n] := 0;
+      spents[n] := ctr.spent_pico; res[n] := ctr.reserved_pico; enf[n] := false; cur[n] := false;
+    end loop;
+  end if;
   spent0 := spents;
   res0 := res;
 
