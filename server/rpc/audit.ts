@@ -1,6 +1,6 @@
 /**
  * The audit log: one JSON line per mutating call (who, what, when, outcome), appended to audit.log in the data
- * directory. Lines are batched per tick; the file is rotated once past a size so it cannot grow without bound.
+ * directory. Lines are batched (20 ms); the file is rotated once past a size so it cannot grow without bound.
  */
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import type { AuditEntry } from '../../protocol';
 import { redact } from '../log';
 
 const ROTATE_BYTES = 20 * 1024 * 1024;
+const FLUSH_DELAY_MS = 20;
 
 export class AuditLog {
   private pending: string[] = [];
@@ -24,7 +25,9 @@ export class AuditLog {
     if (this.recent.length > 2000) this.recent.splice(0, 1000);
     if (!this.file) return;
     this.pending.push(redact(JSON.stringify(entry)));
-    this.flushing ??= new Promise<void>((r) => setImmediate(r)).then(() => this.flush());
+    // Lines gather for a few ms and go in one write: a write per tick cost a busy daemon more than the rest of
+    // the audit (readers drain first, and the log is not a ledger: a crash may lose the last few ms of it).
+    this.flushing ??= new Promise<void>((r) => setTimeout(r, FLUSH_DELAY_MS)).then(() => this.flush());
   }
 
   private async flush(): Promise<void> {

@@ -26,7 +26,12 @@ describe('server/setApiKey', function () {
     assert.deepEqual(cleared, { keyConfigured: false });
     await rpcError(call(), ErrorCodes.UpstreamUnauthorized);
 
-    const audit = await fsp.readFile(s.server.paths.audit, 'utf8');
+    // The audit log is written in batches a few ms apart.
+    let audit = '';
+    for (let i = 0; i < 100 && !/server\/setApiKey.*server\/setApiKey/s.test(audit); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      audit = await fsp.readFile(s.server.paths.audit, 'utf8').catch(() => '');
+    }
     assert.match(audit, /server\/setApiKey/);
     assert.ok(!audit.includes(SECRET), 'the key leaked into audit.log');
     assert.ok(!s.server.stderr.includes(SECRET), 'the key leaked into the server log');
