@@ -29,6 +29,8 @@ export class QueuedOutbox implements DeliveryOutbox {
   private readonly stopping = new AbortController();
   private pumping: Promise<void> | undefined;
   private again = false;
+  /** The queue could not be read last time (said once per outage, not once per poll). */
+  private unreadable = false;
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly opts: QueuedOutboxOptions) {
@@ -71,8 +73,13 @@ export class QueuedOutbox implements DeliveryOutbox {
           if (this.stopping.signal.aborted) return;
         }
       } while (this.again && !this.stopping.signal.aborted);
+      if (this.unreadable) this.opts.log.info('webhook deliveries: the queue can be read again');
+      this.unreadable = false;
     })()
-      .catch((e: Error) => this.opts.log.warn(`webhook deliveries: the queue could not be read: ${e.message}`))
+      .catch((e: Error) => {
+        if (!this.unreadable) this.opts.log.warn(`webhook deliveries: the queue could not be read: ${e.message}`);
+        this.unreadable = true;
+      })
       .finally(() => (this.pumping = undefined));
     this.pumping = run;
     this.track(run);
