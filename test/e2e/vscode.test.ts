@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import util from 'node:util';
+import pg from 'pg';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { AnalyticsSummary, BudgetStatusRequest, CostReport } from '../../protocol';
 import { formatUsd } from '../../webviews/src/format';
@@ -31,6 +32,7 @@ import {
   type Tools,
 } from './vscode/code-server';
 import { crewJsonIn, seed, stopDaemon, type Seeded } from './vscode/seed';
+import { createTestDatabase } from '../helpers/postgres';
 
 const ARTIFACTS = process.env.CREW_E2E_ARTIFACTS ?? path.join(os.tmpdir(), 'crew-e2e-artifacts');
 const SUITE_BUNDLE = path.join(ROOT, 'dist', 'e2e', 'suite.js');
@@ -60,12 +62,13 @@ describe('VS Code e2e (code-server + Chromium)', function () {
 
   async function withVscode(
     name: string,
-    opts: { vsix: boolean; smokeTestDriver?: boolean; dataDir?: string },
+    opts: { vsix: boolean; smokeTestDriver?: boolean; dataDir?: string; settings?: Record<string, unknown> },
     body: (page: Page, cs: CodeServer, workspace: string) => Promise<void>,
   ): Promise<void> {
     const dirs = freshDirs({
       ...settings(),
       ...(opts.dataDir ? { 'openrouterCrew.dataDirectory': opts.dataDir } : {}),
+      ...opts.settings,
     });
     if (opts.vsix) installVsix(tools, dirs, VSIX);
     const cs = await startCodeServer(tools, dirs, { smokeTestDriver: opts.smokeTestDriver ?? false });
@@ -225,6 +228,37 @@ describe('VS Code e2e (code-server + Chromium)', function () {
     } finally {
       await stopDaemon(dataDir);
       fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('the storeUrl setting starts the server on a team PostgreSQL, and the CLI on that machine sees it', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crew-e2e-team-'));
+    const db = await createTestDatabase('crew_e2e_team');
+    try {
+      const settings = { 'openrouterCrew.storeUrl': db.url };
+      await withVscode('team-store', { vsix: true, dataDir, settings }, async (page, cs, workspace) => {
+        await page.goto(`${cs.url}/?folder=${encodeURIComponent(workspace)}`);
+        const status = page.locator('[id="openrouter-crew.openrouter-crew.openrouterCrew.status"]');
+        await status.filter({ hasText: 'no budgets' }).waitFor();
+        const info = await crewJsonIn<{ store: { kind: string; location: string } }>(dataDir, ['server', 'status']);
+        assert.equal(info.store.kind, 'postgres');
+        assert.ok(info.store.location.endsWith(`/${db.name}`), info.store.location);
+        // A budget set from the CLI is in the database (the store the window's server uses), not the data directory.
+        await crewJsonIn(dataDir, ['budget', 'set', '--scope', 'global', '--period', 'daily', '--limit', '5']);
+        await status.filter({ hasText: '$5' }).waitFor();
+        const c = new pg.Client({ connectionString: db.url });
+        await c.connect();
+        try {
+          const { rows } = await c.query<{ n: number }>('select count(*)::int as n from crew_budgets');
+          assert.equal(rows[0]!.n, 1);
+        } finally {
+          await c.end();
+        }
+      });
+    } finally {
+      await stopDaemon(dataDir);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      await db.drop();
     }
   });
 
