@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import type {
   AnalyticsSummary,
   BudgetPeriod,
+  ArchiveRestore,
   BudgetStatus,
   BudgetStatusRequest,
   Crew,
@@ -24,6 +25,7 @@ import { validateApiKey } from './api-key';
 import type { CrewExtension } from './crew';
 import { memoryUri, runUri } from './documents';
 import { suggestedRaise } from './model/budgets';
+import { restoredMessage } from './model/archives';
 import { parseTags } from './model/memories';
 import { progressLine } from './model/runs';
 import type { DashboardKind } from './panels/dashboard';
@@ -216,9 +218,9 @@ export function registerCommands(x: CrewExtension): vscode.Disposable[] {
       );
       if (ok !== 'Restore') return;
       const r = await withServerProgress('Restoring archive', (token, progressToken) =>
-        server.request<{ restored: number }>('archive/restore', { archiveId: a.id, progressToken }, token),
+        server.request<ArchiveRestore.Result>('archive/restore', { archiveId: a.id, progressToken }, token),
       );
-      void vscode.window.showInformationMessage(`Restored ${r.restored} memories.`);
+      void vscode.window.showInformationMessage(restoredMessage(r));
     },
     deleteArchive: async (row?: ArchiveRow) => {
       if (row?.kind !== 'archive' && row?.contextValue !== 'archive-restored') return;
@@ -396,7 +398,7 @@ async function raiseBudget(x: CrewExtension, arg?: CostRow | { budgetId: string 
   if (!b) return;
   const limit = await vscode.window.showInputBox({
     title: `New limit for ${b.scope} (${b.period}): now ${money(b.limitUsd)}, ${money(b.spentUsd)} spent`,
-    value: String(suggestedRaise(b.limitUsd)),
+    value: String(suggestedRaise(b.limitUsd, b.spentUsd)),
     validateInput: validateUsd,
   });
   if (limit === undefined) return;

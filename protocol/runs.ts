@@ -193,6 +193,8 @@ export interface RunProgress {
   status: RunStatus;
   /** The step concerned (null for `started`/`finished`). */
   step: number | null;
+  /** `step-finished` only: how the step ended (a step a budget refused is not a finished one); null otherwise. */
+  stepStatus: RunStep['status'] | null;
   agent: string | null;
   /** `delta` only: the text just generated. */
   text: string | null;

@@ -174,7 +174,14 @@ async function runWithProgress(ctx: Context, client: CrewClient, params: CrewRun
     else if (p.event === 'step-finished') {
       clearStatus();
       // Non-streamed runs get one line per step; streamed ones show the text instead.
-      if (!params.stream) out.note(out.ce.dim(`✓ step ${p.step! + 1} ${p.agent} · ${totals} so far`));
+      if (!params.stream) {
+        const ended = stepEnding(p.stepStatus);
+        out.note(
+          ended
+            ? out.ce.dim(`✗ step ${p.step! + 1} ${p.agent} ${ended} · ${totals} so far`)
+            : out.ce.dim(`✓ step ${p.step! + 1} ${p.agent} · ${totals} so far`),
+        );
+      }
     }
   });
   const cancel = new CancellationTokenSource();
@@ -276,4 +283,12 @@ function printRun(ctx: Context, run: Run, opts: { streamed: boolean }): void {
 
 function summaryLine(run: Run): string {
   return `run ${run.id} · ${run.steps.length} steps · ${count(run.usage.promptTokens)} → ${count(run.usage.completionTokens)} tokens · ${money(run.costUsd)}`;
+}
+
+/** How a step that did not complete ended, in words (undefined for a completed one). */
+function stepEnding(status: RunProgress['stepStatus']): string | undefined {
+  if (status === 'budget_exceeded') return 'was refused by a budget';
+  if (status === 'cancelled') return 'was cancelled';
+  if (status === 'error') return 'failed';
+  return undefined;
 }

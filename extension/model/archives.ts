@@ -1,5 +1,5 @@
 /** How an archive reads in the tree (plain data; no `vscode` import). */
-import type { Archive } from '../../protocol';
+import type { Archive, ArchiveRestore } from '../../protocol';
 
 export function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -21,4 +21,13 @@ export function archiveRow(a: Archive): { label: string; description: string; to
       `sha256 ${a.sha256}`,
     ].join('\n'),
   };
+}
+
+/** What a restore did, in words: how many memories came back, how many were live already. */
+export function restoredMessage(r: Pick<ArchiveRestore.Result, 'restored' | 'skipped'>): string {
+  const n = (k: number) => `${k} ${k === 1 ? 'memory' : 'memories'}`;
+  const back = r.restored.length ? `Restored ${n(r.restored.length)}.` : 'Nothing to restore.';
+  return r.skipped.length
+    ? `${back} ${n(r.skipped.length)} ${r.skipped.length === 1 ? 'was' : 'were'} live already.`
+    : back;
 }

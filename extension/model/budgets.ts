@@ -76,9 +76,13 @@ export function budgetRow(b: BudgetStatus): { label: string; description: string
   };
 }
 
-/** The limit suggested when raising a budget after an alert: half again, rounded up to a readable amount. */
-export function suggestedRaise(limitUsd: number): number {
-  const target = limitUsd * 1.5;
+/**
+ * The limit suggested when raising a budget after an alert: half again over the limit, or over what is already
+ * spent when that is more (a raise that leaves the budget still exceeded is no raise), rounded up to a readable
+ * amount.
+ */
+export function suggestedRaise(limitUsd: number, spentUsd = 0): number {
+  const target = Math.max(limitUsd, spentUsd) * 1.5;
   if (target <= 0) return 1;
   const step = 10 ** Math.floor(Math.log10(target)) / 2;
   // Rounded to cents' fractions: 0.05 × 9 is 0.45000000000000007 in floats.

@@ -29,5 +29,13 @@ export function progressLine(p: RunProgress): string {
   const totals = `${count(p.tokens)} tokens · ${money(p.costUsd)}`;
   if (p.event === 'started') return 'started';
   if (p.event === 'finished') return `${p.status} · ${totals}`;
-  return `step ${(p.step ?? 0) + 1}: ${p.agent} · ${totals}`;
+  const ended =
+    p.event !== 'step-finished' || !p.stepStatus || p.stepStatus === 'ok'
+      ? ''
+      : p.stepStatus === 'budget_exceeded'
+        ? ' refused by a budget'
+        : p.stepStatus === 'cancelled'
+          ? ' cancelled'
+          : ' failed';
+  return `step ${(p.step ?? 0) + 1}: ${p.agent}${ended} · ${totals}`;
 }

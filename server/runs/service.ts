@@ -472,7 +472,7 @@ class Execution {
       costUsd: picoToUsd(this.spent),
     };
     await this.deps.runs.put(this.run);
-    this.progress('step-finished', index, agent.name);
+    this.progress('step-finished', index, agent.name, null, 0, step.status);
     if (stop) throw stop;
     return step.output;
   }
@@ -483,6 +483,7 @@ class Execution {
     agent: string | null,
     text: string | null = null,
     streaming = 0,
+    stepStatus: RunProgress['stepStatus'] = null,
   ): void {
     const p: RunProgress = {
       runId: this.id,
@@ -490,6 +491,7 @@ class Execution {
       event,
       status: this.run.status,
       step,
+      stepStatus,
       agent,
       text,
       tokens: this.tokens + streaming,

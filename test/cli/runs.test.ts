@@ -124,6 +124,9 @@ describe('crew run / crew runs', function () {
     assert.equal(r.code, 3, r.stderr);
     assert.match(r.stdout, /^status\s+budget_exceeded$/m);
     assert.match(r.stderr, /^crew: run run_\S+ stopped by a budget at step 2: budget agent:launch\/writer \(daily\)/m);
+    assert.match(r.stderr, /^✓ step 1 researcher /m);
+    assert.match(r.stderr, /^✗ step 2 writer was refused by a budget · /m, 'a refused step is not shown as done');
+    assert.doesNotMatch(r.stderr, /✓ step 2/);
     const bad = await cmd(['run', 'launch', '--process', 'parallel', 'x']);
     assert.equal(bad.code, 2, bad.stderr);
     const lead = await cmd(['run', 'launch', '--lead', 'editor', 'x']);

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import type { BudgetStatus, Memory, Run } from '../../protocol';
 import { budgetRow, mostConstrained, statusBarModel, suggestedRaise } from '../../extension/model/budgets';
 import { memoryDocument, memoryLabel, parseTags } from '../../extension/model/memories';
-import { runDocument } from '../../extension/model/runs';
-import { archiveRow } from '../../extension/model/archives';
+import { progressLine, runDocument } from '../../extension/model/runs';
+import { archiveRow, restoredMessage } from '../../extension/model/archives';
 import { handleWebviewMessage, type ToWebview } from '../../extension/panels/bridge-host';
 import { makeNonce, webviewHtml } from '../../extension/panels/html';
 
@@ -63,6 +63,35 @@ describe('extension: status bar and budget rows', () => {
     assert.equal(suggestedRaise(10), 15);
     assert.equal(suggestedRaise(5), 7.5);
     assert.equal(suggestedRaise(0.3), 0.45);
+    // Already more spent than the limit: the raise is over what is spent, not over the old limit.
+    assert.equal(suggestedRaise(0.01, 0.0234), 0.04);
+    assert.equal(suggestedRaise(10, 2), 15);
+  });
+
+  it('says what a restore did in words, never an id list as a count', () => {
+    assert.equal(restoredMessage({ restored: ['bd866e06-1', 'bd866e06-2'], skipped: [] }), 'Restored 2 memories.');
+    assert.equal(restoredMessage({ restored: ['a'], skipped: ['b'] }), 'Restored 1 memory. 1 memory was live already.');
+    assert.equal(
+      restoredMessage({ restored: [], skipped: ['b', 'c'] }),
+      'Nothing to restore. 2 memories were live already.',
+    );
+  });
+
+  it('a step a budget refused reads as refused in the run progress, not as done', () => {
+    const p = {
+      runId: 'run_1',
+      crew: 'launch',
+      event: 'step-finished' as const,
+      status: 'running' as const,
+      step: 1,
+      stepStatus: 'budget_exceeded' as const,
+      agent: 'writer',
+      text: null,
+      tokens: 1200,
+      costUsd: 0.0021,
+    };
+    assert.match(progressLine(p), /^step 2: writer refused by a budget · /);
+    assert.doesNotMatch(progressLine({ ...p, stepStatus: 'ok' }), /refused/);
   });
 });
 
