@@ -179,24 +179,39 @@ export class BudgetService {
     await this.checkThresholds(await this.gate.adjust(call, delta, ts));
   }
 
+  /**
+   * One alert per call and budget: a call that crosses 50, 80 and 100 % at once raises the 100 % one, and the
+   * lower ones count as raised (three alerts for one call said the same thing three times). Another instance that
+   * has not seen them finds the highest one already fired in the store.
+   */
   private async checkThresholds(budgets: GateBudget[]): Promise<void> {
     for (const g of budgets) {
       const k = await this.knownOf(g.id);
       if (!k || !k.record.alertsEnabled || g.limit <= 0n) continue;
       const pct = percent(g.spent, g.limit);
-      for (const t of k.record.thresholds) if (pct >= t) this.notify(k, g, 'threshold', t);
+      const crossed = k.record.thresholds.filter((t) => pct >= t).sort((a, b) => a - b);
+      const highest = crossed.at(-1);
+      if (highest === undefined) continue;
+      this.notify(k, g, 'threshold', highest);
+      for (const t of crossed) this.seen(k, g, 'threshold', t);
     }
   }
 
-  private notify(k: Known, g: GateBudget, kind: 'threshold' | 'blocked', threshold: number | null = null): void {
-    if (!k.record.alertsEnabled) return;
+  /** Marks an alert as raised for this period; false when it already was. */
+  private seen(k: Known, g: GateBudget, kind: 'threshold' | 'blocked', threshold: number | null): boolean {
     if (k.notifiedPeriod !== g.periodStart) {
       k.notified.clear();
       k.notifiedPeriod = g.periodStart;
     }
-    const seen = `${kind}|${threshold ?? ''}`;
-    if (k.notified.has(seen)) return;
-    k.notified.add(seen);
+    const key = `${kind}|${threshold ?? ''}`;
+    if (k.notified.has(key)) return false;
+    k.notified.add(key);
+    return true;
+  }
+
+  private notify(k: Known, g: GateBudget, kind: 'threshold' | 'blocked', threshold: number | null = null): void {
+    if (!k.record.alertsEnabled) return;
+    if (!this.seen(k, g, kind, threshold)) return;
     const r = k.record;
     const pct = percent(g.spent, g.limit);
     const message =

@@ -145,6 +145,30 @@ forEachTransport((transport) => {
       assert.equal(history.webhooks[0]!.url, hook.url);
     });
 
+    it('one call that crosses 50, 80 and 100 % at once raises one alert, the 100 % one; the next raises none', async () => {
+      const one = pico(exactCost(MODEL, promptTokensOf(MESSAGES).tokens, 16));
+      const { budget } = await s.client.request<BudgetSet.Result>('budget/set', {
+        scope: 'crew:leap',
+        period: 'daily',
+        limitUsd: usd(one),
+        action: 'warn',
+        thresholds: [50, 80, 100],
+      });
+      const isMine = (a: BudgetAlert) => a.budgetId === budget.id && a.kind === 'threshold';
+      for (let call = 0; call < 2; call++)
+        await s.client.request('chat/complete', { model: MODEL, messages: MESSAGES, crew: 'leap' });
+      await s.client.notifications.waitFor<BudgetAlert>('budget/alert', (x) => isMine(x) && x.threshold === 100);
+      const history = await s.client.request<BudgetAlerts.Result>('budget/alerts', { budgetId: budget.id });
+      assert.deepEqual(
+        history.alerts.filter((a) => a.kind === 'threshold').map((a) => a.threshold),
+        [100],
+      );
+      assert.deepEqual(
+        s.client.notifications.of<BudgetAlert>('budget/alert', isMine).map((a) => a.threshold),
+        [100],
+      );
+    });
+
     it("a webhook can be removed; configureAlerts can disable a budget's alerts", async () => {
       const { webhooks } = await s.client.request<BudgetAlerts.Result>('budget/alerts', {});
       const removed = await s.client.request<BudgetConfigureAlerts.Result>('budget/configureAlerts', {

@@ -45,10 +45,11 @@ describe('restart keeps everything (SIGTERM, then a new server on the same data 
       });
       costs.push(r.cost);
     }
-    await c.notifications.waitForCount(
+    // The calls cross 25 and 50 % at once: one alert, naming the higher.
+    await c.notifications.waitFor(
       'budget/alert',
-      2,
-      (a: { budgetId: string; kind: string }) => a.budgetId === budget.id && a.kind === 'threshold',
+      (a: { budgetId: string; kind: string; threshold: number }) =>
+        a.budgetId === budget.id && a.kind === 'threshold' && a.threshold === 50,
     );
     const before = {
       status: (await c.request<{ budgets: BudgetStatus[] }>('budget/status')).budgets,
@@ -56,7 +57,7 @@ describe('restart keeps everything (SIGTERM, then a new server on the same data 
       alerts: await c.request<BudgetAlerts.Result>('budget/alerts', {}),
     };
     assert.equal(before.ledger.total, 3);
-    assert.ok(before.alerts.alerts.length >= 2);
+    assert.ok(before.alerts.alerts.length >= 1);
     const exit = await first.server.stop('SIGTERM');
     assert.equal(exit.code, 0);
 
