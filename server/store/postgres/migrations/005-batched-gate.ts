@@ -9,8 +9,10 @@
  * Also: crew_counter computed a budget's derived spend (a scan of the ledger) before `on conflict do nothing`
  * threw it away, on every call; it now looks for the row first.
  *
- * Lock order is the one of schema 1, counter rows by (budget id, period start), so a round never deadlocks with a
- * round of another instance, nor with the single-call functions an instance still on schema 4 would call.
+ * Every round locks counter rows in one order (the current periods' by budget id, then older periods' by budget id
+ * and start), the order of schema 1's single-call functions for the current period, so rounds of two instances
+ * never deadlock. A period's first round, which creates counters, may still meet a deadlock PostgreSQL breaks; the
+ * caller then tries the round again.
  */
 import type { Migration } from './index';
 
@@ -48,8 +50,8 @@ $$;
 --  - a settlement writes its ledger row (a key written before, a retry after a lost answer, is found, not written
 --    twice), releases its reservation and adds its cost to every budget in scope now;
 --  - a reservation is made on every budget of its scopes or on none (p_enforce: the actions that refuse).
--- The counter rows are locked once, in (budget, period start) order, after the ledger rows are written: the lock
--- is held only for arithmetic on arrays and two short writes. Few statements on purpose: each costs PostgreSQL more
+-- The counter rows are locked once, in that order, after the ledger rows are written: the lock is held only for
+-- arithmetic on arrays and two short writes. Few statements on purpose: each costs PostgreSQL more
 -- than all the arithmetic. Returns {"s": [[ledgerId, figures]...],
 -- "r": [[blocker, figures]...]}; a figure is [id, period, period start (-1: total), limit, spent, reserved], money
 -- as text, and the caller derives the period's end (sql functions called from plpgsql are parsed on every call).
