@@ -5,19 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { EVENTS_CHANNEL, PgEventBridge } from '../../server/store/postgres/event-bridge';
+import { eventually } from '../helpers';
 import { postgresBackend, quietLog, type PostgresBackend } from './backends';
-
-async function eventually(check: () => void, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return check();
-    } catch (e) {
-      if (Date.now() > end) throw e;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
 
 describe('PostgreSQL event bridge between two instances', function () {
   this.timeout(30_000);
@@ -50,7 +39,8 @@ describe('PostgreSQL event bridge between two instances', function () {
       return query(sql, params);
     };
     for (let i = 0; i < 500; i++) a.send('usage/recorded', { n: i, model: 'm/x', costUsd: '0.000001' });
-    await eventually(() => assert.equal(heardB.length, 500));
+    await eventually(() => heardB.length >= 500, '500 events on B');
+    assert.equal(heardB.length, 500);
     assert.deepEqual(
       heardB.map(([, p]) => (p as { n: number }).n),
       Array.from({ length: 500 }, (_, i) => i),
@@ -66,10 +56,23 @@ describe('PostgreSQL event bridge between two instances', function () {
       EVENTS_CHANNEL,
       JSON.stringify({ instance: 'old-instance', method: 'budget/alert', params: { kind: 'threshold' } }),
     ]);
-    await eventually(() => assert.deepEqual(heardB, [['budget/alert', { kind: 'threshold' }]]));
+    await eventually(() => heardB.length >= 1, 'the old payload on B');
+    assert.deepEqual(heardB, [['budget/alert', { kind: 'threshold' }]]);
     b.send('run/progress', { delta: 'x'.repeat(9_000) });
     b.send('run/progress', { delta: 'small' });
-    await eventually(() => assert.equal(heardA.length, 2));
+    await eventually(() => heardA.length >= 2, 'two events on A');
+    assert.equal(heardA.length, 2);
     assert.deepEqual(heardA[1], ['run/progress', { delta: 'small' }]);
+  });
+
+  it('packs by bytes, not characters: events of multi-byte text arrive whole', async () => {
+    const text = '漢'.repeat(1_000); // 3,000 bytes in 1,000 characters
+    for (let i = 0; i < 20; i++) a.send('run/progress', { n: i, delta: text });
+    await eventually(() => heardB.length >= 20, '20 multi-byte events on B');
+    assert.deepEqual(
+      heardB.map(([, p]) => (p as { n: number; delta: string }).n),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    assert.ok(heardB.every(([, p]) => (p as { delta: string }).delta === text));
   });
 });

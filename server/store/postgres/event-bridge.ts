@@ -34,6 +34,8 @@ export class PgEventBridge {
   private readonly outbox: Batcher<string, undefined>;
   /** How a payload of this instance starts: its own notifications come back to it and are skipped unparsed. */
   private readonly ownPrefix: string;
+  /** A payload's bytes around its events: the prefix (an ASCII id), `"events":[` and `]}`. */
+  private readonly envelopeBytes: number;
 
   constructor(
     private readonly db: PgDatabase,
@@ -41,6 +43,7 @@ export class PgEventBridge {
     private readonly log: Logger,
   ) {
     this.ownPrefix = `{"instance":${JSON.stringify(instanceId)},`;
+    this.envelopeBytes = Buffer.byteLength(this.ownPrefix) + '"events":[]}'.length;
     this.outbox = new Batcher(
       async (events) => {
         await this.db.query('select pg_notify($1, p) from unnest($2::text[]) as p', [
@@ -59,15 +62,17 @@ export class PgEventBridge {
   private pack(events: string[]): string[] {
     const out: string[] = [];
     let current: string[] = [];
-    let size = this.ownPrefix.length + 12;
+    let size = this.envelopeBytes;
     for (const e of events) {
-      if (current.length && size + e.length + 1 > MAX_PAYLOAD) {
+      // Bytes, not characters: NOTIFY's limit is in bytes, and an event may hold any text.
+      const bytes = Buffer.byteLength(e) + 1;
+      if (current.length && size + bytes > MAX_PAYLOAD) {
         out.push(`${this.ownPrefix}"events":[${current.join(',')}]}`);
         current = [];
-        size = this.ownPrefix.length + 12;
+        size = this.envelopeBytes;
       }
       current.push(e);
-      size += Buffer.byteLength(e) + 1;
+      size += bytes;
     }
     if (current.length) out.push(`${this.ownPrefix}"events":[${current.join(',')}]}`);
     return out;
@@ -94,7 +99,7 @@ export class PgEventBridge {
   send(method: string, params: unknown): void {
     if (this.stopped) return;
     const event = JSON.stringify({ method, params });
-    if (Buffer.byteLength(event) + this.ownPrefix.length + 12 > MAX_PAYLOAD) return;
+    if (Buffer.byteLength(event) + this.envelopeBytes > MAX_PAYLOAD) return;
     this.outbox.submit(event).catch((e: Error) => {
       if (!this.stopped) this.log.warn(`could not share ${method} with the other instances: ${e.message}`);
     });
