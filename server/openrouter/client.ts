@@ -105,6 +105,8 @@ interface OpenRouterUsage {
 
 export class OpenRouterClient {
   private readonly sdk: OpenAI;
+  /** Parsed on first use, then kept: it is on every non-streamed call's path. */
+  private completionsUrl: URL | undefined;
 
   constructor(
     readonly config: UpstreamConfig,
@@ -189,10 +191,10 @@ export class OpenRouterClient {
     body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
     signal: AbortSignal | undefined,
   ): Promise<ChatOutcome> {
-    const url = new URL(this.config.baseUrl.replace(/\/+$/, '') + '/chat/completions');
     let res: Awaited<ReturnType<typeof requestText>>;
     try {
-      res = await requestText(url, 'POST', this.headers(), JSON.stringify(body), {
+      this.completionsUrl ??= new URL(this.config.baseUrl.replace(/\/+$/, '') + '/chat/completions');
+      res = await requestText(this.completionsUrl, 'POST', this.headers(), JSON.stringify(body), {
         signal,
         timeoutMs: this.config.timeoutMs,
       });

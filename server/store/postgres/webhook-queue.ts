@@ -19,14 +19,7 @@ export class PgWebhookDeliveryQueue implements WebhookDeliveryQueue {
   }
 
   async claim(limit: number, leaseMs: number): Promise<QueuedDelivery[]> {
-    const rows = await this.db.query<{
-      id: string;
-      url: string;
-      body: string;
-      headers: Record<string, string>;
-      what: string;
-      attempt: number;
-    }>(
+    const rows = await this.db.query<QueuedDelivery>(
       `update crew_webhook_deliveries d
          set claimed_by = $1, claimed_until = now() + make_interval(secs => $3::double precision / 1000)
        where d.id in (
