@@ -12,6 +12,7 @@ import { AlertService } from '../../server/costs/alerts';
 import { LocalGate } from '../../server/costs/local-gate';
 import { BudgetService } from '../../server/costs/budgets';
 import { parseUsd } from '../../server/costs/money';
+import { periodBounds, periodEndOf } from '../../server/costs/periods';
 import { EventBus } from '../../server/events';
 import { silentLogger } from '../../server/log';
 import { FileLedger } from '../../server/store/ledger/file-ledger';
@@ -300,5 +301,22 @@ describe('BudgetService periods and alerts (ManualClock)', () => {
     await spend('0.9');
     await settle();
     assert.equal(fired.length, 0);
+  });
+});
+
+describe('periodEndOf (the end of a period from its start, as the PostgreSQL gate reports it)', () => {
+  it('agrees with periodBounds for every period, week start and a year of starts', () => {
+    for (let day = 0; day < 366; day++) {
+      const now = Date.UTC(2027, 0, 1, 13, 7) + day * 86_400_000;
+      for (const period of ['daily', 'monthly'] as const) {
+        const b = periodBounds(period, now);
+        assert.equal(periodEndOf(period, b.start!), b.end, `${period} from ${new Date(now).toISOString()}`);
+      }
+      for (let w = 0; w < 7; w++) {
+        const b = periodBounds('weekly', now, w);
+        assert.equal(periodEndOf('weekly', b.start!), b.end, `weekly (${w}) from ${new Date(now).toISOString()}`);
+      }
+    }
+    assert.equal(periodEndOf('total', 0), null);
   });
 });
