@@ -349,6 +349,11 @@ export abstract class RecordLog<T extends { id: string }> {
     };
   }
 
+  /** Resolves once no compaction runs, including any that the end of one starts. */
+  async compactionsSettled(): Promise<void> {
+    while (this.compacting) await this.compacting.catch(() => undefined);
+  }
+
   /** Waits for queued writes and any compaction; later writes are refused. */
   async close(): Promise<void> {
     this.closed = true;
