@@ -209,6 +209,54 @@ describe('n8n e2e (n8n 2.40.7, the packed community package, a real crew-server)
     await rpcError(client.request('memory/get', { id: memoryIds[0] }), ErrorCodes.NotFound);
   });
 
+  for (const onError of ['continueErrorOutput', 'continueRegularOutput'] as const)
+    it(`On Error "${onError}": a failed item goes to ${onError === 'continueErrorOutput' ? 'the error output' : 'the main output, with its error'}`, async () => {
+      const kept = (
+        await client.request<MemoryAdd.Result>('memory/add', {
+          crew: 'ops',
+          kind: 'fact',
+          content: `kept (${onError})`,
+        })
+      ).memory;
+      const wf = memoryGetWorkflow(`crewOnError${onError === 'continueErrorOutput' ? 'Output' : 'Regular'}`, onError, [
+        'no-such-memory',
+        kept.id,
+      ]);
+      await importWorkflow(wf);
+      const result = await timed(`execute ${onError}`, () => execute(tools, home, wf.id));
+      assert.equal(result.status, 'success');
+      const [main, errors] = outputs(result, 'Get memory') as Record<string, unknown>[][];
+      const failed = (items: Record<string, unknown>[] | undefined) =>
+        items
+          ?.filter((i) => i.error !== undefined)
+          .map((i) => ({ error: i.error, ...(i.details as { code: number; data: unknown }) }));
+      const expected = [
+        {
+          error: 'memory "no-such-memory" not found',
+          description: `memory/get failed with JSON-RPC error ${ErrorCodes.NotFound}; data: {"entity":"memory","id":"no-such-memory"}`,
+          code: ErrorCodes.NotFound,
+          data: { entity: 'memory', id: 'no-such-memory' },
+        },
+      ];
+      if (onError === 'continueErrorOutput') {
+        assert.deepEqual(
+          main!.map((i) => i.id),
+          [kept.id],
+        );
+        assert.deepEqual(failed(errors), expected);
+        // n8n keeps the input item's fields on an error item, so a workflow can tell which one failed.
+        assert.equal(errors![0]!.ids, 'no-such-memory');
+        assert.equal(outputs(result, 'Failed')[0]?.length, 1);
+      } else {
+        assert.equal(errors, undefined);
+        assert.deepEqual(failed(main), expected);
+        assert.deepEqual(
+          main!.filter((i) => i.error === undefined).map((i) => i.id),
+          [kept.id],
+        );
+      }
+    });
+
   it('Budget Alerts: the trigger registers with the server and a refused call starts the workflow by webhook', async () => {
     // The poll-trigger variant rides along in the same n8n (its first poll only notes where things stand).
     await importWorkflow(pollWorkflow());
@@ -342,6 +390,66 @@ describe('n8n e2e (n8n 2.40.7, the packed community package, a real crew-server)
 /** The first item the trigger node emitted in a stored execution. */
 function triggerItem(e: StoredExecution, node = 'OpenRouter Crew Trigger'): Record<string, unknown> | undefined {
   return e.nodes[node]?.[0]?.[0] as Record<string, unknown> | undefined;
+}
+
+/**
+ * Manual trigger → two memory ids as two items → Memory Get with the given "On Error" setting, its outputs into
+ * "Found" and (with the error output) "Failed".
+ */
+function memoryGetWorkflow(id: string, onError: 'continueErrorOutput' | 'continueRegularOutput', ids: string[]) {
+  const at = (x: number) => [x * 220, 0];
+  const outputs = [[{ node: 'Found', type: 'main', index: 0 }]];
+  if (onError === 'continueErrorOutput') outputs.push([{ node: 'Failed', type: 'main', index: 0 }]);
+  return {
+    id,
+    name: `OpenRouter Crew: Memory Get (${onError})`,
+    active: false,
+    nodes: [
+      {
+        id: 'e1',
+        name: 'Start',
+        type: 'n8n-nodes-base.manualTrigger',
+        typeVersion: 1,
+        position: at(0),
+        parameters: {},
+      },
+      {
+        id: 'e2',
+        name: 'Ids',
+        type: 'n8n-nodes-base.set',
+        typeVersion: 3.4,
+        position: at(1),
+        parameters: { mode: 'raw', jsonOutput: JSON.stringify({ ids }), options: {} },
+      },
+      {
+        id: 'e3',
+        name: 'Split',
+        type: 'n8n-nodes-base.splitOut',
+        typeVersion: 1,
+        position: at(2),
+        parameters: { fieldToSplitOut: 'ids', options: {} },
+      },
+      {
+        id: 'e4',
+        name: 'Get memory',
+        type: 'n8n-nodes-openrouter-crew.openRouterCrew',
+        typeVersion: 1,
+        position: at(3),
+        credentials: { openRouterCrewApi: CREDENTIAL },
+        onError,
+        parameters: { resource: 'memory', operation: 'get', memoryId: '={{ $json.ids }}' },
+      },
+      { id: 'e5', name: 'Found', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: at(4), parameters: {} },
+      { id: 'e6', name: 'Failed', type: 'n8n-nodes-base.noOp', typeVersion: 1, position: [880, 200], parameters: {} },
+    ],
+    connections: {
+      Start: { main: [[{ node: 'Ids', type: 'main', index: 0 }]] },
+      Ids: { main: [[{ node: 'Split', type: 'main', index: 0 }]] },
+      Split: { main: [[{ node: 'Get memory', type: 'main', index: 0 }]] },
+      'Get memory': { main: outputs },
+    },
+    settings: { executionOrder: 'v1' },
+  } satisfies Workflow;
 }
 
 /** A workflow with the Poll Trigger on finished runs (every minute), for the polling path. */

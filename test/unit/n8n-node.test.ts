@@ -506,7 +506,7 @@ describe('n8n node OpenRouter Crew: errors', () => {
     assert.equal(rpc.calls.length, 0);
   });
 
-  it('with Continue On Fail, a failed item becomes an error item and the other items still run', async () => {
+  it('with Continue On Fail, a failed item says what went wrong and the other items still run', async () => {
     const { out } = await run(
       [
         { resource: 'memory', operation: 'get', memoryId: 'gone' },
@@ -527,13 +527,30 @@ describe('n8n node OpenRouter Crew: errors', () => {
     assert.deepEqual(out[0]![0], {
       json: {
         error: 'memory gone not found',
-        description: 'memory/get failed with JSON-RPC error 1002; data: {"entity":"memory","id":"gone"}',
-        code: ErrorCodes.NotFound,
-        data: { entity: 'memory', id: 'gone' },
+        details: {
+          description: 'memory/get failed with JSON-RPC error 1002; data: {"entity":"memory","id":"gone"}',
+          code: ErrorCodes.NotFound,
+          data: { entity: 'memory', id: 'gone' },
+        },
       },
       pairedItem: { item: 0 },
     });
     assert.deepEqual(out[0]![1], { json: r.memory(), pairedItem: { item: 1 } });
+  });
+
+  it('a failed item is one n8n sends to the error output (its JSON holds only error and details)', async () => {
+    for (const answer of [
+      { error: { code: ErrorCodes.NotFound, message: 'memory gone not found' } },
+      { error: { code: ErrorCodes.InvalidParams, message: 'id: too long', data: { field: 'id' } } },
+      { refused: true as const },
+    ]) {
+      const { out } = await run({ resource: 'memory', operation: 'get', memoryId: 'gone' }, () => answer, true);
+      const item = out[0]![0]!;
+      // n8n-core's rule (WorkflowExecute.handleNodeErrorOutput); test/e2e/n8n.test.ts shows it in a real n8n.
+      assert.ok(item.json.error, JSON.stringify(item));
+      assert.deepEqual(Object.keys(item.json).sort(), ['details', 'error'], JSON.stringify(item.json));
+      assert.equal(item.error, undefined);
+    }
   });
 
   it('without Continue On Fail, the first failure stops the node with its item index', async () => {

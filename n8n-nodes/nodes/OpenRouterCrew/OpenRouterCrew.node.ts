@@ -42,23 +42,28 @@ export class OpenRouterCrew implements INodeType {
         });
         for (const json of op.output(result)) output.push({ json, pairedItem: { item: i } });
       } catch (error) {
-        if (!this.continueOnFail()) {
-          if (error instanceof NodeApiError || error instanceof NodeOperationError) throw error;
-          throw new NodeOperationError(this.getNode(), error as Error, { itemIndex: i });
-        }
-        output.push({ json: failure(error), pairedItem: { item: i } });
+        const nodeError =
+          error instanceof NodeApiError || error instanceof NodeOperationError
+            ? error
+            : new NodeOperationError(this.getNode(), error as Error, { itemIndex: i });
+        if (!this.continueOnFail()) throw nodeError;
+        output.push({ json: failure(nodeError), pairedItem: { item: i } });
       }
     }
     return [output];
   }
 }
 
-/** With "Continue On Fail", the item says what went wrong instead of stopping the workflow. */
-function failure(error: unknown): IDataObject {
-  const e = error as { message?: string; description?: string | null; context?: IDataObject };
-  const json: IDataObject = { error: e.message ?? String(error) };
-  if (e.description) json.description = e.description;
-  if (e.context?.rpcCode !== undefined) json.code = e.context.rpcCode;
-  if (e.context?.rpcData !== undefined) json.data = e.context.rpcData;
-  return json;
+/**
+ * With "Continue On Fail", the item says what went wrong instead of stopping the workflow. n8n-core sends an item to
+ * the error output ("Continue (using error output)") when its JSON holds nothing but `error`, `message` and `details`,
+ * so what the server said beyond its message goes in `details`. (Setting the item's `error` would route it too, but
+ * n8n then replaces the JSON with the message alone.)
+ */
+function failure(e: NodeApiError | NodeOperationError): IDataObject {
+  const details: IDataObject = {};
+  if (e.description) details.description = e.description;
+  if (e.context?.rpcCode !== undefined) details.code = e.context.rpcCode;
+  if (e.context?.rpcData !== undefined) details.data = e.context.rpcData;
+  return { error: e.message, details };
 }
