@@ -23,6 +23,8 @@ export interface DataDirPaths {
   store: string;
   backups: string;
   socket: string;
+  /** The HTTP port the daemon keeps across restarts (one number). */
+  httpPort: string;
 }
 
 export function dataDirPaths(dataDir: string): DataDirPaths {
@@ -38,6 +40,7 @@ export function dataDirPaths(dataDir: string): DataDirPaths {
     store: path.join(dir, 'store'),
     backups: path.join(dir, 'backups'),
     socket: defaultSocketPath(dir),
+    httpPort: path.join(dir, 'http-port'),
   };
 }
 

@@ -16,6 +16,7 @@ import { dataDirPaths, defaultDataDir, privateSocketDir } from '../protocol/node
 import { App, SERVER_VERSION } from './app';
 import { acquireLock, LockHeld } from './daemon/lock';
 import { prepareSocketPath, SocketPathUnsafe } from './daemon/socket-dir';
+import { listenOnKeptPort, PortUnavailable } from './daemon/http-port';
 import { loadOrCreateToken, readKeyFile } from './daemon/token';
 import { createLogger, registerSecret, type Logger, type LogLevel } from './log';
 import { DEFAULT_BASE_URL } from './openrouter/client';
@@ -38,7 +39,9 @@ Usage: crew-server [options]
   --data-dir <dir>     data directory (default: $CREW_DATA_DIR or the user data dir)
   --stdio              serve one client over stdin/stdout (no socket, no discovery file)
   --socket [path]      listen on a unix socket / named pipe (default: in the data directory)
-  --port <n>           HTTP on 127.0.0.1:<n> (0 = any free port; default 0 for a daemon)
+  --port <n>           HTTP on 127.0.0.1:<n>, kept by the data directory for later starts (0 = any free port,
+                       this time only). Default for a daemon: the port the data directory kept (in its http-port
+                       file; a free one if that is taken), or on a first start any free port, which it then keeps
   --no-http            do not listen on HTTP
   --host <addr>        bind HTTP to another address (explicit opt-in; the token is still required)
   --store <url>        keep the data in a team's PostgreSQL (postgres://user@host:port/db) shared by many
@@ -55,7 +58,8 @@ Environment: OPENROUTER_API_KEY, OPENROUTER_BASE_URL (default ${DEFAULT_BASE_URL
 CREW_STORE_URL (as --store), CREW_HEARTBEAT_MS and CREW_LEASE_MS (a shared store's lease: 5000, 20000)
 
 Exit codes: 2 bad arguments, 3 another crew-server serves the data dir, 4 the store cannot be used as it is
-(damaged or newer; the message names the file and how to restore), 5 the socket path is not safe to use.
+(damaged or newer; the message names the file and how to restore), 5 the socket path is not safe to use,
+8 the HTTP port given with --port cannot be listened on.
 With --copy: 0 copied and verified, 1 failed, 3 a server uses the data dir or database, 6 the target is not empty,
 7 the copy does not match its source.
 
@@ -101,6 +105,7 @@ async function main(): Promise<void> {
   const port = args['no-http'] || (stdio && args.port === undefined) ? null : Number(args.port ?? 0);
   if (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535))
     return usage(`--port: "${args.port}" is not a port number`);
+  const explicitPort = args.port === undefined ? undefined : port!;
   const rate = Number(args['rate-limit'] ?? 1000);
   if (!Number.isFinite(rate) || rate < 0) return usage(`--rate-limit: "${args['rate-limit']}" is not a number ≥ 0`);
   // The lease of a shared store: a typo must not make the heartbeat a busy loop or the lease never run out.
@@ -242,13 +247,26 @@ async function main(): Promise<void> {
   }
   let httpServer: http.Server | undefined;
   if (port !== null) {
-    httpServer = await listenHttp({ host: args.host ?? '127.0.0.1', port, token, log }, app.router, app.hub, {
-      chat: auditedChat(app.chat, app.audit, app.metrics, app.clock),
-      catalog: app.catalog,
-      clock: app.clock,
-      limiter: app.limiter,
-      crewTokens: app.crewTokens,
-    });
+    const listen = (p: number) =>
+      listenHttp({ host: args.host ?? '127.0.0.1', port: p, token, log }, app.router, app.hub, {
+        chat: auditedChat(app.chat, app.audit, app.metrics, app.clock),
+        catalog: app.catalog,
+        clock: app.clock,
+        limiter: app.limiter,
+        crewTokens: app.crewTokens,
+      });
+    if (stdio) httpServer = await listen(port);
+    else {
+      // The daemon keeps its data directory's port across restarts (what n8n credentials point at).
+      try {
+        httpServer = (await listenOnKeptPort(listen, boundPort, { requested: explicitPort, file: paths.httpPort, log }))
+          .server;
+      } catch (e) {
+        if (!(e instanceof PortUnavailable)) throw e;
+        process.stderr.write(`crew-server: ${e.message}\n`);
+        return void shutdown(8);
+      }
+    }
     endpoints.httpPort = boundPort(httpServer);
     closers.push(
       () =>

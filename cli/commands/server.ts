@@ -6,9 +6,10 @@ import { promises as fsp, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ServerInfo, ServerShutdown } from '../../protocol';
 import { dataDirPaths, processAlive } from '../../protocol/node';
-import { ConnectionLost, readDiscovery, startDaemon } from '../client/connection';
+import { ClientError, ConnectionLost, readDiscovery, startDaemon } from '../client/connection';
 import { withContext, type Context } from '../context';
 import { UsageError } from '../errors';
+import { port } from '../parse';
 import { when } from '../output';
 import { example } from './help';
 
@@ -26,6 +27,11 @@ export interface ServerStatusJson {
   baseUrl: string | null;
   /** `local` or `postgres`, and where (never with a password). */
   store: { kind: 'local' | 'postgres'; location: string } | null;
+  /**
+   * The HTTP port the data directory keeps across restarts (what n8n credentials should use); null before the
+   * daemon first listened. It differs from httpPort when it was taken at start.
+   */
+  keptHttpPort: number | null;
 }
 
 const STOP_TIMEOUT_MS = 15_000;
@@ -38,21 +44,46 @@ export function registerServer(program: Command): void {
 
   server
     .command('start')
-    .description('start the daemon for the data directory (if none runs) and print its status')
-    .addHelpText('after', example('crew --sandbox server start', 'crew --data-dir ./crew-data server start'))
+    .description(
+      'start the daemon for the data directory (if none runs) and print its status; its HTTP port stays the same ' +
+        'across restarts (the first one it got, or the one --port chose)',
+    )
+    .option(
+      '--port <n>',
+      'HTTP port on 127.0.0.1, kept by the data directory from now on (0: any free port, this time)',
+      port,
+    )
+    .addHelpText(
+      'after',
+      example(
+        'crew --sandbox server start',
+        'crew --data-dir ./crew-data server start',
+        'crew server stop && crew server start --port 8787',
+      ),
+    )
     .action(
-      withContext(async (ctx) => {
+      withContext(async (ctx, opts: { port?: number }) => {
         noStdio(ctx, 'start');
         const paths = dataDirPaths(ctx.dataDir);
         const running = await readDiscovery(paths.discovery);
-        if (!running) await startDaemon({ dataDir: ctx.dataDir, clientKind: 'cli', serverArgs: ctx.serverArgs });
+        if (running && opts.port && running.httpPort !== opts.port)
+          throw new ClientError(
+            `crew-server (pid ${running.pid}) already runs for ${paths.dataDir} with HTTP port ${running.httpPort ?? 'none'}; ` +
+              `to move it to ${opts.port}: crew server stop && crew server start --port ${opts.port}`,
+          );
+        if (!running)
+          await startDaemon({
+            dataDir: ctx.dataDir,
+            clientKind: 'cli',
+            serverArgs: [...ctx.serverArgs, ...(opts.port === undefined ? [] : ['--port', String(opts.port)])],
+          });
         const client = await ctx.connect({ autoStart: false });
         const info = await client.request<ServerInfo.Result>(ServerInfo.method);
         if (ctx.out.human)
           ctx.out.note(
             running ? `crew-server already running (pid ${info.pid})` : `started crew-server (pid ${info.pid})`,
           );
-        printStatus(ctx, fromInfo(info));
+        printStatus(ctx, fromInfo(info, await keptPort(paths.httpPort)));
       }),
     );
 
@@ -101,9 +132,10 @@ export function registerServer(program: Command): void {
         noStdio(ctx, 'status');
         const paths = dataDirPaths(ctx.dataDir);
         const running = await readDiscovery(paths.discovery);
-        if (!running) return printStatus(ctx, notRunning(paths.dataDir));
+        const kept = await keptPort(paths.httpPort);
+        if (!running) return printStatus(ctx, notRunning(paths.dataDir, kept));
         const client = await ctx.connect({ autoStart: false });
-        printStatus(ctx, fromInfo(await client.request<ServerInfo.Result>(ServerInfo.method)));
+        printStatus(ctx, fromInfo(await client.request<ServerInfo.Result>(ServerInfo.method), kept));
       }),
     );
 
@@ -137,7 +169,14 @@ function noStdio(ctx: Context, sub: string): void {
     );
 }
 
-function notRunning(dataDir: string): ServerStatusJson {
+/** The data directory's kept HTTP port (written by the daemon; see server/daemon/http-port.ts). */
+async function keptPort(file: string): Promise<number | null> {
+  const text = await fsp.readFile(file, 'utf8').catch(() => '');
+  const port = Number(text.trim());
+  return /^\d+$/.test(text.trim()) && port > 0 && port <= 65535 ? port : null;
+}
+
+function notRunning(dataDir: string, keptHttpPort: number | null): ServerStatusJson {
   return {
     running: false,
     pid: null,
@@ -150,10 +189,11 @@ function notRunning(dataDir: string): ServerStatusJson {
     sandbox: null,
     baseUrl: null,
     store: null,
+    keptHttpPort,
   };
 }
 
-function fromInfo(info: ServerInfo.Result): ServerStatusJson {
+function fromInfo(info: ServerInfo.Result, keptHttpPort: number | null): ServerStatusJson {
   return {
     running: true,
     pid: info.pid,
@@ -166,7 +206,16 @@ function fromInfo(info: ServerInfo.Result): ServerStatusJson {
     sandbox: info.upstream.sandbox,
     baseUrl: info.upstream.baseUrl,
     store: info.store ?? { kind: 'local', location: info.dataDir },
+    keptHttpPort,
   };
+}
+
+/** The HTTP line of the status: the address, and whether it is the one that stays across restarts. */
+function httpLine(ctx: Context, s: ServerStatusJson): string {
+  if (s.httpPort === null) return '—';
+  const address = `http://127.0.0.1:${s.httpPort} (bearer token: crew server token)`;
+  if (s.keptHttpPort === null || s.keptHttpPort === s.httpPort) return `${address}, the same after restarts`;
+  return `${address}; ${ctx.out.c.yellow(`this data directory's port ${s.keptHttpPort} was taken at start`)}: clients set up with it (n8n credentials) do not reach this server until it restarts with ${s.keptHttpPort} free`;
 }
 
 function printStatus(ctx: Context, s: ServerStatusJson): void {
@@ -175,6 +224,7 @@ function printStatus(ctx: Context, s: ServerStatusJson): void {
     ctx.out.record(s, [
       ['running', ctx.out.format === 'list' ? 'false' : c.yellow('no')],
       ['dataDir', s.dataDir],
+      ['http', s.keptHttpPort === null ? '—' : `port ${s.keptHttpPort} when it starts`],
     ]);
     if (ctx.out.format === 'table') ctx.out.note('start one with: crew server start');
     return;
@@ -186,7 +236,7 @@ function printStatus(ctx: Context, s: ServerStatusJson): void {
     ['dataDir', s.dataDir],
     ['store', s.store?.kind === 'postgres' ? `PostgreSQL ${s.store.location} (shared)` : 'local (the data directory)'],
     ['socket', s.socket ?? '—'],
-    ['http', s.httpPort === null ? '—' : `http://127.0.0.1:${s.httpPort} (bearer token: crew server token)`],
+    ['http', httpLine(ctx, s)],
     ['upstream', s.sandbox ? c.yellow(`SANDBOX ${s.baseUrl} (simulated, no real money)`) : (s.baseUrl ?? '—')],
     ['startedAt', when(s.startedAt, true)],
   ]);

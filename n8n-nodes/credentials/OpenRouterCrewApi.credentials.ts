@@ -24,7 +24,7 @@ export class OpenRouterCrewApi implements ICredentialType {
       default: 'http://127.0.0.1:<port>',
       placeholder: 'http://127.0.0.1:8787',
       description:
-        "Address of crew-server's HTTP transport. `crew server status` shows its HTTP port (replace <port> with it); the daemon picks a new one when it restarts, unless started with `crew-server --port <n>`.",
+        "Address of crew-server's HTTP transport. `crew server status` shows its HTTP port (replace <port> with it), which stays the same when the daemon restarts; `crew server start --port <n>` chooses it.",
     },
     {
       displayName: 'Token',

@@ -65,7 +65,7 @@ export function serverUrl(ctx: RpcContext, url: string): string {
       `The OpenRouter Crew credential's Server URL "${url}" is not a server address`,
       {
         description:
-          'Use http://127.0.0.1:<port> with the HTTP port that `crew server status` shows (it changes when the daemon restarts).',
+          'Use http://127.0.0.1:<port> with the HTTP port that `crew server status` shows (it stays the same when the daemon restarts).',
       },
     );
   return trimmed;
