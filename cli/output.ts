@@ -3,6 +3,8 @@
  * `key: value` block per record, for grep) and aligned tables (for people), plus colour that honours
  * NO_COLOR / FORCE_COLOR / non-TTY, money that never rounds a small cost to zero, and the budget bar.
  */
+import { formatPercent, formatUsd } from '../protocol/format';
+
 export type Format = 'table' | 'json' | 'list' | 'csv';
 export const FORMATS: readonly Format[] = ['table', 'json', 'list', 'csv'];
 
@@ -48,25 +50,12 @@ const ANSI = /\u001b\[[0-9;]*m/g;
 export const stripAnsi = (s: string): string => s.replace(ANSI, '');
 export const visibleLength = (s: string): number => stripAnsi(s).length;
 
-/**
- * `$0.000123`: at least two decimals, up to six significant digits, never in exponent form, so a
- * sub-cent sandbox call still shows what it cost instead of `$0.00`.
- */
+/** Dollars and percentages as every client writes them (protocol/format.ts); `—` for a figure that is absent. */
 export function money(usd: number | null | undefined): string {
-  if (usd === null || usd === undefined || !Number.isFinite(usd)) return '—';
-  if (usd === 0) return '$0.00';
-  const sign = usd < 0 ? '-' : '';
-  const abs = Math.abs(usd);
-  const decimals = Math.min(12, Math.max(2, 5 - Math.floor(Math.log10(abs))));
-  let s = abs.toFixed(decimals);
-  // Trailing zeros past the cents carry no information.
-  if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.(\d?)$/, (_m, d: string) => `.${d.padEnd(2, '0')}`);
-  return `${sign}$${s}`;
+  return usd === null || usd === undefined ? '—' : formatUsd(usd);
 }
 
-export function percent(p: number): string {
-  return `${Number.isInteger(p) ? p : p.toFixed(1)}%`;
-}
+export const percent = formatPercent;
 
 export function count(n: number | null | undefined): string {
   return n === null || n === undefined ? '—' : n.toLocaleString('en-US');

@@ -20,7 +20,7 @@ import type {
   Run,
   RunProgress,
 } from '../protocol';
-import { formatUsd as money } from '../webviews/src/format';
+import { counted, formatEnum, formatUsd as money } from '../protocol/format';
 import { validateApiKey } from './api-key';
 import type { CrewExtension } from './crew';
 import { memoryUri, runUri } from './documents';
@@ -110,7 +110,7 @@ export function registerCommands(x: CrewExtension): vscode.Disposable[] {
       const crew = row?.kind === 'crew' ? row.data : await pickCrew(x, 'Delete which crew?');
       if (!crew) return;
       const ok = await vscode.window.showWarningMessage(
-        `Delete crew ${crew.name} and its ${crew.agents.length} agents? Its runs, memories and ledger rows stay.`,
+        `Delete crew ${crew.name} and its ${counted(crew.agents.length, 'agent')}? Its runs, memories and ledger rows stay.`,
         { modal: true },
         'Delete',
       );
@@ -212,7 +212,7 @@ export function registerCommands(x: CrewExtension): vscode.Disposable[] {
       if (row?.kind !== 'archive') return;
       const a = row.data;
       const ok = await vscode.window.showInformationMessage(
-        `Restore ${a.count} memories of ${a.crews.join(', ')} from this archive? The checksum is verified before anything changes.`,
+        `Restore ${counted(a.count, 'memory', 'memories')} of ${a.crews.join(', ')} from this archive? The checksum is verified before anything changes.`,
         { modal: true },
         'Restore',
       );
@@ -257,7 +257,7 @@ async function pickCrew(x: CrewExtension, title: string): Promise<Crew | undefin
   const pick = await vscode.window.showQuickPick(
     crews.map((c) => ({
       label: c.name,
-      description: `${c.agents.length} agents`,
+      description: counted(c.agents.length, 'agent'),
       detail: c.agents.map((a) => `${a.name}: ${a.model}`).join(' · '),
       crew: c,
     })),
@@ -337,7 +337,7 @@ async function runTask(x: CrewExtension, row?: CrewRow, given?: string): Promise
       .finally(() => void sub.dispose());
   });
   x.lastRunId = run.id;
-  const summary = `${crew.name}: run ${run.status} · ${run.steps.length} steps · ${money(run.costUsd)}`;
+  const summary = `${crew.name}: run ${formatEnum(run.status)} · ${counted(run.steps.length, 'step')} · ${money(run.costUsd)}`;
   const show =
     run.status === 'completed'
       ? vscode.window.showInformationMessage(summary, 'Show Result')

@@ -1,11 +1,12 @@
 /**
- * "$ spent / $ limit (nn %)" for the most constrained budget, with the warning / error background at the
+ * "$ spent / $ limit (nn%)" for the most constrained budget, with the warning / error background at the
  * thresholds and the top budgets in the tooltip; a click opens the Costs dashboard. It re-reads budget/status
  * when a call is recorded (usage/recorded) or budgets change, so it follows a call within a second.
  */
 import * as vscode from 'vscode';
 import type { BudgetStatusRequest } from '../protocol';
 import { statusBarModel } from './model/budgets';
+import { modeOf } from './model/mode';
 import type { CrewServer } from './server';
 
 export const STATUS_BAR_ID = 'openrouterCrew.status';
@@ -43,7 +44,7 @@ export class BudgetStatusBar implements vscode.Disposable {
     if (this.server.state.state !== 'ready') return this.showState();
     try {
       const { budgets } = await this.server.request<BudgetStatusRequest.Result>('budget/status');
-      const m = statusBarModel(budgets);
+      const m = statusBarModel(budgets, this.server.info && modeOf(this.server.info));
       this.item.text = m.text;
       this.item.tooltip = new vscode.MarkdownString(m.tooltip);
       this.item.command = 'openrouterCrew.openCostsDashboard';

@@ -80,6 +80,11 @@ export namespace ServerInfo {
      * `location` is `postgres://user@host:port/db`, never with a password). Absent from servers before 1.8.
      */
     store?: { kind: 'local' | 'postgres'; location: string };
+    /**
+     * Clients attached now (socket and stdio connections, event streams), the asking one included: a client about
+     * to restart the daemon can say who else it disconnects. Absent from older servers.
+     */
+    clients?: number;
   }
   export const type = new RequestType<Params, Result, void>(method);
 }

@@ -86,6 +86,7 @@ export function registerHandlers(app: App): void {
       keyConfigured: app.upstream.keyConfigured,
     },
     store: { kind: app.store.location.kind, location: app.store.location.display },
+    clients: app.hub.size,
   });
 
   r.register('server/hello', (p: ServerHello.Params, ctx) => {

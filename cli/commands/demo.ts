@@ -28,13 +28,14 @@ import {
 import { ClientError } from '../client/connection';
 import { Context, withContext } from '../context';
 import { describeError, UsageError } from '../errors';
-import { money } from '../output';
+import { money, percent } from '../output';
 import { runChat } from './chat';
 import { alertColumns, budgetStatusColumns } from './budget';
 import { report } from './cost';
 import { example } from './help';
 import { MODEL_COLUMNS } from './models';
 import { stepColumns } from './runs';
+import { counted, formatEnum } from '../../protocol/format';
 
 const CREW = 'launch';
 const RUN_TASK = 'Write a two-line launch note about the faster nightly report';
@@ -165,7 +166,7 @@ async function tour(ctx: Context, dataDir: string): Promise<void> {
     limitUsd: GLOBAL_LIMIT,
   } satisfies BudgetSet.Params);
   out.line(
-    `   ${global.budget.scope} ${global.budget.period}: ${money(global.budget.limitUsd)}, action ${global.budget.action}, alerts at ${global.budget.thresholds.join('/')} %`,
+    `   ${global.budget.scope} ${global.budget.period}: ${money(global.budget.limitUsd)}, action ${global.budget.action}, alerts at ${global.budget.thresholds.map(percent).join(', ')}`,
   );
   shell(
     `crew budget set --scope ${RESEARCHER_SCOPE} --limit ${RESEARCHER_LIMIT} --period daily --thresholds 25,50,80,100`,
@@ -177,7 +178,7 @@ async function tour(ctx: Context, dataDir: string): Promise<void> {
     thresholds: [25, 50, 80, 100],
   } satisfies BudgetSet.Params);
   out.line(
-    `   ${researcher.budget.scope} ${researcher.budget.period}: ${money(researcher.budget.limitUsd)}, action ${researcher.budget.action}, alerts at ${researcher.budget.thresholds.join('/')} %`,
+    `   ${researcher.budget.scope} ${researcher.budget.period}: ${money(researcher.budget.limitUsd)}, action ${researcher.budget.action}, alerts at ${researcher.budget.thresholds.map(percent).join(', ')}`,
   );
 
   heading(`Calls by the "${CREW}" crew, each attributed to an agent`);
@@ -306,7 +307,7 @@ async function tour(ctx: Context, dataDir: string): Promise<void> {
   out.table(stepColumns, run.steps);
   out.line(`   result: ${run.output ?? '—'}`);
   out.line(
-    `   ${run.status} · ${run.steps.length} calls · ${money(run.costUsd)}, the exact sum of their ledger rows (agent ${CREW}/<name>, tag run:<id>); saved as a memory of kind "result"`,
+    `   ${formatEnum(run.status)} · ${counted(run.steps.length, 'call')} · ${money(run.costUsd)}, the exact sum of their ledger rows (agent ${CREW}/<name>, tag run:<id>); saved as a memory of kind "result"`,
   );
 
   out.line();

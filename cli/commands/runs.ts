@@ -22,6 +22,7 @@ import { count, money, when, type Colors, type Column } from '../output';
 import { positiveInt } from '../parse';
 import { onProgress } from './chat';
 import { example } from './help';
+import { counted } from '../../protocol/format';
 
 interface RunOptions {
   process: 'sequential' | 'manager';
@@ -282,7 +283,7 @@ function printRun(ctx: Context, run: Run, opts: { streamed: boolean }): void {
 }
 
 function summaryLine(run: Run): string {
-  return `run ${run.id} · ${run.steps.length} steps · ${count(run.usage.promptTokens)} → ${count(run.usage.completionTokens)} tokens · ${money(run.costUsd)}`;
+  return `run ${run.id} · ${counted(run.steps.length, 'step')} · ${count(run.usage.promptTokens)} → ${count(run.usage.completionTokens)} tokens · ${money(run.costUsd)}`;
 }
 
 /** How a step that did not complete ended, in words (undefined for a completed one). */

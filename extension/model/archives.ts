@@ -1,5 +1,6 @@
 /** How an archive reads in the tree (plain data; no `vscode` import). */
 import type { Archive, ArchiveRestore } from '../../protocol';
+import { counted } from '../../protocol/format';
 
 export function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -14,7 +15,7 @@ export function archiveRow(a: Archive): { label: string; description: string; to
     description: `${bytes(a.bytesOut)} · ${a.ratio.toFixed(1)}× · ${a.createdAt.slice(0, 10)}${a.state === 'restored' ? ' · restored' : restored ? ` · ${restored} restored` : ''}`,
     tooltip: [
       `Archive ${a.id} (${a.state})`,
-      `${a.count} memories of ${a.crews.join(', ')}`,
+      `${counted(a.count, 'memory', 'memories')} of ${a.crews.join(', ')}`,
       `${bytes(a.bytesIn)} → ${bytes(a.bytesOut)} (${a.ratio.toFixed(2)}×)`,
       `created ${a.createdAt}`,
       a.policy ? `policy ${JSON.stringify(a.policy)}` : 'chosen by id',

@@ -3,7 +3,8 @@
  * unit-tested without VS Code. Every figure is the server's; this only picks and words.
  */
 import type { BudgetStatus } from '../../protocol';
-import { formatUsd as money } from '../../webviews/src/format';
+import { modePrefix, modeTooltip, type ServerMode } from './mode';
+import { formatPercent, formatUsd as money } from '../../protocol/format';
 
 export type Severity = 'ok' | 'warning' | 'error';
 
@@ -29,14 +30,19 @@ export function severityOf(b: BudgetStatus): Severity {
   return b.state === 'exceeded' ? 'error' : b.state === 'warning' ? 'warning' : 'ok';
 }
 
-/** "$ spent / $ limit (nn %)" for the most constrained budget; a plain label when there is none. */
-export function statusBarModel(budgets: readonly BudgetStatus[], top = 5): StatusBarModel {
+/**
+ * "$ spent / $ limit (nn%)" for the most constrained budget, a plain label when there is none; led by the daemon's
+ * mode when it is not the real OpenRouter on the local store (mode.ts).
+ */
+export function statusBarModel(budgets: readonly BudgetStatus[], mode?: ServerMode, top = 5): StatusBarModel {
+  const lead = modePrefix(mode) || '$(credit-card) ';
+  const about = mode ? `\n\n${modeTooltip(mode)}` : '';
   const b = mostConstrained(budgets);
   if (!b)
     return {
-      text: '$(credit-card) no budgets',
+      text: `${lead}no budgets`,
       severity: 'ok',
-      tooltip: 'OpenRouter Crew: no budgets set. Click to open the Costs dashboard.',
+      tooltip: `OpenRouter Crew: no budgets set. Click to open the Costs dashboard.${about}`,
     };
   const ranked = [...budgets].sort((x, y) => y.percentUsed - x.percentUsed).slice(0, top);
   const lines = ranked.map(
@@ -45,17 +51,15 @@ export function statusBarModel(budgets: readonly BudgetStatus[], top = 5): Statu
   );
   const more = budgets.length > ranked.length ? `\n\n…and ${budgets.length - ranked.length} more` : '';
   return {
-    text: `$(credit-card) ${money(b.spentUsd)} / ${money(b.limitUsd)} (${pct(b.percentUsed)})`,
+    text: `${lead}${money(b.spentUsd)} / ${money(b.limitUsd)} (${pct(b.percentUsed)})`,
     severity: severityOf(b),
     tooltip:
       `**OpenRouter Crew budgets**\n\n| scope | period | spent / limit | used | state |\n|---|---|---|---|---|\n${lines.join('\n')}${more}` +
-      '\n\nClick to open the Costs dashboard.',
+      `\n\nClick to open the Costs dashboard.${about}`,
   };
 }
 
-export function pct(p: number): string {
-  return `${p >= 10 || p === 0 ? Math.round(p) : p.toFixed(1)} %`;
-}
+export const pct = formatPercent;
 
 /** `crew:ops` → `crew ops`; `global` stays. */
 export function scopeLabel(scope: string): string {
@@ -71,7 +75,7 @@ export function budgetRow(b: BudgetStatus): { label: string; description: string
     tooltip:
       `${b.scope} (${b.period}): ${money(b.spentUsd)} spent of ${money(b.limitUsd)}, ${money(b.reservedUsd)} reserved, ` +
       `${money(b.remainingUsd)} left; action ${b.action}${b.downgradeTo ? ` → ${b.downgradeTo}` : ''}; ` +
-      `alerts at ${b.thresholds.join('/')} %` +
+      `alerts at ${b.thresholds.map(pct).join(', ')}` +
       (b.periodEnd ? `; resets ${b.periodEnd.replace('T', ' ').slice(0, 16)} UTC` : ''),
   };
 }

@@ -1,12 +1,12 @@
 /** A crew run as a Markdown document, and its progress as one line (plain data; no `vscode` import). */
 import type { Run, RunProgress } from '../../protocol';
-import { formatCount as count, formatUsd as money } from '../../webviews/src/format';
+import { counted, formatCount as count, formatEnum, formatUsd as money } from '../../protocol/format';
 
 export function runDocument(run: Run): string {
   const lines = [
     `# ${run.crew}: ${run.task.split('\n')[0]}`,
     '',
-    `**${run.status}** · ${run.process} · ${run.steps.length} step${run.steps.length === 1 ? '' : 's'} · ${count(run.usage.promptTokens)} → ${count(run.usage.completionTokens)} tokens · ${money(run.costUsd)} (exact: $${run.cost})`,
+    `**${formatEnum(run.status)}** · ${run.process} · ${counted(run.steps.length, 'step')} · ${count(run.usage.promptTokens)} → ${count(run.usage.completionTokens)} tokens · ${money(run.costUsd)} (exact: $${run.cost})`,
     '',
     `Run \`${run.id}\`, started ${run.startedAt}${run.finishedAt ? `, finished ${run.finishedAt}` : ''}${run.memoryId ? `; saved as memory \`${run.memoryId}\`` : ''}.`,
   ];
@@ -18,7 +18,7 @@ export function runDocument(run: Run): string {
       '',
       `### ${s.index + 1}. ${s.agent} (${s.role}) — ${s.status}`,
       '',
-      `\`${s.model}\` · ${count(s.usage.promptTokens)} → ${count(s.usage.completionTokens)} tokens · ${money(s.costUsd)}${s.costEstimated ? ' (estimated)' : ''}${s.memories.length ? ` · ${s.memories.length} memories in context (${s.memories.filter((m) => m.influenced).length} used)` : ''}`,
+      `\`${s.model}\` · ${count(s.usage.promptTokens)} → ${count(s.usage.completionTokens)} tokens · ${money(s.costUsd)}${s.costEstimated ? ' (estimated)' : ''}${s.memories.length ? ` · ${counted(s.memories.length, 'memory', 'memories')} in context (${s.memories.filter((m) => m.influenced).length} used)` : ''}`,
       '',
       s.role === 'member' && s.instruction !== run.task ? `_Asked:_ ${s.instruction}\n\n${s.output}` : s.output,
     );

@@ -14,7 +14,7 @@ import type {
   Insight,
   Recommendation,
 } from '../../protocol';
-import { formatUsd as money } from '../../webviews/src/format';
+import { counted, formatUsd as money } from '../../protocol/format';
 import { collapsed, expanded, Row, ServerTree, setContext } from './tree';
 
 type Section = 'insights' | 'topics' | 'recommendations';
@@ -88,7 +88,7 @@ export class AnalyticsView extends ServerTree<AnalyticsRow> {
       return c.clusters.map((cluster) => {
         const r = new Row('topic', { crew: c.crew, cluster }, cluster.label) as AnalyticsRow;
         r.description = `${cluster.size} memor${cluster.size === 1 ? 'y' : 'ies'}`;
-        r.tooltip = `${cluster.label}: ${cluster.size} memories, cohesion ${cluster.cohesion.toFixed(2)}\nterms: ${cluster.terms
+        r.tooltip = `${cluster.label}: ${counted(cluster.size, 'memory', 'memories')}, cohesion ${cluster.cohesion.toFixed(2)}\nterms: ${cluster.terms
           .slice(0, 8)
           .map((t) => t.term)
           .join(', ')}`;
@@ -113,7 +113,7 @@ export class AnalyticsView extends ServerTree<AnalyticsRow> {
           const r = new Row('topicsCrew', t, t.crew, collapsed) as AnalyticsRow;
           r.id = `topics:${t.crew}`;
           r.description = `${t.clusters.length} topics${t.stale ? ' · stale' : ''}`;
-          r.tooltip = `Computed ${t.computedAt} over ${t.memories} memories (${t.embedderId}); silhouette ${t.silhouette.toFixed(2)}${t.stale ? '\nMemories changed since: compute again.' : ''}`;
+          r.tooltip = `Computed ${t.computedAt} over ${counted(t.memories, 'memory', 'memories')} (${t.embedderId}); silhouette ${t.silhouette.toFixed(2)}${t.stale ? '\nMemories changed since: compute again.' : ''}`;
           r.iconPath = new vscode.ThemeIcon(t.stale ? 'history' : 'type-hierarchy');
           return r;
         });
@@ -132,7 +132,7 @@ export class AnalyticsView extends ServerTree<AnalyticsRow> {
         for (const memory of d.memory) {
           const r = new Row('recommendation', { memory }, `${memory.kind}: ${memory.reason}`) as AnalyticsRow;
           r.id = `rec:${memory.id}`;
-          r.description = `${memory.crew}${memory.tokensSaved ? ` · ${memory.tokensSaved} tokens` : ''}`;
+          r.description = `${memory.crew}${memory.tokensSaved ? ` · ${counted(memory.tokensSaved, 'token')}` : ''}`;
           r.tooltip = `${memory.reason}\n\n${memory.memoryIds.length} memor${memory.memoryIds.length === 1 ? 'y' : 'ies'}`;
           r.iconPath = new vscode.ThemeIcon(
             memory.kind === 'archive' ? 'archive' : memory.kind === 'merge' ? 'merge' : 'pinned',

@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { BudgetStatus, BudgetStatusRequest, CostReport } from '../../protocol';
-import { formatUsd as money } from '../../webviews/src/format';
+import { counted, formatCount, formatUsd as money } from '../../protocol/format';
 import { budgetRow } from '../model/budgets';
 import { monthStart } from '../model/scopes';
 import { collapsed, expanded, Row, ServerTree, setContext, stateColor } from './tree';
@@ -59,7 +59,7 @@ export class CostsView extends ServerTree<CostRow> {
     return res.rows.map((x) => {
       const r = new Row('spend', x, x.key || '(none)') as CostRow;
       r.description = `${money(x.costUsd)} · ${x.calls} call${x.calls === 1 ? '' : 's'}`;
-      r.tooltip = `${x.key}: ${money(x.costUsd)} over ${x.calls} calls this month (${x.promptTokens} prompt + ${x.completionTokens} completion tokens${x.estimatedCostUsd ? `; ${money(x.estimatedCostUsd)} estimated, to be reconciled` : ''}${x.errors ? `; ${x.errors} failed` : ''})`;
+      r.tooltip = `${x.key}: ${money(x.costUsd)} over ${counted(x.calls, 'call')} this month (${formatCount(x.promptTokens)} prompt + ${formatCount(x.completionTokens)} completion tokens${x.estimatedCostUsd ? `; ${money(x.estimatedCostUsd)} estimated, to be reconciled` : ''}${x.errors ? `; ${x.errors} failed` : ''})`;
       r.iconPath = new vscode.ThemeIcon(g === 'byModel' ? 'symbol-class' : 'person');
       return r;
     });

@@ -33,6 +33,7 @@ import type { Clock } from '../clock';
 import type { LedgerFilter, LedgerRepository } from '../store/repositories';
 import type { AlertFacts, AlertService } from './alerts';
 import type { BudgetService } from './budgets';
+import { formatShare, formatUsd } from '../../protocol/format';
 import { parseUsd } from './money';
 
 const DAY = 86_400_000;
@@ -77,7 +78,8 @@ export class ForecastService {
     for (const status of await this.budgets.status(filter)) {
       const f = await this.forecastOne(status, now);
       forecasts.push(f);
-      if (f.willExceed && status.alertsEnabled) await this.alertForecast(status, f);
+      // A budget already at its limit has had its threshold alerts; a forecast of it would only repeat them.
+      if (f.willExceed && status.alertsEnabled && f.spentUsd < status.limitUsd) await this.alertForecast(status, f);
     }
     return { at: new Date(now).toISOString(), forecasts };
   }
@@ -121,7 +123,7 @@ export class ForecastService {
             ? `pace = trailing ${trailing.length} days (${usd(trailingPace)}/day)`
             : 'pace = 0 (no spend in the period or its history)') +
       `; projected = spent + pace × ${fix(remaining, 2)} days to ${end === null ? `${FORECAST_TOTAL_HORIZON_DAYS} days ahead` : 'period end'}` +
-      `; range ± 1.645 × σ_daily (${usd(sigma)}) × √days (≈ 90 %)`;
+      `; range ± 1.645 × σ_daily (${usd(sigma)}) × √days (≈ 90%)`;
 
     return {
       budgetId: s.id,
@@ -180,9 +182,9 @@ export class ForecastService {
       percentUsed: s.limitUsd > 0 ? round((f.projectedUsd / s.limitUsd) * 100, 2) : 100,
       periodStart: s.periodStart === null ? null : Date.parse(s.periodStart),
       message:
-        `Budget ${s.scope} (${s.period}) is projected to spend $${fix(f.projectedUsd, 2)} of its $${s.limitUsd} limit ` +
-        `${horizon} (range $${fix(f.low, 2)}–$${fix(f.high, 2)}); at $${fix(f.pacePerDayUsd, 2)}/day it runs out on ` +
-        `${f.exhaustionDate}`,
+        `Budget ${s.scope} (${s.period}) is projected to spend ${formatUsd(f.projectedUsd)} of its ` +
+        `${formatUsd(s.limitUsd)} limit ${horizon} (${range(f.low, f.high)}); at ${formatUsd(f.pacePerDayUsd)}/day it ` +
+        `runs out on ${f.exhaustionDate}`,
     });
   }
 
@@ -298,9 +300,9 @@ export class ForecastService {
     const when = a.granularity === 'day' ? a.at.slice(0, 10) : `${a.at.slice(0, 13)}:00Z`;
     const d = a.drivers;
     const driven = [
-      d.crew && `crew ${d.crew.key} (${Math.round(d.crew.share * 100)} %)`,
-      d.agent && `agent ${d.agent.key} (${Math.round(d.agent.share * 100)} %)`,
-      d.model && `model ${d.model.key} (${Math.round(d.model.share * 100)} %)`,
+      d.crew && `crew ${d.crew.key} (${formatShare(d.crew.share)})`,
+      d.agent && `agent ${d.agent.key} (${formatShare(d.agent.share)})`,
+      d.model && `model ${d.model.key} (${formatShare(d.model.share)})`,
     ].filter(Boolean);
     await this.fire({
       // Not a budget: one pseudo-id per granularity and scope, so each bucket alerts once (AlertService's key).
@@ -314,8 +316,8 @@ export class ForecastService {
       percentUsed: a.baselineUsd > 0 ? round((a.spentUsd / a.baselineUsd) * 100, 2) : 0,
       periodStart: Date.parse(a.at),
       message:
-        `Spend ${a.granularity === 'day' ? 'on' : 'in the hour'} ${when} (${scope}) was $${fix(a.spentUsd, 4)} against ` +
-        `a usual $${fix(a.baselineUsd, 4)} (robust z ${fix(a.score, 1)}); driven by ${driven.join(', ') || 'unknown'}`,
+        `Spend ${a.granularity === 'day' ? 'on' : 'in the hour'} ${when} (${scope}) was ${formatUsd(a.spentUsd)} ` +
+        `against a usual ${formatUsd(a.baselineUsd)} (robust z ${fix(a.score, 1)}); driven by ${driven.join(', ') || 'unknown'}`,
     });
   }
 
@@ -403,4 +405,7 @@ const isoDay = (t: number) => new Date(t).toISOString().slice(0, 10);
 const toUsd = (pico: number) => Math.round(pico) / PICO;
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 const fix = (x: number, digits = 2) => x.toFixed(digits);
-const usd = (pico: number) => `$${(pico / PICO).toFixed(2)}`;
+const usd = (pico: number) => formatUsd(pico / PICO);
+/** "range $1.20–$3.40", or the one amount when there is no spread. */
+const range = (low: number, high: number) =>
+  formatUsd(low) === formatUsd(high) ? `no spread: ${formatUsd(low)}` : `range ${formatUsd(low)}–${formatUsd(high)}`;

@@ -6,6 +6,8 @@
  * A picodollar amount is a JS number while it is a safe integer (≤ ~$9,007); sums that could exceed that
  * use `sumPico`, which falls back to BigInt.
  */
+import { formatUsd } from '../../protocol/format';
+
 export type Pico = number;
 
 const SCALE_DIGITS = 12;
@@ -48,6 +50,11 @@ export function formatPico(pico: Pico | bigint): string {
   const whole = abs / SCALE;
   const frac = (abs % SCALE).toString().padStart(SCALE_DIGITS, '0').replace(/0+$/, '');
   return `${negative ? '-' : ''}${whole.toString()}${frac ? '.' + frac : ''}`;
+}
+
+/** An amount in a message, written as every client writes it (protocol/format.ts). */
+export function usdText(pico: Pico | bigint): string {
+  return formatUsd(picoToUsd(pico));
 }
 
 /** USD as a JS number for results; exact to the float's precision, never summed again. */

@@ -10,6 +10,7 @@
  * merge or pin, with a reason and the prompt tokens the change would save (the same estimate memory/context packs
  * by, so the figures add up with what a run would see).
  */
+import { formatShare } from '../../protocol/format';
 import { createHash } from 'node:crypto';
 import type {
   AnalyticsInsights,
@@ -596,7 +597,7 @@ function share(part: number, whole: number): number {
 }
 
 function pct(x: number): string {
-  return `${Math.round(x * 100)} %`;
+  return formatShare(x);
 }
 
 /** An integer with thousands separated by commas, whatever the server's locale: texts read the same everywhere. */

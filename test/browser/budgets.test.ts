@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { BudgetStatusRequest } from '../../protocol';
-import { formatUsd } from '../../webviews/src/format';
+import { formatUsd } from '../../protocol/format';
 import { changed, DESKTOP, PHONE, ready, useDashboards } from './helpers';
 
 async function pick(page: Page, field: string, label: string): Promise<void> {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { CostForecast, CostReport } from '../../protocol';
 import type { RpcClient } from '../helpers/rpc';
-import { formatUsd } from '../../webviews/src/format';
+import { formatUsd } from '../../protocol/format';
 import { reportParams } from '../../webviews/src/view-models/costs';
 import { attrs, changed, DESKTOP, figure, PHONE, ready, useDashboards } from './helpers';
 

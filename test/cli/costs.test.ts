@@ -137,7 +137,7 @@ describe('crew chat, budget, cost, ledger (sandbox daemon)', function () {
     // Table: aligned, money with its small decimals kept, a bar; list: key: value blocks.
     const table = await run(['budget', 'status']);
     assert.match(table.stdout, /^ID\s+SCOPE\s+PERIOD\s+LIMIT\s+SPENT\s+RESERVED\s+REMAINING\s+USED\s+STATE/m);
-    assert.match(table.stdout, /global\s+daily\s+\$5\.00\s+\$0\.0000\d+\s+\$0\.00\s+\$4\.9999\d*\s+░+ 0%\s+ok/);
+    assert.match(table.stdout, /global\s+daily\s+\$5\.00\s+\$0\.0000\d+\s+\$0\.00\s+\$5\.00\s+░+ 0%\s+ok/);
     assert.doesNotMatch(table.stdout, ANSI, 'NO_COLOR and a pipe: no escape codes');
     const list = await run(['--format', 'list', 'budget', 'status']);
     assert.match(list.stdout, new RegExp(`^id: ${globalId}$`, 'm'));

@@ -16,16 +16,16 @@ function capture(): { stream: Writable & { isTTY?: boolean }; text: () => string
 }
 
 describe('cli/output', () => {
-  it('money keeps up to six significant digits and at least cents, never an exponent', () => {
+  it('money is written as every client writes it: cents from $1, up to four significant digits below', () => {
     assert.equal(money(0), '$0.00');
     assert.equal(money(0.000123), '$0.000123');
     assert.equal(money(0.0000102), '$0.0000102');
-    assert.equal(money(0.000001234567), '$0.00000123457');
+    assert.equal(money(0.000001234567), '$0.000001235');
     assert.equal(money(1e-12), '$0.000000000001');
     assert.equal(money(5), '$5.00');
     assert.equal(money(12.5), '$12.50');
     assert.equal(money(0.1), '$0.10');
-    assert.equal(money(1234.56789), '$1234.57');
+    assert.equal(money(1234.56789), '$1,234.57');
     assert.equal(money(-0.25), '-$0.25');
     assert.equal(money(null), '—');
   });

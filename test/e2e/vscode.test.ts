@@ -18,7 +18,7 @@ import util from 'node:util';
 import pg from 'pg';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { AnalyticsSummary, BudgetStatusRequest, CostReport } from '../../protocol';
-import { formatUsd } from '../../webviews/src/format';
+import { formatUsd } from '../../protocol/format';
 import {
   bundleForExtensionHost,
   e2eTools,

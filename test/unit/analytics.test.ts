@@ -243,7 +243,7 @@ describe('memory analytics (issue 3)', () => {
       const [x] = insights;
       assert.equal(x!.id, 'unused-share:gamma');
       assert.equal(x!.severity, 'info');
-      assert.match(x!.text, /^41 % of crew gamma's memories were never used in 30 days \(41 of the 100/);
+      assert.match(x!.text, /^41% of crew gamma's memories were never used in 30 days \(41 of the 100/);
       assert.deepEqual(x!.figures, { memories: 100, unused: 41, share: 0.41, days: 30 });
     });
 
@@ -274,7 +274,7 @@ describe('memory analytics (issue 3)', () => {
         ['hot-concentration'],
       );
       assert.deepEqual(insights[0]!.figures, { memories: 10, top: 1, topAccesses: 30, accesses: 39, share: 30 / 39 });
-      assert.match(insights[0]!.text, /top 10 % of memories \(1 of 10\) take 77 % of all accesses \(30 of 39\)/);
+      assert.match(insights[0]!.text, /top 10% of memories \(1 of 10\) take 76\.9% of all accesses \(30 of 39\)/);
 
       // Evenly used: no concentration to report.
       for (let i = 0; i < 10; i++) src.add(`e${i}`, 'even', { createdAt: NOW - 3 * DAY });
@@ -296,7 +296,7 @@ describe('memory analytics (issue 3)', () => {
       assert.deepEqual(insights[0]!.figures, { added: 6, neverRead: 4, share: 4 / 6, days: 30 });
       assert.match(
         insights[0]!.text,
-        /added 6 memories in the last 30 days and 4 of them \(67 %\) have never been read/,
+        /added 6 memories in the last 30 days and 4 of them \(66\.7%\) have never been read/,
       );
     });
 
@@ -317,7 +317,7 @@ describe('memory analytics (issue 3)', () => {
       assert.deepEqual(drop[0]!.figures, { previousWeek: 25, lastWeek: 5, fall: 0.8 });
       assert.match(
         drop[0]!.text,
-        /fell by 80 % week over week \(25 in the 7 days to 2025-03-12, 5 in the 7 days to 2025-03-19\)/,
+        /fell by 80% week over week \(25 in the 7 days to 2025-03-12, 5 in the 7 days to 2025-03-19\)/,
       );
       // Warnings come first.
       assert.equal(insights[0]!.severity, 'warning');

@@ -32,16 +32,16 @@ const budget = (over: Partial<BudgetStatus>): BudgetStatus => ({
 });
 
 describe('extension: status bar and budget rows', () => {
-  it('shows the most constrained budget as "$ spent / $ limit (nn %)" with its severity', () => {
+  it('shows the most constrained budget as "$ spent / $ limit (nn%)" with its severity', () => {
     const budgets = [
       budget({ id: 'a', scope: 'global', spentUsd: 2, limitUsd: 10, percentUsed: 20 }),
       budget({ id: 'b', scope: 'crew:ops', spentUsd: 4.25, limitUsd: 5, percentUsed: 85, state: 'warning' }),
       budget({ id: 'c', scope: 'model:x', spentUsd: 1, limitUsd: 100, percentUsed: 1 }),
     ];
     const m = statusBarModel(budgets);
-    assert.equal(m.text, '$(credit-card) $4.25 / $5.00 (85 %)');
+    assert.equal(m.text, '$(credit-card) $4.25 / $5.00 (85%)');
     assert.equal(m.severity, 'warning');
-    assert.match(m.tooltip, /\| crew ops \| daily \| \$4\.25 \/ \$5\.00 \| 85 % \| warning \|\n\| global \|/);
+    assert.match(m.tooltip, /\| crew ops \| daily \| \$4\.25 \/ \$5\.00 \| 85% \| warning \|\n\| global \|/);
     assert.equal(statusBarModel([budget({ state: 'exceeded', percentUsed: 120 })]).severity, 'error');
     assert.equal(statusBarModel([]).text, '$(credit-card) no budgets');
   });
@@ -55,10 +55,10 @@ describe('extension: status bar and budget rows', () => {
   it('words a budget row, and suggests a readable raise', () => {
     const row = budgetRow(budget({ scope: 'agent:ops/writer', reservedUsd: 0.5, remainingUsd: 8.5 }));
     assert.equal(row.label, 'agent ops/writer · daily');
-    assert.equal(row.description, '$1.00 / $10.00 (10 %)');
+    assert.equal(row.description, '$1.00 / $10.00 (10%)');
     assert.match(
       row.tooltip,
-      /\$0\.5000 reserved, \$8\.50 left; action block; alerts at 50\/80\/100 %; resets 2026-01-02 00:00 UTC/,
+      /\$0\.50 reserved, \$8\.50 left; action block; alerts at 50%, 80%, 100%; resets 2026-01-02 00:00 UTC/,
     );
     assert.equal(suggestedRaise(10), 15);
     assert.equal(suggestedRaise(5), 7.5);
@@ -167,7 +167,7 @@ describe('extension: memories, runs and archives as text', () => {
     assert.match(doc, /## Result\n\nThe post\.\n/);
     assert.match(
       doc,
-      /### 1\. writer \(member\) — ok\n\n`openai\/gpt-4o-mini` · 100 → 20 tokens · \$0\.0012 · 1 memories in context \(1 used\)/,
+      /### 1\. writer \(member\) — ok\n\n`openai\/gpt-4o-mini` · 100 → 20 tokens · \$0\.0012 · 1 memory in context \(1 used\)/,
     );
   });
 

@@ -240,7 +240,7 @@ describe('ForecastService (ManualClock, FileLedger)', () => {
       await forecasts.anomalies({ days: 7 });
       const alerts = fired.filter((x) => (x.kind as string) === 'anomaly');
       assert.equal(alerts.length, 2, alerts.map((x) => x.message).join('\n'));
-      assert.match(alerts[0]!.message, /2026-03-07.*agent c2\/runaway \(9\d %\).*model x\/huge/);
+      assert.match(alerts[0]!.message, /2026-03-07.*agent c2\/runaway \(9\d(\.\d)?%\).*model x\/huge/);
     });
   });
 

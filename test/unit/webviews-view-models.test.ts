@@ -24,6 +24,7 @@ import {
 import {
   costsState,
   forecastChart,
+  forecastVerdict,
   pickForecast,
   reportParams,
   stackedChart,
@@ -153,6 +154,29 @@ describe('webviews: costs view model', () => {
     assert.equal(pickForecast([safe, risky], 'safe')?.budgetId, 'safe');
     assert.equal(pickForecast([safe, risky], 'deleted')?.budgetId, 'risky');
     assert.equal(pickForecast([], undefined), undefined);
+  });
+
+  it('words the forecast: a future date, today, or a limit already passed (never a projection behind now)', () => {
+    const at = '2026-12-05T15:00:00.000Z';
+    assert.equal(
+      forecastVerdict(forecast({ exhaustionDate: '2026-12-20', willExceed: true }), at),
+      'At this pace the limit is reached on Dec 20.',
+    );
+    assert.equal(
+      forecastVerdict(forecast({ exhaustionDate: '2026-12-05', willExceed: true }), at),
+      'At this pace the limit is reached today.',
+    );
+    assert.equal(
+      forecastVerdict(forecast({ exhaustionDate: null, willExceed: false }), at),
+      'At this pace the limit is not reached in this period.',
+    );
+    assert.equal(
+      forecastVerdict(
+        forecast({ spentUsd: 0.0234, limitUsd: 0.01, exhaustionDate: '2026-12-05', willExceed: true }),
+        at,
+      ),
+      'The limit was reached on Dec 5: $0.0234 spent, 234% of $0.01.',
+    );
   });
 });
 

@@ -17,7 +17,7 @@ import {
   Tooltip,
   type ChartConfiguration,
 } from 'chart.js';
-import { formatDay, formatUsd } from './format';
+import { formatDateTime, formatDay, formatUsd } from '../../protocol/format';
 import { chartTheme, withAlpha } from './theme';
 import type { ForecastChart, StackedChart } from './view-models/costs';
 
@@ -47,11 +47,14 @@ function common(): Pick<ChartConfiguration, 'options'>['options'] & object {
   };
 }
 
-/** Axis labels without the trailing zeros a figure keeps ($0.05, not $0.0500). */
 function axisUsd(v: number): string {
-  if (v === 0) return '$0';
-  const s = formatUsd(v);
-  return Math.abs(v) < 1 ? s.replace(/0+$/, '') : s;
+  return v === 0 ? '$0' : formatUsd(v);
+}
+
+/** A time axis tick: days over a long span; hours too over a day or two, where days alone would repeat. */
+function axisTime(v: number, spanMs: number): string {
+  const iso = new Date(v).toISOString();
+  return spanMs > 3 * 86_400_000 ? formatDay(iso) : `${formatDay(iso)} ${iso.slice(11, 16)}`;
 }
 
 function legendPosition(canvas: HTMLCanvasElement): 'bottom' | 'right' {
@@ -147,7 +150,7 @@ export function drawForecast(canvas: HTMLCanvasElement, f: ForecastChart): Chart
         tooltip: {
           filter: (item) => item.dataset.label !== 'low' && item.dataset.label !== 'Range',
           callbacks: {
-            title: (items) => formatDay(new Date(items[0]?.parsed.x ?? 0).toISOString()),
+            title: (items) => formatDateTime(new Date(items[0]?.parsed.x ?? 0).toISOString()),
             label: (item) => `${item.dataset.label ?? ''}: ${formatUsd(item.parsed.y ?? 0)}`,
           },
         },
@@ -159,7 +162,10 @@ export function drawForecast(canvas: HTMLCanvasElement, f: ForecastChart): Chart
           min: f.limit[0]?.x,
           max: f.limit[f.limit.length - 1]?.x,
           grid: { display: false },
-          ticks: { maxTicksLimit: 6, callback: (v) => formatDay(new Date(Number(v)).toISOString()) },
+          ticks: {
+            maxTicksLimit: 6,
+            callback: (v) => axisTime(Number(v), (f.limit[f.limit.length - 1]?.x ?? 0) - (f.limit[0]?.x ?? 0)),
+          },
         },
         y: { beginAtZero: true, ticks: { callback: (v) => axisUsd(Number(v)) } },
       },

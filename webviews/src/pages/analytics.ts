@@ -15,7 +15,15 @@ import type {
 import { call } from '../api';
 import { banner, button, card, confirmButton, empty, errorBanner, figure, fill, loading, select } from '../components';
 import { h, replace } from '../dom';
-import { formatCount, formatDateTime, formatHour, formatShare, formatUsd, WEEKDAYS } from '../format';
+import {
+  counted,
+  formatCount,
+  formatDateTime,
+  formatHour,
+  formatShare,
+  formatUsd,
+  WEEKDAYS,
+} from '../../../protocol/format';
 import { isNotAvailable, startPage, type Page } from '../page';
 import { palette } from '../theme';
 import { chooseCrew, heatmap, topicItems, treemap } from '../view-models/analytics';
@@ -138,7 +146,7 @@ function drawTopics(p: Page<AnalyticsState>): void {
       h(
         'span',
         { class: 'muted' },
-        `${t.k} topics over ${formatCount(t.memories)} memories, ${formatDateTime(t.computedAt)}`,
+        `${counted(t.k, 'topic')} over ${counted(t.memories, 'memory', 'memories')}, ${formatDateTime(t.computedAt)}`,
       ),
       t.stale
         ? h('vscode-badge', { title: 'Memories changed since: compute again for an exact picture' }, 'stale')
@@ -175,7 +183,7 @@ function layoutTiles(map: HTMLElement, items: ReturnType<typeof topicItems>, col
           class: 'tile',
           role: 'listitem',
           'data-topic': tile.item.id,
-          title: `${tile.item.label}: ${tile.item.size} memories — ${tile.item.terms.join(', ')}`,
+          title: `${tile.item.label}: ${counted(tile.item.size, 'memory', 'memories')} — ${tile.item.terms.join(', ')}`,
           'style:left': `${(tile.x / box.w) * 100}%`,
           'style:top': `${(tile.y / box.h) * 100}%`,
           'style:width': `${(tile.w / box.w) * 100}%`,
@@ -183,7 +191,7 @@ function layoutTiles(map: HTMLElement, items: ReturnType<typeof topicItems>, col
           'style:background': colors[tile.item.id % colors.length],
         },
         h('strong', null, tile.item.label),
-        h('span', { 'data-value': tile.item.size }, `${tile.item.size} memories`),
+        h('span', { 'data-value': tile.item.size }, counted(tile.item.size, 'memory', 'memories')),
       ),
     ),
   );

@@ -26,7 +26,7 @@ import {
   type Column,
 } from '../components';
 import { h, replace } from '../dom';
-import { formatBytes, formatCount, formatDateTime, formatRatio } from '../format';
+import { counted, formatBytes, formatCount, formatDateTime, formatRatio } from '../../../protocol/format';
 import { startPage, type Page } from '../page';
 import { debounce } from '../refresh';
 import {
@@ -206,7 +206,7 @@ function renderList(p: Page<ArchiveState>): void {
             ? null
             : confirmButton(
                 'Restore',
-                `Bring back ${formatCount(a.count - a.restoredIds.length)} memories?`,
+                `Bring back ${counted(a.count - a.restoredIds.length, 'memory', 'memories')}?`,
                 () => restore(p, a),
                 {
                   icon: 'history',
@@ -245,7 +245,7 @@ async function restore(p: Page<ArchiveState>, a: Archive): Promise<void> {
       statusSlot,
       banner(
         'info',
-        `Restored ${formatCount(res.restored.length)} memories` +
+        `Restored ${counted(res.restored.length, 'memory', 'memories')}` +
           (res.skipped.length ? ` (${formatCount(res.skipped.length)} were already live)` : '') +
           (res.duplicates.length ? `; ${formatCount(res.duplicates.length)} duplicate content added since` : '') +
           '.',
@@ -264,7 +264,7 @@ async function remove(p: Page<ArchiveState>, a: Archive): Promise<void> {
       statusSlot,
       banner(
         'info',
-        `Deleted the archive${res.unrestored ? `; ${formatCount(res.unrestored)} memories in it are gone` : ''}.`,
+        `Deleted the archive${res.unrestored ? `; ${counted(res.unrestored, 'memory', 'memories')} in it ${res.unrestored === 1 ? 'is' : 'are'} gone` : ''}.`,
       ),
     );
   } catch (e) {
@@ -380,7 +380,7 @@ async function preview(p: Page<ArchiveState>, draft: PolicyDraft): Promise<void>
             'div',
             { class: 'form-actions' },
             confirmButton(
-              `Archive ${formatCount(totals.count)} memories`,
+              `Archive ${counted(totals.count, 'memory', 'memories')}`,
               'Archive them now? They can be restored byte for byte.',
               () => runPolicy(p, policy),
               { icon: 'archive', testid: 'archive-now' },
@@ -403,7 +403,7 @@ async function runPolicy(
         banner(
           'info',
           res.archive
-            ? `Archived ${formatCount(res.ids.length)} memories (${formatBytes(res.archive.bytesOut)}, ${formatRatio(res.archive.ratio)}).` +
+            ? `Archived ${counted(res.ids.length, 'memory', 'memories')} (${formatBytes(res.archive.bytesOut)}, ${formatRatio(res.archive.ratio)}).` +
                 (res.remaining ? ` ${formatCount(res.remaining)} more matched: run it again.` : '')
             : 'Nothing matched any more: no archive was written.',
         ),

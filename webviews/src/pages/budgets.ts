@@ -24,7 +24,7 @@ import {
   textfield,
 } from '../components';
 import { h, replace } from '../dom';
-import { formatDateTime, formatPercent, formatScope, formatUsd } from '../format';
+import { formatDateTime, formatPercent, formatScope, formatUsd } from '../../../protocol/format';
 import { startPage, type Page } from '../page';
 import { debounce } from '../refresh';
 import {

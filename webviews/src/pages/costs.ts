@@ -8,13 +8,14 @@ import { call } from '../api';
 import { drawForecast, drawStacked } from '../charts';
 import { card, empty, errorBanner, figure, fill, loading, meter, select, table } from '../components';
 import { h } from '../dom';
-import { formatCount, formatDate, formatScope, formatUsd } from '../format';
+import { formatCount, formatDate, formatScope, formatUsd } from '../../../protocol/format';
 import { PAGE_COMMANDS } from '../messages';
 import { startPage, type Page } from '../page';
 import { palette } from '../theme';
 import {
   costsState,
   forecastChart,
+  forecastVerdict,
   pickForecast,
   RANGES,
   reportParams,
@@ -220,17 +221,12 @@ function drawForecastCard(p: Page<CostsState>, res: CostForecast.Result): void {
         `Projected by ${formatDate(f.horizonEnd)}`,
         formatUsd(f.projectedUsd),
         f.projectedUsd,
-        `range ${formatUsd(f.low)} – ${formatUsd(f.high)}`,
+        // A range of one amount (no spread in the history, or the period's end is now) says nothing.
+        formatUsd(f.low) === formatUsd(f.high) ? undefined : `range ${formatUsd(f.low)} – ${formatUsd(f.high)}`,
       ),
       figure('forecast-limit', 'Limit', formatUsd(f.limitUsd), f.limitUsd),
     ),
-    h(
-      'p',
-      { class: f.willExceed ? 'verdict verdict-bad' : 'verdict' },
-      f.exhaustionDate
-        ? `At this pace the limit is reached on ${f.exhaustionDate}.`
-        : 'At this pace the limit is not reached in this period.',
-    ),
+    h('p', { class: f.willExceed ? 'verdict verdict-bad' : 'verdict' }, forecastVerdict(f, res.at)),
     chart,
     h('p', { class: 'card-sub' }, f.method),
   );

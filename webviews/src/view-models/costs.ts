@@ -3,7 +3,7 @@
  * reshapes and labels figures; every amount is the server's.
  */
 import type { BudgetForecast, CostReport } from '../../../protocol';
-import { formatDay } from '../format';
+import { formatDay, formatPercent, formatUsd } from '../../../protocol/format';
 
 export const RANGES = [7, 30, 90] as const;
 export type RangeDays = (typeof RANGES)[number];
@@ -111,4 +111,21 @@ export function forecastChart(f: BudgetForecast, at: string): ForecastChart {
       { x: end, y: f.limitUsd },
     ],
   };
+}
+
+/**
+ * The forecast's sentence. A budget already at or over its limit has no "will": it says when the limit was reached
+ * and how far past it the spend is, rather than projecting a date that is today or behind.
+ */
+export function forecastVerdict(f: BudgetForecast, at: string): string {
+  const today = at.slice(0, 10);
+  if (f.limitUsd > 0 && f.spentUsd >= f.limitUsd)
+    return (
+      `The limit was reached${f.exhaustionDate ? ` on ${formatDay(f.exhaustionDate)}` : ''}: ` +
+      `${formatUsd(f.spentUsd)} spent, ${formatPercent((f.spentUsd / f.limitUsd) * 100)} of ${formatUsd(f.limitUsd)}.`
+    );
+  if (!f.exhaustionDate) return 'At this pace the limit is not reached in this period.';
+  return f.exhaustionDate <= today
+    ? 'At this pace the limit is reached today.'
+    : `At this pace the limit is reached on ${formatDay(f.exhaustionDate)}.`;
 }

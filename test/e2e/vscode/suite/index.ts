@@ -19,8 +19,9 @@ import type {
 } from '../../../../protocol';
 import type { CrewExtensionApi } from '../../../../extension/extension';
 import { statusBarModel } from '../../../../extension/model/budgets';
+import { modeOf } from '../../../../extension/model/mode';
 import { memoryLabel } from '../../../../extension/model/memories';
-import { formatUsd } from '../../../../webviews/src/format';
+import { formatUsd } from '../../../../protocol/format';
 
 import type MochaType from 'mocha';
 
@@ -208,7 +209,7 @@ function defineSuite(): void {
       });
       const recorded = Date.now();
       const { budgets } = await request<BudgetStatusRequest.Result>('budget/status');
-      const expected = statusBarModel(budgets).text;
+      const expected = statusBarModel(budgets, modeOf(api.crew.server.info!)).text;
       assert.notEqual(expected, before, 'the call changed the most constrained budget');
       await until(() => api.crew.statusBar.text === expected, `status bar text "${expected}"`, 1000);
       assert.ok(Date.now() - recorded <= 1000);

@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import {
+  counted,
   formatBytes,
+  formatEnum,
   formatCount,
   formatDate,
   formatDateTime,
@@ -14,27 +16,42 @@ import {
   formatScope,
   formatShare,
   formatUsd,
-} from '../../webviews/src/format';
+} from '../../protocol/format';
 
-describe('webviews: formatting', () => {
-  it('formats dollars with cents from $1, four decimals from a cent, three significant digits below', () => {
+describe('formatting of figures (every client and server message)', () => {
+  it('formats dollars with cents from $1 and up to four significant digits below, no trailing zeros past cents', () => {
     assert.equal(formatUsd(0), '$0.00');
     assert.equal(formatUsd(1234.5), '$1,234.50');
     assert.equal(formatUsd(1), '$1.00');
-    assert.equal(formatUsd(0.5), '$0.5000');
+    assert.equal(formatUsd(0.999999), '$1.00');
+    assert.equal(formatUsd(0.5), '$0.50');
+    assert.equal(formatUsd(0.01), '$0.01');
     assert.equal(formatUsd(0.0123), '$0.0123');
+    assert.equal(formatUsd(0.123456), '$0.1235');
     assert.equal(formatUsd(0.000254), '$0.000254');
+    assert.equal(formatUsd(0.00003075), '$0.00003075');
     assert.equal(formatUsd(0.0000105), '$0.0000105');
+    assert.equal(formatUsd(0.00515), '$0.00515');
     assert.equal(formatUsd(0.005), '$0.005');
     assert.equal(formatUsd(0.000000000001), '$0.000000000001');
     assert.equal(formatUsd(-2.5), '-$2.50');
     assert.equal(formatUsd(Number.NaN), '—');
   });
 
+  it('counts things in the right number and writes enums as words', () => {
+    assert.equal(counted(1, 'memory', 'memories'), '1 memory');
+    assert.equal(counted(2, 'memory', 'memories'), '2 memories');
+    assert.equal(counted(0, 'step'), '0 steps');
+    assert.equal(counted(1204, 'step'), '1,204 steps');
+    assert.equal(formatEnum('budget_exceeded'), 'budget exceeded');
+  });
+
   it('formats percentages, shares, counts, bytes and ratios', () => {
     assert.equal(formatPercent(127.2), '127.2%');
-    assert.equal(formatPercent(0), '0.0%');
-    assert.equal(formatShare(0.5), '50.0%');
+    assert.equal(formatPercent(0), '0%');
+    assert.equal(formatPercent(95.04), '95%');
+    assert.equal(formatPercent(95.25), '95.3%');
+    assert.equal(formatShare(0.5), '50%');
     assert.equal(formatCount(1234567), '1,234,567');
     assert.equal(formatBytes(623), '623 B');
     assert.equal(formatBytes(2048), '2.0 KB');

@@ -1,39 +1,49 @@
 /**
- * Formatting of server figures for display, and nothing else: every amount, share and count shown comes from the
- * server as it is. Locale and time zone are fixed (en-US, UTC) because the server's days are UTC days and the same
- * figure must read the same in VS Code, in a browser and in a test.
+ * How every client and every server message writes figures: one rule for dollars, percentages and counted things,
+ * so the status bar, the dashboards, the CLI, an alert and an error say the same amount the same way. Only display:
+ * amounts stay exact in the protocol. Locale and time zone are fixed (en-US, UTC) because the server's days are UTC
+ * days and the same figure must read the same in VS Code, in a browser and in a test.
  */
 
-const grouped = (digits: number) =>
-  new Intl.NumberFormat('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const USD2 = grouped(2);
-const USD4 = grouped(4);
+const CENTS = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 const COUNT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
 /**
- * US dollars: cents from $1, four decimals from $0.01, and three significant digits below (LLM calls cost fractions
- * of a cent, and "$0.00" would hide them).
+ * US dollars: cents from $1 ("$1,234.50"); below $1 up to four significant digits, never fewer than two decimals
+ * and no trailing zeros past the cents ("$0.50", "$0.01", "$0.0125", "$0.00003075"). LLM calls cost fractions of
+ * a cent, so "$0.00" would hide them, and four digits keep a typical call's price exact.
  */
 export function formatUsd(usd: number): string {
   if (!Number.isFinite(usd)) return '—';
   const sign = usd < 0 ? '-' : '';
   const a = Math.abs(usd);
   if (a === 0) return '$0.00';
-  if (a >= 1) return `${sign}$${USD2.format(a)}`;
-  if (a >= 0.01) return `${sign}$${USD4.format(a)}`;
-  const digits = Math.min(12, Math.max(4, 2 - Math.floor(Math.log10(a))));
-  return `${sign}$${a.toFixed(digits).replace(/0+$/, '')}`;
+  if (Number(a.toFixed(2)) >= 1) return `${sign}$${CENTS.format(a)}`;
+  const digits = Math.min(12, Math.max(2, 3 - Math.floor(Math.log10(a))));
+  const text = a.toFixed(digits).replace(/(\.\d\d\d*?)0+$/, '$1');
+  return Number(text) === 0 ? `${sign}$${a.toExponential(1)}` : `${sign}$${text}`;
 }
 
-/** A percentage the server already computed (0 … 100+), one decimal. */
+/** A percentage the server already computed (0 … 100+): one decimal, none when it is whole ("95%", "95.2%"). */
 export function formatPercent(percent: number): string {
   if (!Number.isFinite(percent)) return '—';
-  return `${percent.toFixed(1)}%`;
+  const r = Math.round(percent * 10) / 10;
+  return `${Number.isInteger(r) ? r : r.toFixed(1)}%`;
 }
 
 /** A share in [0, 1] as a percentage. */
 export function formatShare(share: number): string {
   return formatPercent(share * 100);
+}
+
+/** "1 memory", "2 memories", "1,204 steps": a count with its noun in the right number. */
+export function counted(n: number, singular: string, plural = `${singular}s`): string {
+  return `${formatCount(n)} ${n === 1 ? singular : plural}`;
+}
+
+/** Enum values the server sends (`budget_exceeded`, `over_limit`) as words: "budget exceeded". */
+export function formatEnum(value: string): string {
+  return value.replace(/[_-]+/g, ' ');
 }
 
 export function formatCount(n: number): string {
