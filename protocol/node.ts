@@ -78,7 +78,10 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** Resolves true once the process has exited (or is a zombie nobody reaps), false after `timeoutMs`. */
+/**
+ * Resolves true once the process has exited (or is a zombie nobody reaps), false after `timeoutMs`. Polls the pid:
+ * a process that is not our child cannot be awaited any other way.
+ */
 export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (processAlive(pid) && !isZombie(pid)) {

@@ -2,10 +2,10 @@
  * `crew server start|stop|status|token`: the data directory's daemon. These talk to the daemon found through
  * its discovery file and never start one implicitly (except `start`, whose job it is).
  */
-import { promises as fsp, readFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import type { Command } from 'commander';
 import { ServerInfo, ServerShutdown } from '../../protocol';
-import { dataDirPaths, processAlive } from '../../protocol/node';
+import { dataDirPaths, waitForExit } from '../../protocol/node';
 import { ClientError, ConnectionLost, readDiscovery, startDaemon } from '../client/connection';
 import { withContext, type Context } from '../context';
 import { UsageError } from '../errors';
@@ -240,27 +240,4 @@ function printStatus(ctx: Context, s: ServerStatusJson): void {
     ['upstream', s.sandbox ? c.yellow(`SANDBOX ${s.baseUrl} (simulated, no real money)`) : (s.baseUrl ?? '—')],
     ['startedAt', when(s.startedAt, true)],
   ]);
-}
-
-/** Polls the pid: a process that is not our child cannot be awaited any other way. */
-export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (processAlive(pid) && !isZombie(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return true;
-}
-
-/**
- * An exited daemon whose parent never reaps it (a container init that does not wait()) still answers
- * kill(pid, 0); on Linux its state in /proc says it is gone.
- */
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
 }
