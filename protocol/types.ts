@@ -32,7 +32,11 @@ export interface BudgetStatus extends Budget {
   periodEnd: string | null;
 }
 
-export type AlertKind = 'threshold' | 'blocked' | 'downgraded' | 'forecast' | 'anomaly';
+/**
+ * `blocked`: a call was refused (critical). `over_limit`: a `warn` budget went over its limit and calls go on (a
+ * warning; stores written before this kind existed hold such alerts as `blocked`).
+ */
+export type AlertKind = 'threshold' | 'blocked' | 'over_limit' | 'downgraded' | 'forecast' | 'anomaly';
 
 export interface BudgetAlert {
   id: string;

@@ -51,7 +51,7 @@ export class AlertService {
       severity:
         f.kind === 'blocked' || (f.threshold ?? 0) >= 100
           ? 'critical'
-          : f.kind === 'forecast' || f.kind === 'anomaly' || (f.threshold ?? 0) >= 80
+          : f.kind === 'over_limit' || f.kind === 'forecast' || f.kind === 'anomaly' || (f.threshold ?? 0) >= 80
             ? 'warning'
             : 'info',
       message: f.message,

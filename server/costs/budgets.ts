@@ -5,7 +5,7 @@
  * Here: actions (block, warn, downgrade), thresholds and alerts, the refusal's figures, and budget writes.
  */
 import { randomUUID } from 'node:crypto';
-import type { BudgetSet, BudgetState, BudgetStatus, Budget } from '../../protocol';
+import type { AlertKind, BudgetSet, BudgetState, BudgetStatus, Budget } from '../../protocol';
 import type { Clock } from '../clock';
 import { errors } from '../errors';
 import type { BudgetRecord, BudgetRepository, LedgerRow, NewLedgerRow } from '../store/repositories';
@@ -16,6 +16,9 @@ import { formatPico, parseUsd, picoToUsd } from './money';
 export type { CallScope } from './gate';
 
 export const DEFAULT_THRESHOLDS = [50, 80, 100];
+
+/** The alerts the gate's figures raise (the others come from forecasts and downgrades). */
+type GateAlertKind = Extract<AlertKind, 'threshold' | 'blocked' | 'over_limit'>;
 
 interface Known {
   record: BudgetRecord;
@@ -113,7 +116,7 @@ export class BudgetService {
           const k = await this.knownOf(g.id);
           if (k?.record.action !== 'warn') continue;
           warnings.push(`budget ${k.record.scope} (${k.record.period}) is over its $${formatPico(g.limit)} limit`);
-          this.notify(k, g, 'blocked');
+          this.notify(k, g, 'over_limit');
         }
         if (downgradedBy) await this.notifyDowngrade(downgradedBy, call.model, model);
         return {
@@ -198,7 +201,7 @@ export class BudgetService {
   }
 
   /** Marks an alert as raised for this period; false when it already was. */
-  private seen(k: Known, g: GateBudget, kind: 'threshold' | 'blocked', threshold: number | null): boolean {
+  private seen(k: Known, g: GateBudget, kind: GateAlertKind, threshold: number | null): boolean {
     if (k.notifiedPeriod !== g.periodStart) {
       k.notified.clear();
       k.notifiedPeriod = g.periodStart;
@@ -209,17 +212,17 @@ export class BudgetService {
     return true;
   }
 
-  private notify(k: Known, g: GateBudget, kind: 'threshold' | 'blocked', threshold: number | null = null): void {
+  private notify(k: Known, g: GateBudget, kind: GateAlertKind, threshold: number | null = null): void {
     if (!k.record.alertsEnabled) return;
     if (!this.seen(k, g, kind, threshold)) return;
     const r = k.record;
     const pct = percent(g.spent, g.limit);
     const message =
-      kind === 'blocked'
-        ? r.action === 'warn'
-          ? `Budget ${r.scope} (${r.period}) is over its limit of $${formatPico(g.limit)}; calls continue (action: warn)`
-          : `Budget ${r.scope} (${r.period}) refused a call: $${formatPico(g.spent)} of $${formatPico(g.limit)} spent`
-        : `Budget ${r.scope} (${r.period}) crossed ${threshold} %: $${formatPico(g.spent)} of $${formatPico(g.limit)} spent`;
+      kind === 'over_limit'
+        ? `Budget ${r.scope} (${r.period}) is over its limit of $${formatPico(g.limit)}; calls continue (action: warn)`
+        : kind === 'blocked'
+          ? `Budget ${r.scope} (${r.period}) refused a call: $${formatPico(g.spent)} of $${formatPico(g.limit)} spent`
+          : `Budget ${r.scope} (${r.period}) crossed ${threshold} %: $${formatPico(g.spent)} of $${formatPico(g.limit)} spent`;
     this.fire({
       budgetId: r.id,
       scope: r.scope,

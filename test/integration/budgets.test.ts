@@ -5,7 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { ErrorCodes } from '../../protocol';
-import type { BudgetExceededData, BudgetSet, BudgetStatus, ChatComplete, CostReport, LedgerList } from '../../protocol';
+import type {
+  BudgetAlerts,
+  BudgetExceededData,
+  BudgetSet,
+  BudgetStatus,
+  ChatComplete,
+  CostReport,
+  LedgerList,
+} from '../../protocol';
 import { eventually, pico, rpcError, RpcFailure, USER, useFake, useServer, type Transport, usd } from '../helpers';
 
 const chatCount = (requests: { path: string; body: unknown }[], model?: string) =>
@@ -86,8 +94,13 @@ describe('budgets (socket)', function () {
     assert.equal((e.data as BudgetExceededData).limitUsd, 0);
   });
 
-  it('action warn lets the call through with warnings', async () => {
-    await s.client.request('budget/set', { scope: 'crew:wrn', period: 'daily', limitUsd: 0.000001, action: 'warn' });
+  it('action warn lets the call through with warnings, and its alert is over_limit (a warning), not blocked', async () => {
+    const { budget } = await s.client.request<BudgetSet.Result>('budget/set', {
+      scope: 'crew:wrn',
+      period: 'daily',
+      limitUsd: 0.000001,
+      action: 'warn',
+    });
     const r = await s.client.request<ChatComplete.Result>('chat/complete', {
       model: 'openai/gpt-4o-mini',
       messages: USER('hello'),
@@ -95,6 +108,15 @@ describe('budgets (socket)', function () {
     });
     assert.equal(r.warnings.length, 1);
     assert.match(r.warnings[0]!, /crew:wrn/);
+    const { alerts } = await s.client.request<BudgetAlerts.Result>('budget/alerts', { budgetId: budget.id });
+    const over = alerts.filter((a) => a.kind === 'over_limit');
+    assert.equal(over.length, 1, JSON.stringify(alerts));
+    assert.equal(over[0]!.severity, 'warning');
+    assert.match(over[0]!.message, /calls continue/);
+    assert.deepEqual(
+      alerts.filter((a) => a.kind === 'blocked'),
+      [],
+    );
     // Without the warn budget in scope there is no warning.
     const other = await s.client.request<ChatComplete.Result>('chat/complete', {
       model: 'openai/gpt-4o-mini',

@@ -185,6 +185,20 @@ describe('n8n OpenRouter Crew Trigger: deliveries', () => {
     assert.equal(response.status, undefined);
   });
 
+  it('tells a warn budget over its limit (over_limit, calls go on) from a blocked call', async () => {
+    const over = r.alert({ kind: 'over_limit', severity: 'warning', threshold: null });
+    const blocked = r.alert({ kind: 'blocked', severity: 'critical' });
+    const started = async (events: string[], a: typeof over) =>
+      (await receive({ events }, sent(alertDelivery(a)))).result.workflowData !== undefined;
+    assert.equal(await started(['over_limit'], over), true);
+    assert.equal(await started(['over_limit'], blocked), false);
+    assert.equal(await started(['blocked'], over), false);
+    const events = trigger.description.properties.find((p) => p.name === 'events')!;
+    const option = (events.options as { name: string; value: string }[]).find((o) => o.value === 'over_limit');
+    assert.match(option!.name, /Over Limit \(Calls Continue\)/);
+    assert.ok((events.default as string[]).includes('over_limit'), 'new triggers hear of it by default');
+  });
+
   it('starts the workflow with a finished run, steps and all', async () => {
     const run = r.run({ status: 'budget_exceeded' });
     const { result } = await receive({ events: ['runFinished'] }, sent(runDelivery(run)));

@@ -15,7 +15,7 @@ import type {
 /** Every BudgetAlert kind is an event of its own; `runFinished` is a crew run that ended. */
 export type TriggerEvent = AlertKind | 'runFinished';
 
-const ALERT_KINDS: readonly AlertKind[] = ['threshold', 'blocked', 'downgraded', 'forecast', 'anomaly'];
+const ALERT_KINDS: readonly AlertKind[] = ['threshold', 'blocked', 'over_limit', 'downgraded', 'forecast', 'anomaly'];
 const RUN_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'budget_exceeded'];
 
 export const triggerProperties: INodeProperties[] = [
@@ -29,6 +29,11 @@ export const triggerProperties: INodeProperties[] = [
         name: 'Budget Exceeded (Call Blocked)',
         value: 'blocked',
         description: 'A call was refused because it could have taken a budget over its limit',
+      },
+      {
+        name: 'Budget Over Limit (Calls Continue)',
+        value: 'over_limit',
+        description: 'A budget whose action is Warn went over its limit; calls are not refused',
       },
       {
         name: 'Budget Threshold Crossed',
@@ -56,7 +61,7 @@ export const triggerProperties: INodeProperties[] = [
         description: 'A day or hour of spending far above its usual level',
       },
     ],
-    default: ['threshold', 'blocked'],
+    default: ['threshold', 'blocked', 'over_limit'],
   },
   {
     displayName: 'Options',

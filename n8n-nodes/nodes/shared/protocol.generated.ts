@@ -955,7 +955,11 @@ export interface BudgetStatus extends Budget {
   periodEnd: string | null;
 }
 
-export type AlertKind = 'threshold' | 'blocked' | 'downgraded' | 'forecast' | 'anomaly';
+/**
+ * `blocked`: a call was refused (critical). `over_limit`: a `warn` budget went over its limit and calls go on (a
+ * warning; stores written before this kind existed hold such alerts as `blocked`).
+ */
+export type AlertKind = 'threshold' | 'blocked' | 'over_limit' | 'downgraded' | 'forecast' | 'anomaly';
 
 export interface BudgetAlert {
   id: string;
@@ -1037,7 +1041,7 @@ export interface Memory {
 // ── protocol/webhooks.ts ──
 
 /**
- * `budget.alert`: every BudgetAlert (kind threshold, blocked, downgraded, forecast, anomaly — filter on
+ * `budget.alert`: every BudgetAlert (kind threshold, blocked, over_limit, downgraded, forecast, anomaly — filter on
  * `data.kind`); `run.finished`: a crew run ended (any status: completed, failed, cancelled, budget_exceeded).
  */
 export type WebhookEvent = 'budget.alert' | 'run.finished';

@@ -23,7 +23,8 @@ export const budgetDescription: INodeProperties[] = [
       {
         name: 'List Alerts',
         value: 'listAlerts',
-        description: 'Alerts fired: thresholds crossed, calls blocked, models downgraded, forecasts and anomalies',
+        description:
+          'Alerts fired: thresholds crossed, calls blocked, warn budgets over their limit, models downgraded, forecasts and anomalies',
         action: 'List budget alerts',
       },
       {
