@@ -16,15 +16,18 @@ import type {
   CrewRuns,
   Memory,
   MemorySearch,
-  ModelsList,
   Run,
   RunProgress,
+  ServerInfo,
 } from '../protocol';
 import { counted, formatEnum, formatUsd as money } from '../protocol/format';
+import { addAgents, chatModels, createCrew, editAgent, removeAgent } from './agents';
 import { validateApiKey } from './api-key';
+import { addMemory, archiveMemory } from './memory-commands';
 import type { CrewExtension } from './crew';
 import { memoryUri, runUri } from './documents';
 import { suggestedRaise } from './model/budgets';
+import { modeLabel, modeOf } from './model/mode';
 import { restoredMessage } from './model/archives';
 import { parseTags } from './model/memories';
 import { progressLine } from './model/runs';
@@ -42,6 +45,29 @@ export function registerCommands(x: CrewExtension): vscode.Disposable[] {
   const { server } = x;
   const commands: Record<string, Handler> = {
     restartServer: () => x.restartServer(),
+    stopServer: () => x.stopServer(),
+    trySandbox: () => x.trySandbox(),
+    showServerInfo: async () => {
+      const info = await server.request<ServerInfo.Result>('server/info');
+      const mode = modeOf(info);
+      const detail = [
+        `${modeLabel(mode)} · crew-server ${info.version} (protocol ${info.protocolVersion}), pid ${info.pid}`,
+        `Data directory: ${info.dataDir}`,
+        mode.store === 'postgres' ? `Store: PostgreSQL ${mode.location}` : 'Store: the data directory',
+        `Socket: ${info.socket ?? '—'}`,
+        `HTTP: ${info.httpPort ? `http://127.0.0.1:${info.httpPort}` : '—'}`,
+        `Upstream: ${info.upstream.baseUrl}${info.upstream.sandbox ? ' (sandbox)' : info.upstream.keyConfigured ? '' : ' (no API key)'}`,
+        `Started ${info.startedAt}; ${counted(info.clients ?? 1, 'client')} attached`,
+      ].join('\n');
+      const action = await vscode.window.showInformationMessage(
+        'OpenRouter Crew: crew-server',
+        { modal: true, detail },
+        'Show Server Log',
+        'Restart Server',
+      );
+      if (action === 'Show Server Log') x.output.show(true);
+      else if (action === 'Restart Server') await x.restartServer();
+    },
     showOutput: () => x.output.show(true),
     refresh: () => x.refreshAll(),
 
@@ -56,6 +82,7 @@ export function registerCommands(x: CrewExtension): vscode.Disposable[] {
       if (!key) return;
       await x.apiKey.set(key.trim());
       await vscode.commands.executeCommand('setContext', 'openrouterCrew.hasApiKey', true);
+      await vscode.commands.executeCommand('setContext', 'openrouterCrew.needsKey', false);
       if (server.state.state === 'ready' && !server.info?.upstream.sandbox)
         await server.request('server/setApiKey', { apiKey: key.trim() });
       void vscode.window.showInformationMessage(
@@ -85,26 +112,16 @@ export function registerCommands(x: CrewExtension): vscode.Disposable[] {
       await vscode.env.openExternal(vscode.Uri.parse(url));
     },
 
-    createCrew: async () => {
-      const name = await vscode.window.showInputBox({
-        title: 'New crew: name',
-        prompt: 'Unique among crews; used for attribution (crew:<name>) and memories',
-        validateInput: (v) => (v.trim() ? undefined : 'A crew needs a name'),
-      });
-      if (!name) return;
-      const description = await vscode.window.showInputBox({ title: `Crew ${name}: description (optional)` });
-      const crew = await server.request<Crew>('crew/create', { name: name.trim(), description: description ?? '' });
-      for (;;) {
-        const added = await addAgent(x, crew.name);
-        if (!added) break;
-        const again = await vscode.window.showInformationMessage(
-          `Agent ${added} added to ${crew.name}.`,
-          'Add Another Agent',
-          'Done',
-        );
-        if (again !== 'Add Another Agent') break;
-      }
-      return crew;
+    createCrew: () => createCrew(server),
+    addAgent: async (row?: CrewRow) => {
+      const crew = row?.kind === 'crew' ? row.data : await pickCrew(x, 'Add an agent to which crew?');
+      if (crew) await addAgents(server, crew, await chatModels(server));
+    },
+    editAgent: async (row?: CrewRow) => {
+      if (row?.kind === 'agent') await editAgent(server, row.data.crew, row.data.agent);
+    },
+    removeAgent: async (row?: CrewRow) => {
+      if (row?.kind === 'agent') await removeAgent(server, row.data.crew, row.data.agent);
     },
     deleteCrew: async (row?: CrewRow) => {
       const crew = row?.kind === 'crew' ? row.data : await pickCrew(x, 'Delete which crew?');
@@ -152,6 +169,10 @@ export function registerCommands(x: CrewExtension): vscode.Disposable[] {
     },
 
     searchMemories: () => searchMemories(x),
+    addMemory: (row?: MemoryRow) => addMemory(server, row?.kind === 'memoryCrew' ? row.data.crew : undefined),
+    archiveMemory: async (row?: MemoryRow) => {
+      if (row?.kind === 'memory') await archiveMemory(server, row.data);
+    },
     openMemory: async (arg?: MemoryRow | { id: string; crew: string }) => {
       const m = arg && 'kind' in arg ? (arg.data as Memory) : arg;
       if (!m) return searchMemories(x);
@@ -266,37 +287,12 @@ async function pickCrew(x: CrewExtension, title: string): Promise<Crew | undefin
   return pick?.crew;
 }
 
-async function addAgent(x: CrewExtension, crew: string): Promise<string | undefined> {
-  const name = await vscode.window.showInputBox({
-    title: `Add an agent to ${crew}: name`,
-    validateInput: (v) => (v.trim() ? undefined : 'An agent needs a name'),
-  });
-  if (!name) return undefined;
-  const role = await vscode.window.showInputBox({ title: `${name}: role (what it does)` });
-  const { models } = await x.server.request<ModelsList.Result>('models/list', {});
-  const model = await vscode.window.showQuickPick(
-    models
-      .filter((m) => !m.outputModalities.includes('embeddings'))
-      .map((m) => ({
-        label: m.id,
-        description: `$${m.promptUsdPerMillion}/M in · $${m.completionUsdPerMillion}/M out`,
-        detail: m.contextLength ? `${m.name} · ${m.contextLength.toLocaleString('en-US')} tokens context` : m.name,
-      })),
-    { title: `${name}: model`, matchOnDescription: true },
-  );
-  if (!model) return undefined;
-  await x.server.request('crew/update', {
-    crew,
-    addAgent: { name: name.trim(), role: role ?? '', model: model.label },
-  });
-  return name.trim();
-}
-
 async function runTask(x: CrewExtension, row?: CrewRow, given?: string): Promise<Run | undefined> {
   const crew = row?.kind === 'crew' ? row.data : await pickCrew(x, 'Run a task with which crew?');
   if (!crew) return undefined;
   if (crew.agents.length === 0) {
-    void vscode.window.showWarningMessage(`Crew ${crew.name} has no agents yet.`);
+    const add = await vscode.window.showWarningMessage(`Crew ${crew.name} has no agents yet.`, 'Add Agent');
+    if (add) await addAgents(x.server, crew, await chatModels(x.server));
     return undefined;
   }
   const task =
@@ -337,6 +333,8 @@ async function runTask(x: CrewExtension, row?: CrewRow, given?: string): Promise
       .finally(() => void sub.dispose());
   });
   x.lastRunId = run.id;
+  // What the run spent and saved feeds every view; Analytics in particular may have had nothing before it.
+  x.stale(['crews', 'costs', 'memory', 'analytics']);
   const summary = `${crew.name}: run ${formatEnum(run.status)} · ${counted(run.steps.length, 'step')} · ${money(run.costUsd)}`;
   const show =
     run.status === 'completed'

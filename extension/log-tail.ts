@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import type * as vscode from 'vscode';
 
 const INITIAL_BYTES = 16 * 1024;
+const MISSING_RETRY_MS = 250;
 
 export class LogTail {
   private offset = 0;
@@ -13,6 +14,7 @@ export class LogTail {
   private reading = false;
   private again = false;
   private disposed = false;
+  private retry: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly file: string,
@@ -45,7 +47,12 @@ export class LogTail {
     }
     this.reading = true;
     fs.open(this.file, 'r', (err, fd) => {
-      if (err) return this.done();
+      if (err) {
+        // Not there yet (a first start: the daemon creates it after we begin to tail): look again shortly, since
+        // there is no file to watch until then.
+        if (!this.watcher && !this.disposed) this.retry = setTimeout(() => this.read(), MISSING_RETRY_MS);
+        return this.done();
+      }
       if (!this.watcher) this.watch();
       fs.fstat(fd, (e2, st) => {
         if (e2) return fs.close(fd, () => this.done());
@@ -75,6 +82,7 @@ export class LogTail {
 
   dispose(): void {
     this.disposed = true;
+    clearTimeout(this.retry);
     this.watcher?.close();
   }
 }

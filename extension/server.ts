@@ -22,15 +22,21 @@ import {
   NOTIFICATIONS,
   PROTOCOL_VERSION,
   ServerHello,
+  ServerInfo,
   ServerSetApiKey,
+  ServerShutdown,
   ServerStatusNotification,
-  type ServerInfo,
 } from '../protocol';
-import { dataDirPaths } from '../protocol/node';
+import { dataDirPaths, processAlive, waitForExit } from '../protocol/node';
 import { readDiscovery, startDaemon } from '../cli/client/connection';
 import type { ApiKeyStore } from './api-key';
 import { LogTail } from './log-tail';
 import { readSettings } from './settings';
+
+/** How long a restart waits for the old daemon to finish its shutdown (it flushes the store first). */
+const RESTART_TIMEOUT_MS = 15_000;
+/** How often a window whose daemon was stopped looks for a new one (only while it has none). */
+const NEW_DAEMON_POLL_MS = 1_000;
 
 export type ServerState =
   { state: 'starting'; reason: null } | { state: 'ready'; reason: null } | { state: 'error'; reason: string };
@@ -68,6 +74,9 @@ export class CrewServer implements vscode.Disposable {
   private log: LogTail | undefined;
   /** Set when the server said it is stopping (e.g. `crew server stop`): then we do not start it again by ourselves. */
   private stoppedByServer = false;
+  /** Set while this window stops the daemon itself. */
+  private restarting = false;
+  private waiting: NodeJS.Timeout | undefined;
   info: ServerInfo.Result | undefined;
 
   constructor(
@@ -91,11 +100,97 @@ export class CrewServer implements vscode.Disposable {
     return this.starting;
   }
 
+  /** Reconnects to whatever daemon runs for the settings' data directory (starting one when none does). */
   async restart(): Promise<void> {
+    this.stopWaiting();
     await this.starting?.catch(() => undefined);
     await this.stopClient();
     this.stoppedByServer = false;
     await this.start();
+  }
+
+  /**
+   * The clients attached to the daemon of the settings' data directory besides this window, or 0 when this window
+   * is not connected to that daemon (then a restart disconnects nobody it can know of).
+   */
+  async otherClients(): Promise<number> {
+    if (this.current.state !== 'ready' || !this.info) return 0;
+    if (this.info.dataDir !== dataDirPaths(readSettings().dataDir).dataDir) return 0;
+    const info = await this.request<ServerInfo.Result>(ServerInfo.method).catch(() => this.info);
+    return Math.max(0, (info?.clients ?? 1) - 1);
+  }
+
+  /**
+   * Stops the daemon of the settings' data directory, if one runs, and starts a new one with the settings: the
+   * only way settings such as the sandbox switch reach a daemon, which keeps the mode it was started in.
+   */
+  async restartDaemon(): Promise<void> {
+    if (await this.stopDaemon(true)) await this.start();
+  }
+
+  /** Stops the daemon of the settings' data directory; false (and the state says why) when it would not stop. */
+  async stopDaemon(restarting = false): Promise<boolean> {
+    await this.starting?.catch(() => undefined);
+    this.stopWaiting();
+    const paths = dataDirPaths(readSettings().dataDir);
+    const running = await readDiscovery(paths.discovery);
+    // Our own connection closing is expected now: neither an error to show nor a reason to reconnect at once.
+    this.restarting = true;
+    try {
+      if (running) {
+        this.output.appendLine(`[extension] stopping crew-server (pid ${running.pid}) for ${paths.dataDir}`);
+        const connected = this.client?.isRunning() && this.info?.pid === running.pid;
+        const asked = connected
+          ? await this.client!.sendRequest(ServerShutdown.type, {}).then(
+              () => true,
+              () => false,
+            )
+          : false;
+        if (!asked) process.kill(running.pid, 'SIGTERM');
+        await this.stopClient();
+        if (!(await waitForExit(running.pid, RESTART_TIMEOUT_MS)))
+          throw new Error(
+            `crew-server (pid ${running.pid}) did not stop within ${RESTART_TIMEOUT_MS / 1000} s; stop it with: kill ${running.pid}`,
+          );
+      } else await this.stopClient();
+      this.stoppedByServer = false;
+      if (restarting) this.setState({ state: 'starting', reason: null });
+      else {
+        this.setState({
+          state: 'error',
+          reason: 'crew-server was stopped from this window (Restart Server starts it)',
+        });
+        this.waitForNewDaemon();
+      }
+      return true;
+    } catch (e) {
+      this.setState({ state: 'error', reason: reasonOf(e) });
+      return false;
+    } finally {
+      this.restarting = false;
+    }
+  }
+
+  /**
+   * After the daemon stopped on request (`crew server stop`, another window's restart), reconnects as soon as a
+   * daemon runs for the data directory again, rather than staying disconnected from the one that replaced it.
+   */
+  private waitForNewDaemon(): void {
+    this.stopWaiting();
+    const discovery = dataDirPaths(readSettings().dataDir).discovery;
+    this.waiting = setInterval(() => {
+      void readDiscovery(discovery).then((d) => {
+        if (!d || !this.waiting || !processAlive(d.pid)) return;
+        this.stopWaiting();
+        this.output.appendLine(`[extension] crew-server (pid ${d.pid}) runs again: reconnecting`);
+        void this.restart();
+      });
+    }, NEW_DAEMON_POLL_MS);
+  }
+
+  private stopWaiting(): void {
+    clearInterval(this.waiting);
+    this.waiting = undefined;
   }
 
   private async doStart(): Promise<void> {
@@ -137,8 +232,10 @@ export class CrewServer implements vscode.Disposable {
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue }),
         closed: () => {
+          if (this.restarting) return { action: CloseAction.DoNotRestart, handled: true };
           if (this.stoppedByServer) {
             this.setState({ state: 'error', reason: 'crew-server was stopped (crew server stop)' });
+            this.waitForNewDaemon();
             return { action: CloseAction.DoNotRestart, handled: true };
           }
           this.setState({ state: 'starting', reason: null });
@@ -236,6 +333,7 @@ export class CrewServer implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.stopWaiting();
     this.log?.dispose();
     void this.stopClient();
     this.stateEmitter.dispose();

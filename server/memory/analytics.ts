@@ -158,10 +158,13 @@ export class AnalyticsService {
     const today = dayOf(now);
     const weeks = this.dailyByCrew(p.crew, dayOf(Date.parse(`${today}T00:00:00.000Z`) - 14 * DAY_MS), today);
     const crews = p.crew !== undefined ? [p.crew] : union(data.keys(), activeCrews(weeks));
+    // What is worth archiving is judged over the recommendation's cold period at least: over a one-day window,
+    // memories made minutes before midnight would count as cold.
+    const cold = windowOf(now, Math.max(w.days, RECOMMENDATION_RULES.coldDays));
     const out: Insight[] = [];
     for (const crew of crews) {
       const d = data.get(crew) ?? { crew, entries: [], contextTokens: 0 };
-      out.push(...unusedShare(d, w), ...hotConcentration(d), ...staleGrowth(d, w, now), ...archiveSavings(d, w));
+      out.push(...unusedShare(d, w), ...hotConcentration(d), ...staleGrowth(d, w, now), ...archiveSavings(d, cold));
       out.push(...accessDrop(crew, weeks.get(crew) ?? [], today));
       if (d.entries.length >= 2) {
         const { sets } = await this.duplicates.crewDuplicates(crew, INSIGHT_RULES.duplicates.threshold, opts);

@@ -1,5 +1,5 @@
 /** Turns what the upstream (or the network) did into an DomainError with a code a client can act on. */
-import { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { ErrorCodes } from '../../protocol';
 import type { UpstreamErrorData } from '../../protocol';
 import { redact } from '../log';
@@ -60,7 +60,8 @@ export function mapUpstreamError(e: unknown, now: number): DomainError {
     switch (status) {
       case undefined:
       case null:
-        if (e.constructor.name === 'APIConnectionError')
+        // By class, not by name: a bundler renames classes, and a failed connection then read as a broken stream.
+        if (e instanceof APIConnectionError)
           return new UpstreamError(ErrorCodes.UpstreamUnavailable, `cannot reach OpenRouter: ${msg}`, data);
         return new UpstreamError(ErrorCodes.UpstreamStreamError, `OpenRouter failed mid-stream: ${msg}`, data);
       case 400:

@@ -262,6 +262,65 @@ describe('VS Code e2e (code-server + Chromium)', function () {
     }
   });
 
+  it('a new user: the welcome offers the key or the sandbox, Try the Sandbox restarts the daemon into it, the mode shows, Create Crew makes a crew with its agent', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crew-e2e-new-'));
+    try {
+      // No sandbox setting at all (a new user's default), rather than the suite's sandbox: true.
+      const settings = { 'openrouterCrew.sandbox': undefined };
+      await withVscode('new-user', { vsix: true, dataDir, settings }, async (page, cs, workspace) => {
+        await page.goto(`${cs.url}/?folder=${encodeURIComponent(workspace)}`);
+        const status = page.locator('[id="openrouter-crew.openrouter-crew.openrouterCrew.status"]');
+        await status.filter({ hasText: 'no budgets' }).waitFor();
+        const before = await crewJsonIn<{ pid: number; sandbox: boolean }>(dataDir, ['server', 'status']);
+        assert.equal(before.sandbox, false);
+        assert.doesNotMatch(await status.innerText(), /sandbox/);
+        await page.locator('.part.activitybar .action-label[aria-label="OpenRouter Crew"]').click();
+        const welcome = page.locator('.part.sidebar .welcome-view-content');
+        await welcome.filter({ hasText: 'needs an OpenRouter API key' }).waitFor();
+        await welcome.locator('a.monaco-button', { hasText: 'Set API Key' }).waitFor();
+
+        // The sandbox, from the welcome view: the setting changes and the daemon restarts into it.
+        await welcome.locator('a.monaco-button', { hasText: 'Try the Sandbox' }).click();
+        await status.filter({ hasText: 'sandbox' }).waitFor();
+        const after = await crewJsonIn<{ pid: number; sandbox: boolean }>(dataDir, ['server', 'status']);
+        assert.equal(after.sandbox, true);
+        assert.notEqual(after.pid, before.pid, 'a new daemon, not a reconnection to the old one');
+        await page
+          .locator('.part.sidebar .pane-header', { hasText: 'Crews' })
+          .filter({ hasText: 'sandbox · local store' })
+          .waitFor();
+
+        // Create Crew: name, description, then its first agent; nothing is made before the agent is chosen.
+        await runCommand(page, 'OpenRouter Crew: Create Crew…');
+        const input = page.locator('.quick-input-widget .quick-input-box input');
+        for (const value of ['scouts', 'finds things', 'finder', 'looks things up']) {
+          await input.waitFor({ state: 'visible' });
+          await input.fill(value);
+          await page.keyboard.press('Enter');
+          await page.waitForTimeout(300);
+        }
+        await input.fill('openai/gpt-4o-mini');
+        await page.locator('.quick-input-widget .monaco-list-row[aria-label^="openai/gpt-4o-mini"]').first().waitFor();
+        await page.keyboard.press('Enter');
+        await page
+          .locator('.notifications-toasts .notification-toast', { hasText: 'Crew scouts created with agent finder' })
+          .waitFor();
+        const { crews } = await crewJsonIn<{ crews: { name: string; agents: { name: string; model: string }[] }[] }>(
+          dataDir,
+          ['crew', 'list'],
+        );
+        assert.deepEqual(
+          crews.map((c) => [c.name, c.agents.map((a) => `${a.name}:${a.model}`)]),
+          [['scouts', ['finder:openai/gpt-4o-mini']]],
+        );
+        await page.locator('.part.sidebar .monaco-list-row[role="treeitem"]', { hasText: 'scouts' }).waitFor();
+      });
+    } finally {
+      await stopDaemon(dataDir);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   async function rpc<R>(method: string, params: unknown = {}): Promise<R> {
     const info = JSON.parse(fs.readFileSync(path.join(data.dataDir, 'server.json'), 'utf8')) as { httpPort: number };
     const token = fs.readFileSync(path.join(data.dataDir, 'token'), 'utf8').trim();

@@ -323,6 +323,19 @@ describe('memory analytics (issue 3)', () => {
       assert.equal(insights[0]!.severity, 'warning');
     });
 
+    it('never calls memories made minutes ago cold, whatever the window (one day, just past midnight)', async () => {
+      for (const id of ['n1', 'n2', 'n3', 'n4'])
+        src.add(id, 'fresh', { importance: 0.1, createdAt: at('2025-03-19T23:50:00.000Z') });
+      clock.set(at('2025-03-20T00:05:00.000Z'));
+      const { insights } = await analytics.insights({ crew: 'fresh', days: 1 });
+      assert.deepEqual(
+        insights.filter((i) => i.kind === 'archive-savings'),
+        [],
+        'fifteen minutes old is not cold',
+      );
+      assert.equal((await analytics.recommendations({ crew: 'fresh' })).recommendations.length, 0);
+    });
+
     it('counts the tokens archiving the cold set would save, and duplicate sets', async () => {
       const cold = ['c1', 'c2', 'c3'].map((id, i) =>
         src.add(id, 'cold', { importance: 0.2, content: `cold memory ${id} `.repeat(i + 1), vector: axis(i) }),

@@ -1,8 +1,9 @@
 // The extension's logic that needs no VS Code: what the status bar and rows say, the webview HTML, and the
 // dashboard bridge's message handling (the allowlist a webview is held to).
 import assert from 'node:assert/strict';
-import type { BudgetStatus, Memory, Run } from '../../protocol';
+import type { BudgetStatus, Memory, Run, ServerInfo } from '../../protocol';
 import { budgetRow, mostConstrained, statusBarModel, suggestedRaise } from '../../extension/model/budgets';
+import { modeLabel, modeMismatch, modeOf, modeTooltip } from '../../extension/model/mode';
 import { memoryDocument, memoryLabel, parseTags } from '../../extension/model/memories';
 import { progressLine, runDocument } from '../../extension/model/runs';
 import { archiveRow, restoredMessage } from '../../extension/model/archives';
@@ -271,5 +272,45 @@ describe('extension: dashboard bridge (host side)', () => {
     assert.deepEqual(h.commands, ['openrouterCrew.openMemory']);
     await h.send('nonsense');
     assert.match(h.logs.join('\n'), /ignored [^\n]*workbench\.action\.terminal\.new[^]*ignored [^\n]*nonsense/);
+  });
+});
+
+describe('extension: which daemon, in which mode', () => {
+  const info = (over: { sandbox?: boolean; store?: 'local' | 'postgres' } = {}): ServerInfo.Result => ({
+    name: 'crew-server',
+    version: '0.1.0',
+    protocolVersion: '1.7.0',
+    pid: 4242,
+    dataDir: '/home/u/.local/share/openrouter-crew',
+    socket: null,
+    httpPort: 4100,
+    startedAt: '2026-12-06T00:00:00.000Z',
+    upstream: { baseUrl: 'https://openrouter.ai/api/v1', sandbox: over.sandbox ?? false, keyConfigured: true },
+    store:
+      over.store === 'postgres'
+        ? { kind: 'postgres', location: 'postgres://crew@db:5432/team' }
+        : { kind: 'local', location: '/home/u/.local/share/openrouter-crew' },
+  });
+
+  it('names the mode in the view headers and leads the status bar with it, except for OpenRouter on the local store', () => {
+    assert.equal(modeLabel(modeOf(info({ sandbox: true }))), 'sandbox · local store');
+    assert.equal(modeLabel(modeOf(info({ store: 'postgres' }))), 'OpenRouter · PostgreSQL');
+    assert.equal(statusBarModel([], modeOf(info({ sandbox: true }))).text, '$(beaker) sandbox · no budgets');
+    assert.equal(statusBarModel([], modeOf(info())).text, '$(credit-card) no budgets');
+    assert.match(statusBarModel([], modeOf(info({ store: 'postgres' }))).text, /^\$\(database\) /);
+    assert.match(statusBarModel([], modeOf(info({ sandbox: true }))).tooltip, /\*\*Sandbox\*\*.*nothing is billed/s);
+    assert.match(modeTooltip(modeOf(info({ store: 'postgres' }))), /PostgreSQL `postgres:\/\/crew@db:5432\/team`/);
+  });
+
+  it('says when the running daemon is not what the settings ask for', () => {
+    assert.equal(modeMismatch(modeOf(info({ sandbox: true })), { sandbox: true, storeUrl: '' }), undefined);
+    assert.match(
+      modeMismatch(modeOf(info()), { sandbox: true, storeUrl: '' }) ?? '',
+      /pid 4242\) runs OpenRouter · local store, but this window's settings ask for the sandbox\. .*restart/,
+    );
+    assert.match(
+      modeMismatch(modeOf(info({ sandbox: true })), { sandbox: false, storeUrl: 'postgres://x@y/z' }) ?? '',
+      /ask for the real OpenRouter and the PostgreSQL store/,
+    );
   });
 });
