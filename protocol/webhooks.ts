@@ -9,6 +9,12 @@
  * `X-Crew-Signature: sha256=<hex HMAC-SHA256 of the raw body with the secret>`. A 2xx answer is delivered;
  * anything else is retried in the background with growing delays, then given up (logged).
  *
+ * A subscription whose deliveries keep being given up (a receiver that is gone: an n8n workflow unpublished while its
+ * credential no longer reached the server, so its subscription was never removed) expires: after
+ * `WEBHOOK_EXPIRY.failures` given-up deliveries in a row spanning at least `WEBHOOK_EXPIRY.afterMs`, the server stops
+ * delivering to it, logs a warning, and `webhook/list` shows it under `expired` (until `webhook/unregister` removes
+ * it). Live subscriptions show their failures in a row, so trouble is visible before that.
+ *
  * `WEBHOOK_METHODS` is spread into `METHODS` so the router, the audit log and the contract snapshot see them.
  */
 import { RequestType } from 'vscode-jsonrpc';
@@ -35,7 +41,18 @@ export interface WebhookSubscription {
   /** Whether deliveries are signed (the secret itself is never returned). */
   signed: boolean;
   createdAt: string;
+  /** Deliveries given up (each after its retries) in a row since the last one that got through; 0 when all is well. */
+  failures: number;
+  /** When the first of those was given up; null when `failures` is 0. */
+  failingSince: string | null;
+  /** What the last given-up attempt got, e.g. "answered 404"; null when `failures` is 0. */
+  lastFailure: string | null;
+  /** When the server stopped delivering to it because its deliveries kept failing; null while it is live. */
+  expiredAt: string | null;
 }
+
+/** When a subscription expires (see the top of this file); a server can be started with other figures. */
+export const WEBHOOK_EXPIRY = { failures: 5, afterMs: 24 * 60 * 60 * 1000 } as const;
 
 export type WebhookDelivery =
   | { id: string; event: 'budget.alert'; at: string; data: BudgetAlert }
@@ -80,7 +97,10 @@ export namespace WebhookList {
   export const method = 'webhook/list';
   export type Params = Record<string, never> | undefined;
   export interface Result {
+    /** The live subscriptions, in registration order. */
     webhooks: WebhookSubscription[];
+    /** Subscriptions the server expired (deliveries kept failing), newest first; the 20 most recent are kept. */
+    expired: WebhookSubscription[];
   }
   export const type = new RequestType<Params, Result, void>(method);
 }

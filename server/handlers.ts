@@ -222,7 +222,7 @@ export function registerHandlers(app: App): void {
     return app.webhooks.register(p);
   });
   r.register('webhook/unregister', (p: WebhookUnregister.Params) => app.webhooks.unregister(p.id));
-  r.register('webhook/list', async () => ({ webhooks: await app.webhooks.list() }));
+  r.register('webhook/list', () => app.webhooks.list());
 
   const ranking = (p: RankingParams) => ({
     ...(p.weights ? { weights: p.weights } : {}),

@@ -45,14 +45,22 @@ function columns(ctx: Context): Column<WebhookSubscription>[] {
       text: (w) => (w.budgetId ? (list ? w.budgetId : shortId(w.budgetId)) : 'all'),
     },
     { key: 'signed', header: 'SIGNED', text: (w) => (w.signed ? 'yes' : 'no') },
+    { key: 'expiredAt', header: 'DELIVERIES', text: deliveryState },
     { key: 'createdAt', header: 'CREATED', text: (w) => (list ? w.createdAt : when(w.createdAt)) },
     { key: 'description', header: 'DESCRIPTION', text: (w) => w.description || '—' },
   ];
 }
 
+/** Whether deliveries get through: failures in a row are shown, and an expired subscription says so. */
+function deliveryState(w: WebhookSubscription): string {
+  if (w.expiredAt) return `expired ${when(w.expiredAt)} after ${w.failures} failures (${w.lastFailure ?? '?'})`;
+  return w.failures ? `${w.failures} failed in a row (${w.lastFailure ?? '?'})` : 'ok';
+}
+
 /** A full id passes through; a unique prefix becomes the full id; anything else goes to the server to refuse. */
 async function resolveWebhookId(client: CrewClient, idOrPrefix: string): Promise<string> {
-  const { webhooks } = await client.request<WebhookList.Result>(WebhookList.method, {});
+  const listed = await client.request<WebhookList.Result>(WebhookList.method, {});
+  const webhooks = [...listed.webhooks, ...(listed.expired ?? [])];
   if (webhooks.some((w) => w.id === idOrPrefix)) return idOrPrefix;
   const matches = webhooks.filter((w) => w.id.startsWith(idOrPrefix));
   if (matches.length > 1)
@@ -118,7 +126,8 @@ export function registerWebhooks(program: Command): void {
       withContext(async (ctx) => {
         const client = await ctx.connect();
         const res = await client.request<WebhookList.Result>(WebhookList.method, {});
-        ctx.out.records(res, columns(ctx), res.webhooks, { empty: 'no webhooks yet' });
+        // Expired ones (deliveries kept failing) stay listed until removed, so a silent receiver is noticed.
+        ctx.out.records(res, columns(ctx), [...res.webhooks, ...(res.expired ?? [])], { empty: 'no webhooks yet' });
       }),
     );
 

@@ -513,5 +513,33 @@ function webhookRepo(db: () => Low<DbData>): WebhookRepository {
       await db().write();
       return true;
     },
+    deliveryGivenUp: async (id, at, failure) => {
+      const mine = db().data.webhooks.filter((w) => w.id === id);
+      if (!mine.length) return undefined;
+      for (const w of mine) {
+        if (!w.failures) w.failingSince = at;
+        w.failures = (w.failures ?? 0) + 1;
+        w.lastFailure = failure;
+      }
+      await db().write();
+      return structuredClone(mine[0]);
+    },
+    deliveryDelivered: async (id) => {
+      const failing = db().data.webhooks.filter((w) => w.id === id && w.failures);
+      if (!failing.length) return;
+      for (const w of failing) {
+        delete w.failures;
+        delete w.failingSince;
+        delete w.lastFailure;
+      }
+      await db().write();
+    },
+    expireWebhook: async (id, at) => {
+      const live = db().data.webhooks.filter((w) => w.id === id && !w.expiredAt);
+      if (!live.length) return false;
+      for (const w of live) w.expiredAt = at;
+      await db().write();
+      return true;
+    },
   };
 }

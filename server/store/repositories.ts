@@ -59,6 +59,12 @@ export interface WebhookRecord extends Webhook {
   description?: string;
   /** The HMAC key. Stored because signing needs it; never returned by a method, logged or audited. */
   secret?: string | null;
+  /** Deliveries given up in a row; absent (0) since the last one that got through. */
+  failures?: number;
+  failingSince?: string | null;
+  lastFailure?: string | null;
+  /** Set when deliveries stopped because they kept failing (server/webhooks/service.ts). */
+  expiredAt?: string | null;
 }
 
 export interface WebhookRepository {
@@ -66,6 +72,15 @@ export interface WebhookRepository {
   webhooks(): Promise<WebhookRecord[]>;
   addWebhook(hook: WebhookRecord): Promise<void>;
   removeWebhook(id: string): Promise<boolean>;
+  /**
+   * One more delivery to `id` given up, in a row (the first sets `failingSince` to `at`); one step, so instances
+   * sharing a store count every failure. The record as it is now; undefined when there is none.
+   */
+  deliveryGivenUp(id: string, at: string, failure: string): Promise<WebhookRecord | undefined>;
+  /** A delivery to `id` got through: its failures in a row are forgotten (nothing is written when it had none). */
+  deliveryDelivered(id: string): Promise<void>;
+  /** Stops deliveries to `id`: true when this call expired it, false when it is gone or was already expired. */
+  expireWebhook(id: string, at: string): Promise<boolean>;
 }
 
 /** One webhook delivery waiting in a shared queue: the exact request, and how far its attempts have come. */
@@ -79,6 +94,8 @@ export interface QueuedDelivery {
   what: string;
   /** Attempts made so far. */
   attempt: number;
+  /** The subscription it goes to (whose failures in a row it counts in); absent on rows queued before it was kept. */
+  subscriptionId?: string | null;
 }
 
 /**

@@ -55,7 +55,12 @@ export interface OutboxOptions {
   /** Per attempt. */
   timeoutMs?: number;
   sleep?: Sleep;
+  /** Told how each delivery to a subscription ended: null when it got through, else what its last attempt got. */
+  onOutcome?: OutcomeListener;
 }
+
+/** How a delivery to subscription `subscriptionId` ended; must not reject (service.ts logs its own failures). */
+export type OutcomeListener = (subscriptionId: string, failure: string | null) => Promise<void>;
 
 export const DEFAULT_RETRY_DELAYS_MS = [1_000, 5_000, 15_000];
 
@@ -73,8 +78,11 @@ export function urlForLog(url: string): string {
 export interface DeliveryOutbox {
   /** Starts `work` in the background and tracks it, so drain and close see it; `work` must not reject. */
   track(work: Promise<void>): void;
-  /** Sends `request` until it is answered 2xx or the retries run out. `what` names the delivery in the log. */
-  send(request: WebhookRequest, what: string, id: string): void;
+  /**
+   * Sends `request` until it is answered 2xx or the retries run out. `what` names the delivery in the log; the
+   * outcome is reported for `subscriptionId`.
+   */
+  send(request: WebhookRequest, what: string, id: string, subscriptionId: string): void;
   drain(timeoutMs?: number): Promise<void>;
   close(timeoutMs?: number): Promise<void>;
 }
@@ -97,16 +105,16 @@ export class Outbox implements DeliveryOutbox {
   }
 
   /** Sends `request` until it is answered 2xx or the retries run out. `what` names the delivery in the log. */
-  send(request: WebhookRequest, what: string): void {
-    this.track(this.attempts(request, what));
+  send(request: WebhookRequest, what: string, _id: string, subscriptionId: string): void {
+    this.track(this.attempts(request, what, subscriptionId));
   }
 
-  private async attempts(request: WebhookRequest, what: string): Promise<void> {
-    const { sender, log, retryDelaysMs, timeoutMs = 5_000, sleep = timerSleep } = this.opts;
+  private async attempts(request: WebhookRequest, what: string, subscriptionId: string): Promise<void> {
+    const { sender, log, retryDelaysMs, timeoutMs = 5_000, sleep = timerSleep, onOutcome } = this.opts;
     const signal = this.stopping.signal;
     for (let attempt = 0; ; attempt++) {
       const failure = await attemptOnce(sender, request, signal, timeoutMs);
-      if (failure === null) return;
+      if (failure === null) return onOutcome?.(subscriptionId, null);
       const delay = retryDelaysMs[attempt];
       if (delay !== undefined && !signal.aborted) {
         log.debug(`webhook ${urlForLog(request.url)}: ${what} ${failure}; retrying in ${delay} ms`);
@@ -115,6 +123,8 @@ export class Outbox implements DeliveryOutbox {
       }
       const why = signal.aborted ? 'the server is stopping' : `${attempt + 1} attempt(s)`;
       log.warn(`webhook ${urlForLog(request.url)} gave up on ${what} (${why}); last: ${failure}`);
+      // Cut short by a shutdown, it says nothing about the receiver.
+      if (!signal.aborted) await onOutcome?.(subscriptionId, failure);
       return;
     }
   }

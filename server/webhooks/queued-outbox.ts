@@ -7,7 +7,14 @@
  */
 import type { Logger } from '../log';
 import type { QueuedDelivery, WebhookDeliveryQueue } from '../store/repositories';
-import { attemptOnce, urlForLog, type DeliveryOutbox, type WebhookRequest, type WebhookSender } from './delivery';
+import {
+  attemptOnce,
+  urlForLog,
+  type DeliveryOutbox,
+  type OutcomeListener,
+  type WebhookRequest,
+  type WebhookSender,
+} from './delivery';
 
 /** How long a claim lasts: longer than an attempt (5 s timeout) with room to spare. */
 const CLAIM_LEASE_MS = 30_000;
@@ -22,6 +29,7 @@ export interface QueuedOutboxOptions {
   retryDelaysMs: number[];
   timeoutMs?: number;
   pollMs?: number;
+  onOutcome?: OutcomeListener;
 }
 
 export class QueuedOutbox implements DeliveryOutbox {
@@ -44,15 +52,14 @@ export class QueuedOutbox implements DeliveryOutbox {
     void work.finally(() => this.inFlight.delete(work));
   }
 
-  send(request: WebhookRequest, what: string, id: string): void {
+  send(request: WebhookRequest, what: string, id: string, subscriptionId: string): void {
+    const { url, body, headers } = request;
     this.track(
-      this.opts.queue
-        .enqueue([{ id, url: request.url, body: request.body, headers: request.headers, what, attempt: 0 }])
-        .then(
-          () => this.pump(),
-          (e: Error) =>
-            this.opts.log.error(`webhook ${urlForLog(request.url)}: ${what} could not be queued: ${e.message}`),
-        ),
+      this.opts.queue.enqueue([{ id, url, body, headers, what, attempt: 0, subscriptionId }]).then(
+        () => this.pump(),
+        (e: Error) =>
+          this.opts.log.error(`webhook ${urlForLog(request.url)}: ${what} could not be queued: ${e.message}`),
+      ),
     );
   }
 
@@ -86,11 +93,15 @@ export class QueuedOutbox implements DeliveryOutbox {
   }
 
   private async attempt(d: QueuedDelivery): Promise<void> {
-    const { queue, sender, log, retryDelaysMs, timeoutMs = 5_000 } = this.opts;
+    const { queue, sender, log, retryDelaysMs, timeoutMs = 5_000, onOutcome } = this.opts;
     const failure = await attemptOnce(sender, d, this.stopping.signal, timeoutMs);
     // Stopping mid-send: the claim runs out and another instance (or the next start) sends it again.
     if (failure !== null && this.stopping.signal.aborted) return;
-    if (failure === null) return queue.remove(d.id);
+    if (failure === null) {
+      await queue.remove(d.id);
+      if (d.subscriptionId) await onOutcome?.(d.subscriptionId, null);
+      return;
+    }
     const delay = retryDelaysMs[d.attempt];
     if (delay !== undefined) {
       log.debug(`webhook ${urlForLog(d.url)}: ${d.what} ${failure}; retrying in ${delay} ms`);
@@ -100,7 +111,8 @@ export class QueuedOutbox implements DeliveryOutbox {
       return;
     }
     log.warn(`webhook ${urlForLog(d.url)} gave up on ${d.what} (${d.attempt + 1} attempt(s)); last: ${failure}`);
-    return queue.remove(d.id);
+    await queue.remove(d.id);
+    if (d.subscriptionId) await onOutcome?.(d.subscriptionId, failure);
   }
 
   /** Waits until nothing is in flight here and the queue is empty, at most `timeoutMs`. */

@@ -5,6 +5,7 @@
  * receiver. On a shared store the outbox is the store's queue, so each delivery goes out once for the team.
  */
 import { randomUUID } from 'node:crypto';
+import { WEBHOOK_EXPIRY } from '../../protocol';
 import type { Webhook, WebhookDelivery, WebhookEvent, WebhookRegister, WebhookSubscription } from '../../protocol';
 import type { Clock } from '../clock';
 import type { EventBus } from '../events';
@@ -22,10 +23,19 @@ import {
 } from './delivery';
 import { QueuedOutbox } from './queued-outbox';
 import type { WebhookDeliveryQueue } from '../store/repositories';
-import { isAlertHook, requestFor, toSubscription, toWebhook, wants, type EventData } from './subscriptions';
+import { isAlertHook, isExpired, requestFor, toSubscription, toWebhook, wants, type EventData } from './subscriptions';
 
 /** Each subscription costs a request per event; past this many, something registers without unregistering. */
 export const MAX_WEBHOOKS = 100;
+/** Expired subscriptions kept for webhook/list to show (the newest); older ones are removed. */
+export const MAX_EXPIRED_WEBHOOKS = 20;
+
+export interface WebhookExpiry {
+  /** Given-up deliveries in a row… */
+  failures: number;
+  /** …the first of them at least this long ago. */
+  afterMs: number;
+}
 
 export interface WebhookServiceDeps {
   repo: WebhookRepository;
@@ -39,6 +49,8 @@ export interface WebhookServiceDeps {
   sleep?: Sleep;
   /** A queue shared with other instances (PostgreSQL): deliveries go through it, each sent once by one of them. */
   queue?: WebhookDeliveryQueue;
+  /** When a subscription whose deliveries keep failing expires (default WEBHOOK_EXPIRY). */
+  expiry?: WebhookExpiry;
 }
 
 export class WebhookService {
@@ -50,6 +62,7 @@ export class WebhookService {
       sender: deps.sender ?? fetchWebhookSender,
       log: deps.log,
       retryDelaysMs: deps.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS,
+      onOutcome: (id: string, failure: string | null) => this.outcome(id, failure),
     };
     this.outbox = deps.queue
       ? new QueuedOutbox({ ...common, queue: deps.queue })
@@ -83,8 +96,13 @@ export class WebhookService {
     return { deleted: true, id };
   }
 
-  async list(): Promise<WebhookSubscription[]> {
-    return (await this.deps.repo.webhooks()).map(toSubscription);
+  /** The live subscriptions, and those expired (newest first). */
+  async list(): Promise<{ webhooks: WebhookSubscription[]; expired: WebhookSubscription[] }> {
+    const all = await this.deps.repo.webhooks();
+    return {
+      webhooks: all.filter((r) => !isExpired(r)).map(toSubscription),
+      expired: newestExpiredFirst(all).map(toSubscription),
+    };
   }
 
   /** budget/configureAlerts {webhookUrl}: a hook for budget alerts, of one budget or all. */
@@ -94,7 +112,7 @@ export class WebhookService {
 
   /** What budget/configureAlerts and budget/alerts list: the hooks registered through them. */
   async alertHooks(): Promise<Webhook[]> {
-    return (await this.deps.repo.webhooks()).filter(isAlertHook).map(toWebhook);
+    return (await this.deps.repo.webhooks()).filter((r) => isAlertHook(r) && !isExpired(r)).map(toWebhook);
   }
 
   async remove(id: string): Promise<boolean> {
@@ -113,7 +131,7 @@ export class WebhookService {
   }
 
   private async add(record: WebhookRecord): Promise<void> {
-    if ((await this.deps.repo.webhooks()).length >= MAX_WEBHOOKS)
+    if ((await this.deps.repo.webhooks()).filter((r) => !isExpired(r)).length >= MAX_WEBHOOKS)
       throw errors.conflict(
         `there are already ${MAX_WEBHOOKS} webhooks; unregister one first (webhook/list shows them)`,
       );
@@ -138,9 +156,46 @@ export class WebhookService {
 
   private async fanOut<E extends WebhookEvent>(event: E, data: EventData[E], at: string): Promise<void> {
     for (const r of await this.deps.repo.webhooks()) {
-      if (!wants(r, event, data)) continue;
+      if (isExpired(r) || !wants(r, event, data)) continue;
       const delivery = { id: randomUUID(), event, at, data } as WebhookDelivery;
-      this.outbox.send(requestFor(r, delivery), `${event} delivery ${delivery.id}`, delivery.id);
+      this.outbox.send(requestFor(r, delivery), `${event} delivery ${delivery.id}`, delivery.id, r.id);
     }
   }
+
+  /**
+   * Counts how a delivery to subscription `id` ended; one given up after too many others, over too long, expires it:
+   * a receiver that stays gone (an n8n workflow unpublished while its credential could not reach this server) would
+   * otherwise be sent every event, retries and all, for ever.
+   */
+  private async outcome(id: string, failure: string | null): Promise<void> {
+    const { repo, log } = this.deps;
+    try {
+      if (failure === null) return await repo.deliveryDelivered(id);
+      const at = this.now();
+      const r = await repo.deliveryGivenUp(id, at, failure);
+      if (!r || isExpired(r) || !r.failures) return;
+      const { failures, afterMs } = this.deps.expiry ?? WEBHOOK_EXPIRY;
+      const since = Date.parse(r.failingSince ?? at);
+      if (r.failures < failures || this.deps.clock.now() - since < afterMs) return;
+      if (!(await repo.expireWebhook(id, at))) return;
+      log.warn(
+        `webhook ${id} (${urlForLog(r.url)}${r.description ? `, ${r.description}` : ''}) expired: ${r.failures} ` +
+          `deliveries in a row given up since ${r.failingSince} (last: ${failure}). It gets nothing more; ` +
+          'webhook/list shows it under "expired". Register it again when its receiver is back (an n8n trigger ' +
+          'does when its workflow is published again or n8n restarts).',
+      );
+      await this.pruneExpired();
+    } catch (e) {
+      log.error(`webhook ${id}: could not record how a delivery ended: ${(e as Error).message}`);
+    }
+  }
+
+  private async pruneExpired(): Promise<void> {
+    const stale = newestExpiredFirst(await this.deps.repo.webhooks()).slice(MAX_EXPIRED_WEBHOOKS);
+    for (const r of stale) await this.deps.repo.removeWebhook(r.id);
+  }
+}
+
+function newestExpiredFirst(records: WebhookRecord[]): WebhookRecord[] {
+  return records.filter(isExpired).sort((a, b) => b.expiredAt!.localeCompare(a.expiredAt!));
 }

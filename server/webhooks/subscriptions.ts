@@ -26,8 +26,15 @@ export function toSubscription(r: WebhookRecord): WebhookSubscription {
     description: r.description ?? '',
     signed: Boolean(r.secret),
     createdAt: r.createdAt,
+    failures: r.failures ?? 0,
+    failingSince: r.failures ? (r.failingSince ?? null) : null,
+    lastFailure: r.failures ? (r.lastFailure ?? null) : null,
+    expiredAt: r.expiredAt ?? null,
   };
 }
+
+/** Whether deliveries stopped because they kept failing. */
+export const isExpired = (r: WebhookRecord): boolean => Boolean(r.expiredAt);
 
 /** The older shape budget/configureAlerts lists. */
 export function toWebhook(r: WebhookRecord): Webhook {

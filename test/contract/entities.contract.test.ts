@@ -183,6 +183,49 @@ forEachBackend('entity repositories', (get) => {
         assert.equal(await r.webhooks.removeWebhook(hooks[1]!.id), false);
         assert.deepEqual(await mine(), [hooks[0], hooks[2]]);
       });
+
+      it('counts given-up deliveries in a row, forgets them on one that got through, and expires once', async () => {
+        const hook: WebhookRecord = {
+          id: uid('w'),
+          url: 'http://127.0.0.1:5678/webhook/x',
+          budgetId: null,
+          createdAt: '2026-01-15T12:00:00.000Z',
+          events: ['run.finished'],
+        };
+        const other: WebhookRecord = { ...hook, id: uid('w'), url: 'http://127.0.0.1:5678/webhook/y' };
+        await r.webhooks.addWebhook(hook);
+        await r.webhooks.addWebhook(other);
+        const get = async (id: string) => (await r.webhooks.webhooks()).find((h) => h.id === id);
+        assert.equal(await r.webhooks.deliveryGivenUp(uid('w'), '2026-01-15T12:01:00.000Z', 'answered 404'), undefined);
+
+        const first = await r.webhooks.deliveryGivenUp(hook.id, '2026-01-15T12:01:00.000Z', 'answered 404');
+        assert.deepEqual(first, {
+          ...hook,
+          failures: 1,
+          failingSince: '2026-01-15T12:01:00.000Z',
+          lastFailure: 'answered 404',
+        });
+        const second = await r.webhooks.deliveryGivenUp(hook.id, '2026-01-15T12:02:00.000Z', 'timed out');
+        assert.deepEqual(
+          [second?.failures, second?.failingSince, second?.lastFailure],
+          [2, '2026-01-15T12:01:00.000Z', 'timed out'],
+        );
+        assert.deepEqual(await get(hook.id), second);
+        assert.deepEqual(await get(other.id), other, 'another subscription is untouched');
+
+        await r.webhooks.deliveryDelivered(hook.id);
+        assert.deepEqual(await get(hook.id), hook, 'back to the record as registered');
+        await r.webhooks.deliveryDelivered(hook.id);
+        assert.deepEqual(await get(hook.id), hook);
+        const again = await r.webhooks.deliveryGivenUp(hook.id, '2026-01-15T13:00:00.000Z', 'answered 410');
+        assert.deepEqual([again?.failures, again?.failingSince], [1, '2026-01-15T13:00:00.000Z']);
+
+        assert.equal(await r.webhooks.expireWebhook(hook.id, '2026-01-16T13:00:00.000Z'), true);
+        assert.equal(await r.webhooks.expireWebhook(hook.id, '2026-01-16T14:00:00.000Z'), false, 'once');
+        assert.equal(await r.webhooks.expireWebhook(uid('w'), '2026-01-16T14:00:00.000Z'), false);
+        assert.equal((await get(hook.id))?.expiredAt, '2026-01-16T13:00:00.000Z');
+        assert.equal(await r.webhooks.removeWebhook(hook.id), true);
+      });
     });
 
     describe('models cache', () => {

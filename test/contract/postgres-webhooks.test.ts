@@ -11,7 +11,7 @@ import { EventBus } from '../../server/events';
 import { PgWebhookRepository } from '../../server/store/postgres/webhooks';
 import { PgWebhookDeliveryQueue } from '../../server/store/postgres/webhook-queue';
 import type { WebhookRequest, WebhookSender } from '../../server/webhooks/delivery';
-import { WebhookService } from '../../server/webhooks/service';
+import { WebhookService, type WebhookExpiry } from '../../server/webhooks/service';
 import { eventually } from '../helpers';
 import { postgresBackend, quietLog, type PostgresBackend } from './backends';
 import { alert } from './entity-fixtures';
@@ -35,7 +35,13 @@ describe('webhook deliveries shared by two instances (PostgreSQL queue)', functi
   let pg: PostgresBackend;
   const services: WebhookService[] = [];
 
-  async function instance(id: string, sender: WebhookSender, events = new EventBus(), retryDelaysMs = [100, 100]) {
+  async function instance(
+    id: string,
+    sender: WebhookSender,
+    events = new EventBus(),
+    retryDelaysMs = [100, 100],
+    expiry?: WebhookExpiry,
+  ) {
     const db = id === 'a' ? pg.db : await pg.peer();
     const queue = new PgWebhookDeliveryQueue(db, id);
     const service = new WebhookService({
@@ -46,6 +52,7 @@ describe('webhook deliveries shared by two instances (PostgreSQL queue)', functi
       sender,
       retryDelaysMs,
       queue,
+      expiry,
     });
     services.push(service);
     return { service, events, queue };
@@ -114,5 +121,30 @@ describe('webhook deliveries shared by two instances (PostgreSQL queue)', functi
     await eventually(async () => (await a.queue.size()) === 0, 'an empty queue');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(seen.length, 2, 'no attempt after giving up');
+  });
+
+  it('a subscription whose deliveries keep being given up, by either instance, expires for the team', async () => {
+    const { seen, sender } = receiver(() => 404);
+    const expiry = { failures: 3, afterMs: 0 };
+    const a = await instance('a', sender('a'), new EventBus(), [], expiry);
+    const b = await instance('b', sender('b'), new EventBus(), [], expiry);
+    const sub = await a.service.register({ url: 'http://127.0.0.1:9/gone', events: ['budget.alert'] });
+    for (const [i, raisedOn] of [a, b, a].entries()) {
+      raisedOn.events.publish('budget.alert', { ...ALERT, id: `alert-${i}` });
+      await eventually(() => seen.length >= i + 1, `delivery ${i + 1}`);
+      await eventually(async () => (await a.queue.size()) === 0, 'an empty queue');
+    }
+    const { webhooks, expired } = await eventually(async () => {
+      const listed = await b.service.list();
+      return listed.expired.length ? listed : undefined;
+    }, 'the subscription to expire');
+    assert.deepEqual(webhooks, []);
+    assert.deepEqual(
+      expired.map((w) => [w.id, w.failures, w.lastFailure]),
+      [[sub.id, 3, 'answered 404']],
+    );
+    b.events.publish('budget.alert', { ...ALERT, id: 'alert-after' });
+    await a.service.drain(300);
+    assert.equal(seen.length, 3, 'nothing more is sent to it');
   });
 });

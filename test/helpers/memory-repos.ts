@@ -66,6 +66,14 @@ export class MemoryAlerts implements AlertRepository {
     this.hooks.splice(i, 1);
     return true;
   }
+  // Delivery outcomes are the webhook tests' business (test/unit/webhooks.test.ts, test/contract).
+  async deliveryGivenUp() {
+    return undefined;
+  }
+  async deliveryDelivered() {}
+  async expireWebhook() {
+    return false;
+  }
 }
 
 export class MemoryCrews implements CrewRepository {

@@ -317,6 +317,10 @@ export function subscription(o: Partial<WebhookSubscription> = {}): WebhookSubsc
     description: 'n8n: Budget Alert / OpenRouter Crew Trigger',
     signed: true,
     createdAt: T0,
+    failures: 0,
+    failingSince: null,
+    lastFailure: null,
+    expiredAt: null,
     ...o,
   };
 }

@@ -103,6 +103,27 @@ describe('n8n OpenRouter Crew Trigger: webhook subscription', () => {
     assert.deepEqual(world.staticData, {});
   });
 
+  it('checkExists replaces a subscription the server expired (its deliveries kept failing)', async () => {
+    world.staticData = { subscriptionId: 'wh_1', secret: 's'.repeat(64) };
+    const sub = r.subscription({
+      id: 'wh_1',
+      url: world.webhookUrl,
+      failures: 5,
+      failingSince: '2026-03-01T09:00:00.000Z',
+      lastFailure: 'answered 404',
+      expiredAt: '2026-03-02T09:00:00.000Z',
+    });
+    const rpc = new RpcRecorder(
+      answering({
+        'webhook/list': { webhooks: [], expired: [sub] },
+        'webhook/unregister': { deleted: true, id: 'wh_1' },
+      }),
+    );
+    assert.equal(await hooks.checkExists.call(hookContext(trigger, rpc, world, { events: ['threshold'] })), false);
+    assert.deepEqual(rpc.methods, ['webhook/list', 'webhook/unregister']);
+    assert.deepEqual(world.staticData, {});
+  });
+
   it('checkExists forgets a subscription the server no longer has', async () => {
     world.staticData = { subscriptionId: 'wh_1', secret: 's'.repeat(64) };
     const rpc = new RpcRecorder(answering({ 'webhook/list': { webhooks: [] } }));

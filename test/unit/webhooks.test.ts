@@ -19,7 +19,7 @@ import { JsonStore } from '../../server/store/json-store';
 import type { WebhookRecord, WebhookRepository } from '../../server/store/repositories';
 import type { WebhookRequest, WebhookSender } from '../../server/webhooks/delivery';
 import { webhookSchemas } from '../../server/webhooks/schemas';
-import { MAX_WEBHOOKS, WebhookService } from '../../server/webhooks/service';
+import { MAX_EXPIRED_WEBHOOKS, MAX_WEBHOOKS, WebhookService } from '../../server/webhooks/service';
 import { crewOfScope } from '../../server/webhooks/subscriptions';
 
 const T0 = Date.parse('2026-03-10T12:00:00.000Z');
@@ -38,6 +38,14 @@ class MemoryWebhooks implements WebhookRepository {
     if (i < 0) return false;
     this.rows.splice(i, 1);
     return true;
+  }
+  // Delivery outcomes: the expiry cases below run on the real JSON store's repository instead.
+  async deliveryGivenUp() {
+    return undefined;
+  }
+  async deliveryDelivered() {}
+  async expireWebhook() {
+    return false;
   }
 }
 
@@ -160,11 +168,12 @@ describe('WebhookService (fake sender, ManualClock)', () => {
 
     await svc.addAlertHook('http://127.0.0.1:9/legacy', 'b1');
     const listed = await svc.list();
+    assert.deepEqual(listed.expired, []);
     assert.deepEqual(
-      listed.map((s) => [s.url, s.events, s.signed, s.budgetId]),
+      listed.webhooks.map((s) => [s.url, s.events, s.signed, s.budgetId, s.failures, s.expiredAt]),
       [
-        ['http://localhost:5678/webhook/abc', ['run.finished', 'budget.alert'], true, null],
-        ['http://127.0.0.1:9/legacy', ['budget.alert'], false, 'b1'],
+        ['http://localhost:5678/webhook/abc', ['run.finished', 'budget.alert'], true, null, 0, null],
+        ['http://127.0.0.1:9/legacy', ['budget.alert'], false, 'b1', 0, null],
       ],
     );
     assert.ok(!JSON.stringify(listed).includes(SECRET));
@@ -470,7 +479,7 @@ describe('JSON store: webhook records and alerts since', () => {
     store = await JsonStore.open(path.join(dir, 'store'), clock, path.join(dir, 'backups'));
     const again = new WebhookService({ repo: store.webhooks, events: new EventBus(), clock, log: silentLogger });
     assert.deepEqual(
-      (await again.list()).map((s) => [s.id === 'old' ? 'old' : 'new', s.events, s.signed, s.description]),
+      (await again.list()).webhooks.map((s) => [s.id === 'old' ? 'old' : 'new', s.events, s.signed, s.description]),
       [
         ['old', ['budget.alert'], false, ''],
         ['new', ['run.finished'], true, ''],
@@ -494,5 +503,145 @@ describe('JSON store: webhook records and alerts since', () => {
     assert.deepEqual(await ids({}), ['a4', 'a3', 'a2', 'a1']);
     assert.deepEqual(await ids({ since: at(4) }), []);
     assert.deepEqual(await ids({ since: at(0), limit: 2 }), ['a4', 'a3']);
+  });
+
+  describe('expiry of subscriptions whose deliveries keep failing', () => {
+    const HOUR = 3_600_000;
+    let svc: WebhookService;
+    let events: EventBus;
+    let logs: string[];
+    /** The receiver: answers 404 (an unpublished n8n workflow) while `gone`, else 204. */
+    let gone: boolean;
+    let clock: ManualClock;
+
+    beforeEach(async () => {
+      clock = new ManualClock(T0);
+      store = await JsonStore.open(path.join(dir, 'store'), clock, path.join(dir, 'backups'));
+      events = new EventBus();
+      logs = [];
+      gone = true;
+      svc = new WebhookService({
+        repo: store.webhooks,
+        events,
+        clock,
+        log: { ...silentLogger, warn: (m) => logs.push(m), error: (m) => logs.push(`error ${m}`) },
+        sender: { post: async () => (gone ? 404 : 204) },
+        retryDelaysMs: [],
+        expiry: { failures: 3, afterMs: HOUR },
+      });
+    });
+    afterEach(() => svc.close(10));
+
+    /** One alert delivered (or given up) to every subscription; then `ms` pass. */
+    async function deliverThenWait(ms = 0) {
+      events.publish('budget.alert', alert());
+      await svc.drain();
+      clock.advance(ms);
+    }
+
+    it('counts given-up deliveries in a row; one that gets through forgets them', async () => {
+      const sub = await svc.register({ url: 'http://127.0.0.1:5678/webhook/flaky', events: ['budget.alert'] });
+      await deliverThenWait(HOUR);
+      await deliverThenWait();
+      let [listed] = (await svc.list()).webhooks;
+      assert.equal(listed!.id, sub.id);
+      assert.equal(listed!.failures, 2);
+      assert.equal(listed!.failingSince, new Date(T0).toISOString());
+      assert.equal(listed!.lastFailure, 'answered 404');
+      gone = false;
+      await deliverThenWait();
+      [listed] = (await svc.list()).webhooks;
+      assert.deepEqual([listed!.failures, listed!.failingSince, listed!.lastFailure], [0, null, null]);
+    });
+
+    it('expires after enough failures in a row over long enough, says so, and delivers to it no more', async () => {
+      const sent: string[] = [];
+      await svc.close(10);
+      svc = new WebhookService({
+        repo: store.webhooks,
+        events,
+        clock,
+        log: { ...silentLogger, warn: (m) => logs.push(m), error: (m) => logs.push(`error ${m}`) },
+        sender: {
+          post: async ({ url }) => {
+            sent.push(url);
+            return url.endsWith('/gone') ? 404 : 204;
+          },
+        },
+        retryDelaysMs: [],
+        expiry: { failures: 3, afterMs: HOUR },
+      });
+      const stale = await svc.register({
+        url: 'http://127.0.0.1:5678/webhook/gone',
+        events: ['budget.alert'],
+        description: 'n8n: Budget Alerts / OpenRouter Crew Trigger',
+      });
+      const live = await svc.register({ url: 'http://127.0.0.1:5678/webhook/live', events: ['budget.alert'] });
+      // Three failures within the hour are not enough: a receiver can be down that long and come back.
+      await deliverThenWait(20 * 60_000);
+      await deliverThenWait(20 * 60_000);
+      await deliverThenWait(20 * 60_000 + 1);
+      assert.deepEqual(
+        (await svc.list()).webhooks.map((w) => [w.id, w.failures]),
+        [
+          [stale.id, 3],
+          [live.id, 0],
+        ],
+      );
+      assert.deepEqual(
+        logs.filter((l) => / expired: /.test(l)),
+        [],
+      );
+      // The fourth, over an hour after the first: expired.
+      await deliverThenWait();
+      const { webhooks, expired } = await svc.list();
+      assert.deepEqual(
+        webhooks.map((w) => w.id),
+        [live.id],
+      );
+      assert.deepEqual(
+        expired.map((w) => [w.id, w.failures, w.lastFailure, w.expiredAt]),
+        [[stale.id, 4, 'answered 404', new Date(clock.now()).toISOString()]],
+      );
+      const said = logs.filter((l) => / expired: /.test(l));
+      assert.equal(said.length, 1, logs.join('\n'));
+      assert.match(
+        said[0]!,
+        /http:\/\/127\.0\.0\.1:5678\/webhook\/gone, n8n: Budget Alerts .* expired: 4 deliveries in a row/,
+      );
+      sent.length = 0;
+      await deliverThenWait();
+      assert.deepEqual(sent, ['http://127.0.0.1:5678/webhook/live']);
+      // Listed until unregister removes it (an n8n trigger's unpublish, or `crew webhook remove`).
+      assert.deepEqual(await svc.unregister(stale.id), { deleted: true, id: stale.id });
+      assert.deepEqual((await svc.list()).expired, []);
+    });
+
+    it(`keeps the ${MAX_EXPIRED_WEBHOOKS} most recently expired`, async () => {
+      await svc.close(10);
+      svc = new WebhookService({
+        repo: store.webhooks,
+        events,
+        clock,
+        log: silentLogger,
+        sender: { post: async () => 404 },
+        retryDelaysMs: [],
+        expiry: { failures: 1, afterMs: 0 },
+      });
+      const ids: string[] = [];
+      for (let i = 0; i <= MAX_EXPIRED_WEBHOOKS; i++) {
+        ids.push((await svc.register({ url: `http://127.0.0.1:9/h${i}`, events: ['run.finished'] })).id);
+        // One at a time, a minute apart, so each expires at its own time.
+        events.publish('run.finished', run(`c${i}`));
+        await svc.drain();
+        clock.advance(60_000);
+      }
+      const { webhooks, expired } = await svc.list();
+      assert.deepEqual(webhooks, []);
+      assert.deepEqual(
+        expired.map((w) => w.id),
+        ids.slice(1).reverse(),
+      );
+    });
   });
 });

@@ -73,11 +73,13 @@ async function unregister(ctx: IHookFunctions, id: string): Promise<void> {
 export async function checkExists(this: IHookFunctions): Promise<boolean> {
   const state = subscriptionState(this);
   if (!state.subscriptionId) return false;
-  const { webhooks } = await callRpc<WebhookList.Result>(this, WebhookList.method);
+  const { webhooks, expired = [] } = await callRpc<WebhookList.Result>(this, WebhookList.method);
   const sub = webhooks.find((w) => w.id === state.subscriptionId);
   if (sub && state.secret && fits(sub, webhookUrl(this), settingsOf(this))) return true;
-  // Changed settings or a new n8n URL: replace it rather than leave a stale subscription delivering elsewhere.
-  if (sub) await unregister(this, sub.id);
+  // Changed settings or a new n8n URL: replace it rather than leave a stale subscription delivering elsewhere. One the
+  // server expired (its deliveries kept failing while this n8n was unreachable) is replaced too.
+  const stale = sub ?? expired.find((w) => w.id === state.subscriptionId);
+  if (stale) await unregister(this, stale.id);
   delete state.subscriptionId;
   delete state.secret;
   return false;

@@ -1061,6 +1061,14 @@ export interface WebhookSubscription {
   /** Whether deliveries are signed (the secret itself is never returned). */
   signed: boolean;
   createdAt: string;
+  /** Deliveries given up (each after its retries) in a row since the last one that got through; 0 when all is well. */
+  failures: number;
+  /** When the first of those was given up; null when `failures` is 0. */
+  failingSince: string | null;
+  /** What the last given-up attempt got, e.g. "answered 404"; null when `failures` is 0. */
+  lastFailure: string | null;
+  /** When the server stopped delivering to it because its deliveries kept failing; null while it is live. */
+  expiredAt: string | null;
 }
 
 export type WebhookDelivery =
@@ -1098,6 +1106,9 @@ export namespace WebhookList {
   export const method = 'webhook/list';
   export type Params = Record<string, never> | undefined;
   export interface Result {
+    /** The live subscriptions, in registration order. */
     webhooks: WebhookSubscription[];
+    /** Subscriptions the server expired (deliveries kept failing), newest first; the 20 most recent are kept. */
+    expired: WebhookSubscription[];
   }
 }

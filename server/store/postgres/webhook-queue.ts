@@ -1,4 +1,4 @@
-/** The webhook delivery queue on PostgreSQL (migrations/006): claims with FOR UPDATE SKIP LOCKED and a lease. */
+/** The webhook delivery queue on PostgreSQL (migrations/006, 007): claims with FOR UPDATE SKIP LOCKED and a lease. */
 import type { QueuedDelivery, WebhookDeliveryQueue } from '../repositories';
 import type { PgDatabase } from './db';
 
@@ -11,8 +11,9 @@ export class PgWebhookDeliveryQueue implements WebhookDeliveryQueue {
   async enqueue(deliveries: QueuedDelivery[]): Promise<void> {
     if (!deliveries.length) return;
     await this.db.query(
-      `insert into crew_webhook_deliveries (id, url, body, headers, what, attempt)
-       select d->>'id', d->>'url', d->>'body', d->'headers', d->>'what', (d->>'attempt')::integer
+      `insert into crew_webhook_deliveries (id, url, body, headers, what, attempt, subscription_id)
+       select d->>'id', d->>'url', d->>'body', d->'headers', d->>'what', (d->>'attempt')::integer,
+              d->>'subscriptionId'
        from jsonb_array_elements($1::jsonb) as d`,
       [JSON.stringify(deliveries)],
     );
@@ -27,7 +28,7 @@ export class PgWebhookDeliveryQueue implements WebhookDeliveryQueue {
          where due_at <= now() and (claimed_until is null or claimed_until < now())
          order by due_at, created_at limit $2
          for update skip locked)
-       returning d.id, d.url, d.body, d.headers, d.what, d.attempt`,
+       returning d.id, d.url, d.body, d.headers, d.what, d.attempt, d.subscription_id as "subscriptionId"`,
       [this.instanceId, limit, leaseMs],
     );
     return rows;

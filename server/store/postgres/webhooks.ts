@@ -27,4 +27,35 @@ export class PgWebhookRepository implements WebhookRepository {
     const rows = await this.db.query('delete from crew_webhooks where id = $1 returning seq', [id]);
     return rows.length > 0;
   }
+
+  async deliveryGivenUp(id: string, at: string, failure: string): Promise<WebhookRecord | undefined> {
+    // One statement: two instances giving up on deliveries at once both count.
+    const rows = await this.db.query<{ record: WebhookRecord }>(
+      `update crew_webhooks set record = record || jsonb_build_object(
+         'failures', coalesce((record->>'failures')::int, 0) + 1,
+         'failingSince', case when coalesce((record->>'failures')::int, 0) = 0 then to_jsonb($2::text)
+                              else record->'failingSince' end,
+         'lastFailure', to_jsonb($3::text))
+       where id = $1 returning record`,
+      [id, at, failure],
+    );
+    return rows[0]?.record;
+  }
+
+  async deliveryDelivered(id: string): Promise<void> {
+    await this.db.query(
+      `update crew_webhooks set record = record - 'failures' - 'failingSince' - 'lastFailure'
+       where id = $1 and record ? 'failures'`,
+      [id],
+    );
+  }
+
+  async expireWebhook(id: string, at: string): Promise<boolean> {
+    const rows = await this.db.query(
+      `update crew_webhooks set record = record || jsonb_build_object('expiredAt', $2::text)
+       where id = $1 and coalesce(record->>'expiredAt', '') = '' returning seq`,
+      [id, at],
+    );
+    return rows.length > 0;
+  }
 }

@@ -9,6 +9,7 @@ import { M003 } from './003-memory';
 import { M004 } from './004-rollups';
 import { M005 } from './005-batched-gate';
 import { M006 } from './006-webhook-queue';
+import { M007 } from './007-webhook-delivery-subscription';
 
 export interface Migration {
   version: number;
@@ -16,4 +17,4 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [M001, M002, M003, M004, M005, M006];
+export const MIGRATIONS: readonly Migration[] = [M001, M002, M003, M004, M005, M006, M007];
