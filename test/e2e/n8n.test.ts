@@ -21,8 +21,11 @@ import type {
   ArchiveList,
   BudgetAlerts,
   CostReport,
+  CrewList,
   CrewRun,
+  LedgerList,
   MemoryAdd,
+  MemoryContext,
   MemoryList,
   WebhookList,
 } from '../../protocol';
@@ -257,6 +260,46 @@ describe('n8n e2e (n8n 2.40.7, the packed community package, a real crew-server)
       }
     });
 
+  it('new operations in a chain: Crew Get Many → Memory Build Context → Chat of a message history → Ledger Get Many', async () => {
+    const wf = operationsWorkflow();
+    await importWorkflow(wf);
+    const result = await timed('execute the operations chain', () => execute(tools, home, wf.id));
+    assert.equal(result.status, 'success');
+
+    const { crews } = await client.request<CrewList.Result>('crew/list');
+    assert.deepEqual(
+      outputs(result, 'Crews')[0]!.map((c) => (c as { name: string }).name),
+      crews.map((c) => c.name),
+    );
+    const truth = await client.request<MemoryContext.Result>('memory/context', {
+      crew: 'ops',
+      query: 'kept',
+      maxTokens: 200,
+    });
+    assert.ok(truth.memories.length > 0, 'the On Error cases left memories to pack');
+    const context = outputs(result, 'Context')[0]![0] as {
+      text: string;
+      usedTokens: number;
+      memories: { id: string }[];
+    };
+    assert.deepEqual(
+      context.memories.map((m) => m.id),
+      truth.memories.map((m) => m.memory.id),
+    );
+    assert.equal(context.text, truth.memories.map((m) => m.memory.content).join('\n\n'));
+    assert.equal(context.usedTokens, truth.usedTokens);
+
+    const chat = outputs(result, 'Chat')[0]![0] as { content: string; model: string; costUsd: number };
+    assert.equal(chat.model, MODEL);
+    assert.ok(chat.content.length > 0);
+    const [latest] = (await client.request<LedgerList.Result>('ledger/list', { limit: 1 })).entries;
+    const ledger = outputs(result, 'Ledger')[0] as { id: number; crew: string; costUsd: number }[];
+    assert.deepEqual(
+      ledger.map((e) => [e.id, e.crew, e.costUsd]),
+      [[latest!.id, 'ops', chat.costUsd]],
+    );
+  });
+
   it('Budget Alerts: the trigger registers with the server and a refused call starts the workflow by webhook', async () => {
     // The poll-trigger variant rides along in the same n8n (its first poll only notes where things stand).
     await importWorkflow(pollWorkflow());
@@ -450,6 +493,63 @@ function memoryGetWorkflow(id: string, onError: 'continueErrorOutput' | 'continu
     },
     settings: { executionOrder: 'v1' },
   } satisfies Workflow;
+}
+
+/** Manual trigger → every crew → its memories about "kept" as a context → a chat of a short history → the last call. */
+function operationsWorkflow(): Workflow {
+  const crewNode = (id: string, name: string, x: number, parameters: Record<string, unknown>) => ({
+    id,
+    name,
+    type: 'n8n-nodes-openrouter-crew.openRouterCrew',
+    typeVersion: 1,
+    position: [x * 220, 0],
+    credentials: { openRouterCrewApi: CREDENTIAL },
+    parameters,
+  });
+  const history = [
+    { role: 'user', content: 'What do we know?' },
+    { role: 'assistant', content: 'Let me look at the memories.' },
+    { role: 'user', content: 'Summarise them in a line' },
+  ];
+  return {
+    id: 'crewNewOperations01',
+    name: 'OpenRouter Crew: new operations',
+    active: false,
+    nodes: [
+      {
+        id: 'o1',
+        name: 'Start',
+        type: 'n8n-nodes-base.manualTrigger',
+        typeVersion: 1,
+        position: [0, 0],
+        parameters: {},
+      },
+      crewNode('o2', 'Crews', 1, { resource: 'crew', operation: 'list' }),
+      crewNode('o3', 'Context', 2, {
+        resource: 'memory',
+        operation: 'context',
+        crew: '={{ $json.name }}',
+        query: 'kept',
+        maxTokens: 200,
+      }),
+      crewNode('o4', 'Chat', 3, {
+        resource: 'chat',
+        operation: 'complete',
+        model: MODEL,
+        input: 'messages',
+        messages: JSON.stringify(history),
+        chatOptions: { systemPrompt: "={{ 'Known: ' + $json.text }}", crew: 'ops', maxTokens: 16 },
+      }),
+      crewNode('o5', 'Ledger', 4, { resource: 'ledger', operation: 'list', limit: 1 }),
+    ],
+    connections: {
+      Start: { main: [[{ node: 'Crews', type: 'main', index: 0 }]] },
+      Crews: { main: [[{ node: 'Context', type: 'main', index: 0 }]] },
+      Context: { main: [[{ node: 'Chat', type: 'main', index: 0 }]] },
+      Chat: { main: [[{ node: 'Ledger', type: 'main', index: 0 }]] },
+    },
+    settings: { executionOrder: 'v1' },
+  };
 }
 
 /** A workflow with the Poll Trigger on finished runs (every minute), for the polling path. */

@@ -12,9 +12,12 @@ import type {
   ChatComplete,
   CostRecommendation,
   CostReport,
+  Crew,
   CrewSummary,
   Insight,
+  LedgerEntry,
   Memory,
+  ModelInfo,
   Recommendation,
   Run,
   RunStep,
@@ -321,6 +324,66 @@ export function subscription(o: Partial<WebhookSubscription> = {}): WebhookSubsc
     failingSince: null,
     lastFailure: null,
     expiredAt: null,
+    ...o,
+  };
+}
+
+export function crew(o: Partial<Crew> = {}): Crew {
+  return {
+    id: 'crew_1',
+    name: 'ops',
+    description: 'the ops team',
+    agents: [
+      {
+        name: 'writer',
+        role: 'writes it up',
+        model: 'openai/gpt-4o-mini',
+        systemPrompt: '',
+        temperature: null,
+        maxTokens: 256,
+        budget: null,
+        promptCache: false,
+      },
+    ],
+    createdAt: T0,
+    updatedAt: T0,
+    ...o,
+  };
+}
+
+export function ledgerEntry(o: Partial<LedgerEntry> = {}): LedgerEntry {
+  return {
+    id: 7,
+    at: T0,
+    model: 'openai/gpt-4o-mini',
+    crew: 'ops',
+    agent: 'ops/writer',
+    tags: [],
+    usage,
+    costUsd: 0.0001,
+    cost: '0.0001',
+    costEstimated: false,
+    generationId: 'gen-1',
+    latencyMs: 120,
+    status: 'ok',
+    stream: false,
+    ...o,
+  };
+}
+
+export function model(o: Partial<ModelInfo> = {}): ModelInfo {
+  return {
+    id: 'openai/gpt-4o-mini',
+    name: 'OpenAI: GPT-4o-mini',
+    contextLength: 128000,
+    maxCompletionTokens: 16384,
+    pricing: { prompt: '0.00000015', completion: '0.0000006' },
+    promptUsdPerMillion: 0.15,
+    completionUsdPerMillion: 0.6,
+    inputModalities: ['text'],
+    outputModalities: ['text'],
+    expirationDate: null,
+    created: 1721260800,
     ...o,
   };
 }

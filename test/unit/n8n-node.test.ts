@@ -88,6 +88,14 @@ const CASES: Case[] = [
     items: [r.alert(), r.alert({ id: 'alert_2', kind: 'blocked', severity: 'critical' })],
   },
   {
+    title: 'budget/delete',
+    params: { resource: 'budget', operation: 'delete', budgetId: ' bud_1 ' },
+    method: 'budget/delete',
+    sent: { id: 'bud_1' },
+    result: { deleted: true },
+    items: [{ deleted: true }],
+  },
+  {
     title: 'cost/report as one item, CSV asked for',
     params: {
       resource: 'cost',
@@ -168,18 +176,130 @@ const CASES: Case[] = [
     items: [{ ...r.memory({ kind: 'lesson' }), created: true, duplicateOf: null }],
   },
   {
-    title: 'memory/search: one item per hit, with its score',
+    title: 'memory/search: one item per hit, with its score and the embedder that ranked it',
     params: {
       resource: 'memory',
       operation: 'search',
+      crew: 'ops',
       query: 'database speed',
       limit: 5,
-      searchFilters: { crew: 'ops', kinds: ['fact', 'lesson'] },
+      searchFilters: { kinds: ['fact', 'lesson'] },
     },
     method: 'memory/search',
     sent: { query: 'database speed', limit: 5, crew: 'ops', kinds: ['fact', 'lesson'] },
     result: { hits: [{ memory: r.memory(), score: 0.71, components: r.components }], embedderId: 'hash@256' },
-    items: [{ ...r.memory(), score: 0.71, components: { ...r.components } }],
+    items: [{ ...r.memory(), score: 0.71, components: { ...r.components }, embedderId: 'hash@256' }],
+  },
+  {
+    title: 'memory/search of a workflow that kept the crew among the filters',
+    params: { resource: 'memory', operation: 'search', query: 'speed', searchFilters: { crew: 'ops' } },
+    method: 'memory/search',
+    sent: { query: 'speed', limit: 50, crew: 'ops' },
+    result: { hits: [], embedderId: 'hash@256' },
+    items: [],
+  },
+  {
+    title: 'memory/context: the packed memories as one item, with their text ready for a prompt',
+    params: {
+      resource: 'memory',
+      operation: 'context',
+      crew: 'ops',
+      query: 'nightly report',
+      maxTokens: 300,
+      searchFilters: { agent: 'writer', tags: 'database' },
+    },
+    method: 'memory/context',
+    sent: { query: 'nightly report', crew: 'ops', maxTokens: 300, agent: 'writer', tags: ['database'] },
+    result: {
+      memories: [
+        { memory: r.memory({ id: 'mem_1', content: 'Indexes fixed it' }), score: 0.8, tokens: 4 },
+        { memory: r.memory({ id: 'mem_2', content: 'It runs at 2:00' }), score: 0.5, tokens: 5 },
+      ],
+      usedTokens: 9,
+      budgetTokens: 300,
+    },
+    items: [
+      {
+        text: 'Indexes fixed it\n\nIt runs at 2:00',
+        memories: [
+          { ...r.memory({ id: 'mem_1', content: 'Indexes fixed it' }), score: 0.8, tokens: 4 },
+          { ...r.memory({ id: 'mem_2', content: 'It runs at 2:00' }), score: 0.5, tokens: 5 },
+        ],
+        usedTokens: 9,
+        budgetTokens: 300,
+      },
+    ],
+  },
+  {
+    title: 'memory/list with filters: one item per memory',
+    params: {
+      resource: 'memory',
+      operation: 'list',
+      limit: 10,
+      listFilters: { crew: 'ops', kind: 'lesson', tag: 'database', offset: 20 },
+    },
+    method: 'memory/list',
+    sent: { limit: 10, crew: 'ops', kind: 'lesson', tag: 'database', offset: 20 },
+    result: { memories: [r.memory({ id: 'mem_1' }), r.memory({ id: 'mem_2' })], total: 22 },
+    items: [r.memory({ id: 'mem_1' }), r.memory({ id: 'mem_2' })],
+  },
+  {
+    title: 'memory/update of the fields added; an emptied agent is cleared',
+    params: {
+      resource: 'memory',
+      operation: 'update',
+      memoryId: 'mem_1',
+      updateFields: { content: 'Partial indexes fixed it', tags: 'db, perf', pinned: true, agent: '' },
+    },
+    method: 'memory/update',
+    sent: { id: 'mem_1', content: 'Partial indexes fixed it', tags: ['db', 'perf'], pinned: true, agent: null },
+    result: { memory: r.memory({ content: 'Partial indexes fixed it', pinned: true }) },
+    items: [r.memory({ content: 'Partial indexes fixed it', pinned: true })],
+  },
+  {
+    title: 'memory/duplicates: one item per set, with the merge that would tidy it',
+    params: { resource: 'memory', operation: 'duplicates', duplicateOptions: { crew: 'ops', threshold: 0.9 } },
+    method: 'memory/duplicates',
+    sent: { crew: 'ops', threshold: 0.9 },
+    result: {
+      threshold: 0.9,
+      embedderIds: { ops: 'hash@256' },
+      sets: [
+        {
+          crew: 'ops',
+          keepId: 'mem_1',
+          duplicates: [{ id: 'mem_2', similarity: 0.95 }],
+          merge: { keepId: 'mem_1', mergeIds: ['mem_2'] },
+          reason: 'the most used',
+          tokensSaved: 12,
+        },
+      ],
+    },
+    items: [
+      {
+        crew: 'ops',
+        keepId: 'mem_1',
+        duplicates: [{ id: 'mem_2', similarity: 0.95 }],
+        merge: { keepId: 'mem_1', mergeIds: ['mem_2'] },
+        reason: 'the most used',
+        tokensSaved: 12,
+        threshold: 0.9,
+      },
+    ],
+  },
+  {
+    title: 'memory/merge of a comma-separated list into the kept memory',
+    params: {
+      resource: 'memory',
+      operation: 'merge',
+      keepId: 'mem_1',
+      mergeIds: 'mem_2, mem_3',
+      mergeOptions: { tags: 'db' },
+    },
+    method: 'memory/merge',
+    sent: { keepId: 'mem_1', mergeIds: ['mem_2', 'mem_3'], tags: ['db'] },
+    result: { memory: r.memory(), merged: ['mem_2', 'mem_3'], tokensSaved: 20 },
+    items: [{ ...r.memory(), merged: ['mem_2', 'mem_3'], tokensSaved: 20 }],
   },
   {
     title: 'memory/get',
@@ -326,6 +446,159 @@ const CASES: Case[] = [
     },
     result: r.run(),
     items: [plain(r.run())],
+  },
+  {
+    title: 'crew/list: one item per crew',
+    params: { resource: 'crew', operation: 'list' },
+    method: 'crew/list',
+    sent: {},
+    result: { crews: [r.crew(), r.crew({ id: 'crew_2', name: 'dev' })] },
+    items: [plain(r.crew()), plain(r.crew({ id: 'crew_2', name: 'dev' }))],
+  },
+  {
+    title: 'crew/get',
+    params: { resource: 'crew', operation: 'get', crew: 'ops' },
+    method: 'crew/get',
+    sent: { crew: 'ops' },
+    result: r.crew(),
+    items: [plain(r.crew())],
+  },
+  {
+    title: 'crew/create with two agents',
+    params: {
+      resource: 'crew',
+      operation: 'create',
+      name: 'ops',
+      createFields: {
+        description: 'the ops team',
+        agents: {
+          agent: [
+            { name: 'researcher', model: 'openai/gpt-4o-mini', role: 'finds facts' },
+            { name: 'writer', model: 'anthropic/claude-3.5-haiku', systemPrompt: 'Be brief.', maxTokens: 256 },
+          ],
+        },
+      },
+    },
+    method: 'crew/create',
+    sent: {
+      name: 'ops',
+      description: 'the ops team',
+      agents: [
+        { name: 'researcher', model: 'openai/gpt-4o-mini', role: 'finds facts' },
+        { name: 'writer', model: 'anthropic/claude-3.5-haiku', systemPrompt: 'Be brief.', maxTokens: 256 },
+      ],
+    },
+    result: r.crew(),
+    items: [plain(r.crew())],
+  },
+  {
+    title: 'crew/create with a name only',
+    params: { resource: 'crew', operation: 'create', name: 'empty' },
+    method: 'crew/create',
+    sent: { name: 'empty' },
+    result: r.crew({ name: 'empty', agents: [] }),
+    items: [plain(r.crew({ name: 'empty', agents: [] }))],
+  },
+  {
+    title: 'crew/update adds an agent',
+    params: {
+      resource: 'crew',
+      operation: 'addAgent',
+      crew: 'ops',
+      agentName: 'reviewer',
+      model: 'openai/gpt-4o',
+      agentFields: { role: 'checks it', temperature: 0.2, promptCache: true },
+    },
+    method: 'crew/update',
+    sent: {
+      crew: 'ops',
+      addAgent: { name: 'reviewer', model: 'openai/gpt-4o', role: 'checks it', temperature: 0.2, promptCache: true },
+    },
+    result: r.crew(),
+    items: [plain(r.crew())],
+  },
+  {
+    title: 'crew/runs: one item per run, filtered',
+    params: {
+      resource: 'run',
+      operation: 'list',
+      limit: 5,
+      runFilters: { crew: 'ops', status: 'failed', before: '2026-03-02T00:00:00.000Z' },
+    },
+    method: 'crew/runs',
+    sent: { limit: 5, crew: 'ops', status: 'failed', before: '2026-03-02T00:00:00.000Z' },
+    result: { runs: [r.run({ status: 'failed' })], total: 1 },
+    items: [plain(r.run({ status: 'failed' }))],
+  },
+  {
+    title: 'crew/runs of one run by id',
+    params: { resource: 'run', operation: 'get', runId: 'run_1' },
+    method: 'crew/runs',
+    sent: { runId: 'run_1' },
+    result: { runs: [r.run()], total: 1 },
+    items: [plain(r.run())],
+  },
+  {
+    title: 'ledger/list: one item per entry, filtered',
+    params: {
+      resource: 'ledger',
+      operation: 'list',
+      limit: 20,
+      ledgerFilters: { crew: 'ops', model: 'openai/gpt-4o-mini', status: 'error', before: 100 },
+    },
+    method: 'ledger/list',
+    sent: { limit: 20, crew: 'ops', model: 'openai/gpt-4o-mini', status: 'error', before: 100 },
+    result: { entries: [r.ledgerEntry({ status: 'error' })], total: 1 },
+    items: [plain(r.ledgerEntry({ status: 'error' }))],
+  },
+  {
+    title: 'models/list searched, refreshed',
+    params: { resource: 'model', operation: 'list', modelOptions: { search: 'gpt', refresh: true } },
+    method: 'models/list',
+    sent: { search: 'gpt', refresh: true },
+    result: { models: [r.model()], fetchedAt: '2026-03-01T09:00:00.000Z', source: 'network', warning: null },
+    items: [plain(r.model())],
+  },
+  {
+    title: 'chat/complete of a message history (JSON text), after the system prompt',
+    params: {
+      resource: 'chat',
+      operation: 'complete',
+      model: 'openai/gpt-4o-mini',
+      input: 'messages',
+      messages: JSON.stringify([
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello! What can I do?' },
+        { role: 'user', content: 'Summarise our talk', name: 'ana' },
+      ]),
+      chatOptions: { systemPrompt: 'Be brief.' },
+    },
+    method: 'chat/complete',
+    sent: {
+      model: 'openai/gpt-4o-mini',
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello! What can I do?' },
+        { role: 'user', content: 'Summarise our talk', name: 'ana' },
+      ],
+    },
+    result: r.chatResult(),
+    items: [plain(r.chatResult())],
+  },
+  {
+    title: 'chat/complete of a message history an expression gave as an array',
+    params: {
+      resource: 'chat',
+      operation: 'complete',
+      model: 'openai/gpt-4o-mini',
+      input: 'messages',
+      messages: [{ role: 'user', content: 'Hi' }],
+    },
+    method: 'chat/complete',
+    sent: { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] },
+    result: r.chatResult(),
+    items: [plain(r.chatResult())],
   },
   {
     title: 'chat/complete with a system prompt and attribution',
@@ -550,6 +823,23 @@ describe('n8n node OpenRouter Crew: errors', () => {
       assert.ok(item.json.error, JSON.stringify(item));
       assert.deepEqual(Object.keys(item.json).sort(), ['details', 'error'], JSON.stringify(item.json));
       assert.equal(item.error, undefined);
+    }
+  });
+
+  it('a message history that is not an array of role/content messages is refused before any request', async () => {
+    for (const [messages, why] of [
+      ['[{"role": "user", "content": "Hi"', /Messages is not JSON/],
+      ['[]', /non-empty array/],
+      ['[{"role": "robot", "content": "Hi"}]', /message 1 has role "robot"/],
+      [[{ role: 'user', content: 'ok' }, { role: 'user' }], /message 2 has no text content/],
+    ] as const) {
+      const rpc = new RpcRecorder(answering({}));
+      const params = { ...chat, input: 'messages', messages };
+      await assert.rejects(
+        node.execute.call(executeContext(node, rpc, { params })),
+        (e: Error) => e instanceof NodeOperationError && why.test(e.message),
+      );
+      assert.equal(rpc.calls.length, 0);
     }
   });
 

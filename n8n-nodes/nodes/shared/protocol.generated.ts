@@ -146,6 +146,87 @@ export namespace AnalyticsRecommendations {
   }
 }
 
+export interface ClusterInfo {
+  /** 0 for the largest cluster, then by size. */
+  id: number;
+  label: string;
+  /** c-TF-IDF terms, strongest first. */
+  terms: { term: string; weight: number }[];
+  size: number;
+  /** Mean cosine of the members to their centroid, in [-1, 1]. */
+  cohesion: number;
+  /** The member closest to the centroid. */
+  representativeId: string;
+  memberIds: string[];
+}
+
+export interface ClusteringInfo {
+  crew: string;
+  /** Vectors of one embedder only are ever clustered together. */
+  embedderId: string;
+  computedAt: string;
+  /** Memories with a vector when computed (clustered or blank). */
+  memories: number;
+  k: number;
+  /** Mean cosine silhouette of the result (0 when k < 2). */
+  silhouette: number;
+  /** Silhouette of every k tried on the selection sample; empty when k was given. */
+  candidates: { k: number; silhouette: number }[];
+  clusters: ClusterInfo[];
+  /** Blank memories: nothing to cluster them by. */
+  unclusteredIds: string[];
+}
+
+export namespace ClustersCompute {
+  export const method = 'clusters/compute';
+  export interface Params extends WithProgress {
+    crew: string;
+    /** Exactly this many clusters; without it, k is chosen by silhouette in [kMin, kMax]. */
+    k?: number;
+    /** Default 2. */
+    kMin?: number;
+    /** Default 12. */
+    kMax?: number;
+  }
+  export type Result = ClusteringInfo;
+  /** `$/progress` value while it runs. */
+  export interface Progress {
+    kind: 'progress';
+    /** In [0, 1], non-decreasing. */
+    fraction: number;
+    message: string;
+  }
+}
+
+export namespace MemoryDuplicates {
+  export const method = 'memory/duplicates';
+  export interface Params extends WithProgress {
+    /** Without it, every crew (memories of different crews are never duplicates of each other). */
+    crew?: string;
+    /** Cosine in (0, 1]; default 0.92. */
+    threshold?: number;
+  }
+  export interface DuplicateSet {
+    crew: string;
+    /** The memory the suggestion keeps. */
+    keepId: string;
+    /** Each other member with its cosine to the kept one (every one ≥ threshold), most similar first. */
+    duplicates: { id: string; similarity: number }[];
+    /** Ready-made `memory/merge` params, and why this memory is the one kept. */
+    merge: MemoryMerge.Params;
+    reason: string;
+    tokensSaved: number;
+  }
+  export interface Result {
+    threshold: number;
+    /** One per crew looked at. */
+    embedderIds: Record<string, string>;
+    /** Most similar first. */
+    sets: DuplicateSet[];
+  }
+  export type Progress = ClustersCompute.Progress;
+}
+
 export namespace MemoryMerge {
   export const method = 'memory/merge';
   export interface Params {
@@ -349,6 +430,107 @@ export namespace ArchiveDelete {
   }
 }
 
+// ── protocol/crews.ts ──
+
+/** A per-agent spending limit, stored on the agent (enforced as a budget `agent:<crew>/<name>` later). */
+export interface AgentBudget {
+  limitUsd: number;
+  period: BudgetPeriod;
+}
+
+export interface Agent {
+  /** Unique within its crew (case-insensitive). */
+  name: string;
+  role: string;
+  /** A model id known to the catalog. */
+  model: string;
+  systemPrompt: string;
+  /** 0..2; null: the model's default. */
+  temperature: number | null;
+  /** null: the model's default. */
+  maxTokens: number | null;
+  budget: AgentBudget | null;
+  /**
+   * Mark the system prompt cacheable (`cache_control` on OpenRouter, for providers that need it; the others cache
+   * long prefixes on their own). Set by the prompt-caching recommendation.
+   */
+  promptCache: boolean;
+}
+
+/** An agent as a client sends it: only name and model are required. */
+export interface AgentInput {
+  name: string;
+  model: string;
+  /** Default "". */
+  role?: string;
+  /** Default "". */
+  systemPrompt?: string;
+  temperature?: number | null;
+  maxTokens?: number | null;
+  budget?: AgentBudget | null;
+  /** Default false. */
+  promptCache?: boolean;
+}
+
+export interface Crew {
+  /** `crew_<uuid>`; never changes. */
+  id: string;
+  /** Unique among crews (case-insensitive); may change. */
+  name: string;
+  description: string;
+  agents: Agent[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export namespace CrewCreate {
+  export const method = 'crew/create';
+  export interface Params {
+    name: string;
+    /** Default "". */
+    description?: string;
+    /** Default none. */
+    agents?: AgentInput[];
+  }
+  export type Result = Crew;
+}
+
+export namespace CrewUpdate {
+  export const method = 'crew/update';
+  export interface Params {
+    /** Id or name. */
+    crew: string;
+    /** Renames the crew. */
+    name?: string;
+    description?: string;
+    /** Replaces every agent; not together with addAgent/removeAgent. */
+    agents?: AgentInput[];
+    /** Adds one agent (after `removeAgent`, so both together replace one agent). */
+    addAgent?: AgentInput;
+    /** Removes the agent of this name. */
+    removeAgent?: string;
+  }
+  export type Result = Crew;
+}
+
+export namespace CrewList {
+  export const method = 'crew/list';
+  export type Params = Record<string, never> | undefined;
+  export interface Result {
+    /** By name. */
+    crews: Crew[];
+  }
+}
+
+export namespace CrewGet {
+  export const method = 'crew/get';
+  export interface Params {
+    /** Id or name. */
+    crew: string;
+  }
+  export type Result = Crew;
+}
+
 // ── protocol/errors.ts ──
 
 /**
@@ -461,6 +643,22 @@ export namespace ServerHealth {
   }
 }
 
+export namespace ModelsList {
+  export const method = 'models/list';
+  export interface Params {
+    search?: string;
+    /** Ignore the cache's TTL and ask upstream now. */
+    refresh?: boolean;
+  }
+  export interface Result {
+    models: ModelInfo[];
+    fetchedAt: string | null;
+    /** `network`: fresh from upstream; `cache`: within TTL; `stale-cache`: upstream failed, cache used. */
+    source: 'network' | 'cache' | 'stale-cache';
+    warning: string | null;
+  }
+}
+
 export namespace ChatComplete {
   export const method = 'chat/complete';
   export interface Params extends Attribution, WithProgress {
@@ -498,6 +696,23 @@ export namespace ChatComplete {
     kind: 'delta';
     text: string;
     completionTokens: number;
+  }
+}
+
+export namespace LedgerList {
+  export const method = 'ledger/list';
+  export interface Params {
+    limit?: number;
+    /** Only entries with an id below this (paging backwards). */
+    before?: number;
+    crew?: string;
+    agent?: string;
+    model?: string;
+    status?: CallStatus;
+  }
+  export interface Result {
+    entries: LedgerEntry[];
+    total: number;
   }
 }
 
@@ -586,6 +801,16 @@ export namespace BudgetStatusRequest {
   }
 }
 
+export namespace BudgetDelete {
+  export const method = 'budget/delete';
+  export interface Params {
+    id: string;
+  }
+  export interface Result {
+    deleted: true;
+  }
+}
+
 export namespace BudgetAlerts {
   export const method = 'budget/alerts';
   export interface Params {
@@ -656,6 +881,23 @@ export namespace MemoryGet {
   }
 }
 
+export namespace MemoryUpdate {
+  export const method = 'memory/update';
+  export interface Params {
+    id: string;
+    content?: string;
+    kind?: MemoryKind;
+    tags?: string[];
+    importance?: number;
+    pinned?: boolean;
+    expiresAt?: string | null;
+    agent?: string | null;
+  }
+  export interface Result {
+    memory: Memory;
+  }
+}
+
 export namespace MemoryDelete {
   export const method = 'memory/delete';
   export interface Params {
@@ -663,6 +905,22 @@ export namespace MemoryDelete {
   }
   export interface Result {
     deleted: number;
+  }
+}
+
+export namespace MemoryList {
+  export const method = 'memory/list';
+  export interface Params {
+    crew?: string;
+    agent?: string;
+    kind?: MemoryKind;
+    tag?: string;
+    limit?: number;
+    offset?: number;
+  }
+  export interface Result {
+    memories: Memory[];
+    total: number;
   }
 }
 
@@ -685,6 +943,26 @@ export namespace MemorySearch {
   export interface Result {
     hits: Hit[];
     embedderId: string;
+  }
+}
+
+export namespace MemoryContext {
+  export const method = 'memory/context';
+  export interface Params extends RankingParams {
+    query: string;
+    crew?: string;
+    agent?: string;
+    kinds?: MemoryKind[];
+    tags?: string[];
+    /** Token budget to pack memories into. */
+    maxTokens: number;
+    /** Candidates considered (default 50). */
+    limit?: number;
+  }
+  export interface Result {
+    memories: { memory: Memory; score: number; tokens: number }[];
+    usedTokens: number;
+    budgetTokens: number;
   }
 }
 
@@ -989,11 +1267,58 @@ export interface Webhook {
   createdAt: string;
 }
 
+export interface ModelPricing {
+  /** USD per token (or per request/image), exactly as OpenRouter gives it. */
+  prompt: string;
+  completion: string;
+  request?: string;
+  image?: string;
+  webSearch?: string;
+  internalReasoning?: string;
+  inputCacheRead?: string;
+  inputCacheWrite?: string;
+}
+
+export interface ModelInfo {
+  id: string;
+  name: string;
+  contextLength: number | null;
+  maxCompletionTokens: number | null;
+  pricing: ModelPricing;
+  /** USD per million tokens, for display. */
+  promptUsdPerMillion: number;
+  completionUsdPerMillion: number;
+  inputModalities: string[];
+  outputModalities: string[];
+  expirationDate: string | null;
+  created: number | null;
+}
+
 export interface TokenUsage {
   promptTokens: number;
   completionTokens: number;
   cachedTokens: number;
   reasoningTokens: number;
+}
+
+export type CallStatus = 'ok' | 'error' | 'cancelled';
+
+export interface LedgerEntry {
+  id: number;
+  at: string;
+  model: string;
+  crew: string | null;
+  agent: string | null;
+  tags: string[];
+  usage: TokenUsage;
+  costUsd: number;
+  /** The cost exactly as recorded (OpenRouter's `usage.cost`, or the estimate), as a decimal string. */
+  cost: string;
+  costEstimated: boolean;
+  generationId: string | null;
+  latencyMs: number;
+  status: CallStatus;
+  stream: boolean;
 }
 
 export interface Attribution {

@@ -1,5 +1,5 @@
 import type { INodeProperties } from 'n8n-workflow';
-import { BudgetAlerts, BudgetSet, BudgetStatusRequest } from '../../shared/protocol.generated';
+import { BudgetAlerts, BudgetDelete, BudgetSet, BudgetStatusRequest } from '../../shared/protocol.generated';
 import type { BudgetAction, BudgetPeriod } from '../../shared/protocol.generated';
 import { collection, compact, isoTime, requiredString, splitList } from '../../shared/params';
 import { item, items, operation, type Operations } from './operation';
@@ -14,6 +14,12 @@ export const budgetDescription: INodeProperties[] = [
     noDataExpression: true,
     displayOptions: { show: { resource: ['budget'] } },
     options: [
+      {
+        name: 'Delete',
+        value: 'delete',
+        description: 'Delete a budget; the calls it counted stay in the ledger',
+        action: 'Delete a budget',
+      },
       {
         name: 'Get Status',
         value: 'getStatus',
@@ -158,6 +164,17 @@ export const budgetDescription: INodeProperties[] = [
     ],
   },
 
+  // ── delete ──
+  {
+    displayName: 'Budget ID',
+    name: 'budgetId',
+    type: 'string',
+    required: true,
+    default: '',
+    description: 'The budget to delete (Get Status lists them with their IDs)',
+    displayOptions: show(['delete']),
+  },
+
   // ── listAlerts ──
   {
     displayName: 'Limit',
@@ -191,6 +208,12 @@ export const budgetDescription: INodeProperties[] = [
 const actions: readonly BudgetAction[] = ['block', 'warn', 'downgrade'];
 
 export const budgetOperations: Operations = {
+  delete: operation<BudgetDelete.Params, BudgetDelete.Result>({
+    method: BudgetDelete.method,
+    params: (ctx, i) => ({ id: requiredString(ctx, 'budgetId', i) }),
+    output: (r) => item(r),
+  }),
+
   set: operation<BudgetSet.Params, BudgetSet.Result>({
     method: BudgetSet.method,
     params(ctx, i) {

@@ -1,6 +1,7 @@
-import type { INodeProperties } from 'n8n-workflow';
+import type { IExecuteFunctions, INodeProperties } from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
 import { ChatComplete } from '../../shared/protocol.generated';
-import type { ChatMessage } from '../../shared/protocol.generated';
+import type { ChatMessage, ChatRole } from '../../shared/protocol.generated';
 import { collection, compact, requiredString, splitList } from '../../shared/params';
 import { item, operation, type Operations } from './operation';
 
@@ -33,6 +34,21 @@ export const chatDescription: INodeProperties[] = [
     displayOptions: show(['complete']),
   },
   {
+    displayName: 'Input',
+    name: 'input',
+    type: 'options',
+    options: [
+      {
+        name: 'Message History',
+        value: 'messages',
+        description: 'A conversation so far: system, user and assistant messages in order',
+      },
+      { name: 'Prompt', value: 'prompt', description: 'One user message' },
+    ],
+    default: 'prompt',
+    displayOptions: show(['complete']),
+  },
+  {
     displayName: 'Prompt',
     name: 'prompt',
     type: 'string',
@@ -40,7 +56,17 @@ export const chatDescription: INodeProperties[] = [
     typeOptions: { rows: 4 },
     default: '',
     description: 'The user message',
-    displayOptions: show(['complete']),
+    displayOptions: { show: { resource: ['chat'], operation: ['complete'], input: ['prompt'] } },
+  },
+  {
+    displayName: 'Messages',
+    name: 'messages',
+    type: 'json',
+    required: true,
+    default: '[\n  { "role": "user", "content": "Hello" }\n]',
+    description:
+      'A JSON array of {"role": "system" | "user" | "assistant", "content": "…"}, oldest first, or an expression that gives one (a conversation an earlier node kept)',
+    displayOptions: { show: { resource: ['chat'], operation: ['complete'], input: ['messages'] } },
   },
   {
     displayName: 'Options',
@@ -105,6 +131,35 @@ export const chatDescription: INodeProperties[] = [
   },
 ];
 
+const ROLES: readonly ChatRole[] = ['system', 'user', 'assistant'];
+
+/** The Messages parameter as chat messages; a NodeOperationError says what is wrong with it and where. */
+function history(ctx: IExecuteFunctions, itemIndex: number): ChatMessage[] {
+  const raw = ctx.getNodeParameter('messages', itemIndex);
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch (e) {
+      throw new NodeOperationError(ctx.getNode(), `Messages is not JSON: ${(e as Error).message}`, { itemIndex });
+    }
+  }
+  const fail = (why: string) =>
+    new NodeOperationError(ctx.getNode(), `Messages: ${why}`, {
+      itemIndex,
+      description: 'Messages takes a JSON array of {"role": "system" | "user" | "assistant", "content": "…"}',
+    });
+  if (!Array.isArray(value) || value.length === 0) throw fail('expected a non-empty array of messages');
+  return value.map((m: unknown, n) => {
+    const { role, content, name } = (m ?? {}) as { role?: unknown; content?: unknown; name?: unknown };
+    if (!ROLES.includes(role as ChatRole)) throw fail(`message ${n + 1} has role ${JSON.stringify(role)}`);
+    if (typeof content !== 'string') throw fail(`message ${n + 1} has no text content`);
+    const message: ChatMessage = { role: role as ChatRole, content };
+    if (typeof name === 'string' && name) message.name = name;
+    return message;
+  });
+}
+
 export const chatOperations: Operations = {
   complete: operation<ChatComplete.Params, ChatComplete.Result>({
     method: ChatComplete.method,
@@ -113,7 +168,8 @@ export const chatOperations: Operations = {
       const messages: ChatMessage[] = [];
       const system = typeof o.systemPrompt === 'string' ? o.systemPrompt.trim() : '';
       if (system) messages.push({ role: 'system', content: system });
-      messages.push({ role: 'user', content: ctx.getNodeParameter('prompt', i) as string });
+      if (ctx.getNodeParameter('input', i, 'prompt') === 'messages') messages.push(...history(ctx, i));
+      else messages.push({ role: 'user', content: ctx.getNodeParameter('prompt', i) as string });
       return compact<ChatComplete.Params>({
         model: requiredString(ctx, 'model', i),
         messages,

@@ -1,8 +1,8 @@
-import type { INodeProperties } from 'n8n-workflow';
-import { CrewRun } from '../../shared/protocol.generated';
-import type { RunProcess } from '../../shared/protocol.generated';
+import type { IDataObject, INodeProperties } from 'n8n-workflow';
+import { CrewCreate, CrewGet, CrewList, CrewRun, CrewUpdate } from '../../shared/protocol.generated';
+import type { AgentInput, RunProcess } from '../../shared/protocol.generated';
 import { collection, compact, requiredString } from '../../shared/params';
-import { item, operation, type Operations } from './operation';
+import { item, items, operation, type Operations } from './operation';
 
 const show = (operation: string[]) => ({ show: { resource: ['crew'], operation } });
 
@@ -14,6 +14,20 @@ export const crewDescription: INodeProperties[] = [
     noDataExpression: true,
     displayOptions: { show: { resource: ['crew'] } },
     options: [
+      {
+        name: 'Add Agent',
+        value: 'addAgent',
+        description: 'Add an agent (name, model, role, system prompt) to a crew',
+        action: 'Add an agent to a crew',
+      },
+      {
+        name: 'Create',
+        value: 'create',
+        description: 'Create a crew, with agents or without',
+        action: 'Create a crew',
+      },
+      { name: 'Get', value: 'get', description: 'Get a crew with its agents', action: 'Get a crew' },
+      { name: 'Get Many', value: 'list', description: 'List every crew with its agents', action: 'Get many crews' },
       {
         name: 'Run Task',
         value: 'run',
@@ -32,7 +46,69 @@ export const crewDescription: INodeProperties[] = [
     default: '',
     placeholder: 'ops',
     description: 'Name or ID of the crew (`crew crew list` shows them)',
-    displayOptions: show(['run']),
+    displayOptions: show(['run', 'get', 'addAgent']),
+  },
+
+  // ── create ──
+  {
+    displayName: 'Name',
+    name: 'name',
+    type: 'string',
+    required: true,
+    default: '',
+    placeholder: 'ops',
+    description: 'Unique among crews (regardless of case)',
+    displayOptions: show(['create']),
+  },
+  {
+    displayName: 'Additional Fields',
+    name: 'createFields',
+    type: 'collection',
+    placeholder: 'Add Field',
+    default: {},
+    displayOptions: show(['create']),
+    options: [
+      {
+        displayName: 'Agents',
+        name: 'agents',
+        type: 'fixedCollection',
+        typeOptions: { multipleValues: true },
+        default: {},
+        description: "The crew's agents, in the order a sequential run calls them",
+        options: [{ name: 'agent', displayName: 'Agent', values: agentFields(true) }],
+      },
+      { displayName: 'Description', name: 'description', type: 'string', default: '' },
+    ],
+  },
+
+  // ── addAgent ──
+  {
+    displayName: 'Agent Name',
+    name: 'agentName',
+    type: 'string',
+    required: true,
+    default: '',
+    placeholder: 'writer',
+    description: 'Unique within the crew',
+    displayOptions: show(['addAgent']),
+  },
+  {
+    displayName: 'Model',
+    name: 'model',
+    type: 'string',
+    required: true,
+    default: 'openai/gpt-4o-mini',
+    description: 'OpenRouter model ID the agent calls',
+    displayOptions: show(['addAgent']),
+  },
+  {
+    displayName: 'Additional Fields',
+    name: 'agentFields',
+    type: 'collection',
+    placeholder: 'Add Field',
+    default: {},
+    displayOptions: show(['addAgent']),
+    options: agentFields(false),
   },
   {
     displayName: 'Task',
@@ -112,7 +188,105 @@ export const crewDescription: INodeProperties[] = [
   },
 ];
 
+/** An agent's fields: all of them in a crew's Agents list, the optional ones for Add Agent. */
+function agentFields(withNameAndModel: boolean): INodeProperties[] {
+  const optional: INodeProperties[] = [
+    {
+      displayName: 'Max Tokens',
+      name: 'maxTokens',
+      type: 'number',
+      typeOptions: { minValue: 1 },
+      default: 512,
+      description: "Longest reply of each of the agent's calls",
+    },
+    {
+      displayName: 'Prompt Cache',
+      name: 'promptCache',
+      type: 'boolean',
+      default: false,
+      description: "Whether the agent's system prompt is marked cacheable, for providers that need it marked",
+    },
+    { displayName: 'Role', name: 'role', type: 'string', default: '', placeholder: 'finds facts' },
+    { displayName: 'System Prompt', name: 'systemPrompt', type: 'string', typeOptions: { rows: 3 }, default: '' },
+    {
+      displayName: 'Temperature',
+      name: 'temperature',
+      type: 'number',
+      typeOptions: { minValue: 0, maxValue: 2, numberPrecision: 2 },
+      default: 1,
+    },
+  ];
+  if (!withNameAndModel) return optional;
+  return [
+    { displayName: 'Name', name: 'name', type: 'string', required: true, default: '', placeholder: 'writer' },
+    {
+      displayName: 'Model',
+      name: 'model',
+      type: 'string',
+      required: true,
+      default: 'openai/gpt-4o-mini',
+      description: 'OpenRouter model ID the agent calls',
+    },
+    ...optional,
+  ];
+}
+
+/** One agent as crew/create and crew/update take it; fields left out keep the server's defaults. */
+function agentInput(name: unknown, model: unknown, f: IDataObject): AgentInput {
+  const text = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+  return compact<AgentInput>({
+    name: text(name) ?? '',
+    model: text(model) ?? '',
+    role: text(f.role),
+    systemPrompt: typeof f.systemPrompt === 'string' && f.systemPrompt.trim() ? f.systemPrompt : undefined,
+    maxTokens: f.maxTokens as number | undefined,
+    temperature: f.temperature as number | undefined,
+    promptCache: f.promptCache as boolean | undefined,
+  });
+}
+
 export const crewOperations: Operations = {
+  list: operation<Record<string, never>, CrewList.Result>({
+    method: CrewList.method,
+    params: () => ({}),
+    output: (r) => items(r.crews),
+  }),
+
+  get: operation<CrewGet.Params, CrewGet.Result>({
+    method: CrewGet.method,
+    params: (ctx, i) => ({ crew: requiredString(ctx, 'crew', i) }),
+    output: (r) => item(r),
+  }),
+
+  create: operation<CrewCreate.Params, CrewCreate.Result>({
+    method: CrewCreate.method,
+    params(ctx, i) {
+      const f = collection(ctx, 'createFields', i);
+      const agents = ((f.agents as { agent?: IDataObject[] } | undefined)?.agent ?? []).map((a) =>
+        agentInput(a.name, a.model, a),
+      );
+      return compact<CrewCreate.Params>({
+        name: requiredString(ctx, 'name', i),
+        description: f.description as string | undefined,
+        agents,
+      });
+    },
+    output: (r) => item(r),
+  }),
+
+  addAgent: operation<CrewUpdate.Params, CrewUpdate.Result>({
+    method: CrewUpdate.method,
+    params: (ctx, i) => ({
+      crew: requiredString(ctx, 'crew', i),
+      addAgent: agentInput(
+        requiredString(ctx, 'agentName', i),
+        requiredString(ctx, 'model', i),
+        collection(ctx, 'agentFields', i),
+      ),
+    }),
+    output: (r) => item(r),
+  }),
+
   run: operation<CrewRun.Params, CrewRun.Result>({
     method: CrewRun.method,
     params(ctx, i) {

@@ -5,8 +5,11 @@ import { budgetDescription, budgetOperations } from './budget';
 import { chatDescription, chatOperations } from './chat';
 import { costDescription, costOperations } from './cost';
 import { crewDescription, crewOperations } from './crew';
+import { ledgerDescription, ledgerOperations } from './ledger';
 import { memoryDescription, memoryOperations } from './memory';
+import { modelDescription, modelOperations } from './model';
 import type { Operations } from './operation';
+import { runDescription, runOperations } from './run';
 
 export const resourceProperty: INodeProperties = {
   displayName: 'Resource',
@@ -20,7 +23,10 @@ export const resourceProperty: INodeProperties = {
     { name: 'Chat', value: 'chat', description: 'A model call through the budgets' },
     { name: 'Cost', value: 'cost', description: 'Where the money went, where it will go, and what would save some' },
     { name: 'Crew', value: 'crew', description: 'Teams of agents that run tasks' },
+    { name: 'Ledger', value: 'ledger', description: 'Every call recorded with its real cost' },
     { name: 'Memory', value: 'memory', description: "Crews' facts, notes and lessons" },
+    { name: 'Model', value: 'model', description: "OpenRouter's models and their prices" },
+    { name: 'Run', value: 'run', description: 'Crew runs: their steps, output and cost' },
   ],
   default: 'cost',
 };
@@ -33,7 +39,10 @@ export const resourceProperties: INodeProperties[] = [
   ...archiveDescription,
   ...analyticsDescription,
   ...crewDescription,
+  ...runDescription,
   ...chatDescription,
+  ...ledgerDescription,
+  ...modelDescription,
 ];
 
 /** Every operation by resource and operation value. */
@@ -44,5 +53,8 @@ export const OPERATIONS: Record<string, Operations> = {
   chat: chatOperations,
   cost: costOperations,
   crew: crewOperations,
+  ledger: ledgerOperations,
   memory: memoryOperations,
+  model: modelOperations,
+  run: runOperations,
 };
