@@ -25,7 +25,7 @@ import { addAgents, chatModels, createCrew, editAgent, removeAgent } from './age
 import { validateApiKey } from './api-key';
 import { addMemory, archiveMemory } from './memory-commands';
 import type { CrewExtension } from './crew';
-import { memoryUri, runUri } from './documents';
+import { memoryUri, runUri, showRun } from './documents';
 import { suggestedRaise } from './model/budgets';
 import { modeLabel, modeOf } from './model/mode';
 import { restoredMessage } from './model/archives';
@@ -149,10 +149,10 @@ export function registerCommands(x: CrewExtension): vscode.Disposable[] {
           { title: 'Show which run?' },
         );
         if (!pick) return;
-        return vscode.window.showTextDocument(runUri(pick.run.id, pick.run.crew), { preview: true });
+        return showRun(runUri(pick.run.id, pick.run.crew, pick.run.task));
       }
       const { runs } = await server.request<CrewRuns.Result>('crew/runs', { runId });
-      await vscode.window.showTextDocument(runUri(runId, runs[0]!.crew), { preview: true });
+      await showRun(runUri(runId, runs[0]!.crew, runs[0]!.task));
     },
 
     setBudget: () => setBudget(x),
@@ -173,10 +173,11 @@ export function registerCommands(x: CrewExtension): vscode.Disposable[] {
     archiveMemory: async (row?: MemoryRow) => {
       if (row?.kind === 'memory') await archiveMemory(server, row.data);
     },
-    openMemory: async (arg?: MemoryRow | { id: string; crew: string }) => {
-      const m = arg && 'kind' in arg ? (arg.data as Memory) : arg;
+    openMemory: async (arg?: MemoryRow | { id: string; crew: string; content?: string }) => {
+      // A row carries the memory as its data; a memory itself has a `kind` too, so that cannot tell them apart.
+      const m = arg && 'data' in arg ? (arg.data as Memory) : arg;
       if (!m) return searchMemories(x);
-      await vscode.window.showTextDocument(memoryUri(m.id, m.crew), { preview: true });
+      await vscode.window.showTextDocument(memoryUri(m.id, m.crew, m.content), { preview: true });
     },
     editMemoryImportance: async (row?: MemoryRow) => {
       if (row?.kind !== 'memory') return;
@@ -340,7 +341,7 @@ async function runTask(x: CrewExtension, row?: CrewRow, given?: string): Promise
     run.status === 'completed'
       ? vscode.window.showInformationMessage(summary, 'Show Result')
       : vscode.window.showWarningMessage(`${summary}${run.error ? ` — ${run.error.message}` : ''}`, 'Show Result');
-  void show.then((a) => a && vscode.window.showTextDocument(runUri(run.id, run.crew), { preview: true }));
+  void show.then((a) => a && showRun(runUri(run.id, run.crew, run.task)));
   return run;
 }
 
@@ -446,7 +447,7 @@ async function searchMemories(x: CrewExtension): Promise<void> {
   qp.onDidAccept(() => {
     const m = qp.selectedItems[0]?.memory;
     qp.hide();
-    if (m) void vscode.window.showTextDocument(memoryUri(m.id, m.crew), { preview: true });
+    if (m) void vscode.window.showTextDocument(memoryUri(m.id, m.crew, m.content), { preview: true });
   });
   qp.onDidHide(() => qp.dispose());
   qp.show();

@@ -11,15 +11,51 @@ import type { CrewServer } from './server';
 export const MEMORY_SCHEME = 'crew-memory';
 export const RUN_SCHEME = 'crew-run';
 
-export function memoryUri(id: string, crew: string): vscode.Uri {
-  return vscode.Uri.from({ scheme: MEMORY_SCHEME, path: `/${crew}/${id}.md` });
+/**
+ * A document's URI: its path is what the tab shows (`<crew>/<first words>.md`, not an id), its query the id the
+ * content is read by.
+ */
+function docUri(scheme: string, id: string, crew: string, title: string | undefined): vscode.Uri {
+  return vscode.Uri.from({
+    scheme,
+    path: `/${crew}/${tabTitle(title) || id}.md`,
+    query: `id=${encodeURIComponent(id)}`,
+  });
 }
 
-export function runUri(id: string, crew: string): vscode.Uri {
-  return vscode.Uri.from({ scheme: RUN_SCHEME, path: `/${crew}/${id}.md` });
+export function memoryUri(id: string, crew: string, content?: string): vscode.Uri {
+  return docUri(MEMORY_SCHEME, id, crew, content);
 }
 
-const idOf = (uri: vscode.Uri) => uri.path.split('/').pop()!.replace(/\.md$/, '');
+export function runUri(id: string, crew: string, task?: string): vscode.Uri {
+  return docUri(RUN_SCHEME, id, crew, task);
+}
+
+/** The first words of a text, as a file name: one line, no slashes, at most 48 characters. */
+export function tabTitle(text: string | undefined): string {
+  const line =
+    (text ?? '')
+      .split('\n')
+      .find((l) => l.trim())
+      ?.trim() ?? '';
+  const clean = line
+    .replace(/[\\/:*?"<>|#%]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return clean.length <= 48 ? clean : `${clean.slice(0, 47).trimEnd()}…`;
+}
+
+const idOf = (uri: vscode.Uri) =>
+  new URLSearchParams(uri.query).get('id') ?? uri.path.split('/').pop()!.replace(/\.md$/, '');
+
+/** A run reads best rendered: it opens as a Markdown preview (the source stays a click away). */
+export async function showRun(uri: vscode.Uri): Promise<void> {
+  try {
+    await vscode.commands.executeCommand('markdown.showPreview', uri);
+  } catch {
+    await vscode.window.showTextDocument(uri, { preview: true });
+  }
+}
 
 export class CrewDocuments implements vscode.TextDocumentContentProvider {
   private readonly emitter = new vscode.EventEmitter<vscode.Uri>();

@@ -11,7 +11,8 @@ import { errors } from '../errors';
 import type { BudgetRecord, BudgetRepository, LedgerRow, NewLedgerRow } from '../store/repositories';
 import type { AlertFacts, AlertService } from './alerts';
 import type { BudgetGate, CallScope, GateBudget, GateReservation } from './gate';
-import { formatPico, parseUsd, picoToUsd } from './money';
+import { formatPercent } from '../../protocol/format';
+import { formatPico, parseUsd, picoToUsd, usdText } from './money';
 
 export type { CallScope } from './gate';
 
@@ -115,7 +116,7 @@ export class BudgetService {
           if (g.spent + g.reserved <= g.limit) continue;
           const k = await this.knownOf(g.id);
           if (k?.record.action !== 'warn') continue;
-          warnings.push(`budget ${k.record.scope} (${k.record.period}) is over its $${formatPico(g.limit)} limit`);
+          warnings.push(`budget ${k.record.scope} (${k.record.period}) is over its ${usdText(g.limit)} limit`);
           this.notify(k, g, 'over_limit');
         }
         if (downgradedBy) await this.notifyDowngrade(downgradedBy, call.model, model);
@@ -147,8 +148,8 @@ export class BudgetService {
     const scope = k?.record.scope ?? '(a budget)';
     const period = k?.record.period ?? 'total';
     return errors.budgetExceeded(
-      `budget ${scope} (${period}) would be exceeded: limit $${formatPico(g.limit)}, spent $${formatPico(g.spent)}, ` +
-        `reserved $${formatPico(g.reserved)}, this call needs up to $${formatPico(amount)}`,
+      `budget ${scope} (${period}) would be exceeded: limit ${usdText(g.limit)}, spent ${usdText(g.spent)}, ` +
+        `reserved ${usdText(g.reserved)}, this call needs up to ${usdText(amount)}`,
       {
         budgetId: g.id,
         scope,
@@ -219,10 +220,10 @@ export class BudgetService {
     const pct = percent(g.spent, g.limit);
     const message =
       kind === 'over_limit'
-        ? `Budget ${r.scope} (${r.period}) is over its limit of $${formatPico(g.limit)}; calls continue (action: warn)`
+        ? `Budget ${r.scope} (${r.period}) is over its limit of ${usdText(g.limit)}; calls continue (action: warn)`
         : kind === 'blocked'
-          ? `Budget ${r.scope} (${r.period}) refused a call: $${formatPico(g.spent)} of $${formatPico(g.limit)} spent`
-          : `Budget ${r.scope} (${r.period}) crossed ${threshold} %: $${formatPico(g.spent)} of $${formatPico(g.limit)} spent`;
+          ? `Budget ${r.scope} (${r.period}) refused a call: ${usdText(g.spent)} of ${usdText(g.limit)} spent`
+          : `Budget ${r.scope} (${r.period}) crossed ${formatPercent(threshold ?? 0)}: ${usdText(g.spent)} of ${usdText(g.limit)} spent`;
     this.fire({
       budgetId: r.id,
       scope: r.scope,

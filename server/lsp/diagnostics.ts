@@ -26,10 +26,19 @@ export interface ModelDiagnosticData {
   expirationDate?: string;
 }
 
-/** Problems in `text`; `offset` is where `text` starts in its document (a few lines scanned for a code action). */
-export function findModelProblems(text: string, index: ModelIndex, now: number, offset = 0): ModelProblem[] {
+/**
+ * Problems in `text`; `offset` is where `text` starts in its document (a few lines scanned for a code action), and
+ * `languageId` its language (some write model ids without quotes).
+ */
+export function findModelProblems(
+  text: string,
+  index: ModelIndex,
+  now: number,
+  offset = 0,
+  languageId?: string,
+): ModelProblem[] {
   const out: ModelProblem[] = [];
-  for (const m of findModelIds(text)) {
+  for (const m of findModelIds(text, languageId)) {
     const match = { ...m, start: m.start + offset, end: m.end + offset };
     const found = index.lookup(match);
     if (found) {

@@ -14,6 +14,14 @@ const ID = String.raw`(${PROVIDER})\/${SLUG}(?::(${VARIANT}))?`;
 const OPENS = String.raw`(?<=^|[^\w\\]|(?:^|\W)[rRuUbBfF]{1,2})`;
 
 const LITERAL = new RegExp(String.raw`${OPENS}(["'\x60])(${ID})\1(?!\w)`, 'g');
+// A value written without quotes, the usual way in YAML (`model: openai/gpt-4o`, `- openai/gpt-4o`) and in .env,
+// .properties and .ini files (`MODEL=openai/gpt-4o`): the whole value of its line, before any comment.
+const UNQUOTED = new RegExp(
+  String.raw`(?<=^[ \t]*(?:-[ \t]+)?(?:[\w.$-]+[ \t]*[:=][ \t]*)?)(${ID})(?=[ \t]*(?:[#;].*)?$)`,
+  'gm',
+);
+/** Languages whose values go unquoted (VS Code language ids). */
+const UNQUOTED_LANGUAGES = new Set(['yaml', 'dotenv', 'properties', 'ini']);
 const WHOLE_ID = new RegExp(String.raw`^${ID}$`);
 const PARTIAL_AT_END = new RegExp(String.raw`${OPENS}(["'\x60])([a-z0-9._:/-]*)$`);
 const PARTIAL_SHAPE = /^(?:[a-z0-9][a-z0-9-]*(?:\/[a-z0-9._-]*(?::[a-z0-9-]*)?)?)?$/;
@@ -44,8 +52,11 @@ export interface ModelIdMatch {
   end: number;
 }
 
-/** Every string literal in `text` whose whole content is shaped like a model id. */
-export function findModelIds(text: string): ModelIdMatch[] {
+/**
+ * Every string literal in `text` whose whole content is shaped like a model id, and in languages that write values
+ * without quotes (`languageId`: yaml, dotenv, properties, ini), every such unquoted value; in text order.
+ */
+export function findModelIds(text: string, languageId?: string): ModelIdMatch[] {
   const out: ModelIdMatch[] = [];
   for (const m of text.matchAll(LITERAL)) {
     const provider = m[3]!;
@@ -53,7 +64,13 @@ export function findModelIds(text: string): ModelIdMatch[] {
     const start = m.index + 1;
     out.push({ id: m[2]!, provider, variant: m[4] ?? null, start, end: start + m[2]!.length });
   }
-  return out;
+  if (languageId === undefined || !UNQUOTED_LANGUAGES.has(languageId)) return out;
+  for (const m of text.matchAll(UNQUOTED)) {
+    const provider = m[2]!;
+    if (MEDIA_TYPES.has(provider)) continue;
+    out.push({ id: m[1]!, provider, variant: m[3] ?? null, start: m.index, end: m.index + m[1]!.length });
+  }
+  return out.sort((a, b) => a.start - b.start);
 }
 
 export function isModelIdShape(text: string): boolean {

@@ -25,6 +25,8 @@ export interface CatalogView {
   list(params?: ModelsList.Params): Promise<ModelsList.Result>;
   /** Closest ids (the ones UnknownModel errors suggest). */
   suggest(id: string, n?: number): string[];
+  /** Embedding models (a separate OpenRouter list): ids a document may name that are not chat models. */
+  listEmbeddings?(): Promise<readonly ModelInfo[]>;
 }
 
 export interface ModelLookup {
@@ -204,8 +206,12 @@ export class ModelIndexSource {
     }
     if (this.failing) this.log.info('language server: the model catalog is available again');
     this.failing = false;
-    if (this.index && this.index.fetchedAt === list.fetchedAt && this.index.size === list.models.length) return;
-    const index = new ModelIndex(list.models, list.fetchedAt, (id, n) => this.catalog.suggest(id, n));
+    // An embedding list that cannot be read leaves the chat models checked (its ids then read as unknown).
+    const embeddings = (await this.catalog.listEmbeddings?.().catch(() => [])) ?? [];
+    const chat = new Set(list.models.map((m) => m.id));
+    const models = [...list.models, ...embeddings.filter((m) => !chat.has(m.id))];
+    if (this.index && this.index.fetchedAt === list.fetchedAt && this.index.size === models.length) return;
+    const index = new ModelIndex(models, list.fetchedAt, (id, n) => this.catalog.suggest(id, n));
     this.index = index;
     for (const l of this.listeners) l(index);
   }

@@ -165,7 +165,7 @@ export class LspSession implements Disposable {
     const diagnostics =
       text.length > this.deps.maxDocumentLength
         ? []
-        : findModelProblems(text, index, this.deps.clock.now()).map((p) => toDiagnostic(p, doc));
+        : findModelProblems(text, index, this.deps.clock.now(), 0, doc.languageId).map((p) => toDiagnostic(p, doc));
     this.send({ uri, version, diagnostics });
   }
 
@@ -191,7 +191,9 @@ export class LspSession implements Disposable {
     const doc = this.docs.get(p.textDocument.uri);
     if (!doc) return null;
     const { line, character } = p.position;
-    const match = findModelIds(lineAt(doc, line)).find((m) => m.start <= character && character <= m.end);
+    const match = findModelIds(lineAt(doc, line), doc.languageId).find(
+      (m) => m.start <= character && character <= m.end,
+    );
     if (!match) return null;
     const found = (await this.deps.models.current())?.lookup(match);
     if (!found) return null;
@@ -227,7 +229,7 @@ export class LspSession implements Disposable {
     // Clients ask on every cursor move: read only the lines of the range.
     const span = lineSpan(doc, p.range.start, p.range.end);
     const text = doc.getText().slice(span.start, span.end);
-    return quickFixes(doc, findModelProblems(text, index, this.deps.clock.now(), span.start), p.range);
+    return quickFixes(doc, findModelProblems(text, index, this.deps.clock.now(), span.start, doc.languageId), p.range);
   }
 }
 

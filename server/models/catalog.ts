@@ -182,32 +182,41 @@ export class ModelCatalog {
   private embeddingsFetchedAt: number | null = null;
   private embeddingsInFlight: Promise<void> | undefined;
 
+  /** The embedding models (GET /embeddings/models), for the language features: ids that are not chat models. */
+  async listEmbeddings(): Promise<ModelInfo[]> {
+    await this.refreshEmbeddings();
+    return [...this.embeddingModels.values()];
+  }
+
+  private async refreshEmbeddings(): Promise<void> {
+    const fresh = this.embeddingsFetchedAt !== null && this.clock.now() - this.embeddingsFetchedAt < this.ttlMs;
+    if (fresh) return;
+    try {
+      await (this.embeddingsInFlight ??= this.upstream
+        .listEmbeddingModels()
+        .then((raw) => {
+          const next = new Map<string, ModelInfo>();
+          for (const r of raw) {
+            const m = parseModel(r);
+            if (m) next.set(m.id, m);
+          }
+          this.embeddingModels = next;
+          this.embeddingsFetchedAt = this.clock.now();
+        })
+        .finally(() => (this.embeddingsInFlight = undefined)));
+    } catch (e) {
+      if (this.embeddingsFetchedAt === null) throw e instanceof DomainError ? e : new Error((e as Error).message);
+      this.log.warn(`could not refresh the embedding models (${(e as Error).message}); using the earlier copy`);
+    }
+  }
+
   /**
    * An embedding model with its prices (what an embedding call is reserved at): from GET /embeddings/models, kept
    * in memory for the catalog's TTL (a stale copy is used while the network fails), or from GET /models if that
    * lists it. UnknownModel with suggestions if neither has it.
    */
   async requireEmbedding(id: string): Promise<ModelInfo> {
-    const fresh = this.embeddingsFetchedAt !== null && this.clock.now() - this.embeddingsFetchedAt < this.ttlMs;
-    if (!fresh) {
-      try {
-        await (this.embeddingsInFlight ??= this.upstream
-          .listEmbeddingModels()
-          .then((raw) => {
-            const next = new Map<string, ModelInfo>();
-            for (const r of raw) {
-              const m = parseModel(r);
-              if (m) next.set(m.id, m);
-            }
-            this.embeddingModels = next;
-            this.embeddingsFetchedAt = this.clock.now();
-          })
-          .finally(() => (this.embeddingsInFlight = undefined)));
-      } catch (e) {
-        if (this.embeddingsFetchedAt === null) throw e instanceof DomainError ? e : new Error((e as Error).message);
-        this.log.warn(`could not refresh the embedding models (${(e as Error).message}); using the earlier copy`);
-      }
-    }
+    await this.refreshEmbeddings();
     await this.loadCache();
     const m = this.embeddingModels.get(id) ?? this.models.get(id);
     if (m) return m;

@@ -95,4 +95,32 @@ describe('a dashboard under the VS Code bridge (Chromium)', function () {
     assert.equal(w.requests.filter((p) => p === '/events').length, 1);
     h.assertClean(w);
   });
+
+  it('takes light or dark from the VS Code theme, not the system: a dark theme on a light system gets the dark series', async () => {
+    const w = await h.open('costs', { token: null, init: hostShim(h.token), colorScheme: 'light' });
+    const { page } = w;
+    await ready(page, '[data-section="spend"]');
+    const series = (theme: string) =>
+      page.evaluate((cls) => {
+        document.body.className = cls;
+        const css = getComputedStyle(document.body);
+        return [7, 8, 9, 10, 11, 12].map((i) => css.getPropertyValue(`--crew-chart-${i}`).trim());
+      }, theme);
+    const dark = await series('vscode-dark');
+    const light = await series('vscode-light');
+    assert.deepEqual(dark, ['#2dd4bf', '#f472b6', '#818cf8', '#e2a03f', '#94a3b8', '#22d3ee']);
+    assert.deepEqual(light, ['#0f766e', '#b4237a', '#4f46e5', '#92400e', '#475569', '#0e7490']);
+    // The sandbox badge is coloured, not the light themes' grey badge.
+    const badge = page.locator('vscode-badge.sandbox-badge');
+    await badge.waitFor();
+    const colours = await badge.evaluate((el) => {
+      const css = getComputedStyle(el);
+      return [
+        css.getPropertyValue('--vscode-badge-background').trim(),
+        css.getPropertyValue('--vscode-charts-purple').trim(),
+      ];
+    });
+    assert.equal(colours[0], colours[1]);
+    h.assertClean(w);
+  });
 });

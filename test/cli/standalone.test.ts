@@ -126,7 +126,7 @@ describe('crew --stdio, doctor, store, demo, sandbox', function () {
     assert.match(run.stdout, /would be exceeded/);
     assert.match(run.stdout, /limit \$0\.05 · spent \$0\.000\d+ · reserved \$0\.00 · this call needs up to \$7\.5/);
     assert.match(run.stdout, /blocked\s+critical/, 'the refusal alert is in the history');
-    assert.match(run.stdout, /crossed 80 %/, 'a threshold alert fired');
+    assert.match(run.stdout, /crossed 80%/, 'a threshold alert fired');
     assert.match(run.stdout, /^AGENT\s+CALLS/m);
     assert.match(run.stdout, /^TOTAL\s+4\s/m);
     // It used the data dir it was given, through a private server that is gone now.

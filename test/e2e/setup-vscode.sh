@@ -30,7 +30,12 @@ if [ ! -f "$CACHE/code-server/.complete" ]; then
   mkdir -p "$CACHE/code-server"
   # Its postinstall (and argon2's build) must run: npm 11 skips dependency install scripts unless allowed.
   echo '{"private":true,"allowScripts":{"code-server":true,"argon2":true}}' > "$CACHE/code-server/package.json"
-  PATH="$(dirname "$NODE24"):$PATH" npm i --prefix "$CACHE/code-server" --no-audit --no-fund code-server@4.139.1 >&2
+  # Run from inside npm (npm test, npm run test:e2e), the outer npm's npm_* variables reach this install, and
+  # code-server's postinstall reads the Node version from npm_config_user_agent: it would see the outer Node 20.
+  (
+    for v in $(compgen -e | grep '^npm_'); do unset "$v"; done
+    PATH="$(dirname "$NODE24"):$PATH" npm i --prefix "$CACHE/code-server" --no-audit --no-fund code-server@4.139.1 >&2
+  )
   touch "$CACHE/code-server/.complete"
 fi
 

@@ -291,17 +291,12 @@ describe('VS Code e2e (code-server + Chromium)', function () {
           .waitFor();
 
         // Create Crew: name, description, then its first agent; nothing is made before the agent is chosen.
-        await runCommand(page, 'OpenRouter Crew: Create Crew…');
-        const input = page.locator('.quick-input-widget .quick-input-box input');
-        for (const value of ['scouts', 'finds things', 'finder', 'looks things up']) {
-          await input.waitFor({ state: 'visible' });
-          await input.fill(value);
-          await page.keyboard.press('Enter');
-          await page.waitForTimeout(300);
-        }
-        await input.fill('openai/gpt-4o-mini');
-        await page.locator('.quick-input-widget .monaco-list-row[aria-label^="openai/gpt-4o-mini"]').first().waitFor();
-        await page.keyboard.press('Enter');
+        await runCommand(page, 'OpenRouter Crew: Create Crew…', 'New crew: name');
+        await answer(page, 'New crew: name', 'scouts');
+        await answer(page, 'Crew scouts: description (optional)', 'finds things');
+        await answer(page, 'Add an agent to scouts: name', 'finder');
+        await answer(page, 'finder: role (what it does)', 'looks things up');
+        await answer(page, 'finder: model', 'openai/gpt-4o-mini', true);
         await page
           .locator('.notifications-toasts .notification-toast', { hasText: 'Crew scouts created with agent finder' })
           .waitFor();
@@ -335,12 +330,24 @@ describe('VS Code e2e (code-server + Chromium)', function () {
   }
 });
 
-async function runCommand(page: Page, title: string): Promise<void> {
+/** Runs a palette command; `asks` is the title of the input it opens next, if it opens one. */
+async function runCommand(page: Page, title: string, asks?: string): Promise<void> {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget .quick-input-box input');
   await input.waitFor({ state: 'visible' });
   await input.fill(`>${title}`);
   await page.locator(`.quick-input-widget .monaco-list-row[aria-label^="${title}"]`).first().waitFor();
+  await page.keyboard.press('Enter');
+  if (asks) await page.locator(`.quick-input-widget .quick-input-box input[aria-label="${asks}"]`).waitFor();
+  else await input.waitFor({ state: 'hidden' });
+}
+
+/** Answers the input or pick the window shows under `title` (its aria-label), then waits for the next. */
+async function answer(page: Page, title: string, value: string, pick = false): Promise<void> {
+  const input = page.locator(`.quick-input-widget .quick-input-box input[aria-label="${title}"]`);
+  await input.waitFor({ state: 'visible' });
+  await input.fill(value);
+  if (pick) await page.locator(`.quick-input-widget .monaco-list-row[aria-label^="${value}"]`).first().waitFor();
   await page.keyboard.press('Enter');
   await input.waitFor({ state: 'hidden' });
 }

@@ -140,6 +140,34 @@ for (const transport of ['socket', 'stdio'] as const) {
       assert.equal((deprecated.data as { replacement: string }).replacement, 'openai/gpt-4o-mini');
     });
 
+    it('reads unquoted YAML values, and knows embedding models: only the misspelt id is flagged', async () => {
+      const uri = 'file:///work/crew/agents.yaml';
+      const text = [
+        'writer:',
+        '  model: openai/gpt-4o-mini   # the usual way to write YAML',
+        'critic:',
+        '  model: openai/gpt-4o-mino',
+        'memory:',
+        '  embedder: openai/text-embedding-3-small',
+        '',
+      ].join('\n');
+      const yaml = TextDocument.create(uri, 'yaml', 1, text);
+      await lsp.conn.sendNotification(DidOpenTextDocumentNotification.type, {
+        textDocument: { uri, languageId: 'yaml', version: 1, text },
+      });
+      const { diagnostics } = await lsp.diagnostics((p) => p.uri === uri && p.version === 1);
+      assert.deepEqual(
+        diagnostics.map((d) => [yaml.getText(d.range), d.code]),
+        [['openai/gpt-4o-mino', 'unknown-model']],
+      );
+      const hover = await lsp.conn.sendRequest(HoverRequest.type, {
+        textDocument: { uri },
+        position: yaml.positionAt(text.indexOf('gpt-4o-mini') + 2),
+      });
+      assert.match((hover?.contents as MarkupContent).value, /openai\/gpt-4o-mini/);
+      await lsp.conn.sendNotification(DidCloseTextDocumentNotification.type, { textDocument: { uri } });
+    });
+
     it("hovers with the catalog's exact prices and this data directory's spend on the model", async () => {
       // A call through the server (on the same connection) puts a row for the model in the ledger.
       const call = await lsp.request<ChatComplete.Result>('chat/complete', {

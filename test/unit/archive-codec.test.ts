@@ -263,6 +263,24 @@ describe('archive codec', () => {
     });
   });
 
+  it('stores a payload too small to compress as it is (flag 1), and still reads and verifies it', async () => {
+    const tiny = [{ id: 'm1', content: 'ok' }];
+    const small = await encodeArchive(tiny, {});
+    assert.equal(small.bytes.readUInt16BE(10), 1, 'the STORED flag');
+    const raw = Buffer.from(JSON.stringify(tiny[0]), 'utf8');
+    assert.equal(small.bytesIn, raw.length);
+    // The payload is the record's JSON itself: no brotli framing on top of it.
+    assert.ok(small.bytes.subarray(small.bytes.length - raw.length).equals(raw));
+    assert.deepEqual((await decodeArchive(small.bytes, small.sha256)).records, tiny);
+    // A flipped payload byte is still caught (the digest covers the stored payload as it covers a compressed one).
+    const bad = Buffer.from(small.bytes);
+    bad[bad.length - 2]! ^= 0x01;
+    await assert.rejects(decodeArchive(bad), { name: 'ArchiveError', reason: 'checksum-mismatch' });
+    // Text that compresses keeps being compressed.
+    const many = Array.from({ length: 50 }, (_, i) => ({ id: `m${i}`, content: 'the same words again and again' }));
+    assert.equal((await encodeArchive(many, {})).bytes.readUInt16BE(10), 0);
+  });
+
   it('refuses values JSON would silently change, naming the record and field', async () => {
     class Memory {
       content = 'x';

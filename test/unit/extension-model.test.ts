@@ -187,7 +187,7 @@ describe('extension: memories, runs and archives as text', () => {
       state: 'complete',
     });
     assert.equal(row.label, 'ops · 120 memories');
-    assert.equal(row.description, '10.0 KiB · 5.9× · 2026-02-03 · 1 restored');
+    assert.equal(row.description, '10.0 KB · 5.9× · 2026-02-03 · 1 restored');
   });
 });
 

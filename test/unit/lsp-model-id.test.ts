@@ -46,6 +46,38 @@ describe('lsp: the model-id pattern', () => {
     ]);
   });
 
+  it('reads unquoted YAML values and .env lines, with offsets, before a comment; not in other languages', () => {
+    const yaml = [
+      'agents:',
+      '  writer:',
+      '    model: anthropic/claude-3.5-haiku   # cheap and quick',
+      '    fallbacks:',
+      '      - openai/gpt-4o-mini',
+      '      - "openai/gpt-4o"',
+      '  embedder: openai/text-embedding-3-small',
+      '  note: openai/gpt-4o is what we used',
+      '  type: text/plain',
+      '  site: https://openrouter.ai/openai/gpt-4o',
+    ].join('\n');
+    const found = findModelIds(yaml, 'yaml');
+    assert.deepEqual(
+      found.map((m) => m.id),
+      ['anthropic/claude-3.5-haiku', 'openai/gpt-4o-mini', 'openai/gpt-4o', 'openai/text-embedding-3-small'],
+    );
+    for (const m of found) assert.equal(yaml.slice(m.start, m.end), m.id);
+    assert.deepEqual(
+      findModelIds('MODEL=openai/gpt-4o:free\nEMBEDDER = openai/text-embedding-3-small ; comment\n', 'dotenv').map(
+        (m) => [m.id, m.variant],
+      ),
+      [
+        ['openai/gpt-4o:free', 'free'],
+        ['openai/text-embedding-3-small', null],
+      ],
+    );
+    // TypeScript: `a/b` unquoted is a division, never an id.
+    assert.deepEqual(findModelIds('const model = openai/gpt4;', 'typescript'), []);
+  });
+
   it('reads TypeScript quotes and template literals, not imports, URLs or interpolations', () => {
     assert.deepEqual(ids(AGENT_TS), ['openai/gpt-4o', 'anthropic/claude-sonnet-4']);
   });

@@ -93,7 +93,11 @@ export function startPage<S extends object>(spec: PageSpec<S>): Page<S> {
       if (info.upstream.sandbox)
         replace(
           sandbox,
-          h('vscode-badge', { title: 'Calls go to the built-in fake OpenRouter' }, 'sandbox: simulated costs'),
+          h(
+            'vscode-badge',
+            { class: 'sandbox-badge', title: 'Calls go to the built-in fake OpenRouter' },
+            'sandbox: simulated costs',
+          ),
         );
     },
     (e: unknown) => {

@@ -3,8 +3,9 @@
  * Code sets on the page and the pages' own stylesheet defines for the browser (light and dark palettes).
  */
 
+/** Read on <body>: VS Code's variables are set on <html> and inherited; the theme class on <body> adjusts ours. */
 function cssVar(name: string, fallback: string): string {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+  return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 }
 
 /** Series colours: VS Code's chart colours first, then the page's own extras (12 in all, as many as a stack has). */

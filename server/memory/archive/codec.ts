@@ -7,14 +7,15 @@
  * Layout (integers big-endian):
  *   0   8   magic        0x89 "CREWARC" — the high first byte catches text-mode mangling, as PNG's does
  *   8   2   version      1
- *   10  2   flags        0 (reserved; set bits are refused)
+ *   10  2   flags        bit 0 STORED: the payload is the NDJSON as is (brotli did not make it smaller, as
+ *                        with one short memory); other bits are reserved and refused
  *   12  4   count        records in the payload
  *   16  8   rawLength    bytes of the NDJSON before compression
  *   24  8   payloadLength bytes of the compressed payload
  *   32  4   metaLength   bytes of the meta JSON
  *   36  32  digest       sha256 over bytes [0, 36) ++ meta ++ payload, i.e. everything but the digest itself
  *   68  …   meta         UTF-8 JSON object (policy, crew, created-at: whatever the service records)
- *   …   …   payload      brotli(records.map(JSON.stringify).join('\n'))
+ *   …   …   payload      brotli(records.map(JSON.stringify).join('\n')), or that NDJSON itself when STORED
  * The whole file's sha256 (not the digest above) names the file and goes in the archive index: the file can be
  * checked with `sha256sum`, and the index can tell a renamed or swapped file from the one it wrote.
  *
@@ -42,6 +43,8 @@ export const DEFAULT_QUALITY = 5;
 const MAGIC = Buffer.from([0x89, 0x43, 0x52, 0x45, 0x57, 0x41, 0x52, 0x43]); // \x89CREWARC
 const FIXED = 36;
 const HEADER = FIXED + 32;
+/** Header flag: the payload is stored uncompressed. */
+const STORED = 1;
 /** Records per slice between event-loop yields while serialising or parsing. */
 const SLICE = 2000;
 
@@ -121,18 +124,21 @@ export async function encodeArchive(
     if (end < records.length) await yieldToLoop();
   }
   const raw = Buffer.concat(chunks);
-  const payload = await compress(raw, {
+  const compressed = await compress(raw, {
     params: {
       [zc.BROTLI_PARAM_QUALITY]: quality,
       [zc.BROTLI_PARAM_MODE]: zc.BROTLI_MODE_TEXT,
       [zc.BROTLI_PARAM_SIZE_HINT]: raw.length,
     },
   });
+  // A payload too small to compress (brotli adds its own framing) is kept as it is.
+  const stored = compressed.length >= raw.length;
+  const payload = stored ? raw : compressed;
 
   const bytes = Buffer.allocUnsafe(HEADER + metaBytes.length + payload.length);
   MAGIC.copy(bytes, 0);
   bytes.writeUInt16BE(ARCHIVE_VERSION, 8);
-  bytes.writeUInt16BE(0, 10);
+  bytes.writeUInt16BE(stored ? STORED : 0, 10);
   bytes.writeUInt32BE(records.length, 12);
   bytes.writeBigUInt64BE(BigInt(raw.length), 16);
   bytes.writeBigUInt64BE(BigInt(payload.length), 24);
@@ -190,7 +196,8 @@ export async function decodeArchive(bytes: Uint8Array, expectedSha256?: string):
     throw new ArchiveError('corrupt', `archive has ${b.length - expectedLength} unexpected bytes after its payload`);
   if (!digestOf(b, metaLength).equals(b.subarray(FIXED, HEADER)))
     throw new ArchiveError('checksum-mismatch', 'archive checksum mismatch: its content does not match its digest');
-  if (flags !== 0) throw new ArchiveError('unknown-version', `archive uses flags ${flags} this build does not know`);
+  if ((flags & ~STORED) !== 0)
+    throw new ArchiveError('unknown-version', `archive uses flags ${flags} this build does not know`);
 
   let meta: ArchiveMeta;
   try {
@@ -199,11 +206,13 @@ export async function decodeArchive(bytes: Uint8Array, expectedSha256?: string):
     throw new ArchiveError('corrupt', 'archive meta is not valid JSON');
   }
   let raw: Buffer;
-  try {
-    raw = await decompress(b.subarray(HEADER + metaLength), { maxOutputLength: Math.max(1, rawLength) });
-  } catch (e) {
-    throw new ArchiveError('corrupt', `archive payload does not decompress: ${(e as Error).message}`);
-  }
+  if (flags & STORED) raw = b.subarray(HEADER + metaLength);
+  else
+    try {
+      raw = await decompress(b.subarray(HEADER + metaLength), { maxOutputLength: Math.max(1, rawLength) });
+    } catch (e) {
+      throw new ArchiveError('corrupt', `archive payload does not decompress: ${(e as Error).message}`);
+    }
   if (raw.length !== rawLength)
     throw new ArchiveError('corrupt', `archive payload decompressed to ${raw.length} bytes, header says ${rawLength}`);
   // JSON.stringify escapes newlines inside strings and UTF-8 never uses byte 0x0A inside a character, so every

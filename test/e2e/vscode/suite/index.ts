@@ -20,6 +20,7 @@ import type {
 import type { CrewExtensionApi } from '../../../../extension/extension';
 import { statusBarModel } from '../../../../extension/model/budgets';
 import { modeOf } from '../../../../extension/model/mode';
+import { tabTitle } from '../../../../extension/documents';
 import { memoryLabel } from '../../../../extension/model/memories';
 import { formatUsd } from '../../../../protocol/format';
 
@@ -125,10 +126,14 @@ function defineSuite(): void {
     test('a memory opens as a read-only document with its content', async () => {
       const { memories } = await request<MemoryList.Result>('memory/list', { limit: 1 });
       const m = memories[0]!;
-      await vscode.commands.executeCommand('openrouterCrew.openMemory', { id: m.id, crew: m.crew });
+      await vscode.commands.executeCommand('openrouterCrew.openMemory', m);
       const editor = await until(() => vscode.window.activeTextEditor, 'the memory document');
       assert.equal(editor.document.uri.scheme, 'crew-memory');
       assert.ok(editor.document.getText().startsWith(m.content));
+      // The tab says what the memory is about, not its id.
+      const tab = vscode.window.tabGroups.activeTabGroup.activeTab!;
+      assert.ok(!tab.label.includes(m.id), `tab "${tab.label}"`);
+      assert.equal(tab.label, `${tabTitle(m.content)}.md`);
     });
 
     test('language features on model ids: diagnostics, hover with prices, completion, quick fix', async () => {
@@ -196,6 +201,13 @@ function defineSuite(): void {
       const { runs } = await request<CrewRuns.Result>('crew/runs', { runId: run.id });
       assert.equal(runs[0]!.cost, run.cost);
       assert.equal(runs[0]!.steps.length, 2);
+      // Show Run opens it rendered (a Markdown preview), titled by its task.
+      await vscode.commands.executeCommand('openrouterCrew.showRun');
+      const tab = await until(() => {
+        const t = vscode.window.tabGroups.activeTabGroup.activeTab;
+        return t?.input instanceof vscode.TabInputWebview && /markdown\.preview/.test(t.input.viewType) ? t : undefined;
+      }, 'the run as a Markdown preview');
+      assert.match(tab.label, /Summarise the launch risks/);
     });
 
     test('the status bar follows a recorded call within a second', async () => {
