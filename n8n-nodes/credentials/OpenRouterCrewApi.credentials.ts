@@ -1,10 +1,4 @@
-import type {
-  IAuthenticateGeneric,
-  ICredentialTestRequest,
-  ICredentialType,
-  Icon,
-  INodeProperties,
-} from 'n8n-workflow';
+import type { IAuthenticateGeneric, ICredentialType, Icon, INodeProperties } from 'n8n-workflow';
 
 export class OpenRouterCrewApi implements ICredentialType {
   name = 'openRouterCrewApi';
@@ -21,7 +15,7 @@ export class OpenRouterCrewApi implements ICredentialType {
       name: 'url',
       type: 'string',
       required: true,
-      default: 'http://127.0.0.1:<port>',
+      default: '',
       placeholder: 'http://127.0.0.1:8787',
       description:
         "Address of crew-server's HTTP transport. `crew server status` shows its HTTP port (replace <port> with it), which stays the same when the daemon restarts; `crew server start --port <n>` chooses it.",
@@ -37,25 +31,10 @@ export class OpenRouterCrewApi implements ICredentialType {
     },
   ];
 
+  // The test is the OpenRouter Crew node's `methods.credentialTest` (nodes/shared/credential-test.ts): a request
+  // declared here would fail with n8n's words instead of the server's.
   authenticate: IAuthenticateGeneric = {
     type: 'generic',
     properties: { headers: { Authorization: '=Bearer {{$credentials.token}}' } },
-  };
-
-  test: ICredentialTestRequest = {
-    request: {
-      baseURL: '={{$credentials.url.replace(/\\/+$/, "")}}',
-      url: '/rpc',
-      method: 'POST',
-      headers: { 'x-crew-client': 'n8n/openrouter-crew' },
-      body: { jsonrpc: '2.0', id: 1, method: 'server/health' },
-      json: true,
-    },
-    rules: [
-      {
-        type: 'responseSuccessBody',
-        properties: { key: 'result.ok', value: false, message: 'crew-server answered, but its store check failed' },
-      },
-    ],
   };
 }

@@ -369,7 +369,7 @@ describe('n8n e2e (n8n 2.40.7, the packed community package, a real crew-server)
     assert.equal((await storedExecutions(tools, home)).length, before);
   });
 
-  it("the credential's test (server/health with the bearer token) passes, and fails with a wrong token", async () => {
+  it("the credential's test (server/health with the bearer token) passes, and fails with a wrong token in the server's words", async () => {
     assert.ok(n8n, 'n8n runs (started by the Budget Alerts case)');
     // n8n's REST API (what its UI calls) needs an owner and a session.
     const headers = { 'content-type': 'application/json', 'browser-id': 'crew-e2e' };
@@ -393,8 +393,14 @@ describe('n8n e2e (n8n 2.40.7, the packed community package, a real crew-server)
       });
       return ((await res.json()) as { data: { status: string; message: string } }).data;
     };
-    assert.deepEqual(await test(await server.token()), { status: 'OK', message: 'Connection successful!' });
-    assert.equal((await test('not-the-token')).status, 'Error');
+    assert.deepEqual(await test(await server.token()), {
+      status: 'OK',
+      message: `Connected to crew-server at ${await server.httpBase()}`,
+    });
+    // The server's own explanation, not n8n's "Unauthorized".
+    const refused = await test('not-the-token');
+    assert.equal(refused.status, 'Error');
+    assert.match(refused.message, /bearer token: use the token shown by "crew server token"/);
   });
 
   it('Poll Trigger: a crew run finished after the first poll starts its workflow', async function () {

@@ -4,11 +4,14 @@
  * would refuse fails here) and the items it makes of the result; then error mapping and "Continue On Fail".
  */
 import assert from 'node:assert/strict';
-import type { IDataObject, INodeProperties } from 'n8n-workflow';
-import { NodeApiError, NodeOperationError } from 'n8n-workflow';
+import type { ICredentialTestFunctions, IDataObject, INode, INodeProperties, INodeType } from 'n8n-workflow';
+import { NodeApiError, NodeOperationError, Workflow } from 'n8n-workflow';
 import { OpenRouterCrewApi } from '../../n8n-nodes/credentials/OpenRouterCrewApi.credentials';
 import { OpenRouterCrew } from '../../n8n-nodes/nodes/OpenRouterCrew/OpenRouterCrew.node';
 import { OPERATIONS } from '../../n8n-nodes/nodes/OpenRouterCrew/resources';
+import { OpenRouterCrewPollTrigger } from '../../n8n-nodes/nodes/OpenRouterCrewPollTrigger/OpenRouterCrewPollTrigger.node';
+import { OpenRouterCrewTrigger } from '../../n8n-nodes/nodes/OpenRouterCrewTrigger/OpenRouterCrewTrigger.node';
+import { CREDENTIAL_TEST } from '../../n8n-nodes/nodes/shared/credential-test';
 import { ErrorCodes, type MethodName } from '../../protocol';
 import { schemas } from '../../server/rpc/schemas';
 import { answering, CREDENTIALS, executeContext, RpcRecorder, type RpcAnswer } from '../helpers/n8n';
@@ -864,21 +867,137 @@ describe('n8n node OpenRouter Crew: errors', () => {
 
 describe('n8n credential OpenRouter Crew API', () => {
   const cred = new OpenRouterCrewApi();
+  const data = { url: 'http://127.0.0.1:8787/', token: 'crew-token-for-n8n-tests' };
+  const credential = { id: 'c1', name: 'OpenRouter Crew', type: cred.name, data };
 
-  it("tests itself with server/health on the server's /rpc, with the bearer token", () => {
-    const { request } = cred.test;
-    assert.equal(request.method, 'POST');
-    assert.equal(request.url, '/rpc');
-    assert.equal(request.baseURL, '={{$credentials.url.replace(/\\/+$/, "")}}');
-    assert.deepEqual(request.body, { jsonrpc: '2.0', id: 1, method: 'server/health' });
+  /** A credential-test context whose legacy request helper answers `answer` (or throws it) and records the request. */
+  function testContext(answer: { statusCode: number; body: unknown } | Error) {
+    const requests: IDataObject[] = [];
+    const ctx = {
+      helpers: {
+        request: async (options: IDataObject) => {
+          requests.push(options);
+          if (answer instanceof Error) throw answer;
+          return answer;
+        },
+      },
+    } as unknown as ICredentialTestFunctions;
+    return { ctx, requests };
+  }
+  const testFn = node.methods.credentialTest[CREDENTIAL_TEST];
+
+  it("is tested by the node with server/health on the server's /rpc, with the bearer token", async () => {
+    assert.deepEqual(
+      node.description.credentials?.map((c) => [c.name, c.testedBy]),
+      [[cred.name, CREDENTIAL_TEST]],
+    );
+    assert.equal(
+      (cred as { test?: unknown }).test,
+      undefined,
+      'no declarative test (n8n would answer it with its own words)',
+    );
+    const { ctx, requests } = testContext({
+      statusCode: 200,
+      body: { jsonrpc: '2.0', id: 1, result: { ok: true, uptimeMs: 5, store: 'ok' } },
+    });
+    assert.deepEqual(await testFn.call(ctx, credential), {
+      status: 'OK',
+      message: 'Connected to crew-server at http://127.0.0.1:8787',
+    });
+    const [sent] = requests;
+    assert.equal(sent!.method, 'POST');
+    assert.equal(sent!.uri, 'http://127.0.0.1:8787/rpc');
+    assert.deepEqual(sent!.body, { jsonrpc: '2.0', id: 1, method: 'server/health' });
+    assert.equal((sent!.headers as IDataObject).Authorization, `Bearer ${data.token}`);
+    assert.equal(sent!.simple, false, 'a refusal comes back as an answer, so its message can be read');
     assert.ok(schemas['server/health'].safeParse(undefined).success);
     assert.deepEqual(cred.authenticate.properties.headers, { Authorization: '=Bearer {{$credentials.token}}' });
   });
 
-  it('says where the port and the token come from', () => {
+  it('a refusal says what the server said (a wrong token: where the right one comes from)', async () => {
+    const message = 'missing or wrong bearer token: use the token shown by "crew server token"';
+    const { ctx } = testContext({
+      statusCode: 401,
+      body: { jsonrpc: '2.0', id: null, error: { code: ErrorCodes.Unauthorized, message } },
+    });
+    assert.deepEqual(await testFn.call(ctx, credential), { status: 'Error', message });
+  });
+
+  it('no answer, another server, a failed store check or a placeholder URL each say what to do', async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8787'), { code: 'ECONNREFUSED' });
+    const cases: [ReturnType<typeof testContext>, typeof credential, RegExp][] = [
+      [
+        testContext(refused),
+        credential,
+        /did not answer at http:\/\/127\.0\.0\.1:8787\/rpc \(ECONNREFUSED\).*crew server status/,
+      ],
+      [testContext({ statusCode: 404, body: '<html>' }), credential, /answered HTTP 404 without a JSON-RPC reply/],
+      [
+        testContext({
+          statusCode: 200,
+          body: { jsonrpc: '2.0', id: 1, result: { ok: false, uptimeMs: 5, store: 'error' } },
+        }),
+        credential,
+        /its store check failed/,
+      ],
+      [
+        testContext(refused),
+        { ...credential, data: { ...data, url: 'http://127.0.0.1:<port>' } },
+        /not a server address/,
+      ],
+      [testContext(refused), { ...credential, data: { ...data, url: '' } }, /not a server address/],
+    ];
+    for (const [{ ctx, requests }, c, message] of cases) {
+      const result = await testFn.call(ctx, c);
+      assert.equal(result.status, 'Error');
+      assert.match(result.message, message);
+      if (/not a server address/.test(result.message)) assert.equal(requests.length, 0);
+    }
+  });
+
+  it('says where the port and the token come from; the Server URL is a placeholder, not a value', () => {
     const [url, token] = cred.properties;
     assert.match(url!.description ?? '', /crew server status/);
+    assert.equal(url!.default, '');
+    assert.match(url!.placeholder ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.match(token!.description ?? '', /crew server token/);
     assert.equal(token!.typeOptions?.password, true);
+  });
+});
+
+describe('n8n nodes: subtitles in words', () => {
+  /** The subtitle as n8n's expression engine evaluates it for these parameters. */
+  function subtitle(type: INodeType, parameters: IDataObject): unknown {
+    const n: INode = {
+      id: 'n',
+      name: 'n',
+      type: 'x.y',
+      typeVersion: 1,
+      position: [0, 0],
+      parameters: parameters as INode['parameters'],
+    };
+    const nodeTypes = { getByName: () => type, getByNameAndVersion: () => type, getKnownTypes: () => ({}) };
+    const wf = new Workflow({ nodes: [n], connections: {}, active: false, nodeTypes: nodeTypes });
+    return wf.expression.getSimpleParameterValue(n, type.description.subtitle, 'internal', {});
+  }
+
+  it('the node says its operation as an action ("Get budget status"), for every operation', () => {
+    assert.equal(subtitle(node, { resource: 'budget', operation: 'getStatus' }), 'Get budget status');
+    assert.equal(subtitle(node, { resource: 'memory', operation: 'context' }), 'Build a context from memories');
+    for (const { resource, operation } of operationValues()) {
+      const words = subtitle(node, { resource, operation });
+      assert.ok(
+        typeof words === 'string' && / /.test(words) && words !== operation,
+        `${resource}/${operation}: ${String(words)}`,
+      );
+    }
+  });
+
+  it('the triggers name their events', () => {
+    for (const type of [new OpenRouterCrewTrigger(), new OpenRouterCrewPollTrigger()])
+      assert.equal(
+        subtitle(type, { events: ['threshold', 'over_limit', 'runFinished'] }),
+        'Budget Threshold Crossed, Budget Over Limit (Calls Continue), Crew Run Finished',
+      );
   });
 });

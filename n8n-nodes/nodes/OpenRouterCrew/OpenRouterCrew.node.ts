@@ -1,7 +1,8 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeApiError, NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
+import { CREDENTIAL_TEST, testCredential } from '../shared/credential-test';
 import { callRpc, CREDENTIAL_TYPE } from '../shared/rpc';
-import { OPERATIONS, resourceProperties } from './resources';
+import { OPERATIONS, resourceProperties, subtitleExpression } from './resources';
 
 export class OpenRouterCrew implements INodeType {
   description: INodeTypeDescription = {
@@ -10,15 +11,17 @@ export class OpenRouterCrew implements INodeType {
     icon: 'file:openRouterCrew.svg',
     group: ['transform'],
     version: 1,
-    subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
+    subtitle: subtitleExpression(resourceProperties),
     description: 'Budgets, costs, memories, archives and crew runs of an OpenRouter Crew server',
     defaults: { name: 'OpenRouter Crew' },
     usableAsTool: true,
     inputs: [NodeConnectionTypes.Main],
     outputs: [NodeConnectionTypes.Main],
-    credentials: [{ name: CREDENTIAL_TYPE, required: true }],
+    credentials: [{ name: CREDENTIAL_TYPE, required: true, testedBy: CREDENTIAL_TEST }],
     properties: resourceProperties,
   };
+
+  methods = { credentialTest: { [CREDENTIAL_TEST]: testCredential } };
 
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
     const input = this.getInputData();

@@ -1,7 +1,7 @@
 import type { INodeExecutionData, INodeType, INodeTypeDescription, IPollFunctions } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 import { CREDENTIAL_TYPE } from '../shared/rpc';
-import { triggerProperties } from '../OpenRouterCrewTrigger/events';
+import { eventsSubtitle, triggerProperties } from '../OpenRouterCrewTrigger/events';
 import { settingsOf } from '../OpenRouterCrewTrigger/subscription';
 import { pollEvents } from './poll';
 
@@ -12,7 +12,7 @@ export class OpenRouterCrewPollTrigger implements INodeType {
     icon: 'file:openRouterCrew.svg',
     group: ['trigger'],
     version: 1,
-    subtitle: '={{$parameter["events"].join(", ")}}',
+    subtitle: eventsSubtitle(),
     description:
       'Starts the workflow on budget alerts, forecast alerts, spend anomalies and finished crew runs, by asking crew-server on a schedule',
     defaults: { name: 'OpenRouter Crew Poll Trigger' },

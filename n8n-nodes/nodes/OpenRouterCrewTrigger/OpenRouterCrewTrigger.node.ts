@@ -8,7 +8,7 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 import type { WebhookDelivery } from '../shared/protocol.generated';
 import { CREDENTIAL_TYPE } from '../shared/rpc';
-import { deliveryItem, triggerProperties } from './events';
+import { deliveryItem, eventsSubtitle, triggerProperties } from './events';
 import { signatureMatches } from './signature';
 import { checkExists, create, remove, settingsOf, subscriptionState, WEBHOOK_NAME } from './subscription';
 
@@ -19,7 +19,7 @@ export class OpenRouterCrewTrigger implements INodeType {
     icon: 'file:openRouterCrew.svg',
     group: ['trigger'],
     version: 1,
-    subtitle: '={{$parameter["events"].join(", ")}}',
+    subtitle: eventsSubtitle(),
     description:
       'Starts the workflow when crew-server sends a budget alert, a forecast alert, a spend anomaly or a finished crew run',
     defaults: { name: 'OpenRouter Crew Trigger' },

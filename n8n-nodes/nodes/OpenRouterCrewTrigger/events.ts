@@ -170,3 +170,12 @@ export function deliveryItem(s: TriggerSettings, delivery: WebhookDelivery): IDa
     return runWanted(s, delivery.data) ? runItem(delivery.data, delivery.id) : undefined;
   return undefined;
 }
+
+/** The triggers' subtitle: the chosen events by their names ("Budget Threshold Crossed, Crew Run Finished"). */
+export function eventsSubtitle(): string {
+  const events = triggerProperties.find((p) => p.name === 'events');
+  const names = Object.fromEntries(
+    ((events?.options ?? []) as { name: string; value: string }[]).map((o) => [o.value, o.name]),
+  );
+  return `={{ ($parameter["events"] ?? []).map(e => (${JSON.stringify(names)})[e] ?? e).join(", ") }}`;
+}

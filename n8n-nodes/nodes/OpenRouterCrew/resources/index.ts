@@ -58,3 +58,18 @@ export const OPERATIONS: Record<string, Operations> = {
   model: modelOperations,
   run: runOperations,
 };
+
+/**
+ * The node's subtitle: the chosen operation's action in words ("Get budget status"), looked up in a table made of the
+ * operations' own `action` texts (an n8n subtitle is an expression over the parameters, so the table is inlined).
+ */
+export function subtitleExpression(properties: INodeProperties[]): string {
+  const actions: Record<string, string> = {};
+  for (const p of properties) {
+    const resource = p.displayOptions?.show?.resource?.[0];
+    if (p.name !== 'operation' || typeof resource !== 'string') continue;
+    for (const o of (p.options ?? []) as { value?: unknown; action?: string }[])
+      if (typeof o.value === 'string' && o.action) actions[`${resource}:${o.value}`] = o.action;
+  }
+  return `={{ (${JSON.stringify(actions)})[$parameter["resource"] + ":" + $parameter["operation"]] ?? $parameter["operation"] }}`;
+}
