@@ -35,10 +35,12 @@ import { eventually, rpcError, startServer, type RpcClient, type ServerProcess }
 import {
   execute,
   installCommunityPackage,
+  installedPackages,
   n8nCli,
   n8nHome,
   n8nTools,
   outputs,
+  readmeInstallCommand,
   ROOT,
   startN8n,
   storedExecutions,
@@ -80,6 +82,7 @@ describe('n8n e2e (n8n 2.40.7, the packed community package, a real crew-server)
   let n8n: RunningN8n | undefined;
   const memoryIds: string[] = [];
   const timings: string[] = [];
+  let nodesDir: string;
 
   async function timed<T>(what: string, fn: () => T | Promise<T>): Promise<T> {
     const t0 = Date.now();
@@ -130,7 +133,7 @@ describe('n8n e2e (n8n 2.40.7, the packed community package, a real crew-server)
       );
     });
     home = await n8nHome(tools);
-    await timed('npm pack + install into .n8n/nodes', () => installCommunityPackage(home));
+    ({ nodesDir } = await timed('npm pack + install into .n8n/nodes', () => installCommunityPackage(home)));
     await timed('import credential and the four workflows', async () => {
       const credentials = path.join(home.root, 'credentials.json');
       const data = { url: await server.httpBase(), token: await server.token() };
@@ -148,6 +151,12 @@ describe('n8n e2e (n8n 2.40.7, the packed community package, a real crew-server)
     await fake?.close();
     if (home && process.env.KEEP_TEST_DIRS !== '1') fs.rmSync(home.root, { recursive: true, force: true });
     if (timings.length) console.log(`      timings:\n        ${timings.join('\n        ')}`);
+  });
+
+  it("the README's install command (offline) installs the package alone, not n8n-workflow and its dependencies", () => {
+    const command = readmeInstallCommand();
+    assert.ok(command.includes('--legacy-peer-deps'), command.join(' '));
+    assert.deepEqual(installedPackages(nodesDir), ['n8n-nodes-openrouter-crew']);
   });
 
   it('Cost Management: the report of the last 24 hours, as the server has it, in a message', async () => {

@@ -74,8 +74,19 @@ export async function n8nHome(t: N8nTools): Promise<N8nHome> {
   return { root, userFolder, port, env, database: path.join(userFolder, '.n8n', 'database.sqlite') };
 }
 
-/** `npm pack` n8n-nodes, then `npm i` the .tgz into the user folder's `.n8n/nodes`, as n8n's docs tell users to. */
-export async function installCommunityPackage(home: N8nHome): Promise<string> {
+/** The `npm i … .tgz` line of n8n-nodes/README.md's install instructions, as its words. */
+export function readmeInstallCommand(): string[] {
+  const readme = fs.readFileSync(path.join(ROOT, 'n8n-nodes', 'README.md'), 'utf8');
+  const line = /^npm i .*\.tgz$/m.exec(readme)?.[0];
+  if (!line) throw new Error('n8n-nodes/README.md has no `npm i … .tgz` line to install the package with');
+  return line.split(/\s+/);
+}
+
+/**
+ * `npm pack` n8n-nodes, then install the .tgz into the user folder's `.n8n/nodes` with the README's own command (the
+ * .tgz path put in), offline, so the README says what was tested. Returns the .tgz and the folder.
+ */
+export async function installCommunityPackage(home: N8nHome): Promise<{ tgz: string; nodesDir: string }> {
   const packDir = path.join(home.root, 'pack');
   fs.mkdirSync(packDir);
   const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', packDir], {
@@ -85,8 +96,33 @@ export async function installCommunityPackage(home: N8nHome): Promise<string> {
   const nodesDir = path.join(home.userFolder, '.n8n', 'nodes');
   fs.mkdirSync(nodesDir, { recursive: true });
   fs.writeFileSync(path.join(nodesDir, 'package.json'), '{"private":true}\n');
-  await run('npm', ['i', '--offline', '--legacy-peer-deps', '--no-audit', '--no-fund', tgz], { cwd: nodesDir });
-  return tgz;
+  const [npm, ...args] = readmeInstallCommand();
+  await run(npm!, [...args.slice(0, -1), tgz], {
+    cwd: nodesDir,
+    // Offline: a command that needs anything from the registry fails here rather than fetch it.
+    env: { ...process.env, npm_config_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false' },
+  });
+  return { tgz, nodesDir };
+}
+
+/** Every package installed under `dir`'s node_modules, nested ones included (scoped ones as @scope/name). */
+export function installedPackages(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (modules: string) => {
+    if (!fs.existsSync(modules)) return;
+    for (const entry of fs.readdirSync(modules)) {
+      if (entry.startsWith('.')) continue;
+      const names = entry.startsWith('@')
+        ? fs.readdirSync(path.join(modules, entry)).map((n) => `${entry}/${n}`)
+        : [entry];
+      for (const name of names) {
+        out.push(name);
+        walk(path.join(modules, name, 'node_modules'));
+      }
+    }
+  };
+  walk(path.join(dir, 'node_modules'));
+  return out;
 }
 
 /** One n8n CLI command (import, publish, execute) to completion; rejects with its output when it fails. */
