@@ -309,6 +309,30 @@ describe('VS Code e2e (code-server + Chromium)', function () {
           [['scouts', ['finder:openai/gpt-4o-mini']]],
         );
         await page.locator('.part.sidebar .monaco-list-row[role="treeitem"]', { hasText: 'scouts' }).waitFor();
+
+        // The settings read "Sandbox" under the extension's own heading, not "Openrouter Crew: Sandbox".
+        await runCommand(page, 'Preferences: Open Settings (UI)');
+        const toc = page.locator('.settings-editor .settings-toc-container .monaco-list-row');
+        await toc.filter({ hasText: 'Extensions' }).first().click();
+        // The table of contents is a virtual list: scroll until the extension's row exists.
+        const ours = toc.filter({ hasText: 'OpenRouter Crew' }).first();
+        for (let i = 0; i < 40 && !(await ours.isVisible()); i++) {
+          await page.locator('.settings-editor .settings-toc-container').hover();
+          await page.mouse.wheel(0, 150);
+          await page.waitForTimeout(100);
+        }
+        await ours.click();
+        const item = page.locator('.settings-editor .setting-item-contents', { hasText: 'a built-in fake OpenRouter' });
+        for (let i = 0; i < 40 && !(await item.first().isVisible()); i++) {
+          await page.locator('.settings-editor .settings-tree-container').hover();
+          await page.mouse.wheel(0, 200);
+          await page.waitForTimeout(100);
+        }
+        await item.first().waitFor();
+        const title = await item.first().locator('.setting-item-title').innerText();
+        await page.screenshot({ path: path.join(ARTIFACTS, 'new-user-settings.png') });
+        assert.doesNotMatch(title, /Openrouter/, `the setting's title: ${title}`);
+        assert.match(title, /Sandbox/);
       });
     } finally {
       await stopDaemon(dataDir);
