@@ -20,6 +20,9 @@ import type {
   AnalyticsInsights,
   ArchiveList,
   BudgetAlerts,
+  BudgetSet,
+  BudgetStatusRequest,
+  ChatComplete,
   CostReport,
   CrewList,
   CrewRun,
@@ -376,6 +379,48 @@ describe('n8n e2e (n8n 2.40.7, the packed community package, a real crew-server)
     });
     assert.equal(forged.status, 401);
     assert.equal((await storedExecutions(tools, home)).length, before);
+  });
+
+  it('Budget Alerts: a warn budget over its limit arrives as over_limit and is routed as a warning', async () => {
+    assert.ok(n8n, 'n8n runs (started by the Budget Alerts case)');
+    // The global budget of the case before refuses every call; a warn budget alone lets this one through.
+    const { budgets } = await client.request<BudgetStatusRequest.Result>('budget/status', {});
+    for (const b of budgets) await client.request('budget/delete', { id: b.id });
+    const { budget } = await client.request<BudgetSet.Result>('budget/set', {
+      scope: 'crew:ops',
+      period: 'daily',
+      limitUsd: 0.000001,
+      action: 'warn',
+      thresholds: [100],
+    });
+    const reply = await client.request<ChatComplete.Result>('chat/complete', {
+      model: MODEL,
+      crew: 'ops',
+      maxTokens: 16,
+      messages: [{ role: 'user', content: 'Over the limit, on purpose' }],
+    });
+    assert.equal(reply.warnings.length, 1, 'the call went through, with a warning');
+    const { alerts: all } = await client.request<BudgetAlerts.Result>('budget/alerts', { budgetId: budget.id });
+    // Its 100 % threshold fires too once the cost is in; nothing says "blocked".
+    const alerts = all.filter((a) => a.kind !== 'threshold');
+    assert.deepEqual(
+      alerts.map((a) => [a.kind, a.severity]),
+      [['over_limit', 'warning']],
+    );
+    const execution = await timed('over_limit delivered and executed', () =>
+      eventually(
+        async () =>
+          (await storedExecutions(tools, home)).find(
+            (e) => e.workflowId === 'crewBudgetAlert00001' && triggerItem(e)?.id === alerts[0]!.id,
+          ),
+        'an execution of Budget Alerts started by the over_limit alert',
+        { timeoutMs: 60_000, intervalMs: 500 },
+      ),
+    );
+    assert.equal(execution.status, 'success', execution.error ?? '');
+    const notify = execution.nodes['Notify team (warning)']?.[0]?.[0] as { text: string } | undefined;
+    assert.ok(notify, `not routed to the warning branch: ${Object.keys(execution.nodes).join(', ')}`);
+    assert.match(notify.text, /^\[WARNING\] .*calls continue.* \(over_limit, crew:ops\)$/);
   });
 
   it("the credential's test (server/health with the bearer token) passes, and fails with a wrong token in the server's words", async () => {
