@@ -44,6 +44,8 @@ Usage: crew-server [options]
                        file; a free one if that is taken), or on a first start any free port, which it then keeps
   --no-http            do not listen on HTTP
   --host <addr>        bind HTTP to another address (explicit opt-in; the token is still required)
+  --allow-host <name>  accept HTTP requests whose Host is <name> (repeatable): a proxy that forwards by path and
+                       passes its own host name on (code-server's /proxy/<port>/); loopback names always work
   --store <url>        keep the data in a team's PostgreSQL (postgres://user@host:port/db) shared by many
                        crew-servers, with budgets that hold across all of them (default: the data directory)
   --copy to|from       copy, then exit: the data directory's local store into the --store database (to), or the
@@ -55,7 +57,7 @@ Usage: crew-server [options]
   -h, --help
 
 Environment: OPENROUTER_API_KEY, OPENROUTER_BASE_URL (default ${DEFAULT_BASE_URL}), CREW_DATA_DIR, CREW_SANDBOX=1,
-CREW_STORE_URL (as --store), CREW_HEARTBEAT_MS and CREW_LEASE_MS (a shared store's lease: 5000, 20000)
+CREW_STORE_URL (as --store), CREW_ALLOWED_HOSTS (comma-separated, as --allow-host), CREW_HEARTBEAT_MS and CREW_LEASE_MS (a shared store's lease: 5000, 20000)
 
 Exit codes: 2 bad arguments, 3 another crew-server serves the data dir, 4 the store cannot be used as it is
 (damaged or newer; the message names the file and how to restore), 5 the socket path is not safe to use,
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
         port: { type: 'string' },
         'no-http': { type: 'boolean' },
         host: { type: 'string' },
+        'allow-host': { type: 'string', multiple: true },
         sandbox: { type: 'boolean' },
         store: { type: 'string' },
         copy: { type: 'string' },
@@ -246,9 +249,12 @@ async function main(): Promise<void> {
     closers.push(() => closeSocketServer(socketServer!));
   }
   let httpServer: http.Server | undefined;
+  const allowHosts = [...(args['allow-host'] ?? []), ...(process.env.CREW_ALLOWED_HOSTS ?? '').split(',')]
+    .map((h) => h.trim())
+    .filter(Boolean);
   if (port !== null) {
     const listen = (p: number) =>
-      listenHttp({ host: args.host ?? '127.0.0.1', port: p, token, log }, app.router, app.hub, {
+      listenHttp({ host: args.host ?? '127.0.0.1', port: p, token, log, allowHosts }, app.router, app.hub, {
         chat: auditedChat(app.chat, app.audit, app.metrics, app.clock),
         catalog: app.catalog,
         clock: app.clock,

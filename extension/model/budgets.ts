@@ -67,11 +67,14 @@ export function scopeLabel(scope: string): string {
   return i < 0 ? scope : `${scope.slice(0, i)} ${scope.slice(i + 1)}`;
 }
 
-/** One budget as a tree row: label, description and tooltip. */
+/**
+ * One budget as a tree row: label, description and tooltip. The row must read at the default sidebar width, where
+ * VS Code cuts the description's end: the scope alone is the label, and the share used comes first.
+ */
 export function budgetRow(b: BudgetStatus): { label: string; description: string; tooltip: string } {
   return {
-    label: `${scopeLabel(b.scope)} · ${b.period}`,
-    description: `${money(b.spentUsd)} / ${money(b.limitUsd)} (${pct(b.percentUsed)})`,
+    label: scopeLabel(b.scope),
+    description: `${pct(b.percentUsed)} · ${money(b.spentUsd)} / ${money(b.limitUsd)} · ${b.period}`,
     tooltip:
       `${b.scope} (${b.period}): ${money(b.spentUsd)} spent of ${money(b.limitUsd)}, ${money(b.reservedUsd)} reserved, ` +
       `${money(b.remainingUsd)} left; action ${b.action}${b.downgradeTo ? ` → ${b.downgradeTo}` : ''}; ` +

@@ -61,8 +61,9 @@ export async function serveDashboard(
   };
   if (req.method !== 'GET' && req.method !== 'HEAD') return plain(405, 'use GET\n', { allow: 'GET, HEAD' });
   // The fragment (#token=…) survives a redirect without one, so a bare /dashboard link still signs in.
-  if (pathname === '/dashboard' || pathname === '/dashboard/')
-    return plain(302, 'see /dashboard/costs\n', { location: '/dashboard/costs' });
+  // Relative locations, so a proxy that serves us under a path prefix (/proxy/<port>/) keeps its prefix.
+  if (pathname === '/dashboard') return plain(302, 'see /dashboard/costs\n', { location: 'dashboard/costs' });
+  if (pathname === '/dashboard/') return plain(302, 'see /dashboard/costs\n', { location: 'costs' });
   const name = dashboardFile(pathname);
   const root = path.resolve(dir);
   const file = name === undefined ? undefined : path.join(root, name);

@@ -1,7 +1,8 @@
 /**
  * The Host header check against DNS rebinding: a page on any origin can make a browser send requests to
  * 127.0.0.1 under a name it controls, and the Host header is what still says which name that was. Only loopback
- * names and the address the server was asked to bind are accepted (with any port).
+ * names, the address the server was asked to bind and the names the user allowed (--allow-host, for a proxy that
+ * forwards the outer Host, as code-server's /proxy/<port>/ does) are accepted, with any port.
  */
 import os from 'node:os';
 
@@ -9,9 +10,10 @@ const LOOPBACK = ['localhost', '127.0.0.1', '::1'];
 const WILDCARD = ['0.0.0.0', '::', ''];
 
 /** The host names this server answers to when bound to `bindHost`. */
-export function allowedHosts(bindHost: string): Set<string> {
+export function allowedHosts(bindHost: string, extra: readonly string[] = []): Set<string> {
   const names = new Set(LOOPBACK);
   names.add(bindHost.toLowerCase());
+  for (const name of extra) names.add(hostName(name));
   // Bound to every interface on purpose (--host 0.0.0.0): the machine's own addresses are its names too.
   if (WILDCARD.includes(bindHost))
     for (const list of Object.values(os.networkInterfaces()))

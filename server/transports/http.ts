@@ -24,7 +24,7 @@ import {
 } from '../gateway/openai-compat';
 import { crewPrincipal, SERVER_PRINCIPAL } from '../rpc/principal';
 import { BodyTooLarge, readBody } from './body';
-import { allowedHosts, hostAllowed } from './hosts';
+import { allowedHosts, hostAllowed, hostName } from './hosts';
 import { defaultDashboardDir, serveDashboard } from './dashboard';
 
 const MAX_BATCH = 100;
@@ -37,6 +37,8 @@ export interface HttpOptions {
   dashboardDir?: string;
   /** Where a handler's unexpected failure is logged (the request still gets its 500). */
   log?: Logger;
+  /** Host names accepted besides loopback and the bound address (a proxy that passes the outer Host on). */
+  allowHosts?: readonly string[];
 }
 
 function tokenMatches(given: string | undefined, token: string): boolean {
@@ -83,7 +85,7 @@ export async function listenHttp(
   hub: NotificationHub,
   gateway?: GatewayDeps,
 ): Promise<http.Server> {
-  const hosts = allowedHosts(opts.host);
+  const hosts = allowedHosts(opts.host, opts.allowHosts);
   const server = http.createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
       // A bug of ours, not the caller's: log it, answer it, keep serving.
@@ -100,7 +102,10 @@ export async function listenHttp(
     // DNS rebinding: a page on evil.example resolved to 127.0.0.1 still says "Host: evil.example".
     if (!hostAllowed(req.headers.host, hosts))
       return send(res, 403, {
-        error: `Host "${String(req.headers.host).slice(0, 100)}" is not this server; use http://127.0.0.1:<port>`,
+        error:
+          `Host "${String(req.headers.host).slice(0, 100)}" is not this server; use http://127.0.0.1:<port>, or ` +
+          `start crew-server with --allow-host ${hostName(String(req.headers.host)).slice(0, 100)} (CREW_ALLOWED_HOSTS) ` +
+          'if a proxy you trust forwards that name',
       });
     const target = requestTarget(req.url);
     if (!target) return send(res, 400, { error: 'the request target must be a path ("/rpc", "/v1/…")' });

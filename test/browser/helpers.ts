@@ -46,6 +46,8 @@ export interface DashboardHarness {
       colorScheme?: 'light' | 'dark';
       /** A script run before the page's own (e.g. a stand-in VS Code host). */
       init?: string;
+      /** Where the server is reached (a proxy's URL and path prefix); default the server itself. */
+      base?: string;
     },
   ): Promise<Watched>;
   /** Fails the test if the page made a request off loopback or logged an error. */
@@ -124,7 +126,9 @@ export function useDashboards(seed: (client: RpcClient) => Promise<void>): Dashb
     });
     page.on('pageerror', (e) => w.problems.push(`page error: ${e.message}`));
     const token = opts.token === undefined ? h.token : opts.token;
-    await page.goto(`${h.base}/dashboard/${name}${token === null ? '' : `#token=${encodeURIComponent(token)}`}`);
+    await page.goto(
+      `${opts.base ?? h.base}/dashboard/${name}${token === null ? '' : `#token=${encodeURIComponent(token)}`}`,
+    );
     return w;
   };
 

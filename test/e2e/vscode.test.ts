@@ -148,14 +148,14 @@ describe('VS Code e2e (code-server + Chromium)', function () {
       const rows = page.locator('.part.sidebar .monaco-list-row[role="treeitem"]');
       // Seeded: the crew, its budgets and its memories, as the server has them.
       await rows.filter({ hasText: data.crewName }).first().waitFor();
-      await rows.filter({ hasText: 'global · daily' }).waitFor();
+      await rows.filter({ hasText: /global.*· daily/ }).waitFor();
       const summary = await rpc<AnalyticsSummary.Result>('analytics/summary', { crew: data.crewName, days: 1 });
       const memories = summary.crews[0]!.total;
       // The Memory Browser's crew row: the crew and its live memories, as the server counts them.
       await rows.filter({ hasText: `${memories} memories` }).waitFor();
       const { budgets } = await rpc<BudgetStatusRequest.Result>('budget/status');
       const global = budgets.find((b) => b.scope === 'global')!;
-      const globalRow = rows.filter({ hasText: 'global · daily' });
+      const globalRow = rows.filter({ hasText: /global.*· daily/ });
       assert.match(
         await globalRow.innerText(),
         new RegExp(escape(`${formatUsd(global.spentUsd)} / ${formatUsd(global.limitUsd)}`)),

@@ -49,7 +49,8 @@ describe('dashboards over HTTP (real server)', function () {
       assert.equal(r.headers['content-security-policy'], CSP);
       assert.equal(r.headers['x-content-type-options'], 'nosniff');
       assert.equal(r.headers['cache-control'], 'no-cache');
-      assert.match(r.body, new RegExp(`<script type="module" src="/dashboard/assets/${page}\\.js"></script>`));
+      // Relative, so the page works under a proxy's path prefix too.
+      assert.match(r.body, new RegExp(`<script type="module" src="assets/${page}\\.js"></script>`));
       assert.match(r.body, /http-equiv="Content-Security-Policy"/);
       assert.doesNotMatch(r.body, /<script>|\son[a-z]+=/, 'no inline script or handlers');
       assert.ok(!r.body.includes(token), 'a static page holds no secret');
@@ -77,7 +78,9 @@ describe('dashboards over HTTP (real server)', function () {
     assert.equal(head.body, '');
     const root = await raw(base, 'GET', '/dashboard');
     assert.equal(root.status, 302);
-    assert.equal(root.headers.location, '/dashboard/costs');
+    // Relative, so a proxy's path prefix survives the redirect.
+    assert.equal(root.headers.location, 'dashboard/costs');
+    assert.equal((await raw(base, 'GET', '/dashboard/')).headers.location, 'costs');
     assert.equal((await raw(base, 'POST', '/dashboard/costs')).status, 405);
   });
 

@@ -80,7 +80,11 @@ const deep = (n: number, open = '[', close = ']') => open.repeat(n) + close.repe
 
 describe('hostile input over HTTP: every request is answered and the daemon keeps serving', function () {
   const f = useFake();
-  const s = useServer(() => ({ transport: 'http', upstreamUrl: f.fake.url, args: ['--rate-limit', '0'] }));
+  const s = useServer(() => ({
+    transport: 'http',
+    upstreamUrl: f.fake.url,
+    args: ['--rate-limit', '0', '--allow-host', 'devbox.example'],
+  }));
   let base: string;
   let port: number;
   let auth: Record<string, string>;
@@ -262,6 +266,21 @@ describe('hostile input over HTTP: every request is answered and the daemon keep
         assert.equal(r.status, 403, `${host} ${path}: ${r.status}`);
       }
     }
+    // The refusal says how to let a trusted proxy's name in, and a name let in (--allow-host) passes.
+    const refused = await request(base, { path: '/health', headers: { ...auth, host: 'evil.example:8080' } });
+    assert.match(refused.text, /--allow-host evil\.example \(CREW_ALLOWED_HOSTS\)/);
+    for (const host of ['devbox.example:8080', 'DEVBOX.example'])
+      assert.equal(
+        (
+          await request(base, {
+            path: '/rpc',
+            headers: { ...auth, host },
+            body: '{"jsonrpc":"2.0","id":1,"method":"server/health"}',
+          })
+        ).status,
+        200,
+        host,
+      );
   });
 });
 

@@ -55,8 +55,9 @@ describe('extension: status bar and budget rows', () => {
 
   it('words a budget row, and suggests a readable raise', () => {
     const row = budgetRow(budget({ scope: 'agent:ops/writer', reservedUsd: 0.5, remainingUsd: 8.5 }));
-    assert.equal(row.label, 'agent ops/writer · daily');
-    assert.equal(row.description, '$1.00 / $10.00 (10%)');
+    assert.equal(row.label, 'agent ops/writer');
+    // The share first: at the default sidebar width VS Code cuts the description's end.
+    assert.equal(row.description, '10% · $1.00 / $10.00 · daily');
     assert.match(
       row.tooltip,
       /\$0\.50 reserved, \$8\.50 left; action block; alerts at 50%, 80%, 100%; resets 2026-01-02 00:00 UTC/,

@@ -193,7 +193,7 @@ describe('webviews: bridge', () => {
       assert.deepEqual(await bridge.request('cost/report', { by: 'model' }), { total: { costUsd: 1.5 } });
       await bridge.request('server/info');
       const [first, second] = t.calls;
-      assert.equal(first!.url, '/rpc');
+      assert.equal(first!.url, '../rpc', 'relative to the page, so a path prefix (a proxy) is kept');
       assert.equal(first!.init.method, 'POST');
       assert.equal(first!.init.headers.authorization, 'Bearer s3cret');
       assert.equal(first!.init.headers['content-type'], 'application/json');
@@ -246,7 +246,7 @@ describe('webviews: bridge', () => {
       bridge.onNotification(RECONNECTED, () => got.push('reconnected'));
       assert.equal(FakeEventSource.all.length, 1);
       const es = FakeEventSource.all[0]!;
-      assert.equal(es.url, '/events?token=a%20b');
+      assert.equal(es.url, '../events?token=a%20b');
       es.emit('open');
       es.emit('usage/recorded', '{"id":7}');
       es.emit('budget/alert', 'not json');
@@ -263,7 +263,7 @@ describe('webviews: bridge', () => {
       assert.equal(new HttpBridge('budgets', t.env).getState(), undefined);
       costs.command(PAGE_COMMANDS.archive);
       costs.command('openrouterCrew.openMemory', [{ id: 'm', crew: 'c' }]);
-      assert.deepEqual(t.assigned, ['/dashboard/archive']);
+      assert.deepEqual(t.assigned, ['archive']);
     });
   });
 

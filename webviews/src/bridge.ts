@@ -209,7 +209,8 @@ export class HttpBridge implements Bridge {
     let status: number;
     let text: string;
     try {
-      const res = await this.env.fetch('/rpc', {
+      // Relative to the page (/dashboard/<page>), so a proxy that serves the server under a path prefix works.
+      const res = await this.env.fetch('../rpc', {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -261,7 +262,7 @@ export class HttpBridge implements Bridge {
   /** One stream per page; EventSource reconnects by itself, and a reopen after an error means a re-read. */
   private openEvents(): EventSourceLike {
     if (this.events) return this.events;
-    const events = new this.env.EventSource(`/events?token=${encodeURIComponent(this.token!)}`);
+    const events = new this.env.EventSource(`../events?token=${encodeURIComponent(this.token!)}`);
     let lost = false;
     events.addEventListener('error', () => (lost = true));
     events.addEventListener('open', () => {
@@ -290,7 +291,7 @@ export class HttpBridge implements Bridge {
   command(name: WebviewCommand): void {
     const page = (Object.keys(PAGE_COMMANDS) as DashboardPage[]).find((p) => PAGE_COMMANDS[p] === name);
     // The token is in sessionStorage, so the next page of this tab signs in without it in the URL.
-    if (page) this.env.location.assign(`/dashboard/${page}`);
+    if (page) this.env.location.assign(page);
   }
 }
 

@@ -134,7 +134,7 @@ function header(current: DashboardPage, bridge: Bridge, badges: HTMLElement): HT
         h(
           'a',
           {
-            href: bridge.host === 'browser' ? `/dashboard/${page}` : '#',
+            href: bridge.host === 'browser' ? page : '#',
             'aria-current': page === current ? 'page' : undefined,
             'on:click': (e: Event) => {
               e.preventDefault();

@@ -186,7 +186,7 @@ function drawForecastCard(p: Page<CostsState>, res: CostForecast.Result): void {
       h(
         'a',
         {
-          href: p.bridge.host === 'browser' ? '/dashboard/budgets' : '#',
+          href: p.bridge.host === 'browser' ? 'budgets' : '#',
           'on:click': (e: Event) => {
             e.preventDefault();
             p.bridge.command(PAGE_COMMANDS.budgets);
