@@ -109,7 +109,9 @@ export function registerCommands(x: CrewExtension): vscode.Disposable[] {
       });
       if (!kind) return;
       const url = await x.dashboardUrl(kind as DashboardKind);
-      await vscode.env.openExternal(vscode.Uri.parse(url));
+      // In a remote window (code-server, SSH) the daemon's loopback port is reached through the editor's forwarding,
+      // often by path (/proxy/<port>/): asExternalUri gives the address the user's browser can open.
+      await vscode.env.openExternal(await vscode.env.asExternalUri(vscode.Uri.parse(url)));
     },
 
     createCrew: () => createCrew(server),
