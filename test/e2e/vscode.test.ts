@@ -340,6 +340,30 @@ describe('VS Code e2e (code-server + Chromium)', function () {
     }
   });
 
+  it("Open Dashboard in Browser opens the dashboard through code-server's path proxy, and it shows the server's figures", async () => {
+    await withVscode('browser-dashboard', { vsix: true }, async (page, cs, workspace) => {
+      await page.goto(`${cs.url}/?folder=${encodeURIComponent(workspace)}`);
+      const status = page.locator('[id="openrouter-crew.openrouter-crew.openrouterCrew.status"]');
+      await status.filter({ hasText: '$' }).waitFor();
+      await runCommand(page, 'OpenRouter Crew: Open Dashboard in Browser', 'Open which dashboard in the browser?');
+      const opened = page.context().waitForEvent('page');
+      await answer(page, 'Open which dashboard in the browser?', 'costs', true);
+      // VS Code asks before opening a link outside the editor; a forwarded port may skip the question.
+      const confirm = page.locator('.monaco-dialog-box .monaco-button', { hasText: 'Open' }).first();
+      await confirm.click({ timeout: 5_000 }).catch(() => undefined);
+      const dashboard = await opened;
+      await dashboard.waitForLoadState();
+      const port = (JSON.parse(fs.readFileSync(path.join(data.dataDir, 'server.json'), 'utf8')) as { httpPort: number })
+        .httpPort;
+      assert.match(dashboard.url(), new RegExp(`/proxy/${port}/dashboard/costs`), dashboard.url());
+      const total = dashboard.locator('[data-figure="total"]');
+      await total.waitFor();
+      const report = await rpc<CostReport.Result>('cost/report', { by: 'model' });
+      assert.equal(Number(await total.getAttribute('data-value')), report.total.costUsd);
+      await dashboard.screenshot({ path: path.join(ARTIFACTS, 'browser-dashboard.png') });
+    });
+  });
+
   async function rpc<R>(method: string, params: unknown = {}): Promise<R> {
     const info = JSON.parse(fs.readFileSync(path.join(data.dataDir, 'server.json'), 'utf8')) as { httpPort: number };
     const token = fs.readFileSync(path.join(data.dataDir, 'token'), 'utf8').trim();
