@@ -23,6 +23,7 @@ import { modeOf } from '../../../../extension/model/mode';
 import { tabTitle } from '../../../../extension/documents';
 import { memoryLabel } from '../../../../extension/model/memories';
 import { formatUsd } from '../../../../protocol/format';
+import { waitForExit } from '../../../../protocol/node';
 
 import type MochaType from 'mocha';
 
@@ -97,7 +98,7 @@ function defineSuite(): void {
       for (const b of budgets) {
         const row = rows.find((r) => (r as { data?: { id?: string } }).data?.id === b.id);
         assert.ok(row, `a row for budget ${b.scope}`);
-        assert.ok(String(row.description).startsWith(`${formatUsd(b.spentUsd)} / ${formatUsd(b.limitUsd)} (`));
+        assert.ok(String(row.description).includes(`${formatUsd(b.spentUsd)} / ${formatUsd(b.limitUsd)}`));
       }
     });
 
@@ -240,6 +241,46 @@ function defineSuite(): void {
         sub.dispose();
       }
       assert.ok(labels(await api.crew.views.crews.getChildren()).includes('from-elsewhere'));
+    });
+
+    test('spend refreshes the Analytics view without a Refresh', async () => {
+      let fired = false;
+      const sub = api.crew.views.analytics.onDidChangeTreeData(() => (fired = true));
+      try {
+        // A call as small as the status bar's: the UI scenario after this suite needs the daily budget's room.
+        await request<ChatComplete.Result>('chat/complete', {
+          model: 'openai/gpt-4o-mini',
+          crew: 'launch',
+          agent: 'launch/writer',
+          maxTokens: 16,
+          messages: [{ role: 'user', content: 'one call for the analytics' }],
+        });
+        await until(() => fired, 'the Analytics view to be told to refresh', 5000);
+      } finally {
+        sub.dispose();
+      }
+    });
+
+    // Last: these replace the daemon the other tests use.
+    test('Restart Server starts a new daemon and the window reconnects to it; Stop Server stops it', async () => {
+      const before = api.crew.server.info!.pid;
+      await vscode.commands.executeCommand('openrouterCrew.restartServer');
+      await until(
+        () => api.crew.server.state.state === 'ready' && api.crew.server.info!.pid !== before,
+        'a new daemon, connected',
+      );
+      assert.ok(await waitForExit(before, 1), 'the old daemon is gone');
+      const restarted = api.crew.server.info!;
+      assert.equal(restarted.upstream.sandbox, true, 'started in the mode the settings ask for');
+      assert.match(api.crew.statusBar.text, /sandbox/);
+
+      await vscode.commands.executeCommand('openrouterCrew.stopServer');
+      assert.equal(api.crew.server.state.state, 'error');
+      assert.ok(await waitForExit(restarted.pid, 10_000), 'the daemon exited');
+      // The views show why they are empty; Restart Server brings the daemon back for the tests after this suite.
+      assert.deepEqual(await api.crew.views.crews.getChildren(), []);
+      await vscode.commands.executeCommand('openrouterCrew.restartServer');
+      await until(() => api.crew.server.state.state === 'ready', 'the daemon back');
     });
   });
 }
