@@ -210,7 +210,7 @@ function describeStatus(run: Run): string {
     case 'budget_exceeded':
       return `stopped by a budget at step ${run.steps.length}: ${run.error?.message ?? ''}`;
     case 'cancelled':
-      return `was cancelled after ${run.steps.length} step(s)`;
+      return `was cancelled after ${counted(run.steps.length, 'step')}`;
     case 'failed':
       return `failed at step ${run.steps.length}: ${run.error?.message ?? ''}`;
     default:

@@ -16,7 +16,7 @@ export function runDocument(run: Run): string {
   for (const s of run.steps)
     lines.push(
       '',
-      `### ${s.index + 1}. ${s.agent} (${s.role}) — ${s.status}`,
+      `### ${s.index + 1}. ${s.agent} (${s.role}) — ${formatEnum(s.status)}`,
       '',
       `\`${s.model}\` · ${count(s.usage.promptTokens)} → ${count(s.usage.completionTokens)} tokens · ${money(s.costUsd)}${s.costEstimated ? ' (estimated)' : ''}${s.memories.length ? ` · ${counted(s.memories.length, 'memory', 'memories')} in context (${s.memories.filter((m) => m.influenced).length} used)` : ''}`,
       '',
@@ -28,7 +28,7 @@ export function runDocument(run: Run): string {
 export function progressLine(p: RunProgress): string {
   const totals = `${count(p.tokens)} tokens · ${money(p.costUsd)}`;
   if (p.event === 'started') return 'started';
-  if (p.event === 'finished') return `${p.status} · ${totals}`;
+  if (p.event === 'finished') return `${formatEnum(p.status ?? '')} · ${totals}`;
   const ended =
     p.event !== 'step-finished' || !p.stepStatus || p.stepStatus === 'ok'
       ? ''
