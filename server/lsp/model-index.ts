@@ -17,6 +17,8 @@ const ROUTING_VARIANTS = new Set(['nitro', 'floor', 'online', 'exacto']);
 /** How far (edits) an id with an unknown provider may be from a catalog id and still be taken for a typo of it. */
 const TYPO_DISTANCE = 2;
 
+/** How long building an index waits for the embedding models before going on without them. */
+const EMBEDDINGS_WAIT_MS = 3_000;
 /** Answers remembered per index; a session that scans many distinct strings starts over past this. */
 const MEMO_LIMIT = 10_000;
 
@@ -206,8 +208,12 @@ export class ModelIndexSource {
     }
     if (this.failing) this.log.info('language server: the model catalog is available again');
     this.failing = false;
-    // An embedding list that cannot be read leaves the chat models checked (its ids then read as unknown).
-    const embeddings = (await this.catalog.listEmbeddings?.().catch(() => [])) ?? [];
+    // An embedding list that cannot be read (or not soon: diagnostics must not wait on a slow network) leaves the chat
+    // models checked; the fetch goes on, and the next re-check has its ids.
+    const embeddings = await Promise.race([
+      this.catalog.listEmbeddings?.().catch(() => []) ?? Promise.resolve([]),
+      new Promise<readonly ModelInfo[]>((resolve) => setTimeout(() => resolve([]), EMBEDDINGS_WAIT_MS).unref()),
+    ]);
     const chat = new Set(list.models.map((m) => m.id));
     const models = [...list.models, ...embeddings.filter((m) => !chat.has(m.id))];
     if (this.index && this.index.fetchedAt === list.fetchedAt && this.index.size === models.length) return;
