@@ -120,7 +120,7 @@ interface ForecastOptions {
   scope?: string;
 }
 
-/** OVER when the projection reaches the limit, near from 80 % of it; coloured like `budget status` states. */
+/** OVER when the projection reaches the limit, near from 80% of it; coloured like `budget status` states. */
 function forecastState(f: BudgetForecast): { label: string; state: BudgetStateName } {
   if (f.willExceed) return { label: 'OVER', state: 'exceeded' };
   if (f.limitUsd > 0 && f.projectedUsd >= 0.8 * f.limitUsd) return { label: 'near', state: 'warning' };
@@ -139,7 +139,11 @@ export function forecastColumns(ctx: Context): Column<BudgetForecast>[] {
       key: 'projectedUsd',
       header: 'PROJECTED (RANGE)',
       align: 'right',
-      text: (f) => `${money(f.projectedUsd)} (${money(f.low)}–${money(f.high)})`,
+      // A range of one amount (no spread in the history) is left out rather than repeated.
+      text: (f) =>
+        money(f.low) === money(f.high)
+          ? money(f.projectedUsd)
+          : `${money(f.projectedUsd)} (${money(f.low)}–${money(f.high)})`,
     },
     { key: 'pacePerDayUsd', header: 'PACE/DAY', align: 'right', text: (f) => money(f.pacePerDayUsd) },
     { key: 'exhaustionDate', header: 'EXHAUSTED ON', text: (f) => f.exhaustionDate ?? '—' },
