@@ -220,7 +220,12 @@ export class BudgetService {
     const pct = percent(g.spent, g.limit);
     const message =
       kind === 'over_limit'
-        ? `Budget ${r.scope} (${r.period}) is over its limit of ${usdText(g.limit)}; calls continue (action: warn)`
+        ? g.spent > g.limit
+          ? `Budget ${r.scope} (${r.period}) is over its limit of ${usdText(g.limit)}: ${usdText(g.spent)} spent; ` +
+            'calls continue (action: warn)'
+          : // Over by what calls in flight may still cost (their worst case), not yet by what was spent.
+            `Budget ${r.scope} (${r.period}) may go over its limit of ${usdText(g.limit)}: ${usdText(g.spent)} spent ` +
+            `and up to ${usdText(g.reserved)} for calls in flight; calls continue (action: warn)`
         : kind === 'blocked'
           ? `Budget ${r.scope} (${r.period}) refused a call: ${usdText(g.spent)} of ${usdText(g.limit)} spent`
           : `Budget ${r.scope} (${r.period}) crossed ${formatPercent(threshold ?? 0)}: ${usdText(g.spent)} of ${usdText(g.limit)} spent`;

@@ -113,6 +113,11 @@ describe('budgets (socket)', function () {
     assert.equal(over.length, 1, JSON.stringify(alerts));
     assert.equal(over[0]!.severity, 'warning');
     assert.match(over[0]!.message, /calls continue/);
+    // Nothing was spent yet when the call was let through: what may cross the limit is the call in flight.
+    assert.match(
+      over[0]!.message,
+      /may go over its limit of \$0\.000001: \$0\.00 spent and up to \$[\d.]+ for calls in flight/,
+    );
     assert.deepEqual(
       alerts.filter((a) => a.kind === 'blocked'),
       [],
