@@ -308,6 +308,8 @@ export namespace BudgetSet {
     limitUsd: number;
     action?: BudgetAction;
     downgradeTo?: string;
+    /** With action `fit`: the fewest completion tokens a call may be lowered to (default DEFAULT_FIT_MIN_TOKENS). */
+    minTokens?: number;
     thresholds?: number[];
     weekStart?: number;
   }

@@ -1,7 +1,14 @@
 /** Entity shapes shared by several methods. USD amounts are numbers; exact figures are kept server-side. */
 
 export type BudgetPeriod = 'daily' | 'weekly' | 'monthly' | 'total';
-export type BudgetAction = 'block' | 'warn' | 'downgrade';
+/**
+ * What a budget does with a call whose worst case does not fit: `block` refuses it, `warn` lets it through (and
+ * alerts), `downgrade` sends it to `downgradeTo`, `fit` lowers its `max_tokens` to the most that fits (never below
+ * `minTokens`), and refuses it as `block` does below that.
+ */
+export type BudgetAction = 'block' | 'warn' | 'downgrade' | 'fit';
+/** The fewest completion tokens a `fit` budget lowers a call to, unless the budget says otherwise. */
+export const DEFAULT_FIT_MIN_TOKENS = 16;
 export type BudgetState = 'ok' | 'warning' | 'exceeded';
 /** `global`, `crew:<id>`, `agent:<id>` or `model:<id>`. */
 export type ScopeString = string;
@@ -13,6 +20,8 @@ export interface Budget {
   limitUsd: number;
   action: BudgetAction;
   downgradeTo: string | null;
+  /** `fit` budgets: the fewest completion tokens a call is lowered to (null: DEFAULT_FIT_MIN_TOKENS). */
+  minTokens?: number | null;
   /** Percentages of the limit at which an alert fires, ascending. */
   thresholds: number[];
   alertsEnabled: boolean;

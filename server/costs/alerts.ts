@@ -13,6 +13,8 @@ export interface AlertFacts {
   budgetId: string;
   scope: string;
   kind: AlertKind;
+  /** Whether the budget refuses calls without room: reaching its limit is critical only then (default true). */
+  enforcing?: boolean;
   threshold: number | null;
   spentUsd: number;
   limitUsd: number;
@@ -39,8 +41,18 @@ export class AlertService {
     }
   }
 
+  private async firedBefore(f: AlertFacts, kind: AlertKind): Promise<boolean> {
+    const since = f.periodStart === null ? undefined : new Date(f.periodStart).toISOString();
+    const earlier = await this.repo.list({ budgetId: f.budgetId, limit: 100, ...(since ? { since } : {}) });
+    return earlier.some((a) => a.kind === kind);
+  }
+
   private async record(f: AlertFacts): Promise<BudgetAlert | undefined> {
     const key = `${f.budgetId}|${f.periodStart ?? 'total'}|${f.kind}|${f.threshold ?? ''}`;
+    // Before over_limit existed, a warn budget's went out as `blocked`: a budget that had that alert this period (in
+    // a store written by the previous release) has had its alert, and upgrading must not send it again. Read, not
+    // marked: the budget may become a `block` one this period, and its refusals must still alert.
+    if (f.kind === 'over_limit' && (await this.firedBefore(f, 'blocked'))) return undefined;
     if (!(await this.repo.markFired(key))) return undefined;
     const alert: BudgetAlert = {
       id: randomUUID(),
@@ -49,7 +61,7 @@ export class AlertService {
       kind: f.kind,
       threshold: f.threshold,
       severity:
-        f.kind === 'blocked' || (f.threshold ?? 0) >= 100
+        f.kind === 'blocked' || (f.kind === 'threshold' && (f.threshold ?? 0) >= 100 && f.enforcing !== false)
           ? 'critical'
           : f.kind === 'over_limit' || f.kind === 'forecast' || f.kind === 'anomaly' || (f.threshold ?? 0) >= 80
             ? 'warning'

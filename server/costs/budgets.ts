@@ -5,7 +5,14 @@
  * Here: actions (block, warn, downgrade), thresholds and alerts, the refusal's figures, and budget writes.
  */
 import { randomUUID } from 'node:crypto';
-import type { AlertKind, BudgetSet, BudgetState, BudgetStatus, Budget } from '../../protocol';
+import {
+  DEFAULT_FIT_MIN_TOKENS,
+  type AlertKind,
+  type BudgetSet,
+  type BudgetState,
+  type BudgetStatus,
+  type Budget,
+} from '../../protocol';
 import type { Clock } from '../clock';
 import { errors } from '../errors';
 import type { BudgetRecord, BudgetRepository, LedgerRow, NewLedgerRow } from '../store/repositories';
@@ -13,6 +20,9 @@ import type { AlertFacts, AlertService } from './alerts';
 import type { BudgetGate, CallScope, GateBudget, GateReservation } from './gate';
 import { formatPercent } from '../../protocol/format';
 import { formatPico, parseUsd, picoToUsd, usdText } from './money';
+
+/** Refusals a call may meet from `fit` budgets before it is refused: one per budget in a usual scope, and a race. */
+const FIT_ROUNDS = 4;
 
 export type { CallScope } from './gate';
 
@@ -41,7 +51,18 @@ export interface Reservation {
   held: GateReservation;
   /** Set when a `downgrade` budget switched the model. */
   downgradedBy: string | null;
+  /** Set when a `fit` budget lowered the call's `max_tokens` to this, so that its worst case fits. */
+  fittedMaxTokens: number | null;
   warnings: string[];
+}
+
+/**
+ * How a call's worst case depends on its completion budget: what `fit` budgets need to lower it. `maxTokens` is
+ * what the call asks for now; `cost(model, n)` its worst case with `n` completion tokens.
+ */
+export interface FitPlan {
+  maxTokens: (model: string) => number | undefined;
+  cost: (model: string, maxTokens: number) => bigint | undefined;
 }
 
 export class BudgetService {
@@ -101,12 +122,14 @@ export class BudgetService {
   async reserve(
     call: CallScope,
     worstCase: (model: string) => bigint | undefined,
-    opts: { downgrade?: boolean } = {},
+    opts: { downgrade?: boolean; fit?: FitPlan } = {},
   ): Promise<Reservation> {
     let model = call.model;
     let downgradedBy: string | null = null;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const amount = worstCase(model);
+    let fitted: { maxTokens: number; by: Known } | null = null;
+    // Each refusal may switch the model (downgrade) or lower max_tokens (fit, once per budget in scope at most).
+    for (let attempt = 0; attempt < 3 + FIT_ROUNDS; attempt++) {
+      const amount = fitted ? opts.fit!.cost(model, fitted.maxTokens) : worstCase(model);
       if (amount === undefined) break;
       const scoped: CallScope = { crew: call.crew, agent: call.agent, model };
       const outcome = await this.gate.reserve(scoped, amount);
@@ -116,10 +139,20 @@ export class BudgetService {
           if (g.spent + g.reserved <= g.limit) continue;
           const k = await this.knownOf(g.id);
           if (k?.record.action !== 'warn') continue;
-          warnings.push(`budget ${k.record.scope} (${k.record.period}) is over its ${usdText(g.limit)} limit`);
-          this.notify(k, g, 'over_limit');
+          // Only the caller hears of a limit this call may cross: the alert waits for what was really spent
+          // (checkThresholds), so a large worst case that costs a cent alerts nobody.
+          warnings.push(
+            g.spent >= g.limit
+              ? `budget ${k.record.scope} (${k.record.period}) is over its ${usdText(g.limit)} limit (${usdText(g.spent)} spent)`
+              : `budget ${k.record.scope} (${k.record.period}) may go over its ${usdText(g.limit)} limit with this call`,
+          );
         }
         if (downgradedBy) await this.notifyDowngrade(downgradedBy, call.model, model);
+        if (fitted)
+          warnings.push(
+            `budget ${fitted.by.record.scope} (${fitted.by.record.period}) fit the call: max_tokens lowered to ` +
+              `${fitted.maxTokens} so that its worst case fits the ${usdText(parseUsd(fitted.by.record.limit))} limit`,
+          );
         return {
           id: outcome.reservation.id,
           model,
@@ -127,11 +160,18 @@ export class BudgetService {
           amount,
           held: outcome.reservation,
           downgradedBy,
+          fittedMaxTokens: fitted?.maxTokens ?? null,
           warnings,
         };
       }
       const blocker = outcome.blocker!;
       const k = await this.knownOf(blocker.id);
+      const fit: number | null =
+        k?.record.action === 'fit' && opts.fit ? this.fitTokens(k, blocker, model, opts.fit, fitted) : null;
+      if (fit !== null) {
+        fitted = { maxTokens: fit, by: k! };
+        continue;
+      }
       const target = k?.record.downgradeTo;
       if (k?.record.action === 'downgrade' && opts.downgrade !== false && target && target !== model) {
         downgradedBy = blocker.id;
@@ -142,6 +182,36 @@ export class BudgetService {
       throw this.exceeded(k, blocker, amount);
     }
     throw errors.conflict(`cannot price model "${model}" for the budget check`);
+  }
+
+  /**
+   * The most completion tokens with which the call's worst case fits the room `g` has left (every other budget is
+   * asked again by the gate), or null when that is below the budget's floor or no smaller than what is asked now.
+   * Room is read from the refusal; a call made meanwhile may take it, and the next attempt then fits smaller still.
+   */
+  private fitTokens(
+    k: Known,
+    g: GateBudget,
+    model: string,
+    plan: FitPlan,
+    fitted: { maxTokens: number } | null,
+  ): number | null {
+    const asked = fitted?.maxTokens ?? plan.maxTokens(model);
+    const floor = k.record.minTokens ?? DEFAULT_FIT_MIN_TOKENS;
+    if (asked === undefined || asked <= floor) return null;
+    const room = g.limit - g.spent - g.reserved;
+    const at = (n: number) => plan.cost(model, n);
+    const cheapest = at(floor);
+    if (cheapest === undefined || cheapest > room) return null;
+    // The worst case grows with n: the largest n in [floor, asked) that fits, by bisection.
+    let lo = floor;
+    let hi = asked - 1;
+    while (lo < hi) {
+      const mid = lo + Math.ceil((hi - lo) / 2);
+      if (at(mid)! <= room) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   private exceeded(k: Known | undefined, g: GateBudget, amount: bigint) {
@@ -196,7 +266,9 @@ export class BudgetService {
       const crossed = k.record.thresholds.filter((t) => pct >= t).sort((a, b) => a - b);
       const highest = crossed.at(-1);
       if (highest === undefined) continue;
-      this.notify(k, g, 'threshold', highest);
+      // A warn budget that spent past its limit lets calls go on: over_limit (a warning) says so, once a period.
+      if (k.record.action === 'warn' && g.spent > g.limit) this.notify(k, g, 'over_limit');
+      else this.notify(k, g, 'threshold', highest);
       for (const t of crossed) this.seen(k, g, 'threshold', t);
     }
   }
@@ -220,12 +292,8 @@ export class BudgetService {
     const pct = percent(g.spent, g.limit);
     const message =
       kind === 'over_limit'
-        ? g.spent > g.limit
-          ? `Budget ${r.scope} (${r.period}) is over its limit of ${usdText(g.limit)}: ${usdText(g.spent)} spent; ` +
-            'calls continue (action: warn)'
-          : // Over by what calls in flight may still cost (their worst case), not yet by what was spent.
-            `Budget ${r.scope} (${r.period}) may go over its limit of ${usdText(g.limit)}: ${usdText(g.spent)} spent ` +
-            `and up to ${usdText(g.reserved)} for calls in flight; calls continue (action: warn)`
+        ? `Budget ${r.scope} (${r.period}) is over its limit of ${usdText(g.limit)}: ${usdText(g.spent)} spent; ` +
+          'calls continue (action: warn)'
         : kind === 'blocked'
           ? `Budget ${r.scope} (${r.period}) refused a call: ${usdText(g.spent)} of ${usdText(g.limit)} spent`
           : `Budget ${r.scope} (${r.period}) crossed ${formatPercent(threshold ?? 0)}: ${usdText(g.spent)} of ${usdText(g.limit)} spent`;
@@ -233,6 +301,8 @@ export class BudgetService {
       budgetId: r.id,
       scope: r.scope,
       kind,
+      // Only a budget that refuses calls makes reaching its limit critical; a warn budget's calls go on.
+      enforcing: r.action !== 'warn',
       threshold,
       spentUsd: picoToUsd(g.spent),
       limitUsd: picoToUsd(g.limit),
@@ -312,6 +382,12 @@ export class BudgetService {
         field: 'downgradeTo',
         issues: [{ field: 'downgradeTo', message: 'required when action is "downgrade"' }],
       });
+    if (p.minTokens !== undefined && action !== 'fit')
+      throw errors.invalidParams('minTokens: only a budget with action "fit" lowers max_tokens', {
+        field: 'minTokens',
+        issues: [{ field: 'minTokens', message: 'needs action "fit"' }],
+      });
+    const minTokens = action === 'fit' ? (p.minTokens ?? existing?.minTokens ?? null) : null;
     const record: BudgetRecord = {
       id: existing?.id ?? randomUUID(),
       scope: p.scope,
@@ -319,6 +395,7 @@ export class BudgetService {
       limit: formatPico(parseUsd(p.limitUsd)),
       action,
       downgradeTo,
+      ...(minTokens !== null ? { minTokens } : {}),
       thresholds: [...new Set(p.thresholds ?? existing?.thresholds ?? DEFAULT_THRESHOLDS)].sort((a, b) => a - b),
       alertsEnabled: existing?.alertsEnabled ?? true,
       weekStart: p.weekStart ?? existing?.weekStart ?? 1,
@@ -435,6 +512,7 @@ export function toBudget(r: BudgetRecord): Budget {
     limitUsd: Number(r.limit),
     action: r.action,
     downgradeTo: r.downgradeTo,
+    minTokens: r.minTokens ?? null,
     thresholds: r.thresholds,
     alertsEnabled: r.alertsEnabled,
     weekStart: r.weekStart,

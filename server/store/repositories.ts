@@ -24,6 +24,8 @@ export interface BudgetRecord {
   limit: string;
   action: BudgetAction;
   downgradeTo: string | null;
+  /** `fit` only; absent in records written before `fit` existed. */
+  minTokens?: number | null;
   thresholds: number[];
   alertsEnabled: boolean;
   weekStart: number;

@@ -113,15 +113,34 @@ describe('budgets (socket)', function () {
     assert.equal(over.length, 1, JSON.stringify(alerts));
     assert.equal(over[0]!.severity, 'warning');
     assert.match(over[0]!.message, /calls continue/);
-    // Nothing was spent yet when the call was let through: what may cross the limit is the call in flight.
-    assert.match(
-      over[0]!.message,
-      /may go over its limit of \$0\.000001: \$0\.00 spent and up to \$[\d.]+ for calls in flight/,
+    // Spent, not merely reserved: the alert names what went over.
+    assert.match(over[0]!.message, /is over its limit of \$0\.000001: \$[\d.]+ spent/);
+    assert.match(r.warnings[0]!, /may go over its \$0\.000001 limit with this call/);
+    // One alert for the call, a warning: not a critical 100% threshold beside it.
+    assert.deepEqual(
+      alerts.filter((a) => a.severity === 'critical'),
+      [],
     );
     assert.deepEqual(
       alerts.filter((a) => a.kind === 'blocked'),
       [],
     );
+    // A warn budget whose limit a call only may cross (its worst case), but does not: a warning to the caller, no alert.
+    const { budget: roomy } = await s.client.request<BudgetSet.Result>('budget/set', {
+      scope: 'crew:roomy',
+      period: 'daily',
+      limitUsd: 0.001,
+      action: 'warn',
+    });
+    const cheap = await s.client.request<ChatComplete.Result>('chat/complete', {
+      model: 'openai/gpt-4o',
+      messages: USER('hello'),
+      crew: 'roomy',
+      maxTokens: 4000,
+    });
+    assert.match(cheap.warnings.join(' '), /may go over its \$0\.001 limit with this call/);
+    const roomyAlerts = await s.client.request<BudgetAlerts.Result>('budget/alerts', { budgetId: roomy.id });
+    assert.deepEqual(roomyAlerts.alerts, []);
     // Without the warn budget in scope there is no warning.
     const other = await s.client.request<ChatComplete.Result>('chat/complete', {
       model: 'openai/gpt-4o-mini',

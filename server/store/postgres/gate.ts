@@ -33,8 +33,8 @@ const SETTLE_WAIT_MS = 10_000;
 
 const isUnavailable = (e: unknown) => e instanceof DomainError && e.code === ErrorCodes.StoreUnavailable;
 
-/** Actions that refuse a call without room (`warn` lets it through). */
-const ENFORCING = ['block', 'downgrade'];
+/** Actions that refuse a call without room (`warn` lets it through; `fit` refuses, then asks again smaller). */
+const ENFORCING = ['block', 'downgrade', 'fit'];
 
 export interface LeaseTiming {
   /** How often this instance says it is alive. */
