@@ -73,10 +73,13 @@ describe('the team database goes away under load, and comes back', function () {
         }
       }
     };
-    // Calls take 100 ms upstream, so some are always there when the database goes away: they must still be recorded.
-    up.fake.behave({ latencyMs: 100 });
+    // Calls take 300 ms upstream, and the database goes away 100 ms after a wave of answers: the gate settles and
+    // reserves calls that arrive together in one round, so the workers move in waves, and cutting right after a
+    // wave would catch every call at its reservation and none upstream. Those upstream must still be recorded.
+    up.fake.behave({ latencyMs: 300 });
     const workers = Array.from({ length: 8 }, (_, w) => load(w));
     while (acknowledged.length < 16) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 100));
     proxy.cut();
     const cutAt = acknowledged.length;
     while (unavailable.length < 20) await new Promise((r) => setTimeout(r, 10));
