@@ -11,3 +11,4 @@ export * from './runs';
 export * from './recommendations';
 export * from './webhooks';
 export * from './store-copy';
+export * from './verify';

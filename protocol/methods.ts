@@ -11,6 +11,7 @@ import { CREW_METHODS } from './crews';
 import { RUN_METHODS, RunProgressNotification } from './runs';
 import { RECOMMENDATION_METHODS } from './recommendations';
 import { WEBHOOK_METHODS } from './webhooks';
+import { VERIFY_METHODS } from './verify';
 import type {
   AuditEntry,
   Attribution,
@@ -716,6 +717,7 @@ export const METHODS = {
   ...RUN_METHODS,
   ...RECOMMENDATION_METHODS,
   ...WEBHOOK_METHODS,
+  ...VERIFY_METHODS,
 } as const satisfies Record<string, { mutating: boolean }>;
 
 export type MethodName = keyof typeof METHODS;

@@ -43,9 +43,10 @@ export interface BudgetStatus extends Budget {
 
 /**
  * `blocked`: a call was refused (critical). `over_limit`: a `warn` budget went over its limit and calls go on (a
- * warning; stores written before this kind existed hold such alerts as `blocked`).
+ * warning; stores written before this kind existed hold such alerts as `blocked`). `ledger_drift`: `cost/verify` found
+ * calls whose ledger cost differs from what OpenRouter billed (budgetId `ledger/drift`; protocol/verify.ts).
  */
-export type AlertKind = 'threshold' | 'blocked' | 'over_limit' | 'downgraded' | 'forecast' | 'anomaly';
+export type AlertKind = 'threshold' | 'blocked' | 'over_limit' | 'downgraded' | 'forecast' | 'anomaly' | 'ledger_drift';
 
 export interface BudgetAlert {
   id: string;

@@ -22,7 +22,7 @@ import type { BudgetAlert } from './types';
 import type { Run } from './runs';
 
 /**
- * `budget.alert`: every BudgetAlert (kind threshold, blocked, over_limit, downgraded, forecast, anomaly — filter on
+ * `budget.alert`: every BudgetAlert (kind threshold, blocked, over_limit, downgraded, forecast, anomaly, ledger_drift — filter on
  * `data.kind`); `run.finished`: a crew run ended (any status: completed, failed, cancelled, budget_exceeded).
  */
 export type WebhookEvent = 'budget.alert' | 'run.finished';

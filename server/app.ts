@@ -11,6 +11,7 @@ import { MeteredEmbeddings } from './costs/embeddings';
 import { Reconciler } from './costs/reconcile';
 import { ReportService } from './costs/reports';
 import { ForecastService } from './costs/forecast';
+import { LedgerVerifier } from './costs/verify';
 import { RecommendationService } from './costs/recommendations';
 import { CrewService } from './crews/service';
 import { AgentBudgets } from './crews/agent-budgets';
@@ -105,6 +106,8 @@ export class App {
   /** Crews' gateway tokens; the HTTP gateway authenticates against it. */
   crewTokens!: CrewTokenService;
   reconciler!: Reconciler;
+  /** `cost/verify`: the ledger checked against OpenRouter's own figures. */
+  verifier!: LedgerVerifier;
   memory!: MemoryService;
   clusters!: ClusterService;
   analytics!: AnalyticsService;
@@ -173,6 +176,16 @@ export class App {
     this.forecast = new ForecastService(this.store.ledger, this.budgets, this.alerts, clock);
     this.reconciler = new Reconciler(this.store.ledger, this.upstream, this.budgets, log, this.exclusive);
     if (config.reconcileIntervalMs) this.reconciler.start(config.reconcileIntervalMs);
+    this.verifier = new LedgerVerifier(
+      this.store.ledger,
+      this.upstream,
+      this.budgets,
+      this.alerts,
+      this.store.settings,
+      clock,
+      log,
+      this.exclusive,
+    );
 
     // An explicit setting (config, then CREW_EMBEDDER) wins over one saved through memory/embedder.
     this.embedderSetting =

@@ -13,6 +13,8 @@ import type {
   CostAnomalies,
   CostApplyRecommendation,
   CostForecast,
+  CostVerification,
+  CostVerify,
   CostRecommendations,
   MemoryEmbedder,
   ArchiveCreate,
@@ -181,6 +183,8 @@ export function registerHandlers(app: App): void {
   r.register('cost/applyRecommendation', (p: CostApplyRecommendation.Params) => app.recommendations.apply(p));
   r.register('cost/forecast', (p: CostForecast.Params) => app.forecast.forecast(p));
   r.register('cost/anomalies', (p: CostAnomalies.Params) => app.forecast.anomalies(p));
+  r.register('cost/verify', (p: CostVerify.Params, ctx) => app.verifier.verify(p, ctx.signal));
+  r.register('cost/verification', async () => ({ last: app.verifier.last() }) satisfies CostVerification.Result);
 
   r.register('budget/set', async (p: BudgetSet.Params) => {
     if (p.downgradeTo) await app.catalog.require(p.downgradeTo);

@@ -21,6 +21,8 @@ export interface AlertFacts {
   percentUsed: number;
   periodStart: number | null;
   message: string;
+  /** What makes this alert the same as one fired before, when (budget, period, kind, threshold) does not. */
+  key?: string;
 }
 
 export class AlertService {
@@ -48,7 +50,7 @@ export class AlertService {
   }
 
   private async record(f: AlertFacts): Promise<BudgetAlert | undefined> {
-    const key = `${f.budgetId}|${f.periodStart ?? 'total'}|${f.kind}|${f.threshold ?? ''}`;
+    const key = f.key ?? `${f.budgetId}|${f.periodStart ?? 'total'}|${f.kind}|${f.threshold ?? ''}`;
     // Before over_limit existed, a warn budget's went out as `blocked`: a budget that had that alert this period (in
     // a store written by the previous release) has had its alert, and upgrading must not send it again. Read, not
     // marked: the budget may become a `block` one this period, and its refusals must still alert.
@@ -63,7 +65,11 @@ export class AlertService {
       severity:
         f.kind === 'blocked' || (f.kind === 'threshold' && (f.threshold ?? 0) >= 100 && f.enforcing !== false)
           ? 'critical'
-          : f.kind === 'over_limit' || f.kind === 'forecast' || f.kind === 'anomaly' || (f.threshold ?? 0) >= 80
+          : f.kind === 'over_limit' ||
+              f.kind === 'forecast' ||
+              f.kind === 'anomaly' ||
+              f.kind === 'ledger_drift' ||
+              (f.threshold ?? 0) >= 80
             ? 'warning'
             : 'info',
       message: f.message,

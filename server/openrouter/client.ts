@@ -58,6 +58,10 @@ export interface KeyInfo {
   limit: number | null;
   limitRemaining: number | null;
   usage: number;
+  /** Usage in the current UTC day, week (from Monday) and month; null when OpenRouter did not say. */
+  usageDaily: number | null;
+  usageWeekly: number | null;
+  usageMonthly: number | null;
   isFreeTier: boolean;
 }
 
@@ -325,6 +329,14 @@ export class OpenRouterClient {
   }
 
   /**
+   * GET /generation with the retries every other call gets (429/5xx, honouring Retry-After): a verification of
+   * thousands of calls must not give up on one hiccup, while the background reconciler simply tries again later.
+   */
+  generationRetried(id: string, signal?: AbortSignal): Promise<GenerationInfo | undefined> {
+    return this.withRetries(() => this.generation(id, signal), signal);
+  }
+
+  /**
    * POST /embeddings; vectors in input order (OpenRouter may answer out of order), `usage.cost` and
    * `usage.prompt_tokens` when sent, the generation id (for reconcile).
    */
@@ -373,6 +385,9 @@ export class OpenRouterClient {
           limit?: number | null;
           limit_remaining?: number | null;
           usage?: number;
+          usage_daily?: number;
+          usage_weekly?: number;
+          usage_monthly?: number;
           is_free_tier?: boolean;
         };
       };
@@ -382,6 +397,9 @@ export class OpenRouterClient {
         limit: d.limit ?? null,
         limitRemaining: d.limit_remaining ?? null,
         usage: d.usage ?? 0,
+        usageDaily: typeof d.usage_daily === 'number' ? d.usage_daily : null,
+        usageWeekly: typeof d.usage_weekly === 'number' ? d.usage_weekly : null,
+        usageMonthly: typeof d.usage_monthly === 'number' ? d.usage_monthly : null,
         isFreeTier: d.is_free_tier ?? false,
       };
     } catch (e) {

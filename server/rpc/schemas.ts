@@ -12,6 +12,7 @@ import { crewSchemas } from '../crews/schemas';
 import { runSchemas } from '../runs/schemas';
 import { recommendationSchemas } from '../costs/recommendation-schemas';
 import { webhookSchemas, webhookUrl } from '../webhooks/schemas';
+import { verifySchemas } from '../costs/verify-schemas';
 
 const MAX_CONTENT = 1_000_000;
 const id = z.string().min(1).max(200);
@@ -184,6 +185,7 @@ export const schemas: Record<MethodName, z.ZodType> = {
   ...runSchemas,
   ...recommendationSchemas,
   ...webhookSchemas,
+  ...verifySchemas,
 };
 
 /** The dotted path of the first issue, and every issue, for InvalidParams messages and data. */

@@ -5,6 +5,7 @@
 import type { BudgetAlert } from '../../protocol';
 import type { AppliedRecommendation } from '../../protocol';
 import type { ArchiveEntry, BudgetRecord, CrewRecord, CrewTokenRecord, WebhookRecord } from './repositories';
+import type { ServerSettings } from './store';
 
 export const SCHEMA_VERSION = 4;
 
@@ -26,7 +27,7 @@ export interface DbData {
   /** Savings recommendations applied, and what they changed. Added in schema 4. */
   appliedRecommendations: AppliedRecommendation[];
   /** Server settings changed through the API (absent until first set; no migration needed). */
-  settings?: { embedder?: string };
+  settings?: ServerSettings;
 }
 
 export function emptyDb(now: Date): DbData {

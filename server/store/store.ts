@@ -3,6 +3,7 @@
  * store's counters, and how to close it. `local` is the data directory's store (lowdb + segment files) when that is
  * the backend: its file-level operations (backup, restore, verify, compaction) have no meaning on a database.
  */
+import type { VerificationSummary } from '../../protocol/verify';
 import type { BudgetGate } from '../costs/gate';
 import type { JsonStore } from './json-store';
 import type { StoreLocation } from './location';
@@ -25,9 +26,16 @@ import type {
   WebhookRepository,
 } from './repositories';
 
+/** Small server state kept in both stores: a key each (JSON document field / crew_settings row). */
+export interface ServerSettings {
+  embedder?: string;
+  /** What the last `cost/verify` found (the Costs dashboard shows it). */
+  ledgerVerification?: VerificationSummary;
+}
+
 export interface SettingsRepository {
-  get(): { embedder?: string };
-  set(patch: { embedder?: string }): Promise<void>;
+  get(): ServerSettings;
+  set(patch: ServerSettings): Promise<void>;
 }
 
 export interface CrewStore {

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { ErrorCodes } from '../../protocol';
 import type { BudgetAlert } from '../../protocol';
 import type { AppliedRecommendation } from '../../protocol/recommendations';
+import type { VerificationSummary } from '../../protocol/verify';
 import { tokenBucket } from '../../server/costs/call-profiles';
 import { openEntities, type PgEntities } from '../../server/store/postgres/entities';
 import type { WebhookRecord } from '../../server/store/repositories';
@@ -253,6 +254,46 @@ forEachBackend('entity repositories', (get) => {
         // A copy: changing it changes nothing.
         const got = r.settings.get();
         got.embedder = 'changed';
+        assert.equal(r.settings.get().embedder, 'local');
+      });
+
+      it('keeps the last ledger verification exactly, beside the other settings, the newest replacing it', async () => {
+        const first: VerificationSummary = {
+          verifiedAt: '2026-03-02T10:00:00.000Z',
+          from: '2026-02-23T10:00:00.000Z',
+          to: '2026-03-02T10:00:00.000Z',
+          thresholdUsd: 0.000001,
+          checked: 12,
+          matched: 10,
+          drifted: 1,
+          missing: 1,
+          zeroCost: 0,
+          fixed: 0,
+          driftUsd: 0.0010108,
+          keyUsage: {
+            label: 'ops key',
+            periods: [
+              {
+                period: 'day',
+                from: '2026-03-02T00:00:00.000Z',
+                ledgerUsd: 0.25,
+                upstreamUsd: 0.2510108,
+                differenceUsd: 0.0010108,
+              },
+              { period: 'total', from: null, ledgerUsd: 12.5, upstreamUsd: 12.5010108, differenceUsd: 0.0010108 },
+            ],
+          },
+        };
+        await r.settings.set({ ledgerVerification: first });
+        assert.deepEqual(r.settings.get(), { embedder: 'local', ledgerVerification: first });
+        const next: VerificationSummary = {
+          ...first,
+          verifiedAt: '2026-03-03T10:00:00.000Z',
+          drifted: 0,
+          keyUsage: null,
+        };
+        await r.settings.set({ ledgerVerification: next });
+        assert.deepEqual(r.settings.get().ledgerVerification, next);
         assert.equal(r.settings.get().embedder, 'local');
       });
     });

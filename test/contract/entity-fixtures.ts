@@ -15,13 +15,14 @@ import type {
   ModelCacheRepository,
   WebhookRepository,
 } from '../../server/store/repositories';
+import type { SettingsRepository } from '../../server/store/store';
 
 export interface EntityRepos {
   budgets: BudgetRepository;
   alerts: AlertRepository;
   webhooks: WebhookRepository;
   models: ModelCacheRepository;
-  settings: { get(): { embedder?: string }; set(patch: { embedder?: string }): Promise<void> };
+  settings: SettingsRepository;
   crews: CrewRepository;
   crewTokens: CrewTokenRepository;
   appliedRecommendations: AppliedRecommendationRepository;

@@ -50,6 +50,8 @@ const WRONG: Record<MethodName, { params: object; field: string } | null> = {
   'memory/embedder': { params: { set: 'word2vec' }, field: 'set' },
   'cost/forecast': { params: { budgetId: 3 }, field: 'budgetId' },
   'cost/anomalies': { params: { granularity: 'week' }, field: 'granularity' },
+  'cost/verify': { params: { threshold: -1 }, field: 'threshold' },
+  'cost/verification': null,
   'crew/create': { params: { name: 'c', agents: [{ name: 'a', model: 5 }] }, field: 'agents.0.model' },
   'crew/update': { params: { crew: 'c', description: 7 }, field: 'description' },
   'crew/delete': { params: { crew: '' }, field: 'crew' },

@@ -15,7 +15,15 @@ import type {
 /** Every BudgetAlert kind is an event of its own; `runFinished` is a crew run that ended. */
 export type TriggerEvent = AlertKind | 'runFinished';
 
-const ALERT_KINDS: readonly AlertKind[] = ['threshold', 'blocked', 'over_limit', 'downgraded', 'forecast', 'anomaly'];
+const ALERT_KINDS: readonly AlertKind[] = [
+  'threshold',
+  'blocked',
+  'over_limit',
+  'downgraded',
+  'forecast',
+  'anomaly',
+  'ledger_drift',
+];
 const RUN_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'budget_exceeded'];
 
 export const triggerProperties: INodeProperties[] = [
@@ -49,6 +57,11 @@ export const triggerProperties: INodeProperties[] = [
         name: 'Forecast Alert',
         value: 'forecast',
         description: 'A budget is projected to run out before its period ends',
+      },
+      {
+        name: "Ledger Differs From OpenRouter's Books",
+        value: 'ledger_drift',
+        description: 'A cost verification found calls whose recorded cost is not what OpenRouter billed',
       },
       {
         name: 'Model Downgraded',

@@ -781,6 +781,8 @@ export namespace BudgetSet {
     limitUsd: number;
     action?: BudgetAction;
     downgradeTo?: string;
+    /** With action `fit`: the fewest completion tokens a call may be lowered to (default DEFAULT_FIT_MIN_TOKENS). */
+    minTokens?: number;
     thresholds?: number[];
     weekStart?: number;
   }
@@ -1200,7 +1202,12 @@ export interface RunProgress {
 
 export type BudgetPeriod = 'daily' | 'weekly' | 'monthly' | 'total';
 
-export type BudgetAction = 'block' | 'warn' | 'downgrade';
+/**
+ * What a budget does with a call whose worst case does not fit: `block` refuses it, `warn` lets it through (and
+ * alerts), `downgrade` sends it to `downgradeTo`, `fit` lowers its `max_tokens` to the most that fits (never below
+ * `minTokens`), and refuses it as `block` does below that.
+ */
+export type BudgetAction = 'block' | 'warn' | 'downgrade' | 'fit';
 
 export type BudgetState = 'ok' | 'warning' | 'exceeded';
 
@@ -1214,6 +1221,8 @@ export interface Budget {
   limitUsd: number;
   action: BudgetAction;
   downgradeTo: string | null;
+  /** `fit` budgets: the fewest completion tokens a call is lowered to (null: DEFAULT_FIT_MIN_TOKENS). */
+  minTokens?: number | null;
   /** Percentages of the limit at which an alert fires, ascending. */
   thresholds: number[];
   alertsEnabled: boolean;
@@ -1235,9 +1244,10 @@ export interface BudgetStatus extends Budget {
 
 /**
  * `blocked`: a call was refused (critical). `over_limit`: a `warn` budget went over its limit and calls go on (a
- * warning; stores written before this kind existed hold such alerts as `blocked`).
+ * warning; stores written before this kind existed hold such alerts as `blocked`). `ledger_drift`: `cost/verify` found
+ * calls whose ledger cost differs from what OpenRouter billed (budgetId `ledger/drift`; protocol/verify.ts).
  */
-export type AlertKind = 'threshold' | 'blocked' | 'over_limit' | 'downgraded' | 'forecast' | 'anomaly';
+export type AlertKind = 'threshold' | 'blocked' | 'over_limit' | 'downgraded' | 'forecast' | 'anomaly' | 'ledger_drift';
 
 export interface BudgetAlert {
   id: string;
@@ -1366,7 +1376,7 @@ export interface Memory {
 // ── protocol/webhooks.ts ──
 
 /**
- * `budget.alert`: every BudgetAlert (kind threshold, blocked, over_limit, downgraded, forecast, anomaly — filter on
+ * `budget.alert`: every BudgetAlert (kind threshold, blocked, over_limit, downgraded, forecast, anomaly, ledger_drift — filter on
  * `data.kind`); `run.finished`: a crew run ended (any status: completed, failed, cancelled, budget_exceeded).
  */
 export type WebhookEvent = 'budget.alert' | 'run.finished';

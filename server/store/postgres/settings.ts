@@ -9,12 +9,11 @@
  */
 import type { Logger } from '../../log';
 import type { ModelCacheRecord, ModelCacheRepository } from '../repositories';
+import type { ServerSettings } from '../store';
 import type { PgDatabase } from './db';
 import { Channels, notifyOnCommit, parseNotice, Serial, translateWriteError } from './shared';
 
-export interface Settings {
-  embedder?: string;
-}
+export type Settings = ServerSettings;
 
 const SELECT_ALL = 'select key, value from crew_settings order by key';
 type Row = { key: string; value: unknown };
