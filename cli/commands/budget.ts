@@ -10,6 +10,7 @@ import {
   BudgetDelete,
   BudgetSet,
   BudgetStatusRequest,
+  DEFAULT_FIT_MIN_TOKENS,
   type Budget,
   type BudgetAlert,
   type BudgetStatus,
@@ -88,14 +89,27 @@ export function registerBudget(program: Command): void {
         .choices(['daily', 'weekly', 'monthly', 'total'])
         .makeOptionMandatory(),
     )
-    .addOption(new Option('--action <action>', 'what happens at the limit').choices(['block', 'warn', 'downgrade']))
+    .addOption(
+      new Option(
+        '--action <action>',
+        'what happens at the limit: block refuses, warn lets through, downgrade switches model, fit lowers max_tokens',
+      ).choices(['block', 'warn', 'downgrade', 'fit']),
+    )
     .option('--downgrade-to <model>', 'the cheaper model calls switch to (action downgrade)')
+    .option(
+      '--min-tokens <n>',
+      'the fewest completion tokens fit lowers a call to (action fit; default 16)',
+      positiveInt,
+    )
     .option('--thresholds <list>', 'alert at these percentages of the limit (default 50,80,100)', thresholds)
     .option('--week-start <0-6>', 'first day of a weekly period: 0 Sunday … 6 Saturday (default 1)', weekday)
     .option('--id <id>', 'update this budget (its scope and period change too)')
     .addHelpText(
       'after',
-      example('crew budget set --scope agent:writer --limit 2.50 --period daily --action warn --thresholds 50,90'),
+      example(
+        'crew budget set --scope agent:writer --limit 2.50 --period daily --action warn --thresholds 50,90',
+        'crew budget set --scope global --limit 0.01 --period daily --action fit --min-tokens 32',
+      ),
     )
     .action(
       withContext(
@@ -107,6 +121,7 @@ export function registerBudget(program: Command): void {
             period: Budget['period'];
             action?: Budget['action'];
             downgradeTo?: string;
+            minTokens?: number;
             thresholds?: number[];
             weekStart?: number;
             id?: string;
@@ -114,11 +129,14 @@ export function registerBudget(program: Command): void {
         ) => {
           if (opts.downgradeTo && opts.action && opts.action !== 'downgrade')
             throw new UsageError('--downgrade-to only applies with --action downgrade');
+          if (opts.minTokens !== undefined && opts.action !== 'fit')
+            throw new UsageError('--min-tokens only applies with --action fit');
           const client = await ctx.connect();
           const params: BudgetSet.Params = { scope: opts.scope, period: opts.period, limitUsd: opts.limit };
           if (opts.id) params.id = await resolveBudgetId(client, opts.id);
           if (opts.action) params.action = opts.action;
           if (opts.downgradeTo) params.downgradeTo = opts.downgradeTo;
+          if (opts.minTokens !== undefined) params.minTokens = opts.minTokens;
           if (opts.thresholds) params.thresholds = opts.thresholds;
           if (opts.weekStart !== undefined) params.weekStart = opts.weekStart;
           const res = await client.request<BudgetSet.Result>(BudgetSet.method, params);
@@ -242,7 +260,12 @@ function printBudget(ctx: Context, result: unknown, b: Budget): void {
     ['scope', b.scope],
     ['period', b.period],
     ['limitUsd', money(b.limitUsd)],
-    ['action', b.action + (b.downgradeTo ? ` → ${b.downgradeTo}` : '')],
+    [
+      'action',
+      b.action +
+        (b.downgradeTo ? ` → ${b.downgradeTo}` : '') +
+        (b.action === 'fit' ? ` (down to ${b.minTokens ?? DEFAULT_FIT_MIN_TOKENS} tokens)` : ''),
+    ],
     ['thresholds', b.thresholds.map((t) => `${t}%`).join(' ')],
     ['alerts', b.alertsEnabled ? 'on' : 'off'],
   ];

@@ -23,7 +23,12 @@ export interface CallContext {
   onDelta?: (text: string, completionTokens: number, generationId: string | null) => void;
   /** The ledger row of the call, once durable: also for a failed or cancelled call (which may have cost something). */
   onRecorded?: (row: LedgerRow) => void;
+  /** A `fit` budget lowered the call's max_tokens to this, before it was sent (a stream's headers can say so). */
+  onFitted?: (maxTokens: number) => void;
 }
+
+/** The ledger tag of a call a `fit` budget lowered: `fit:max_tokens=<n>`, beside the caller's own tags. */
+export const fitTag = (maxTokens: number) => `fit:max_tokens=${maxTokens}`;
 
 export class ChatService {
   constructor(
@@ -61,16 +66,32 @@ export class ChatService {
     const agent = attributedAgent(crew, p.agent);
     let reservation;
     try {
-      reservation = await this.budgets.reserve({ crew, agent, model: requested.id }, (id) => {
-        const x = plan(id);
-        return x && worstCaseCost(x.model, promptEstimate, x.maxTokens);
-      });
+      reservation = await this.budgets.reserve(
+        { crew, agent, model: requested.id },
+        (id) => {
+          const x = plan(id);
+          return x && worstCaseCost(x.model, promptEstimate, x.maxTokens);
+        },
+        {
+          fit: {
+            maxTokens: (id) => plan(id)?.maxTokens,
+            cost: (id, n) => {
+              const x = plan(id);
+              return x && worstCaseCost(x.model, promptEstimate, n);
+            },
+          },
+        },
+      );
     } catch (e) {
       // The refusal's alert is in the history before the caller hears of the refusal.
       await this.budgets.alertsRecorded();
       throw e;
     }
-    const { model, maxTokens } = plan(reservation.model)!;
+    const { model } = plan(reservation.model)!;
+    const fitted = reservation.fittedMaxTokens;
+    const maxTokens = fitted ?? plan(reservation.model)!.maxTokens;
+    if (fitted !== null) ctx.onFitted?.(fitted);
+    const tags = fitted === null ? (p.tags ?? []) : [...(p.tags ?? []), fitTag(fitted)];
     const started = performance.now();
     let deltas = 0;
     // A full literal each time (no spreads): this is the per-call hot path and V8's spread is slow.
@@ -81,7 +102,7 @@ export class ChatService {
       model: model.id,
       crew,
       agent,
-      tags: p.tags ?? [],
+      tags,
       promptTokens: f.promptTokens,
       completionTokens: f.completionTokens,
       cachedTokens: f.cachedTokens,
@@ -149,6 +170,7 @@ export class ChatService {
         costEstimated: estimated,
         latencyMs: row.latencyMs,
         warnings: reservation.warnings,
+        fittedMaxTokens: fitted,
       };
     } catch (e) {
       const cancelled = ctx.signal?.aborted || (e instanceof DomainError && e.code === ErrorCodes.RequestCancelled);

@@ -67,6 +67,8 @@ export class GatewayError extends Error {
 const invalid = (param: string, message: string) =>
   new GatewayError(400, message, 'invalid_request_error', 'invalid_value', param);
 
+/** The max_tokens a `fit` budget lowered the call to (absent when it went as asked). */
+const MAX_TOKENS_HEADER = 'x-crew-max-tokens';
 const MAX_ID = 200;
 const MAX_CONTENT = 1_000_000;
 const MAX_MESSAGES = 1000;
@@ -418,6 +420,8 @@ async function chatCompletions(
       choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
       ...extra,
     })}\n\n`;
+  // Known before the first byte (the reservation comes first), so a stream's headers can carry it too.
+  let fitted: number | null = null;
   const start = (generationId: string | null) => {
     id = generationId ?? `chatcmpl-crew-${created}-${Math.random().toString(36).slice(2, 10)}`;
     res.writeHead(200, {
@@ -426,6 +430,7 @@ async function chatCompletions(
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
       trailer: 'x-crew-ledger-id',
+      ...(fitted !== null ? { [MAX_TOKENS_HEADER]: String(fitted) } : {}),
     });
     res.write(chunk({ role: 'assistant', content: '' }, null));
   };
@@ -435,6 +440,7 @@ async function chatCompletions(
       params,
       {
         signal: controller.signal,
+        onFitted: (n) => (fitted = n),
         onDelta: (text, _n, generationId) => {
           if (res.destroyed) return;
           if (id === null) start(generationId);
@@ -485,6 +491,7 @@ function crewInfo(r: ChatComplete.Result) {
     cost_estimated: r.costEstimated,
     requested_model: r.requestedModel,
     downgraded_by: r.downgradedBy,
+    fitted_max_tokens: r.fittedMaxTokens ?? null,
     warnings: r.warnings,
   };
 }
@@ -492,5 +499,6 @@ function crewInfo(r: ChatComplete.Result) {
 function crewHeaders(r: ChatComplete.Result): Record<string, string> {
   const h: Record<string, string> = { 'x-crew-ledger-id': String(r.ledgerId), 'x-crew-cost': r.cost };
   if (r.downgradedBy) h['x-crew-downgraded-by'] = r.downgradedBy;
+  if (r.fittedMaxTokens !== undefined && r.fittedMaxTokens !== null) h[MAX_TOKENS_HEADER] = String(r.fittedMaxTokens);
   return h;
 }
