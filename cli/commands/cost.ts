@@ -1,8 +1,8 @@
 /**
  * `crew cost report`: the ledger grouped by crew, agent, model or day, with a TOTAL row; CSV comes from the server.
  * `crew cost forecast`: each budget's projected spend at the end of its period; `crew cost anomalies`: buckets whose
- * spend stands out from their baseline; `crew cost recommendations|apply` live in cost-recommendations.ts. Every
- * figure comes from the server; these only ask and render.
+ * spend stands out from their baseline; `crew cost recommendations|apply` live in cost-recommendations.ts, `crew cost
+ * verify` in cost-verify.ts. Every figure comes from the server; these only ask and render.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
@@ -19,6 +19,7 @@ import { count, money, stateColor, type BudgetStateName, type Column } from '../
 import { isoDate, positiveInt } from '../parse';
 import { resolveBudgetId } from './budget';
 import { registerRecommendations } from './cost-recommendations';
+import { registerVerify } from './cost-verify';
 import { example } from './help';
 
 interface ReportOptions {
@@ -53,7 +54,13 @@ export function registerCost(program: Command): void {
     .description('cost reports from the ledger')
     .addHelpText(
       'after',
-      example('crew cost report --by agent', 'crew cost forecast', 'crew cost anomalies', 'crew cost recommendations'),
+      example(
+        'crew cost report --by agent',
+        'crew cost forecast',
+        'crew cost anomalies',
+        'crew cost recommendations',
+        'crew cost verify',
+      ),
     );
 
   acceptsCsv(
@@ -105,6 +112,7 @@ export function registerCost(program: Command): void {
     );
 
   registerRecommendations(cost);
+  registerVerify(cost);
 }
 
 function positiveNumber(value: string): number {
