@@ -6,7 +6,9 @@
 import * as vscode from 'vscode';
 import type {
   AnalyticsSummary,
+  BudgetAction,
   BudgetPeriod,
+  BudgetSet,
   ArchiveRestore,
   BudgetStatus,
   BudgetStatusRequest,
@@ -373,8 +375,35 @@ async function setBudget(x: CrewExtension): Promise<void> {
     validateInput: validateUsd,
   });
   if (limit === undefined) return;
-  await x.server.request('budget/set', { scope, period: period as BudgetPeriod, limitUsd: Number(limit) });
+  const action = await vscode.window.showQuickPick(BUDGET_ACTIONS, { title: 'When a call does not fit the limit' });
+  if (!action) return;
+  const params: BudgetSet.Params = {
+    scope,
+    period: period as BudgetPeriod,
+    limitUsd: Number(limit.replace(/^\$/, '')),
+    action: action.action,
+  };
+  if (action.action === 'downgrade') {
+    const model = await vscode.window.showQuickPick(await chatModels(x.server), {
+      title: 'Downgrade to which (cheaper) model?',
+      matchOnDescription: true,
+    });
+    if (!model) return;
+    params.downgradeTo = model.id;
+  }
+  await x.server.request('budget/set', params);
 }
+
+const BUDGET_ACTIONS: (vscode.QuickPickItem & { action: BudgetAction })[] = [
+  { action: 'block', label: 'Block', description: 'refuse the call before it is sent' },
+  {
+    action: 'fit',
+    label: 'Fit',
+    description: 'lower its max_tokens to what fits (down to 16 tokens), refuse below that',
+  },
+  { action: 'warn', label: 'Warn', description: 'let it through and alert' },
+  { action: 'downgrade', label: 'Downgrade', description: 'send it to a cheaper model' },
+];
 
 function validateUsd(v: string): string | undefined {
   const n = Number(v.replace(/^\$/, ''));

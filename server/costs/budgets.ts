@@ -470,6 +470,7 @@ export class BudgetService {
         limitUsd: v.limitUsd,
         action: v.action,
         downgradeTo: v.downgradeTo,
+        minTokens: v.minTokens ?? null,
         thresholds: v.thresholds,
         alertsEnabled: v.alertsEnabled,
         weekStart: v.weekStart,

@@ -111,6 +111,22 @@ describe('Budgets dashboard (Chromium)', function () {
     h.assertClean(w);
   });
 
+  it('creates a fit budget with its floor', async () => {
+    const w = await h.open('budgets');
+    const { page } = w;
+    await ready(page, '[data-section="budgets"]');
+    await pick(page, 'scopeKind', 'crew');
+    await type(page, 'scopeId', 'fitted');
+    await type(page, 'limit', '0.01');
+    await pick(page, 'action', 'fit the call (lower its max_tokens)');
+    await type(page, 'minTokens', '32');
+    await page.getByTestId('save').click();
+    await page.locator('tr[data-scope="crew:fitted"]').filter({ hasText: 'fit (≥ 32 tokens)' }).waitFor();
+    const b = (await status()).find((x) => x.scope === 'crew:fitted')!;
+    assert.deepEqual([b.action, b.minTokens], ['fit', 32]);
+    h.assertClean(w);
+  });
+
   it('edits and deletes with a confirmation', async () => {
     const w = await h.open('budgets');
     const { page } = w;

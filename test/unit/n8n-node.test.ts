@@ -62,6 +62,21 @@ const CASES: Case[] = [
     items: [{ ...r.budget({ id: 'bud_7', period: 'weekly' }), created: false }],
   },
   {
+    title: 'budget/set that fits calls, with its floor (sent only with the Fit action)',
+    params: {
+      resource: 'budget',
+      operation: 'set',
+      scope: 'global',
+      period: 'daily',
+      limitUsd: 0.01,
+      additionalFields: { onExceeded: 'fit', minTokens: 32 },
+    },
+    method: 'budget/set',
+    sent: { scope: 'global', period: 'daily', limitUsd: 0.01, action: 'fit', minTokens: 32 },
+    result: { budget: r.budget({ scope: 'global', limitUsd: 0.01 }), created: true },
+    items: [{ ...r.budget({ scope: 'global', limitUsd: 0.01 }), created: true }],
+  },
+  {
     title: 'budget/set with the defaults',
     params: { resource: 'budget', operation: 'set' },
     method: 'budget/set',

@@ -243,6 +243,28 @@ describe('webviews: budget form', () => {
     assert.equal(fieldOfServerError(1002, { entity: 'budget', id: 'b' }), 'form');
   });
 
+  it('offers fit with its floor: sent only with action fit, checked as the server checks it', () => {
+    assert.deepEqual(validateDraft(draft({ action: 'fit', minTokens: '32' })).params, {
+      scope: 'global',
+      period: 'monthly',
+      limitUsd: 25,
+      action: 'fit',
+      minTokens: 32,
+    });
+    assert.deepEqual(validateDraft(draft({ action: 'fit' })).params?.minTokens, undefined);
+    assert.deepEqual(validateDraft(draft({ action: 'block', minTokens: '32' })).params?.minTokens, undefined);
+    assert.match(validateDraft(draft({ action: 'fit', minTokens: '0' })).errors.minTokens ?? '', /whole number/);
+    assert.equal(fieldOfServerError(-32602, { field: 'minTokens' }), 'minTokens');
+    const fit = draftFromBudget({
+      ...({} as BudgetStatus),
+      scope: 'global',
+      action: 'fit',
+      minTokens: 64,
+      thresholds: [],
+    });
+    assert.equal(fit.minTokens, '64');
+  });
+
   it('edits a budget as it is, and revives a saved draft defensively', () => {
     const b = {
       id: 'b9',
@@ -263,6 +285,7 @@ describe('webviews: budget form', () => {
       thresholds: '50, 90',
       action: 'warn',
       downgradeTo: '',
+      minTokens: '',
     });
     assert.deepEqual(reviveDraft(d), d);
     assert.deepEqual(reviveDraft({ scopeKind: 'planet', limit: 7, period: 'hourly' }), emptyDraft());

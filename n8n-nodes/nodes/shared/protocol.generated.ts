@@ -688,8 +688,10 @@ export namespace ChatComplete {
     cost: string;
     costEstimated: boolean;
     latencyMs: number;
-    /** Budgets over a `warn` limit that let the call through. */
+    /** What budgets said of the call: a `warn` limit it may cross, a `fit` budget that lowered its max_tokens. */
     warnings: string[];
+    /** The max_tokens a `fit` budget lowered the call to (null: sent as asked). Absent from older servers. */
+    fittedMaxTokens?: number | null;
   }
   /** `$/progress` value sent while a streamed completion runs. */
   export interface Progress {

@@ -5,6 +5,7 @@
  */
 import '../styles/base.css';
 import type { BudgetStatus, BudgetStatusRequest } from '../../../protocol';
+import { DEFAULT_FIT_MIN_TOKENS } from '../../../protocol/types';
 import { call } from '../api';
 import { BridgeError } from '../bridge';
 import {
@@ -28,6 +29,7 @@ import { formatDateTime, formatPercent, formatScope, formatUsd } from '../../../
 import { startPage, type Page } from '../page';
 import { debounce } from '../refresh';
 import {
+  ACTION_LABELS,
   ACTIONS,
   draftFromBudget,
   fieldOfServerError,
@@ -127,7 +129,12 @@ function renderList(p: Page<BudgetsState>, budgets: BudgetStatus[]): void {
         {
           key: 'action',
           label: 'When over',
-          cell: (b) => (b.action === 'downgrade' ? `downgrade to ${b.downgradeTo ?? '?'}` : b.action),
+          cell: (b) =>
+            b.action === 'downgrade'
+              ? `downgrade to ${b.downgradeTo ?? '?'}`
+              : b.action === 'fit'
+                ? `fit (≥ ${b.minTokens ?? DEFAULT_FIT_MIN_TOKENS} tokens)`
+                : b.action,
         },
         { key: 'ends', label: 'Period ends', cell: (b) => formatDateTime(b.periodEnd) },
         {
@@ -192,9 +199,16 @@ function renderForm(p: Page<BudgetsState>): void {
     'Downgrade to model',
     textfield(draft.downgradeTo, (v) => update({ downgradeTo: v }), { placeholder: 'e.g. openai/gpt-4o-mini' }),
   );
+  const minTokens = field(
+    'minTokens',
+    'Lower max_tokens down to',
+    textfield(draft.minTokens, (v) => update({ minTokens: v }), { placeholder: '16' }),
+    'a call needing fewer completion tokens than this to fit is refused',
+  );
   const toggle = () => {
     scopeId.hidden = draft.scopeKind === 'global';
     downgrade.hidden = draft.action !== 'downgrade';
+    minTokens.hidden = draft.action !== 'fit';
   };
   const form = h(
     'form',
@@ -242,13 +256,14 @@ function renderForm(p: Page<BudgetsState>): void {
       select(
         ACTIONS.map((a) => ({
           value: a,
-          label: a === 'block' ? 'block the call' : a === 'warn' ? 'warn, let it through' : 'downgrade the model',
+          label: ACTION_LABELS[a],
         })),
         draft.action,
         (v) => update({ action: v }),
       ),
     ),
     downgrade,
+    minTokens,
     h(
       'div',
       { class: 'form-actions' },

@@ -9,7 +9,13 @@ import { ErrorCodes } from '../../../protocol/errors';
 export const SCOPE_KINDS = ['global', 'crew', 'agent', 'model'] as const;
 export type ScopeKind = (typeof SCOPE_KINDS)[number];
 export const PERIODS: readonly BudgetPeriod[] = ['daily', 'weekly', 'monthly', 'total'];
-export const ACTIONS: readonly BudgetAction[] = ['block', 'warn', 'downgrade'];
+export const ACTIONS: readonly BudgetAction[] = ['block', 'fit', 'warn', 'downgrade'];
+export const ACTION_LABELS: Record<BudgetAction, string> = {
+  block: 'block the call',
+  fit: 'fit the call (lower its max_tokens)',
+  warn: 'warn, let it through',
+  downgrade: 'downgrade the model',
+};
 
 export interface BudgetDraft {
   /** Set when editing an existing budget. */
@@ -22,9 +28,11 @@ export interface BudgetDraft {
   thresholds: string;
   action: BudgetAction;
   downgradeTo: string;
+  /** Action `fit`: the fewest completion tokens a call is lowered to; empty keeps the budget's (or 16). */
+  minTokens: string;
 }
 
-export type FormField = 'scopeId' | 'period' | 'limit' | 'thresholds' | 'action' | 'downgradeTo' | 'form';
+export type FormField = 'scopeId' | 'period' | 'limit' | 'thresholds' | 'action' | 'downgradeTo' | 'minTokens' | 'form';
 export type FieldErrors = Partial<Record<FormField, string>>;
 
 export function emptyDraft(): BudgetDraft {
@@ -36,6 +44,7 @@ export function emptyDraft(): BudgetDraft {
     thresholds: '',
     action: 'block',
     downgradeTo: '',
+    minTokens: '',
   };
 }
 
@@ -51,6 +60,7 @@ export function draftFromBudget(b: Budget): BudgetDraft {
     thresholds: b.thresholds.join(', '),
     action: b.action,
     downgradeTo: b.downgradeTo ?? '',
+    minTokens: b.minTokens ? String(b.minTokens) : '',
   };
 }
 
@@ -72,6 +82,7 @@ export function reviveDraft(saved: unknown): BudgetDraft {
     thresholds: str('thresholds') ?? d.thresholds,
     action: ACTIONS.includes(s.action as BudgetAction) ? (s.action as BudgetAction) : d.action,
     downgradeTo: str('downgradeTo') ?? d.downgradeTo,
+    minTokens: str('minTokens') ?? d.minTokens,
   };
 }
 
@@ -120,11 +131,17 @@ export function validateDraft(d: BudgetDraft): { params?: BudgetSet.Params; erro
     else if (downgradeTo.length > MAX_ID) errors.downgradeTo = `at most ${MAX_ID} characters`;
   }
 
+  const minText = d.minTokens.trim();
+  const minTokens = Number(minText);
+  if (d.action === 'fit' && minText !== '' && (!Number.isInteger(minTokens) || minTokens < 1 || minTokens > 1_000_000))
+    errors.minTokens = 'a whole number of tokens from 1 to 1,000,000';
+
   if (Object.keys(errors).length) return { errors };
   const params: BudgetSet.Params = { scope, period: d.period, limitUsd, action: d.action };
   if (d.id) params.id = d.id;
   if (thresholds) params.thresholds = thresholds;
   if (d.action === 'downgrade') params.downgradeTo = downgradeTo;
+  if (d.action === 'fit' && minText !== '') params.minTokens = minTokens;
   return { params, errors };
 }
 
@@ -150,6 +167,8 @@ export function fieldOfServerError(code: number, data: unknown): FormField {
       return 'action';
     case 'downgradeTo':
       return 'downgradeTo';
+    case 'minTokens':
+      return 'minTokens';
     default:
       return 'form';
   }

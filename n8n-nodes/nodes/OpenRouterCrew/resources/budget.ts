@@ -110,6 +110,14 @@ export const budgetDescription: INodeProperties[] = [
         description: 'Model that calls go to once the limit is reached (with the Downgrade action)',
       },
       {
+        displayName: 'Min Tokens',
+        name: 'minTokens',
+        type: 'number',
+        typeOptions: { minValue: 1 },
+        default: 16,
+        description: 'With the Fit action: the fewest completion tokens a call is lowered to',
+      },
+      {
         displayName: 'Week Starts On',
         name: 'weekStart',
         type: 'options',
@@ -131,6 +139,11 @@ export const budgetDescription: INodeProperties[] = [
         type: 'options',
         options: [
           { name: 'Block', value: 'block', description: 'Refuse calls that could go over the limit' },
+          {
+            name: 'Fit',
+            value: 'fit',
+            description: "Lower such a call's max_tokens to what fits (down to Min Tokens); refuse below that",
+          },
           {
             name: 'Downgrade',
             value: 'downgrade',
@@ -205,7 +218,7 @@ export const budgetDescription: INodeProperties[] = [
   },
 ];
 
-const actions: readonly BudgetAction[] = ['block', 'warn', 'downgrade'];
+const actions: readonly BudgetAction[] = ['block', 'fit', 'warn', 'downgrade'];
 
 export const budgetOperations: Operations = {
   delete: operation<BudgetDelete.Params, BudgetDelete.Result>({
@@ -226,6 +239,8 @@ export const budgetOperations: Operations = {
         id: extra.id as string | undefined,
         action: actions.find((a) => a === extra.onExceeded),
         downgradeTo: extra.downgradeTo as string | undefined,
+        // Only a fit budget has a floor; the server refuses one on any other.
+        minTokens: extra.onExceeded === 'fit' ? (extra.minTokens as number | undefined) : undefined,
         thresholds,
         weekStart: extra.weekStart as number | undefined,
       });
