@@ -16,6 +16,7 @@ export const DASHBOARD_METHODS = new Set([
   'cost/report',
   'cost/forecast',
   'cost/anomalies',
+  'cost/verification',
   'cost/recommendations',
   'cost/applyRecommendation',
   'budget/status',

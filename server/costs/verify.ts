@@ -33,7 +33,10 @@ import { formatPico, parseUsd, picoToUsd, usdText } from './money';
 
 /** GET /generation lookups in flight at once: fast enough for thousands of rows, gentle on OpenRouter's limits. */
 const CONCURRENCY = 8;
-/** The longest one lookup may take (retries included) before the verification stops with UpstreamTimeout. */
+/**
+ * The longest one lookup may take, retries included, before the verification stops with UpstreamTimeout (each
+ * attempt also has the client's own timeout, CREW_UPSTREAM_TIMEOUT_MS).
+ */
 const LOOKUP_TIMEOUT_MS = 15_000;
 const PAGE = 1_000;
 const DAY_MS = 86_400_000;
@@ -116,8 +119,9 @@ export class LedgerVerifier {
     for (const row of scan.unchecked) if (hasTokens(row) && row.costPico === 0) zeroCost.push(zeroOf(row, null));
     zeroCost.sort((a, b) => a.id - b.id);
 
-    const key = await this.keyUsage(now, signal);
     const fixed = p.fix ? await this.fix(drifts) : 0;
+    // After the fix: the ledger's totals as they now stand beside OpenRouter's.
+    const key = await this.keyUsage(now, signal);
     const alerted = await this.alert(drifts, from, to, threshold);
     const result: CostVerify.Result = {
       from: iso(from),
@@ -200,7 +204,7 @@ export class LedgerVerifier {
   }
 
   private async lookUpOne(row: LedgerRow, caller: AbortSignal | undefined, stop: AbortSignal) {
-    const timeout = AbortSignal.timeout(Math.min(this.upstream.config.timeoutMs, LOOKUP_TIMEOUT_MS));
+    const timeout = AbortSignal.timeout(LOOKUP_TIMEOUT_MS);
     const signal = AbortSignal.any([timeout, stop, ...(caller ? [caller] : [])]);
     const id = row.generationId!;
     try {
@@ -213,12 +217,15 @@ export class LedgerVerifier {
           `OpenRouter did not answer GET /generation for ledger row ${row.id} in time; nothing was changed — try again`,
           { status: null, upstreamMessage: 'timeout', generationId: id, retryable: true },
         );
-      if (e instanceof UpstreamError)
+      if (e instanceof UpstreamError) {
+        // A call would not be retried after a timeout (it may have been billed); a lookup may, and should be.
+        const retryable = e.retryable || e.code === ErrorCodes.UpstreamTimeout;
         throw new DomainError(
           e.code,
-          `the ledger could not be verified: GET /generation for ledger row ${row.id} failed (${e.message}); nothing was changed${e.retryable ? ' — try again' : ''}`,
-          { ...e.info, generationId: id, retryable: e.retryable },
+          `the ledger could not be verified: GET /generation for ledger row ${row.id} failed (${e.message}); nothing was changed${retryable ? ' — try again' : ''}`,
+          { ...e.info, generationId: id, retryable },
         );
+      }
       throw e;
     }
   }

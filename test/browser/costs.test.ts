@@ -4,9 +4,9 @@
  * budget's figures, and the page works on a phone-sized window. Without the token it says how to get one.
  */
 import assert from 'node:assert/strict';
-import type { CostForecast, CostReport } from '../../protocol';
+import type { CostForecast, CostReport, CostVerify } from '../../protocol';
 import type { RpcClient } from '../helpers/rpc';
-import { formatUsd } from '../../protocol/format';
+import { formatCount, formatUsd } from '../../protocol/format';
 import { reportParams } from '../../webviews/src/view-models/costs';
 import { attrs, changed, DESKTOP, figure, PHONE, ready, useDashboards } from './helpers';
 
@@ -87,6 +87,35 @@ describe('Costs dashboard (Chromium)', function () {
       'a row is a card',
     );
     await h.shot(w, 'costs-phone');
+    h.assertClean(w);
+  });
+
+  it("says when the ledger was last checked against OpenRouter's books, and what was found", async () => {
+    const w = await h.open('costs');
+    const { page } = w;
+    await ready(page, '[data-section="verification"]');
+    const line = page.locator('[data-section="verification"] [data-verification]');
+    assert.equal(await line.getAttribute('data-verification'), 'never');
+    assert.match((await page.locator('[data-section="verification"]').textContent()) ?? '', /crew cost verify/);
+
+    h.fake.behave({ billedExtra: '0.001' });
+    await say(h.client, 'openai/gpt-4o-mini', 'writer');
+    h.fake.behave({});
+    const r = await h.client.request<CostVerify.Result>('cost/verify', {});
+    assert.equal(r.drifted.length, 1);
+    // cost/verify changes the store: the page hears store/changed and re-reads the last verification.
+    await page.locator('[data-section="verification"] [data-verification="drift"]').waitFor();
+    const text = (await page.locator('[data-section="verification"]').textContent()) ?? '';
+    assert.ok(text.includes(`${formatCount(r.checked)} calls from`), text);
+    assert.ok(text.includes(`${formatCount(r.matched)} matching OpenRouter`), text);
+    assert.ok(text.includes('1 call drifted (+$0.001 against the ledger): crew cost verify --fix'), text);
+
+    await h.client.request<CostVerify.Result>('cost/verify', { fix: true });
+    await page.locator('[data-section="verification"] [data-verification="agrees"]').waitFor();
+    assert.ok(
+      ((await page.locator('[data-section="verification"]').textContent()) ?? '').includes('1 correction made'),
+    );
+    await h.shot(w, 'costs-verification');
     h.assertClean(w);
   });
 

@@ -24,7 +24,12 @@ const FREE = 'meta-llama/llama-3.3-70b-instruct:free';
 describe('cost/verify: the ledger against OpenRouter (socket)', function () {
   this.timeout(30_000);
   const up = useFake();
-  const s = useServer(() => ({ transport: 'socket', upstreamUrl: up.fake.url }));
+  // A short upstream timeout, so a slow OpenRouter is given up on within the test.
+  const s = useServer(() => ({
+    transport: 'socket',
+    upstreamUrl: up.fake.url,
+    env: { CREW_UPSTREAM_TIMEOUT_MS: '1000' },
+  }));
 
   const chat = (crew: string, model = MODEL) =>
     s.client.request<ChatComplete.Result>('chat/complete', { model, messages: USER(`a call for ${crew}`), crew });
@@ -96,6 +101,8 @@ describe('cost/verify: the ledger against OpenRouter (socket)', function () {
 
     const fixed = await verify({ from, fix: true });
     assert.equal(fixed.fixed, 1);
+    const total = fixed.keyUsage?.periods.find((x) => x.period === 'total');
+    assert.equal(total?.differenceUsd, 0, "after the fix the ledger's total is what the key was billed");
     const correctionId = fixed.drifted[0]!.fixedBy;
     assert.ok(correctionId !== null && correctionId > original!.id);
     const rows = await entries('drift');
@@ -177,6 +184,23 @@ describe('cost/verify: the ledger against OpenRouter (socket)', function () {
     assert.equal((e.data as { retryable?: boolean }).retryable, true);
     const { last } = await s.client.request<CostVerification.Result>('cost/verification');
     assert.deepEqual(last, before, 'a failed verification is not remembered');
+  });
+
+  it('a slow upstream times out with a retryable error; the daemon answers meanwhile', async () => {
+    await chat('slow');
+    up.fake.behave({ lookupDelayMs: 5_000 });
+    const started = Date.now();
+    const pending = rpcError(verify({}), ErrorCodes.UpstreamTimeout);
+    const health = await s.client.request<{ ok: boolean }>('server/health');
+    assert.equal(health.ok, true, 'other requests are answered while the verification waits');
+    const e = await pending;
+    up.fake.behave({});
+    assert.ok(Date.now() - started < 4_000, 'it gave up at its own timeout, not when upstream answered');
+    assert.match(
+      e.message,
+      /could not be verified: GET \/generation for ledger row \d+ failed \(OpenRouter did not answer in time\); nothing was changed — try again/,
+    );
+    assert.equal((e.data as { retryable?: boolean }).retryable, true);
   });
 
   it('refuses a range that ends before it starts, naming the field', async () => {

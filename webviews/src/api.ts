@@ -19,6 +19,7 @@ import type {
   CostForecast,
   CostRecommendations,
   CostReport,
+  CostVerification,
   MemoryMerge,
   MemoryUpdate,
   MethodName,
@@ -30,6 +31,7 @@ export interface Methods {
   'cost/forecast': [CostForecast.Params, CostForecast.Result];
   'cost/recommendations': [CostRecommendations.Params, CostRecommendations.Result];
   'cost/applyRecommendation': [CostApplyRecommendation.Params, CostApplyRecommendation.Result];
+  'cost/verification': [CostVerification.Params, CostVerification.Result];
   'budget/status': [BudgetStatusRequest.Params, BudgetStatusRequest.Result];
   'budget/set': [BudgetSet.Params, BudgetSet.Result];
   'budget/delete': [BudgetDelete.Params, BudgetDelete.Result];

@@ -1,9 +1,10 @@
 /**
  * Costs: spend per day over the last 7/30/90 days stacked by model or agent (cost/report with `stack`), the top
- * spenders, and a budget's forecast against its limit (cost/forecast). Re-read on every recorded call.
+ * spenders, a budget's forecast against its limit (cost/forecast), and when the ledger was last checked against
+ * OpenRouter's books and what was found (cost/verification). Re-read on every recorded call.
  */
 import '../styles/base.css';
-import type { CostForecast, CostReport } from '../../../protocol';
+import type { CostForecast, CostReport, CostVerification } from '../../../protocol';
 import { call } from '../api';
 import { drawForecast, drawStacked } from '../charts';
 import { card, empty, errorBanner, figure, fill, loading, meter, select, table } from '../components';
@@ -21,6 +22,7 @@ import {
   reportParams,
   stackedChart,
   topSpenders,
+  verificationView,
   type CostsState,
   type RangeDays,
   type StackBy,
@@ -32,7 +34,8 @@ const topBody = h('div', { class: 'card-body' }, loading());
 const forecastBody = h('div', { class: 'card-body' }, loading());
 const forecastCanvas = h('canvas', { role: 'img', 'aria-label': 'Forecast against the limit' });
 const topTitle = h('span');
-const last: { report?: CostReport.Result; forecast?: CostForecast.Result } = {};
+const verificationBody = h('div', { class: 'card-body' }, loading());
+const last: { report?: CostReport.Result; forecast?: CostForecast.Result; verification?: CostVerification.Result } = {};
 
 startPage<CostsState>({
   page: 'costs',
@@ -86,13 +89,15 @@ function layout(p: Page<CostsState>): void {
     h('div', { class: 'wide' }, card('spend', 'Spend over time', spendBody)),
     card('top', 'Top spenders', h('p', { class: 'card-sub' }, topTitle), topBody),
     card('forecast', 'Forecast against the limit', forecastBody),
+    h('div', { class: 'wide' }, card('verification', "Checked against OpenRouter's books", verificationBody)),
   );
 }
 
 async function load(p: Page<CostsState>): Promise<void> {
-  const [report, forecast] = await Promise.allSettled([
+  const [report, forecast, verification] = await Promise.allSettled([
     call(p.bridge, 'cost/report', reportParams(p.state, Date.now())),
     call(p.bridge, 'cost/forecast', {}),
+    call(p.bridge, 'cost/verification', {}),
   ]);
   if (report.status === 'fulfilled') last.report = report.value;
   else {
@@ -105,6 +110,11 @@ async function load(p: Page<CostsState>): Promise<void> {
     last.forecast = undefined;
     fill(forecastBody, 'error', errorBanner(forecast.reason, 'the forecast'));
   }
+  if (verification.status === 'fulfilled') last.verification = verification.value;
+  else {
+    last.verification = undefined;
+    fill(verificationBody, 'error', errorBanner(verification.reason, 'the last verification'));
+  }
   draw(p);
 }
 
@@ -115,6 +125,21 @@ function draw(p: Page<CostsState>): void {
     drawTop(p, report);
   }
   if (forecast) drawForecastCard(p, forecast);
+  if (last.verification) drawVerification(last.verification);
+}
+
+function drawVerification(res: CostVerification.Result): void {
+  const v = verificationView(res.last);
+  fill(
+    verificationBody,
+    'ready',
+    h(
+      'p',
+      { class: v.state === 'drift' ? 'verdict verdict-bad' : 'verdict', 'data-verification': v.state },
+      v.headline,
+    ),
+    ...v.details.map((d) => h('p', { class: 'card-sub' }, d)),
+  );
 }
 
 function drawSpend(p: Page<CostsState>, report: CostReport.Result): void {

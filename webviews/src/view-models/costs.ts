@@ -2,8 +2,16 @@
  * The Costs page's view model: which report to ask for, and server results turned into chart series. It only
  * reshapes and labels figures; every amount is the server's.
  */
-import type { BudgetForecast, CostReport } from '../../../protocol';
-import { formatDay, formatPercent, formatUsd } from '../../../protocol/format';
+import type { BudgetForecast, CostReport, VerificationSummary } from '../../../protocol';
+import {
+  counted,
+  formatCount,
+  formatDate,
+  formatDateTime,
+  formatDay,
+  formatPercent,
+  formatUsd,
+} from '../../../protocol/format';
 
 export const RANGES = [7, 30, 90] as const;
 export type RangeDays = (typeof RANGES)[number];
@@ -128,4 +136,42 @@ export function forecastVerdict(f: BudgetForecast, at: string): string {
   return f.exhaustionDate <= today
     ? 'At this pace the limit is reached today.'
     : `At this pace the limit is reached on ${formatDay(f.exhaustionDate)}.`;
+}
+
+export interface VerificationView {
+  /** `never`: not verified yet; `agrees`; `drift`: calls differed from OpenRouter's books; `look`: none drifted, but
+   * some are unknown to OpenRouter or have tokens without a cost. */
+  state: 'never' | 'agrees' | 'drift' | 'look';
+  headline: string;
+  details: string[];
+}
+
+/** What the last `cost/verify` found, in words for the Costs page. */
+export function verificationView(v: VerificationSummary | null): VerificationView {
+  if (!v)
+    return {
+      state: 'never',
+      headline: "Not verified against OpenRouter's books yet.",
+      details: ['Run crew cost verify to check every call against what OpenRouter billed.'],
+    };
+  const headline =
+    `Last verified ${formatDateTime(v.verifiedAt)}: ${counted(v.checked, 'call')} from ${formatDate(v.from)} ` +
+    `to ${formatDate(v.to)}, ${formatCount(v.matched)} matching OpenRouter.`;
+  const details: string[] = [];
+  if (v.drifted) {
+    const sign = v.driftUsd > 0 ? '+' : '';
+    details.push(
+      `${counted(v.drifted, 'call')} drifted (${sign}${formatUsd(v.driftUsd)} against the ledger)` +
+        (v.fixed ? `, ${counted(v.fixed, 'correction')} made.` : ': crew cost verify --fix appends corrections.'),
+    );
+  }
+  if (v.missing) details.push(`${counted(v.missing, 'call')} unknown to OpenRouter.`);
+  if (v.zeroCost) details.push(`${counted(v.zeroCost, 'call')} with tokens but no cost.`);
+  const month = v.keyUsage?.periods.find((p) => p.period === 'month');
+  if (month)
+    details.push(
+      `This month: ledger ${formatUsd(month.ledgerUsd)}, OpenRouter's key ${v.keyUsage?.label ? `"${v.keyUsage.label}" ` : ''}${formatUsd(month.upstreamUsd)}.`,
+    );
+  const state = v.drifted > v.fixed ? 'drift' : v.missing || v.zeroCost ? 'look' : 'agrees';
+  return { state, headline, details };
 }
