@@ -28,7 +28,8 @@ describe('cost/verify: the ledger against OpenRouter (socket)', function () {
   const s = useServer(() => ({
     transport: 'socket',
     upstreamUrl: up.fake.url,
-    env: { CREW_UPSTREAM_TIMEOUT_MS: '1000' },
+    // No background reconciliation: the estimate case below must still be an estimate when it is verified.
+    env: { CREW_UPSTREAM_TIMEOUT_MS: '1000', CREW_RECONCILE_INTERVAL_MS: '0' },
   }));
 
   const chat = (crew: string, model = MODEL) =>
@@ -122,6 +123,50 @@ describe('cost/verify: the ledger against OpenRouter (socket)', function () {
     const { last } = await s.client.request<CostVerification.Result>('cost/verification');
     assert.equal(last?.drifted, 0);
     assert.equal(last?.verifiedAt, after.verifiedAt);
+  });
+
+  it('a call OpenRouter billed less gets a negative correction, and the budget comes down', async () => {
+    const { budget } = await s.client.request<BudgetSet.Result>('budget/set', {
+      scope: 'crew:refund',
+      period: 'total',
+      limitUsd: 10,
+    });
+    const from = new Date().toISOString();
+    const call = await chat('refund');
+    const [row] = await entries('refund');
+    // OpenRouter's books say a millionth of a dollar: the fake's record of the call, as OpenRouter later has it.
+    up.fake.generations.get(call.generationId!)!.billedCost = '0.000001';
+    const r = await verify({ from, fix: true });
+    assert.equal(r.drifted.length, 1);
+    assert.equal(pico(r.drifted[0]!.upstreamUsd), pico('0.000001'));
+    assert.ok(r.drifted[0]!.differenceUsd < 0);
+    const correction = (await entries('refund')).find((e) => e.id === r.drifted[0]!.fixedBy)!;
+    assert.equal(correction.cost, `-${decimal(pico(row!.cost) - pico('0.000001'))}`);
+    assert.equal(pico(await spent(budget.id)), pico('0.000001'));
+    assert.deepEqual((await verify({ from })).drifted, []);
+  });
+
+  it('an estimate not yet reconciled drifts without alerting; fix settles it in place, as reconciliation would', async () => {
+    const alertsBefore = (await driftAlerts()).length;
+    const from = new Date().toISOString();
+    // Without usage.cost the ledger prices the tokens itself; OpenRouter's books say more than that.
+    up.fake.behave({ omitCost: true, billedExtra: '0.0005' });
+    const call = await chat('estimate');
+    up.fake.behave({});
+    const [row] = await entries('estimate');
+    assert.equal(row!.costEstimated, true);
+    const exact = up.fake.generations.get(call.generationId!)!.billedCost!;
+    const r = await verify({ from });
+    assert.equal(r.drifted.length, 1);
+    assert.equal(r.drifted[0]!.estimated, true);
+    assert.equal(r.alerted, false, 'an estimate is expected to differ until it is reconciled');
+    assert.equal((await driftAlerts()).length, alertsBefore);
+    const fixed = await verify({ from, fix: true });
+    assert.equal(fixed.drifted[0]!.fixedBy, row!.id, 'the row itself was settled');
+    const rows = await entries('estimate');
+    assert.equal(rows.length, 1, 'no correction row for an estimate');
+    assert.equal(rows[0]!.cost, exact);
+    assert.equal(rows[0]!.costEstimated, false);
   });
 
   it('a difference within the threshold matches', async () => {
