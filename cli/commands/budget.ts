@@ -22,6 +22,7 @@ import { UsageError } from '../errors';
 import { bar, money, percent, stateColor, when, type Column } from '../output';
 import { positiveInt, thresholds, usd, weekday } from '../parse';
 import { example } from './help';
+import { formatEnum } from '../../protocol/format';
 
 const shortId = (id: string) => id.slice(0, 8);
 
@@ -64,7 +65,7 @@ function periodSpan(start: string | null, end: string | null): string {
 const alertColumns = (ctx: Context): Column<BudgetAlert>[] => [
   { key: 'at', header: 'AT', text: (a) => (ctx.out.format === 'list' ? a.at : when(a.at, true)) },
   { key: 'scope', header: 'SCOPE' },
-  { key: 'kind', header: 'KIND' },
+  { key: 'kind', header: 'KIND', text: (a) => (ctx.out.format === 'list' ? a.kind : formatEnum(a.kind)) },
   {
     key: 'severity',
     header: 'SEVERITY',

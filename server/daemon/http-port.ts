@@ -8,14 +8,18 @@ import { promises as fsp } from 'node:fs';
 import type { Logger } from '../log';
 import { writeDurably } from '../store/durable-file';
 
-/** The kept port, or undefined when none is kept yet (or the file holds something else: it is then replaced). */
+/**
+ * The kept port, or undefined when none is kept yet, or the file cannot be read or holds something else (then a new
+ * one is kept). Never a reason not to start: the port is a convenience for clients, the daemon works without it.
+ */
 export async function readKeptPort(file: string, log: Logger): Promise<number | undefined> {
   let text: string;
   try {
     text = (await fsp.readFile(file, 'utf8')).trim();
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      log.warn(`cannot read the kept HTTP port in ${file} (${describe(e)}); a new port will be used`);
+    return undefined;
   }
   const port = Number(text);
   if (/^\d+$/.test(text) && port > 0 && port <= 65535) return port;
@@ -23,8 +27,17 @@ export async function readKeptPort(file: string, log: Logger): Promise<number | 
   return undefined;
 }
 
-export async function keepPort(file: string, port: number): Promise<void> {
-  await writeDurably(file, `${port}\n`);
+/** Writes the kept port; a failure (a full disk, a read-only folder) is logged, and this start goes on. */
+export async function keepPort(file: string, port: number, log: Logger): Promise<boolean> {
+  try {
+    await writeDurably(file, `${port}\n`);
+    return true;
+  } catch (e) {
+    log.warn(
+      `cannot keep HTTP port ${port} in ${file} (${describe(e)}): this start uses it, the next may get another one`,
+    );
+    return false;
+  }
 }
 
 /** Thrown when the port that was asked for explicitly (`--port <n>`) cannot be had. */
@@ -61,7 +74,7 @@ export async function listenOnKeptPort(
         { cause: e },
       );
     }
-    if (requested !== 0) await keepPort(file, requested);
+    if (requested !== 0) await keepPort(file, requested, log);
     return { server, port: port(server), keptButTaken: null };
   }
   const kept = await readKeptPort(file, log);
@@ -82,8 +95,7 @@ export async function listenOnKeptPort(
   }
   const server = await listen(0);
   const now = port(server);
-  await keepPort(file, now);
-  log.info(`HTTP port ${now} is now this data directory's port (kept in ${file})`);
+  if (await keepPort(file, now, log)) log.info(`HTTP port ${now} is now this data directory's port (kept in ${file})`);
   return { server, port: now, keptButTaken: null };
 }
 

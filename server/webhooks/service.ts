@@ -26,6 +26,9 @@ import type { WebhookDeliveryQueue } from '../store/repositories';
 import { isAlertHook, isExpired, requestFor, toSubscription, toWebhook, wants, type EventData } from './subscriptions';
 
 /** Each subscription costs a request per event; past this many, something registers without unregistering. */
+
+/** How much of a failed delivery's error a subscription keeps (a receiver's answer can be any size). */
+const MAX_FAILURE_TEXT = 500;
 export const MAX_WEBHOOKS = 100;
 /** Expired subscriptions kept for webhook/list to show (the newest); older ones are removed. */
 export const MAX_EXPIRED_WEBHOOKS = 20;
@@ -172,7 +175,8 @@ export class WebhookService {
     try {
       if (failure === null) return await repo.deliveryDelivered(id);
       const at = this.now();
-      const r = await repo.deliveryGivenUp(id, at, failure);
+      // The receiver's error text is whatever it answered: stored bounded.
+      const r = await repo.deliveryGivenUp(id, at, failure.slice(0, MAX_FAILURE_TEXT));
       if (!r || isExpired(r) || !r.failures) return;
       const { failures, afterMs } = this.deps.expiry ?? WEBHOOK_EXPIRY;
       const since = Date.parse(r.failingSince ?? at);

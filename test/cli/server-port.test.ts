@@ -1,7 +1,7 @@
 // The daemon's HTTP port stays the same across restarts (n8n credentials point at it): the real `crew` binary
 // starting and stopping real daemons, with a port held by another listener where the case needs one.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { ServerStatusJson } from '../../cli/commands/server';
@@ -61,6 +61,16 @@ describe('crew server: the HTTP port a data directory keeps', function () {
     assert.match(stopped.stdout, new RegExp(`http\\s+port ${first.httpPort} when it starts`));
     const again = await start(dataDir);
     assert.equal(again.httpPort, first.httpPort);
+    await stop(dataDir);
+  });
+
+  it('an http-port that cannot be read (a folder) does not stop the daemon: it starts on a free port and says why', async () => {
+    const dataDir = await box.dir();
+    mkdirSync(path.join(dataDir, 'http-port'));
+    const st = await start(dataDir);
+    assert.equal(typeof st.httpPort, 'number');
+    assert.match(readFileSync(path.join(dataDir, 'server.log'), 'utf8'), /cannot read the kept HTTP port/);
+    assert.equal((await crew(['server', 'status'], { dataDir })).code, 0);
     await stop(dataDir);
   });
 

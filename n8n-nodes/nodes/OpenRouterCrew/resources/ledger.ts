@@ -45,9 +45,9 @@ export const ledgerDescription: INodeProperties[] = [
         displayName: 'Before Entry ID',
         name: 'before',
         type: 'number',
-        typeOptions: { minValue: 1 },
-        default: 1,
-        description: 'Only entries with an ID below this one (for paging back)',
+        typeOptions: { minValue: 0 },
+        default: 0,
+        description: 'Only entries with an ID below this one (for paging back); 0 for the newest',
       },
       { displayName: 'Crew', name: 'crew', type: 'string', default: '', description: 'Only calls of this crew' },
       {
@@ -81,7 +81,8 @@ export const ledgerOperations: Operations = {
       const f = collection(ctx, 'ledgerFilters', i);
       return compact<LedgerList.Params>({
         limit: ctx.getNodeParameter('limit', i),
-        before: f.before as number | undefined,
+        // 0 (the field's default once added) means no paging: the newest entries.
+        before: (f.before as number | undefined) || undefined,
         crew: f.crew as string | undefined,
         agent: f.agent as string | undefined,
         model: f.model as string | undefined,
