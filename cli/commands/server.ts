@@ -66,17 +66,21 @@ export function registerServer(program: Command): void {
         noStdio(ctx, 'start');
         const paths = dataDirPaths(ctx.dataDir);
         const running = await readDiscovery(paths.discovery);
-        if (running && opts.port && running.httpPort !== opts.port)
-          throw new ClientError(
-            `crew-server (pid ${running.pid}) already runs for ${paths.dataDir} with HTTP port ${running.httpPort ?? 'none'}; ` +
+        const otherPort = (d: { pid: number; httpPort: number | null }) =>
+          new ClientError(
+            `crew-server (pid ${d.pid}) already runs for ${paths.dataDir} with HTTP port ${d.httpPort ?? 'none'}; ` +
               `to move it to ${opts.port}: crew server stop && crew server start --port ${opts.port}`,
           );
-        if (!running)
-          await startDaemon({
+        if (running && opts.port && running.httpPort !== opts.port) throw otherPort(running);
+        if (!running) {
+          const started = await startDaemon({
             dataDir: ctx.dataDir,
             clientKind: 'cli',
             serverArgs: [...ctx.serverArgs, ...(opts.port === undefined ? [] : ['--port', String(opts.port)])],
           });
+          // Another client may have started the daemon first (then without our --port): say so, not "the same".
+          if (opts.port && started.httpPort !== opts.port) throw otherPort(started);
+        }
         const client = await ctx.connect({ autoStart: false });
         const info = await client.request<ServerInfo.Result>(ServerInfo.method);
         if (ctx.out.human)
