@@ -27,6 +27,7 @@ export const ROOTS = [
   'CostReport',
   'CostRecommendations',
   'CostForecast',
+  'CostVerify',
   'MemoryAdd',
   'MemorySearch',
   'MemoryGet',

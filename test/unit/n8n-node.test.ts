@@ -12,7 +12,7 @@ import { OPERATIONS } from '../../n8n-nodes/nodes/OpenRouterCrew/resources';
 import { OpenRouterCrewPollTrigger } from '../../n8n-nodes/nodes/OpenRouterCrewPollTrigger/OpenRouterCrewPollTrigger.node';
 import { OpenRouterCrewTrigger } from '../../n8n-nodes/nodes/OpenRouterCrewTrigger/OpenRouterCrewTrigger.node';
 import { CREDENTIAL_TEST } from '../../n8n-nodes/nodes/shared/credential-test';
-import { ErrorCodes, type MethodName } from '../../protocol';
+import { ErrorCodes, type CostVerify, type MethodName } from '../../protocol';
 import { schemas } from '../../server/rpc/schemas';
 import { answering, CREDENTIALS, executeContext, RpcRecorder, type RpcAnswer } from '../helpers/n8n';
 import * as r from '../helpers/n8n-records';
@@ -29,6 +29,35 @@ interface Case {
 }
 
 const plain = (x: object) => JSON.parse(JSON.stringify(x)) as IDataObject;
+
+const VERIFY_RESULT: CostVerify.Result = {
+  from: '2026-03-01T00:00:00.000Z',
+  to: '2026-03-08T00:00:00.000Z',
+  thresholdUsd: 0.0001,
+  checked: 2,
+  matched: 1,
+  drifted: [
+    {
+      id: 7,
+      generationId: 'gen-7',
+      model: 'openai/gpt-4o-mini',
+      crew: 'ops',
+      agent: null,
+      at: '2026-03-02T10:00:00.000Z',
+      ledgerUsd: 0.0000105,
+      upstreamUsd: 0.0010105,
+      differenceUsd: 0.001,
+      estimated: false,
+      fixedBy: 9,
+    },
+  ],
+  missing: [],
+  zeroCost: [],
+  unchecked: 0,
+  fixed: 1,
+  alerted: true,
+  verifiedAt: '2026-03-08T00:00:01.000Z',
+};
 
 const CASES: Case[] = [
   {
@@ -171,6 +200,20 @@ const CASES: Case[] = [
     sent: { budgetId: 'bud_1' },
     result: { at: '2026-03-10T00:00:00.000Z', forecasts: [r.forecast()] },
     items: [r.forecast()],
+  },
+  {
+    title: 'cost/verify: the range, corrections and threshold sent; one item with the summary and the lists',
+    params: {
+      resource: 'cost',
+      operation: 'verify',
+      verifyFrom: '2026-03-01T00:00:00',
+      verifyTo: '',
+      verifyOptions: { fix: true, threshold: 0.0001 },
+    },
+    method: 'cost/verify',
+    sent: { from: '2026-03-01T00:00:00', fix: true, threshold: 0.0001 },
+    result: VERIFY_RESULT,
+    items: [plain(VERIFY_RESULT)],
   },
   {
     title: 'memory/add with tags, kind and importance',

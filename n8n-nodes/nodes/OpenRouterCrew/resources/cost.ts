@@ -1,5 +1,5 @@
 import type { INodeProperties } from 'n8n-workflow';
-import { CostForecast, CostRecommendations, CostReport } from '../../shared/protocol.generated';
+import { CostForecast, CostRecommendations, CostReport, CostVerify } from '../../shared/protocol.generated';
 import { collection, compact, isoTime } from '../../shared/params';
 import { item, items, operation, type Operations } from './operation';
 
@@ -31,6 +31,13 @@ export const costDescription: INodeProperties[] = [
         value: 'report',
         description: 'Spend grouped by crew, agent, model or day over a time range, with totals',
         action: 'Get a cost report',
+      },
+      {
+        name: 'Verify Against OpenRouter',
+        value: 'verify',
+        description:
+          "Check every call of a range against what OpenRouter billed: drifted, unknown and zero-cost calls, and the key's usage",
+        action: 'Verify recorded costs against billing',
       },
     ],
     default: 'report',
@@ -163,6 +170,50 @@ export const costDescription: INodeProperties[] = [
       },
     ],
   },
+
+  // ── verify ──
+  {
+    displayName: 'From',
+    name: 'verifyFrom',
+    type: 'dateTime',
+    default: '',
+    description: 'Start of the range (inclusive); empty: 7 days ago',
+    displayOptions: show(['verify']),
+  },
+  {
+    displayName: 'To',
+    name: 'verifyTo',
+    type: 'dateTime',
+    default: '',
+    description: 'End of the range (exclusive); empty: now',
+    displayOptions: show(['verify']),
+  },
+  {
+    displayName: 'Options',
+    name: 'verifyOptions',
+    type: 'collection',
+    placeholder: 'Add Option',
+    default: {},
+    displayOptions: show(['verify']),
+    options: [
+      {
+        displayName: 'Append Corrections',
+        name: 'fix',
+        type: 'boolean',
+        default: false,
+        description:
+          'Whether to append a correction for each drifted call (the original stays in the ledger; budgets follow)',
+      },
+      {
+        displayName: 'Threshold (USD)',
+        name: 'threshold',
+        type: 'number',
+        typeOptions: { minValue: 0, numberPrecision: 6 },
+        default: 0.000001,
+        description: 'Difference per call above which it has drifted',
+      },
+    ],
+  },
 ];
 
 export const costOperations: Operations = {
@@ -207,5 +258,20 @@ export const costOperations: Operations = {
       });
     },
     output: (r) => items(r.forecasts),
+  }),
+
+  verify: operation<CostVerify.Params, CostVerify.Result>({
+    method: CostVerify.method,
+    params(ctx, i) {
+      const o = collection(ctx, 'verifyOptions', i);
+      return compact<CostVerify.Params>({
+        from: isoTime(ctx.getNodeParameter('verifyFrom', i, '')),
+        to: isoTime(ctx.getNodeParameter('verifyTo', i, '')),
+        fix: o.fix === true ? true : undefined,
+        threshold: o.threshold as number | undefined,
+      });
+    },
+    // One item: the summary and the lists together, so a workflow can branch on `drifted.length`.
+    output: (r) => item(r),
   }),
 };
