@@ -93,10 +93,28 @@ export async function listenOnKeptPort(
       return { server, port: now, keptButTaken: kept };
     }
   }
-  const server = await listen(0);
+  const server = await firstPort(listen);
   const now = port(server);
   if (await keepPort(file, now, log)) log.info(`HTTP port ${now} is now this data directory's port (kept in ${file})`);
   return { server, port: now, keptButTaken: null };
+}
+
+/** Where a data directory's first port is looked for: below the ephemeral range, so no outgoing connection takes it. */
+export const FIRST_PORTS = { from: 8787, count: 100 };
+
+/**
+ * The first free port of FIRST_PORTS, else any free port. A port the system hands out for `listen(0)` comes from the
+ * ephemeral range, where the machine's own outgoing connections would often hold it at a later start.
+ */
+async function firstPort(listen: (port: number) => Promise<http.Server>): Promise<http.Server> {
+  for (let p = FIRST_PORTS.from; p < FIRST_PORTS.from + FIRST_PORTS.count; p++) {
+    try {
+      return await listen(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') break;
+    }
+  }
+  return listen(0);
 }
 
 function describe(e: unknown): string {

@@ -48,6 +48,8 @@ describe('crew server: the HTTP port a data directory keeps', function () {
     const dataDir = await box.dir();
     const first = await start(dataDir);
     assert.equal(typeof first.httpPort, 'number');
+    // Chosen below the ephemeral range (8787 up), where no outgoing connection of the machine takes it later.
+    assert.ok(first.httpPort! >= 8787 && first.httpPort! < 8887, `first port ${first.httpPort}`);
     assert.equal(first.keptHttpPort, first.httpPort);
     assert.equal(readFileSync(path.join(dataDir, 'http-port'), 'utf8').trim(), String(first.httpPort));
     const human = await crew(['server', 'status'], { dataDir });
