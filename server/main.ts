@@ -41,7 +41,8 @@ Usage: crew-server [options]
   --socket [path]      listen on a unix socket / named pipe (default: in the data directory)
   --port <n>           HTTP on 127.0.0.1:<n>, kept by the data directory for later starts (0 = any free port,
                        this time only). Default for a daemon: the port the data directory kept (in its http-port
-                       file; a free one if that is taken), or on a first start the first free port from 8787, which it then keeps
+                       file; a free one if that is taken), or on a first start the first free port from 8787,
+                       which it then keeps
   --no-http            do not listen on HTTP
   --host <addr>        bind HTTP to another address (explicit opt-in; the token is still required)
   --allow-host <name>  accept HTTP requests whose Host is <name> (repeatable): a proxy that forwards by path and
