@@ -90,7 +90,8 @@ export class LedgerVerifier {
 
   private async run(p: CostVerify.Params, signal?: AbortSignal): Promise<CostVerify.Result> {
     const now = this.clock.now();
-    const to = p.to === undefined ? now : instant('to', p.to);
+    // `to` is exclusive: by default it ends just after now, so a call recorded in this very millisecond is in range.
+    const to = p.to === undefined ? now + 1 : instant('to', p.to);
     const from = p.from === undefined ? to - DEFAULT_VERIFY_DAYS * DAY_MS : instant('from', p.from);
     if (from > to)
       throw errors.invalidParams('from: must not be after "to"', {
