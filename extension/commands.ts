@@ -22,6 +22,7 @@ import type {
   RunProgress,
   ServerInfo,
 } from '../protocol';
+import type { CostVerify } from '../protocol/verify';
 import { counted, formatEnum, formatUsd as money } from '../protocol/format';
 import { addAgents, chatModels, createCrew, editAgent, removeAgent } from './agents';
 import { validateApiKey } from './api-key';
@@ -30,6 +31,7 @@ import type { CrewExtension } from './crew';
 import { memoryUri, runUri, showRun } from './documents';
 import { suggestedRaise } from './model/budgets';
 import { modeLabel, modeOf } from './model/mode';
+import { verificationSummary } from './model/verification';
 import { restoredMessage } from './model/archives';
 import { parseTags } from './model/memories';
 import { progressLine } from './model/runs';
@@ -102,6 +104,15 @@ export function registerCommands(x: CrewExtension): vscode.Disposable[] {
     },
 
     openCostsDashboard: () => x.showDashboard('costs'),
+    verifyLedger: async (): Promise<CostVerify.Result> => {
+      const r = await withServerProgress("Checking the ledger against OpenRouter's books", (token) =>
+        server.request<CostVerify.Result>('cost/verify', {}, token),
+      );
+      const summary = verificationSummary(r);
+      const show = r.drifted.length ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+      void show(`OpenRouter Crew: ${summary}`, 'Open Costs Dashboard').then((a) => a && x.showDashboard('costs'));
+      return r;
+    },
     openBudgetsDashboard: () => x.showDashboard('budgets'),
     openAnalyticsDashboard: () => x.showDashboard('analytics'),
     openArchiveDashboard: () => x.showDashboard('archive'),

@@ -17,6 +17,7 @@ import type {
   MemoryList,
   Run,
 } from '../../../../protocol';
+import type { CostVerification, CostVerify } from '../../../../protocol/verify';
 import type { CrewExtensionApi } from '../../../../extension/extension';
 import { statusBarModel } from '../../../../extension/model/budgets';
 import { modeOf } from '../../../../extension/model/mode';
@@ -259,6 +260,15 @@ function defineSuite(): void {
       } finally {
         sub.dispose();
       }
+    });
+
+    test("Check the Ledger Against OpenRouter verifies the window's calls with the server", async () => {
+      const r = await vscode.commands.executeCommand<CostVerify.Result>('openrouterCrew.verifyLedger');
+      assert.ok(r, 'the command returned the verification');
+      assert.ok(r.checked > 0, 'the seeded calls were checked');
+      assert.equal(r.matched, r.checked, 'the sandbox bills what it reported');
+      const { last } = await request<CostVerification.Result>('cost/verification');
+      assert.equal(last?.verifiedAt, r.verifiedAt);
     });
 
     // Last: these replace the daemon the other tests use.
