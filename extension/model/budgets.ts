@@ -4,7 +4,7 @@
  */
 import type { BudgetStatus } from '../../protocol';
 import { modePrefix, modeTooltip, type ServerMode } from './mode';
-import { formatPercent, formatUsd as money } from '../../protocol/format';
+import { formatPercent, formatScope, formatUsd as money } from '../../protocol/format';
 
 export type Severity = 'ok' | 'warning' | 'error';
 
@@ -47,7 +47,7 @@ export function statusBarModel(budgets: readonly BudgetStatus[], mode?: ServerMo
   const ranked = [...budgets].sort((x, y) => y.percentUsed - x.percentUsed).slice(0, top);
   const lines = ranked.map(
     (x) =>
-      `| ${scopeLabel(x.scope)} | ${x.period} | ${money(x.spentUsd)} / ${money(x.limitUsd)} | ${pct(x.percentUsed)} | ${x.state} |`,
+      `| ${formatScope(x.scope)} | ${x.period} | ${money(x.spentUsd)} / ${money(x.limitUsd)} | ${pct(x.percentUsed)} | ${x.state} |`,
   );
   const more = budgets.length > ranked.length ? `\n\n…and ${budgets.length - ranked.length} more` : '';
   return {
@@ -61,19 +61,13 @@ export function statusBarModel(budgets: readonly BudgetStatus[], mode?: ServerMo
 
 export const pct = formatPercent;
 
-/** `crew:ops` → `crew ops`; `global` stays. */
-export function scopeLabel(scope: string): string {
-  const i = scope.indexOf(':');
-  return i < 0 ? scope : `${scope.slice(0, i)} ${scope.slice(i + 1)}`;
-}
-
 /**
  * One budget as a tree row: label, description and tooltip. The row must read at the default sidebar width, where
  * VS Code cuts the description's end: the scope alone is the label, and the share used comes first.
  */
 export function budgetRow(b: BudgetStatus): { label: string; description: string; tooltip: string } {
   return {
-    label: scopeLabel(b.scope),
+    label: formatScope(b.scope),
     description: `${pct(b.percentUsed)} · ${money(b.spentUsd)} / ${money(b.limitUsd)} · ${b.period}`,
     tooltip:
       `${b.scope} (${b.period}): ${money(b.spentUsd)} spent of ${money(b.limitUsd)}, ${money(b.reservedUsd)} reserved, ` +
