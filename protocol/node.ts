@@ -103,3 +103,13 @@ function isZombie(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * The port in a data directory's `http-port` file (a decimal from 1 to 65535, whitespace around it), or null: the
+ * daemon that keeps it and the CLI that reports it read it alike.
+ */
+export function parseKeptPort(text: string): number | null {
+  const t = text.trim();
+  const port = Number(t);
+  return /^\d+$/.test(t) && port > 0 && port <= 65535 ? port : null;
+}

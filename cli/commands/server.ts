@@ -5,7 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import type { Command } from 'commander';
 import { ServerInfo, ServerShutdown } from '../../protocol';
-import { dataDirPaths, waitForExit } from '../../protocol/node';
+import { dataDirPaths, parseKeptPort, waitForExit } from '../../protocol/node';
 import { ClientError, ConnectionLost, readDiscovery, startDaemon } from '../client/connection';
 import { withContext, type Context } from '../context';
 import { UsageError } from '../errors';
@@ -175,9 +175,7 @@ function noStdio(ctx: Context, sub: string): void {
 
 /** The data directory's kept HTTP port (written by the daemon; see server/daemon/http-port.ts). */
 async function keptPort(file: string): Promise<number | null> {
-  const text = await fsp.readFile(file, 'utf8').catch(() => '');
-  const port = Number(text.trim());
-  return /^\d+$/.test(text.trim()) && port > 0 && port <= 65535 ? port : null;
+  return parseKeptPort(await fsp.readFile(file, 'utf8').catch(() => ''));
 }
 
 function notRunning(dataDir: string, keptHttpPort: number | null): ServerStatusJson {

@@ -5,6 +5,7 @@
  */
 import type http from 'node:http';
 import { promises as fsp } from 'node:fs';
+import { parseKeptPort } from '../../protocol/node';
 import type { Logger } from '../log';
 import { writeDurably } from '../store/durable-file';
 
@@ -21,8 +22,8 @@ export async function readKeptPort(file: string, log: Logger): Promise<number | 
       log.warn(`cannot read the kept HTTP port in ${file} (${describe(e)}); a new port will be used`);
     return undefined;
   }
-  const port = Number(text);
-  if (/^\d+$/.test(text) && port > 0 && port <= 65535) return port;
+  const port = parseKeptPort(text);
+  if (port !== null) return port;
   log.warn(`${file} holds "${text.slice(0, 20)}", not a port; a new port will be kept`);
   return undefined;
 }
