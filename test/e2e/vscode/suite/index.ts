@@ -282,7 +282,8 @@ function defineSuite(): void {
       assert.ok(await waitForExit(before, 1), 'the old daemon is gone');
       const restarted = api.crew.server.info!;
       assert.equal(restarted.upstream.sandbox, true, 'started in the mode the settings ask for');
-      assert.match(api.crew.statusBar.text, /sandbox/);
+      // The status bar re-reads budgets once connected; it then leads with the mode.
+      await until(() => /sandbox/.test(api.crew.statusBar.text), 'the status bar to say sandbox', 5000);
 
       await vscode.commands.executeCommand('openrouterCrew.stopServer');
       assert.equal(api.crew.server.state.state, 'error');
