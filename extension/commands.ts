@@ -22,7 +22,7 @@ import type {
   RunProgress,
   ServerInfo,
 } from '../protocol';
-import type { CostVerify } from '../protocol/verify';
+import type { CostVerification, CostVerify } from '../protocol/verify';
 import { counted, formatEnum, formatUsd as money } from '../protocol/format';
 import { addAgents, chatModels, createCrew, editAgent, removeAgent } from './agents';
 import { validateApiKey } from './api-key';
@@ -31,11 +31,11 @@ import type { CrewExtension } from './crew';
 import { memoryUri, runUri, showRun } from './documents';
 import { suggestedRaise } from './model/budgets';
 import { modeLabel, modeOf } from './model/mode';
-import { verificationSummary } from './model/verification';
 import { restoredMessage } from './model/archives';
 import { parseTags } from './model/memories';
 import { progressLine } from './model/runs';
 import type { DashboardKind } from './panels/dashboard';
+import { verificationView } from '../webviews/src/view-models/costs';
 import { readSettings } from './settings';
 import type { AnalyticsRow } from './views/analytics';
 import type { ArchiveRow } from './views/archives';
@@ -108,9 +108,13 @@ export function registerCommands(x: CrewExtension): vscode.Disposable[] {
       const r = await withServerProgress("Checking the ledger against OpenRouter's books", (token) =>
         server.request<CostVerify.Result>('cost/verify', {}, token),
       );
-      const summary = verificationSummary(r);
-      const show = r.drifted.length ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-      void show(`OpenRouter Crew: ${summary}`, 'Open Costs Dashboard').then((a) => a && x.showDashboard('costs'));
+      // Worded as the Costs dashboard words the same stored verification, so both say one thing.
+      const { last } = await server.request<CostVerification.Result>('cost/verification');
+      const view = verificationView(last);
+      const show = view.state === 'drift' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+      void show(`OpenRouter Crew: ${[view.headline, ...view.details].join(' ')}`, 'Open Costs Dashboard').then(
+        (a) => a && x.showDashboard('costs'),
+      );
       return r;
     },
     openBudgetsDashboard: () => x.showDashboard('budgets'),

@@ -4,8 +4,6 @@ import assert from 'node:assert/strict';
 import type { BudgetStatus, Memory, Run, ServerInfo } from '../../protocol';
 import { budgetRow, mostConstrained, statusBarModel, suggestedRaise } from '../../extension/model/budgets';
 import { modeLabel, modeMismatch, modeOf, modeTooltip } from '../../extension/model/mode';
-import { verificationSummary } from '../../extension/model/verification';
-import type { CostVerify } from '../../protocol/verify';
 import { memoryDocument, memoryLabel, parseTags } from '../../extension/model/memories';
 import { progressLine, runDocument } from '../../extension/model/runs';
 import { archiveRow, restoredMessage } from '../../extension/model/archives';
@@ -315,25 +313,5 @@ describe('extension: which daemon, in which mode', () => {
       modeMismatch(modeOf(info({ sandbox: true })), { sandbox: false, storeUrl: 'postgres://x@y/z' }) ?? '',
       /ask for the real OpenRouter and the PostgreSQL store/,
     );
-  });
-});
-
-describe('extension: a ledger verification in one sentence', () => {
-  const result = (over: Partial<CostVerify.Result>): CostVerify.Result =>
-    ({ checked: 3, matched: 3, drifted: [], missing: [], zeroCost: [], fixed: 0, ...over }) as CostVerify.Result;
-
-  it('says what was checked and found, and how to correct drift that is left', () => {
-    assert.equal(verificationSummary(result({})), '3 calls checked against OpenRouter: 3 matched.');
-    assert.equal(
-      verificationSummary(result({ matched: 1, drifted: [{}, {}] as CostVerify.Result['drifted'] })),
-      '3 calls checked against OpenRouter: 1 matched, 2 drifted. Correct them with: crew cost verify --fix',
-    );
-    assert.equal(
-      verificationSummary(
-        result({ matched: 1, drifted: [{}] as CostVerify.Result['drifted'], fixed: 1, missing: [{}] as never }),
-      ),
-      '3 calls checked against OpenRouter: 1 matched, 1 drifted (1 corrected), 1 unknown to OpenRouter.',
-    );
-    assert.match(verificationSummary(result({ checked: 0, matched: 0 })), /^No calls with a generation id/);
   });
 });
