@@ -87,9 +87,10 @@ export class ChatService {
       await this.budgets.alertsRecorded();
       throw e;
     }
-    const { model } = plan(reservation.model)!;
+    const planned = plan(reservation.model)!;
+    const model = planned.model;
     const fitted = reservation.fittedMaxTokens;
-    const maxTokens = fitted ?? plan(reservation.model)!.maxTokens;
+    const maxTokens = fitted ?? planned.maxTokens;
     if (fitted !== null) ctx.onFitted?.(fitted);
     const tags = fitted === null ? (p.tags ?? []) : [...(p.tags ?? []), fitTag(fitted)];
     const started = performance.now();
