@@ -17,7 +17,9 @@ import type { Clock } from '../clock';
 import { errors } from '../errors';
 import type { BudgetRecord, BudgetRepository, LedgerRow, NewLedgerRow } from '../store/repositories';
 import type { AlertFacts, AlertService } from './alerts';
+import type { Ceiling } from './ceiling';
 import type { BudgetGate, CallScope, GateBudget, GateReservation } from './gate';
+import { scopesOf } from './gate';
 import { formatPercent } from '../../protocol/format';
 import { formatPico, parseUsd, picoToUsd, usdText } from './money';
 
@@ -49,12 +51,24 @@ export interface Reservation {
   amount: bigint;
   /** The gate's handle. */
   held: GateReservation;
+  /** The ceiling the call also holds room on (with what it holds), until it settles or is released. */
+  ceiling: { of: Ceiling; amount: bigint } | null;
   /** Set when a `downgrade` budget switched the model. */
   downgradedBy: string | null;
   /** Set when a `fit` budget lowered the call's `max_tokens` to this, so that its worst case fits. */
   fittedMaxTokens: number | null;
   warnings: string[];
 }
+
+/** What limited a call: a budget, or a ceiling (./ceiling.ts). */
+interface Limiter {
+  scope: string;
+  period: string;
+  limit: bigint;
+  ceiling?: boolean;
+}
+
+const limiterOf = (r: BudgetRecord): Limiter => ({ scope: r.scope, period: r.period, limit: parseUsd(r.limit) });
 
 /**
  * How a call's worst case depends on its completion budget: what `fit` budgets need to lower it. `maxTokens` is
@@ -122,17 +136,35 @@ export class BudgetService {
   async reserve(
     call: CallScope,
     worstCase: (model: string) => bigint | undefined,
-    opts: { downgrade?: boolean; fit?: FitPlan } = {},
+    opts: { downgrade?: boolean; fit?: FitPlan; ceiling?: Ceiling } = {},
   ): Promise<Reservation> {
     let model = call.model;
     let downgradedBy: string | null = null;
-    let fitted: { maxTokens: number; by: Known } | null = null;
+    let fitted: { maxTokens: number; by: Limiter } | null = null;
+    const ceiling = opts.ceiling;
     // Each refusal may switch the model (downgrade) or lower max_tokens (fit, once per budget in scope at most).
     for (let attempt = 0; attempt < 3 + FIT_ROUNDS; attempt++) {
       const amount = fitted ? opts.fit!.cost(model, fitted.maxTokens) : worstCase(model);
       if (amount === undefined) break;
+      // The ceiling first: it is this process's alone, so a refusal there costs the gate nothing.
+      if (ceiling && !ceiling.hold(amount)) {
+        const g = ceiling.figures();
+        const by: Limiter = { scope: ceiling.scope, period: 'total', limit: ceiling.limit, ceiling: true };
+        const fit: number | null = opts.fit ? this.fitTokens(ceiling.minTokens, g, model, opts.fit, fitted) : null;
+        if (fit !== null) {
+          fitted = { maxTokens: fit, by };
+          continue;
+        }
+        throw this.exceeded(by, g, amount);
+      }
       const scoped: CallScope = { crew: call.crew, agent: call.agent, model };
-      const outcome = await this.gate.reserve(scoped, amount);
+      let outcome;
+      try {
+        outcome = await this.gate.reserve(scoped, amount);
+      } catch (e) {
+        ceiling?.release(amount);
+        throw e;
+      }
       if (outcome.reservation) {
         const warnings: string[] = [];
         for (const g of outcome.budgets) {
@@ -150,8 +182,8 @@ export class BudgetService {
         if (downgradedBy) await this.notifyDowngrade(downgradedBy, call.model, model);
         if (fitted)
           warnings.push(
-            `budget ${fitted.by.record.scope} (${fitted.by.record.period}) fit the call: max_tokens lowered to ` +
-              `${fitted.maxTokens} so that its worst case fits the ${usdText(parseUsd(fitted.by.record.limit))} limit`,
+            `${fitted.by.ceiling ? 'ceiling' : 'budget'} ${fitted.by.scope} (${fitted.by.period}) fit the call: max_tokens lowered to ` +
+              `${fitted.maxTokens} so that its worst case fits the ${usdText(fitted.by.limit)} limit`,
           );
         return {
           id: outcome.reservation.id,
@@ -159,17 +191,21 @@ export class BudgetService {
           call: scoped,
           amount,
           held: outcome.reservation,
+          ceiling: ceiling ? { of: ceiling, amount } : null,
           downgradedBy,
           fittedMaxTokens: fitted?.maxTokens ?? null,
           warnings,
         };
       }
+      ceiling?.release(amount);
       const blocker = outcome.blocker!;
       const k = await this.knownOf(blocker.id);
       const fit: number | null =
-        k?.record.action === 'fit' && opts.fit ? this.fitTokens(k, blocker, model, opts.fit, fitted) : null;
+        k?.record.action === 'fit' && opts.fit
+          ? this.fitTokens(k.record.minTokens ?? DEFAULT_FIT_MIN_TOKENS, blocker, model, opts.fit, fitted)
+          : null;
       if (fit !== null) {
-        fitted = { maxTokens: fit, by: k! };
+        fitted = { maxTokens: fit, by: limiterOf(k!.record) };
         continue;
       }
       const target = k?.record.downgradeTo;
@@ -179,25 +215,24 @@ export class BudgetService {
         continue;
       }
       if (k) this.notify(k, blocker, 'blocked');
-      throw this.exceeded(k, blocker, amount);
+      throw this.exceeded(k ? limiterOf(k.record) : undefined, blocker, amount);
     }
     throw errors.conflict(`cannot price model "${model}" for the budget check`);
   }
 
   /**
    * The most completion tokens with which the call's worst case fits the room `g` has left (every other budget is
-   * asked again by the gate), or null when that is below the budget's floor or no smaller than what is asked now.
-   * Room is read from the refusal; a call made meanwhile may take it, and the next attempt then fits smaller still.
+   * asked again by the gate), or null when that is below `floor` or no smaller than what is asked now. Room is
+   * read from the refusal; a call made meanwhile may take it, and the next attempt then fits smaller still.
    */
   private fitTokens(
-    k: Known,
+    floor: number,
     g: GateBudget,
     model: string,
     plan: FitPlan,
     fitted: { maxTokens: number } | null,
   ): number | null {
     const asked = fitted?.maxTokens ?? plan.maxTokens(model);
-    const floor = k.record.minTokens ?? DEFAULT_FIT_MIN_TOKENS;
     if (asked === undefined || asked <= floor) return null;
     const room = g.limit - g.spent - g.reserved;
     const at = (n: number) => plan.cost(model, n);
@@ -214,11 +249,11 @@ export class BudgetService {
     return lo;
   }
 
-  private exceeded(k: Known | undefined, g: GateBudget, amount: bigint) {
-    const scope = k?.record.scope ?? '(a budget)';
-    const period = k?.record.period ?? 'total';
+  private exceeded(by: Limiter | undefined, g: GateBudget, amount: bigint) {
+    const scope = by?.scope ?? '(a budget)';
+    const period = by?.period ?? 'total';
     return errors.budgetExceeded(
-      `budget ${scope} (${period}) would be exceeded: limit ${usdText(g.limit)}, spent ${usdText(g.spent)}, ` +
+      `${by?.ceiling ? 'ceiling' : 'budget'} ${scope} (${period}) would be exceeded: limit ${usdText(g.limit)}, spent ${usdText(g.spent)}, ` +
         `reserved ${usdText(g.reserved)}, this call needs up to ${usdText(amount)}`,
       {
         budgetId: g.id,
@@ -239,12 +274,22 @@ export class BudgetService {
    */
   async settle(reservation: Reservation | null, call: CallScope, row: NewLedgerRow, alone = false): Promise<LedgerRow> {
     const out = await this.gate.settle(reservation?.held ?? null, call, row, alone);
+    const c = reservation?.ceiling;
+    if (c) {
+      reservation.ceiling = null;
+      c.of.settle(c.amount, BigInt(out.row.costPico));
+    }
     await this.checkThresholds(out.budgets);
     return out.row;
   }
 
   /** Drops a reservation without a ledger row (nothing was sent, nothing is owed). */
   release(reservation: Reservation): Promise<void> {
+    const c = reservation.ceiling;
+    if (c) {
+      reservation.ceiling = null;
+      c.of.release(c.amount);
+    }
     return this.gate.release(reservation.held);
   }
 
@@ -439,6 +484,27 @@ export class BudgetService {
       await this.repo.delete(id);
       this.forget(id);
     });
+  }
+
+  /**
+   * The tightest room a call of `call`'s scope has: the least of what every enforcing budget in scope (and the
+   * ceiling, when given) has left, with who it belongs to; null when nothing limits the call.
+   */
+  async headroom(call: CallScope, ceiling?: Ceiling): Promise<{ scope: string; remaining: bigint } | null> {
+    await this.fresh();
+    const scopes = new Set(scopesOf(call));
+    const ids = [...this.known.values()]
+      .filter((k) => k.record.action !== 'warn' && scopes.has(k.record.scope))
+      .map((k) => k.record.id);
+    let best: { scope: string; remaining: bigint } | null = ceiling
+      ? { scope: ceiling.scope, remaining: ceiling.remaining() }
+      : null;
+    for (const g of ids.length ? await this.gate.figures(ids) : []) {
+      const left = g.limit - g.spent - g.reserved;
+      const remaining = left > 0n ? left : 0n;
+      if (!best || remaining < best.remaining) best = { scope: this.known.get(g.id)!.record.scope, remaining };
+    }
+    return best;
   }
 
   async has(id: string): Promise<boolean> {

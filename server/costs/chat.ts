@@ -13,6 +13,7 @@ import { UpstreamError } from '../openrouter/errors';
 import { DomainError } from '../errors';
 import type { CallProfileRepository, LedgerRow, NewLedgerRow } from '../store/repositories';
 import type { BudgetService, Reservation } from './budgets';
+import type { Ceiling } from './ceiling';
 import { systemPrefix } from './call-profiles';
 import { costFromPricing, defaultMaxTokens, estimatePromptTokens, worstCaseCost } from './estimate';
 import { formatPico, parseUsd, picoToUsd } from './money';
@@ -23,6 +24,8 @@ export interface CallContext {
   onDelta?: (text: string, completionTokens: number, generationId: string | null) => void;
   /** The ledger row of the call, once durable: also for a failed or cancelled call (which may have cost something). */
   onRecorded?: (row: LedgerRow) => void;
+  /** A ceiling the call holds room on besides the budgets (a run's `maxCostUsd`). */
+  ceiling?: Ceiling;
   /** A `fit` budget lowered the call's max_tokens to this, before it was sent (a stream's headers can say so). */
   onFitted?: (maxTokens: number) => void;
 }
@@ -73,6 +76,7 @@ export class ChatService {
           return x && worstCaseCost(x.model, promptEstimate, x.maxTokens);
         },
         {
+          ceiling: ctx.ceiling,
           fit: {
             maxTokens: (id) => plan(id)?.maxTokens,
             cost: (id, n) => {
