@@ -42,7 +42,8 @@ export const crewAgentScope = (crew: string, agent: string): string => `agent:${
 export type RunProcess = 'sequential' | 'manager';
 
 /**
- * `budget_exceeded`: a budget refused a call; the run stopped there (what was done is kept). `failed`: an upstream
+ * `budget_exceeded`: a budget or the run's ceiling (`maxCostUsd`) refused a call; the run stopped there, before the
+ * call, and what was done is kept (the error's data names the budget, or `run:<id>` for the ceiling). `failed`: an upstream
  * or other error stopped it. `cancelled`: a client cancelled it (in-flight calls aborted, reservations released).
  */
 export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'budget_exceeded';
@@ -112,6 +113,8 @@ export interface Run {
   error: RunError | null;
   /** The memory (kind `result`) the output was saved as; null when not saved. */
   memoryId: string | null;
+  /** The run's ceiling (`crew/run` `maxCostUsd`); null or absent (runs before protocol 1.9) when it had none. */
+  maxCostUsd?: number | null;
   startedAt: string;
   finishedAt: string | null;
 }
@@ -136,12 +139,80 @@ export namespace CrewRun {
     stream?: boolean;
     /** Save the output as a memory of kind `result` (default true). */
     saveResult?: boolean;
+    /**
+     * The run's ceiling in USD: the run is a budget scope of its own (`run:<id>`). Every step reserves its worst
+     * case on it as well as on every budget in scope, lowered to fit as a `fit` budget's call is (never below 16
+     * completion tokens); a step that cannot fit ends the run as `budget_exceeded` before it is sent, keeping what
+     * was done. A manager run's lead and its delegations draw on the one ceiling.
+     */
+    maxCostUsd?: number;
+    /**
+     * Tell each agent, in its prompt, what it has left to spend: the least of the ceiling's and every enforcing
+     * budget's room in scope of its call. Default false (it costs prompt tokens and changes the prompt each step).
+     */
+    tellRemaining?: boolean;
     progressToken?: string | number;
   }
   /** The run as stored when it ended (whatever its status: a refusal or a cancel is a result, not an error). */
   export type Result = Run;
   /** `$/progress` values (when a progressToken was given); the same figures go to every client as `crew/runProgress`. */
   export type Progress = RunProgress;
+  export const type = new RequestType<Params, Result, void>(method);
+}
+
+// ── crew/estimate ──────────────────────────────────────────────────────
+
+/**
+ * What one agent of a run is expected to cost. Per call, `typical` and `high` are the median and the 90th
+ * percentile of what this agent's calls on this model cost before (the ledger's `usage.cost`); with no such calls
+ * they are null: there is nothing to go on, and only the worst case is known.
+ */
+export interface AgentEstimate {
+  agent: string;
+  model: string;
+  role: 'lead' | 'member';
+  /** Calls of this agent in the run: typically, at most the high figure, and at most possible. */
+  steps: { typical: number; high: number; max: number };
+  /** How many earlier calls (agent and model) the per-call figures come from (the latest 200 at most). */
+  historyCalls: number;
+  perCallTypicalUsd: number | null;
+  perCallHighUsd: number | null;
+  /** typical steps × typical per call; null without history. */
+  typicalUsd: number | null;
+  /** high steps × high per call; null without history. */
+  highUsd: number | null;
+  /** The most its `max` steps can cost: every prompt token the bytes allow, every completion token allowed. */
+  worstCaseUsd: number;
+}
+
+export namespace CrewEstimate {
+  export const method = 'crew/estimate';
+  /** What `crew/run` would be given (the same names); nothing is sent upstream and nothing is recorded. */
+  export interface Params {
+    crew: string;
+    task: string;
+    process?: RunProcess;
+    lead?: string;
+    maxSteps?: number;
+    memoryTokens?: number;
+    /** The ceiling the run would have: the estimate says whether it caps the worst case. */
+    maxCostUsd?: number;
+  }
+  export interface Result {
+    crew: string;
+    process: RunProcess;
+    agents: AgentEstimate[];
+    /** Sums over the agents; null when an agent has no history (then only the worst case is known). */
+    typicalUsd: number | null;
+    highUsd: number | null;
+    worstCaseUsd: number;
+    /** The ceiling given, which no run can pass: the most the run can spend is min(worstCaseUsd, this). */
+    maxCostUsd: number | null;
+    /** Earlier runs of this crew with this process that the step counts come from. */
+    historyRuns: number;
+    /** What the figures rest on, in words (assumptions, missing history). */
+    notes: string[];
+  }
   export const type = new RequestType<Params, Result, void>(method);
 }
 
@@ -214,6 +285,7 @@ export namespace RunProgressNotification {
 /** Spread into `METHODS` (methods.ts). */
 export const RUN_METHODS = {
   [CrewRun.method]: { mutating: true },
+  [CrewEstimate.method]: { mutating: false },
   [CrewRuns.method]: { mutating: false },
   [CrewCancelRun.method]: { mutating: true },
 } as const satisfies Record<string, { mutating: boolean }>;

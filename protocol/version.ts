@@ -2,7 +2,7 @@
  * The protocol's version. Major: incompatible change (a client refuses a server of another major).
  * Minor: additive (new methods or optional fields); a client may use them only when the server's minor ≥ its own.
  */
-export const PROTOCOL_VERSION = '1.8.0';
+export const PROTOCOL_VERSION = '1.9.0';
 
 export function parseVersion(v: string): { major: number; minor: number; patch: number } | undefined {
   const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(v);

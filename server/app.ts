@@ -264,6 +264,7 @@ export class App {
     this.runs = new RunService({
       crews: this.crews,
       chat: this.chat,
+      budgets: this.budgets,
       memory: this.memory,
       runs: this.store.runs,
       events,

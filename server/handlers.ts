@@ -5,6 +5,7 @@ import type {
   CrewCancelRun,
   CrewRun,
   CrewRuns,
+  CrewEstimate,
   CrewCreate,
   CrewDelete,
   CrewGet,
@@ -63,6 +64,7 @@ import type { App } from './app';
 import type { RequestContext } from './rpc/router';
 import { SERVER_VERSION } from './app';
 import { toEntry } from './costs/chat';
+import { estimateRun } from './runs/estimate';
 import { picoToUsd } from './costs/money';
 import { errors, DomainError } from './errors';
 import { ErrorCodes } from '../protocol';
@@ -176,6 +178,9 @@ export function registerHandlers(app: App): void {
   r.register('crew/token', (p: CrewToken.Params) => app.crewTokens.token(p));
   r.register('crew/run', (p: CrewRun.Params, ctx) =>
     app.runs.run(p, { signal: ctx.signal, onProgress: (v) => ctx.progress(v satisfies CrewRun.Progress) }),
+  );
+  r.register('crew/estimate', (p: CrewEstimate.Params) =>
+    estimateRun({ crews: app.crews, catalog: app.catalog, ledger: app.store.ledger, runs: app.store.runs }, p),
   );
   r.register('crew/runs', (p: CrewRuns.Params) => app.runs.list(p));
   r.register('crew/cancelRun', (p: CrewCancelRun.Params) => app.runs.cancel(p));

@@ -25,12 +25,15 @@ import type {
 } from '../../protocol';
 import { crewAgentId, ErrorCodes } from '../../protocol';
 import type { Clock } from '../clock';
+import type { BudgetService } from '../costs/budgets';
+import { Ceiling } from '../costs/ceiling';
 import type { CallContext } from '../costs/chat';
-import { formatPico, parseUsd, picoToUsd } from '../costs/money';
+import { formatPico, parseUsd, picoToUsd, usdText } from '../costs/money';
 import type { EventBus } from '../events';
 import type { Logger } from '../log';
 import { errors, DomainError } from '../errors';
 import type { LedgerRow, RunRepository } from '../store/repositories';
+import { DEFAULT_MAX_STEPS, DEFAULT_MEMORY_TOKENS, runPlan } from './plan';
 import {
   contentWords,
   influenced,
@@ -41,14 +44,14 @@ import {
   type PriorOutput,
 } from './prompts';
 
-export const DEFAULT_MAX_STEPS = 6;
-export const DEFAULT_MEMORY_TOKENS = 800;
 /** A result memory is capped below the memory store's limit (256 KiB). */
 const MAX_RESULT_BYTES = 200 * 1024;
 
 export interface RunDeps {
   crews: { get(ref: string): Promise<Crew> };
   chat: { complete(p: ChatComplete.Params, ctx?: CallContext): Promise<ChatComplete.Result> };
+  /** What an agent's call has left to spend (`tellRemaining`). */
+  budgets: Pick<BudgetService, 'headroom'>;
   memory: {
     context(
       p: { query: string; crew: string; maxTokens: number },
@@ -158,21 +161,7 @@ export class RunService {
 
   async run(p: CrewRun.Params, ctx: RunContext = {}): Promise<Run> {
     const crew = await this.deps.crews.get(p.crew);
-    const process = p.process ?? 'sequential';
-    if (crew.agents.length === 0)
-      throw invalid('crew', `crew: "${crew.name}" has no agents; add one with "crew crew add-agent ${crew.name} …"`);
-    let lead: Agent | undefined;
-    if (process === 'manager') {
-      lead = p.lead ? crew.agents.find((a) => a.name.toLowerCase() === p.lead!.trim().toLowerCase()) : crew.agents[0];
-      if (!lead)
-        throw invalid('lead', `lead: crew "${crew.name}" has no agent named "${p.lead}" (agents: ${names(crew)})`);
-      if (crew.agents.length < 2)
-        throw invalid(
-          'process',
-          `process: a manager run needs a lead and at least one member; "${crew.name}" has one agent`,
-        );
-    } else if (p.lead !== undefined) throw invalid('lead', 'lead: only a manager run has a lead');
-
+    const { lead } = runPlan(crew, p);
     const controller = new AbortController();
     const onAbort = () => controller.abort();
     ctx.signal?.addEventListener('abort', onAbort, { once: true });
@@ -197,6 +186,8 @@ class Execution {
   /** Prompt + completion tokens of the settled steps. */
   private tokens = 0;
   private readonly prior: PriorOutput[] = [];
+  /** The run's own budget scope (`maxCostUsd`), which every step holds room on. */
+  private readonly ceiling: Ceiling | undefined;
 
   constructor(
     private readonly deps: RunDeps,
@@ -219,9 +210,11 @@ class Execution {
       cost: '0',
       error: null,
       memoryId: null,
+      maxCostUsd: p.maxCostUsd ?? null,
       startedAt: this.now(),
       finishedAt: null,
     };
+    if (p.maxCostUsd !== undefined) this.ceiling = new Ceiling(`run:${this.id}`, parseUsd(p.maxCostUsd));
   }
 
   private now(): string {
@@ -391,11 +384,18 @@ class Execution {
     this.progress('step-started', index, agent.name);
     let row: LedgerRow | undefined;
     let streamed = 0;
+    const agentId = crewAgentId(this.crew.name, agent.name);
+    if (this.p.tellRemaining)
+      messages = withRemaining(
+        messages,
+        await this.deps.budgets.headroom({ crew: this.crew.name, agent: agentId, model: agent.model }, this.ceiling),
+        this.ceiling,
+      );
     const params: ChatComplete.Params = {
       model: agent.model,
       messages,
       crew: this.crew.name,
-      agent: crewAgentId(this.crew.name, agent.name),
+      agent: agentId,
       tags: [`run:${this.id}`],
       stream: this.p.stream ?? false,
     };
@@ -406,6 +406,7 @@ class Execution {
     try {
       const r = await this.deps.chat.complete(params, {
         signal: this.signal,
+        ceiling: this.ceiling,
         onRecorded: (x) => (row = x),
         onDelta: (text, completionTokens) => {
           streamed = completionTokens;
@@ -502,13 +503,26 @@ class Execution {
   }
 }
 
+/**
+ * The messages with a line on what the agent has left to spend, at the end of its user message: the first system
+ * message stays the same from step to step, so a provider can still cache it.
+ */
+function withRemaining(
+  messages: ChatComplete.Params['messages'],
+  room: { scope: string; remaining: bigint } | null,
+  ceiling: Ceiling | undefined,
+): ChatComplete.Params['messages'] {
+  if (!room) return messages;
+  const whose =
+    ceiling && room.scope === ceiling.scope
+      ? `of this run's ${usdText(ceiling.limit)} ceiling`
+      : `under the budget ${room.scope}`;
+  const note = `\n\nSpending left ${whose}: ${usdText(room.remaining)}. Keep your answer within what that buys.`;
+  const last = messages[messages.length - 1]!;
+  return [...messages.slice(0, -1), { ...last, content: `${last.content}${note}` }];
+}
+
 function toRunError(e: unknown): RunError {
   if (e instanceof DomainError) return { code: e.code, message: e.message, data: e.data ?? null };
   return { code: ErrorCodes.InternalError, message: (e as Error)?.message ?? String(e), data: null };
 }
-
-function invalid(field: string, message: string): DomainError {
-  return errors.invalidParams(message, { field, issues: [{ field, message }] });
-}
-
-const names = (crew: Crew) => crew.agents.map((a) => a.name).join(', ');
