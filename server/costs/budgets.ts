@@ -46,7 +46,10 @@ interface Known {
 export interface Reservation {
   id: string;
   model: string;
-  /** Who the call is attributed to (with the model it was reserved on): the budgets its real cost counts in. */
+  /**
+   * Who the call is attributed to, with the model (and fallbacks) it was reserved on. Its real cost counts in the
+   * budgets of this scope with the model that answered in place of the chain.
+   */
   call: CallScope;
   amount: bigint;
   /** The gate's handle. */
@@ -131,7 +134,9 @@ export class BudgetService {
    * Reserves the worst-case cost of a call on `model` (priced by `worstCase`, which may be asked again for a
    * downgrade target). Throws BudgetExceeded naming the first budget that has no room. `downgrade: false` for a
    * call that cannot change model (an embedding: another model's vectors are another embedder's): a `downgrade`
-   * budget without room refuses it like a `block` one.
+   * budget without room refuses it like a `block` one. A call with `fallbacks` (an OpenRouter `models` chain) is
+   * held on the budgets of every model of its chain, and `worstCase(call.model)` (and `fit`'s prices) must price the
+   * whole chain, its largest worst case; a downgrade sends the call to its target alone, without the chain.
    */
   async reserve(
     call: CallScope,
@@ -139,6 +144,7 @@ export class BudgetService {
     opts: { downgrade?: boolean; fit?: FitPlan; ceiling?: Ceiling } = {},
   ): Promise<Reservation> {
     let model = call.model;
+    let fallbacks = call.fallbacks?.length ? call.fallbacks : undefined;
     let downgradedBy: string | null = null;
     let fitted: { maxTokens: number; by: Limiter } | null = null;
     const ceiling = opts.ceiling;
@@ -157,7 +163,7 @@ export class BudgetService {
         }
         throw this.exceeded(by, g, amount);
       }
-      const scoped: CallScope = { crew: call.crew, agent: call.agent, model };
+      const scoped: CallScope = { crew: call.crew, agent: call.agent, model, fallbacks };
       let outcome;
       try {
         outcome = await this.gate.reserve(scoped, amount);
@@ -212,6 +218,7 @@ export class BudgetService {
       if (k?.record.action === 'downgrade' && opts.downgrade !== false && target && target !== model) {
         downgradedBy = blocker.id;
         model = target;
+        fallbacks = undefined;
         continue;
       }
       if (k) this.notify(k, blocker, 'blocked');

@@ -7,6 +7,10 @@
  * The rule both keep: a reservation is made on every budget in scope (current periods) or on none; a budget whose
  * action is `warn` never refuses; the cost of a settled call counts exactly once on every budget in scope of it
  * when it settles, including one created while it was in flight.
+ *
+ * A call sent with fallbacks (OpenRouter's `models` chain) may be answered by any model of it: it reserves on the
+ * model budgets of every one of them, and settles with the scope of the one that answered (no fallbacks), so its
+ * reservation comes off everything it was held on and its cost counts only where the answering model is in scope.
  */
 import type { BudgetRecord, LedgerRow, NewLedgerRow } from '../store/repositories';
 
@@ -14,14 +18,22 @@ export interface CallScope {
   crew: string | null;
   agent: string | null;
   model: string;
+  /** The models OpenRouter may answer with after `model` fails (its `models` chain), in order; none when absent. */
+  fallbacks?: readonly string[];
 }
 
-/** The scope keys a call is in: global, its crew, its agent, its model. */
+/** The scope keys a call is in: global, its crew, its agent, its model (and each fallback model). */
 export function scopesOf(call: CallScope): string[] {
   const out = ['global'];
   if (call.crew) out.push(`crew:${call.crew}`);
   if (call.agent) out.push(`agent:${call.agent}`);
   out.push(`model:${call.model}`);
+  // Each scope once: a budget listed twice would hold the reservation twice.
+  if (call.fallbacks)
+    for (const m of call.fallbacks) {
+      const key = `model:${m}`;
+      if (!out.includes(key)) out.push(key);
+    }
   return out;
 }
 

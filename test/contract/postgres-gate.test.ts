@@ -172,6 +172,51 @@ describe('PostgreSQL gate: two instances on one database', function () {
     assert.equal(g!.reserved, (PICO * 8n) / 10n + 1n);
   });
 
+  it('one round carries a fallback chain (a scope per model) beside a settlement of one model', async () => {
+    await addBudget(pg, 'g', 'global', 1);
+    await addBudget(pg, 'mb', 'model:m/b', 1);
+    const first = await a.reserve(CALL, PICO / 10n);
+    const rounds: { settles: number; reserves: number; width: number }[] = [];
+    const gateQuery = pg.db.gateQuery.bind(pg.db);
+    pg.db.gateQuery = (sql: string, params?: unknown[]) => {
+      const settles = params![4] as unknown[][];
+      const reserves = params![8] as unknown[][];
+      rounds.push({ settles: settles.length, reserves: reserves.length, width: (reserves[0] ?? settles[0])!.length });
+      return gateQuery(sql, params);
+    };
+    // The first goes alone; the settlement and the chain's reservation arrive while it runs and go together.
+    const opener = a.reserve(CALL, 1n);
+    const settled = a.settle(first.reservation, CALL, rowOf(pg.clock, PICO / 20n), false);
+    const chained = a.reserve({ ...CALL, fallbacks: ['m/b', 'm/c'] }, PICO / 10n);
+    await opener;
+    await settled;
+    const r = await chained;
+    assert.ok(r.reservation);
+    assert.deepEqual(rounds.slice(1), [{ settles: 1, reserves: 1, width: 6 }]);
+    assert.deepEqual(
+      r.budgets.map((f) => [f.id, f.reserved]),
+      [
+        ['g', PICO / 10n + 1n],
+        ['mb', PICO / 10n],
+      ],
+    );
+    // Settled to m/b: the reservation comes off both, the cost counts on both.
+    await b.settle(
+      r.reservation,
+      { ...CALL, model: 'm/b' },
+      rowOf(pg.clock, PICO / 20n, { ...CALL, model: 'm/b' }),
+      false,
+    );
+    const figures = await b.figures(['g', 'mb']);
+    assert.deepEqual(
+      figures.map((f) => [f.id, f.spent, f.reserved]),
+      [
+        ['g', PICO / 10n, 1n],
+        ['mb', PICO / 20n, 0n],
+      ],
+    );
+  });
+
   it('a settlement tried again after its answer was lost is the same ledger row, counted once', async () => {
     await addBudget(pg, 'g', 'global', 1);
     const r = await a.reserve(CALL, PICO / 2n);

@@ -85,8 +85,13 @@ const currentStarts = (now: number): number[] => [
   ...[0, 1, 2, 3, 4, 5, 6].map((w) => periodBounds('weekly', now, w).start!),
 ];
 
-/** A call's scopes as a row of the two-dimensional array crew_gate_batch takes (rows must be equally long). */
-const padded = (scopes: string[]): (string | null)[] => [...scopes, ...Array<null>(4 - scopes.length).fill(null)];
+/**
+ * Calls' scopes as the rows of the two-dimensional arrays crew_gate_batch takes. Every row of a round is as long
+ * as its longest (PostgreSQL arrays are rectangular, and the function joins the settlements' rows to the
+ * reservations'): four for a call of one model, more for a call with fallbacks (a scope per model of its chain).
+ */
+const padded = (rows: string[][], width: number): (string | null)[][] =>
+  rows.map((scopes) => [...scopes, ...Array<null>(width - scopes.length).fill(null)]);
 
 /** A named statement: each gate connection parses and plans it once. */
 const ROUND = {
@@ -224,16 +229,23 @@ export class PgGate implements BudgetGate {
     for (const q of reqs)
       if (q.kind === 'settle') settles.push(q.settlement);
       else reserves.push(q);
+    const settleScopes = settles.map((p) => scopesOf(p.call));
+    let width = 4;
+    for (const s of settleScopes) if (s.length > width) width = s.length;
+    for (const q of reserves) if (q.scopes.length > width) width = q.scopes.length;
     const params = [
       this.instanceId,
       currentStarts(this.clock.now()),
       settles.map((p) => p.key),
       settles.map((p) => p.reservationId),
-      settles.map((p) => padded(scopesOf(p.call))),
+      padded(settleScopes, width),
       JSON.stringify(settles.map((p) => p.row)),
       reserves.map((q) => q.id),
       reserves.map((q) => q.amount),
-      reserves.map((q) => padded(q.scopes)),
+      padded(
+        reserves.map((q) => q.scopes),
+        width,
+      ),
       ENFORCING,
     ];
     type Out = { out: { s: GateAnswer[]; r: GateAnswer[] } };
