@@ -3,11 +3,14 @@
  * to stderr as it happens; stdout is the result (or, with --stream, each step's text as it is generated). Ctrl-C
  * cancels the run on the server (in-flight call aborted, reservation released) and prints what was done.
  *
- * Exit codes follow the run's status: completed 0, stopped by a budget 3, cancelled 130, failed 1.
+ * Exit codes follow the run's status: completed 0, stopped by a budget or its ceiling 3, cancelled 130, failed 1;
+ * a run not started because its estimate was above `--approve-over` (and nobody said yes) also exits 3.
  */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
   CrewCancelRun,
+  CrewEstimate,
+  type AgentEstimate,
   CrewRun,
   CrewRuns,
   type Run,
@@ -17,11 +20,12 @@ import {
 } from '../../protocol';
 import { CancellationTokenSource, type CrewClient } from '../client/connection';
 import { withContext, type Context } from '../context';
-import { ExitCode, QuietFailure } from '../errors';
+import { ExitCode, QuietFailure, UsageError } from '../errors';
 import { count, money, when, type Colors, type Column } from '../output';
-import { positiveInt } from '../parse';
+import { positiveInt, usd } from '../parse';
 import { onProgress } from './chat';
 import { example } from './help';
+import { confirm } from './memory';
 import { counted } from '../../protocol/format';
 
 interface RunOptions {
@@ -31,6 +35,11 @@ interface RunOptions {
   memoryTokens?: number;
   stream?: boolean;
   save: boolean;
+  maxCost?: number;
+  tellRemaining?: boolean;
+  estimate?: boolean;
+  approveOver?: number;
+  yes?: boolean;
 }
 
 const STATUS_EXIT: Record<RunStatus, number> = {
@@ -63,10 +72,26 @@ export function registerRuns(program: Command): void {
     )
     .option('--stream', 'print each step as it is generated')
     .option('--no-save', 'do not save the result as a memory')
+    .option(
+      '--max-cost <usd>',
+      "the run's ceiling: steps are fitted into it, and the run stops before a step that cannot fit",
+      positiveUsd,
+    )
+    .option('--tell-remaining', 'tell each agent, in its prompt, what it has left to spend')
+    .option('--estimate', "only estimate the run's cost from the crew's history (nothing is sent)")
+    .option(
+      '--approve-over <usd>',
+      "estimate first; when the estimate's high end is above this, ask before running (off a terminal: refuse)",
+      usd,
+    )
+    .option('-y, --yes', 'with --approve-over: run without asking')
     .addHelpText(
       'after',
       example(
         'crew run launch "Write the launch post for v2"',
+        'crew run launch --max-cost 0.05 --tell-remaining "Write the launch post for v2"',
+        'crew run launch --estimate "Write the launch post for v2"',
+        'crew run launch --approve-over 0.10 "Write the launch post for v2"',
         'crew run launch --process manager --lead editor --max-steps 4 --stream "Plan the release notes"',
       ),
     )
@@ -76,9 +101,20 @@ export function registerRuns(program: Command): void {
         if (opts.lead) params.lead = opts.lead;
         if (opts.maxSteps !== undefined) params.maxSteps = opts.maxSteps;
         if (opts.memoryTokens !== undefined) params.memoryTokens = opts.memoryTokens;
+        if (opts.maxCost !== undefined) params.maxCostUsd = opts.maxCost;
+        if (opts.estimate && opts.approveOver !== undefined)
+          throw new UsageError('--estimate only estimates; --approve-over runs after the estimate: pass one of them');
+        if (opts.yes && opts.approveOver === undefined) throw new UsageError('--yes goes with --approve-over');
+        const client = await ctx.connect();
+        if (opts.estimate || opts.approveOver !== undefined) {
+          // Asked before the run's own options are added: crew/estimate takes what shapes the run, nothing more.
+          const estimate = await client.request<CrewEstimate.Result>(CrewEstimate.method, { ...params });
+          if (opts.estimate) return printEstimate(ctx, estimate);
+          await approve(ctx, estimate, opts.approveOver!, opts.yes === true);
+        }
         if (opts.stream) params.stream = true;
         if (!opts.save) params.saveResult = false;
-        const client = await ctx.connect();
+        if (opts.tellRemaining) params.tellRemaining = true;
         const run = await runWithProgress(ctx, client, params);
         printRun(ctx, run, { streamed: opts.stream === true });
         if (run.status !== 'completed')
@@ -203,12 +239,82 @@ async function runWithProgress(ctx: Context, client: CrewClient, params: CrewRun
   }
 }
 
+/** A ceiling: an amount above 0 (a run that may spend nothing cannot make a call). */
+function positiveUsd(value: string): number {
+  const n = usd(value);
+  if (n === 0) throw new InvalidArgumentError('expected an amount in USD above 0, e.g. 0.05');
+  return n;
+}
+
+/**
+ * The figure `--approve-over` is held against: the estimate's high end, or the worst case when the crew has no
+ * history to go on; a ceiling caps either (no run spends past it).
+ */
+export function approvalFigure(e: CrewEstimate.Result): { usd: number; what: string } {
+  const base =
+    e.highUsd !== null ? { usd: e.highUsd, what: 'high estimate' } : { usd: e.worstCaseUsd, what: 'worst case' };
+  return e.maxCostUsd !== null && e.maxCostUsd < base.usd ? { usd: e.maxCostUsd, what: 'ceiling' } : base;
+}
+
+/** Goes on when the figure is within `limit`, or the user says yes on a terminal (or passed --yes); else throws. */
+async function approve(ctx: Context, e: CrewEstimate.Result, limit: number, yes: boolean): Promise<void> {
+  const f = approvalFigure(e);
+  if (f.usd <= limit || yes) return;
+  const why = `the run's ${f.what} ${money(f.usd)} is above --approve-over ${money(limit)}`;
+  if (process.stdin.isTTY !== true)
+    throw new QuietFailure(
+      `not run: ${why} (stdin is not a terminal); pass --yes to run anyway`,
+      ExitCode.BudgetRefused,
+    );
+  printEstimate(ctx, e, true);
+  if (!(await confirm(`${why}. Run anyway? [y/N] `))) throw new QuietFailure('not run', ExitCode.BudgetRefused);
+}
+
+const steps = (s: AgentEstimate['steps']) =>
+  s.typical === s.high ? `${s.typical} (≤${s.max})` : `${s.typical}–${s.high} (≤${s.max})`;
+
+const estimateColumns: Column<AgentEstimate>[] = [
+  { key: 'agent', header: 'AGENT' },
+  { key: 'role', header: 'ROLE' },
+  { key: 'model', header: 'MODEL' },
+  { key: 'steps', header: 'CALLS', align: 'right', text: (a) => steps(a.steps) },
+  { key: 'historyCalls', header: 'HISTORY', align: 'right', text: (a) => count(a.historyCalls) },
+  { key: 'typicalUsd', header: 'TYPICAL', align: 'right', text: (a) => money(a.typicalUsd) },
+  { key: 'highUsd', header: 'HIGH', align: 'right', text: (a) => money(a.highUsd) },
+  { key: 'worstCaseUsd', header: 'WORST', align: 'right', text: (a) => money(a.worstCaseUsd) },
+];
+
+/** The estimate: a table of agents and the run's figures; on stderr when it only precedes a question. */
+function printEstimate(ctx: Context, e: CrewEstimate.Result, toStderr = false): void {
+  const out = ctx.out;
+  if (out.json && !toStderr) return out.printJson(e);
+  const say = (line: string) => (toStderr ? out.note(line) : out.line(line));
+  if (!toStderr) {
+    if (out.format === 'list') out.list(estimateColumns, e.agents);
+    else out.table(estimateColumns, e.agents);
+    out.line();
+  }
+  const calls = e.agents.reduce((n, a) => n + a.historyCalls, 0);
+  const basis =
+    e.process === 'manager'
+      ? `${counted(e.historyRuns, 'earlier manager run')} and ${counted(calls, 'earlier call')}`
+      : counted(calls, 'earlier call');
+  say(`Estimate for ${e.crew} (${e.process}, from ${basis}):`);
+  say(`  typical     ${money(e.typicalUsd)}`);
+  say(`  high        ${money(e.highUsd)}`);
+  say(`  worst case  ${money(e.worstCaseUsd)}`);
+  if (e.maxCostUsd !== null) say(`  ceiling     ${money(e.maxCostUsd)} (the run stops before passing it)`);
+  for (const n of e.notes) say(out.ce.dim(`  · ${n}`));
+}
+
 function describeStatus(run: Run): string {
   switch (run.status) {
     case 'completed':
       return 'completed';
     case 'budget_exceeded':
-      return `stopped by a budget at step ${run.steps.length}: ${run.error?.message ?? ''}`;
+      return isCeiling(run)
+        ? `stopped at step ${run.steps.length} by its ${money(run.maxCostUsd)} ceiling: ${run.error?.message ?? ''}`
+        : `stopped by a budget at step ${run.steps.length}: ${run.error?.message ?? ''}`;
     case 'cancelled':
       return `was cancelled after ${counted(run.steps.length, 'step')}`;
     case 'failed':
@@ -268,6 +374,7 @@ function printRun(ctx: Context, run: Run, opts: { streamed: boolean }): void {
     ['process', run.process],
     ['status', statusPaint(out.c, run.status)(run.status)],
     ['cost', `${money(run.costUsd)} (${count(run.usage.promptTokens)} → ${count(run.usage.completionTokens)} tokens)`],
+    ['ceiling', run.maxCostUsd ? money(run.maxCostUsd) : '—'],
     ['started', when(run.startedAt, true)],
     ['finished', when(run.finishedAt, true)],
     ['memory', run.memoryId ?? '—'],
@@ -281,6 +388,9 @@ function printRun(ctx: Context, run: Run, opts: { streamed: boolean }): void {
     out.line(run.output);
   }
 }
+
+/** Whether the run's own ceiling stopped it (the refusal names scope `run:<id>`). */
+const isCeiling = (run: Run) => (run.error?.data as { scope?: string } | null)?.scope === `run:${run.id}`;
 
 function summaryLine(run: Run): string {
   return `run ${run.id} · ${counted(run.steps.length, 'step')} · ${count(run.usage.promptTokens)} → ${count(run.usage.completionTokens)} tokens · ${money(run.costUsd)}`;

@@ -72,6 +72,39 @@ export function crew(args: string[], opts: RunOptions = {}): Promise<Run> {
   });
 }
 
+/**
+ * Runs `crew …` on a terminal of its own (script(1) makes one), typing `input`: for what the CLI does only on a
+ * terminal, such as asking before it goes on. `output` is the terminal's, stdout and stderr and echo together.
+ */
+export function crewOnTty(
+  args: string[],
+  input: string,
+  opts: RunOptions = {},
+): Promise<{ code: number | null; output: string }> {
+  const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  const line = [process.execPath, CREW, ...args].map(quote).join(' ');
+  const child = spawn('script', ['-qefc', line, '/dev/null'], {
+    cwd: opts.cwd ?? ROOT,
+    env: baseEnv(opts.env, opts.dataDir),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  child.stdin.end(input);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`crew ${args.join(' ')} on a terminal did not exit: ${output}`));
+    }, opts.timeoutMs ?? 15_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
 /** Runs `crew --json …` and parses stdout, failing with the whole run in the message when it is not JSON. */
 export async function crewJson<T>(args: string[], opts: RunOptions = {}): Promise<{ run: Run; json: T }> {
   const run = await crew(['--json', ...args], opts);

@@ -2,9 +2,9 @@
 // 3-agent run with --json (runId, status, steps with agent/output/usage/costUsd, costUsd = the steps' sum = the
 // ledger's), --stream, the manager process, runs/show, a budget stopping a run (exit 3) and usage errors (exit 2).
 import assert from 'node:assert/strict';
-import type { CrewRuns, LedgerList, Run } from '../../protocol';
+import type { CrewEstimate, CrewRuns, LedgerList, Run } from '../../protocol';
 import { pico } from '../helpers';
-import { crew, crewJson, Sandbox, type RunOptions } from './helpers';
+import { crew, crewJson, crewOnTty, Sandbox, type RunOptions } from './helpers';
 
 describe('crew run / crew runs', function () {
   this.timeout(60_000);
@@ -132,6 +132,90 @@ describe('crew run / crew runs', function () {
     const lead = await cmd(['run', 'launch', '--lead', 'editor', 'x']);
     assert.equal(lead.code, 2, lead.stderr);
     assert.match(lead.stderr, /only a manager run has a lead/);
+  });
+
+  describe('ceilings and estimates', () => {
+    const runsOf = async (crewName: string) => (await json<CrewRuns.Result>(['runs', '--crew', crewName])).json.total;
+    before(async () => {
+      assert.equal((await cmd(['crew', 'create', 'notes'])).code, 0);
+      for (const name of ['drafter', 'checker']) {
+        const r = await cmd([
+          'crew',
+          'add-agent',
+          'notes',
+          '--name',
+          name,
+          '--role',
+          name,
+          '--model',
+          'openai/gpt-4o-mini',
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+    });
+
+    it('--estimate prints the estimate and runs nothing; after a run it knows the typical cost', async () => {
+      const fresh = await json<CrewEstimate.Result>(['run', 'notes', '--estimate', 'Draft', 'the', 'notes']);
+      assert.equal(fresh.run.code, 0, fresh.run.stderr);
+      assert.equal(fresh.json.typicalUsd, null);
+      assert.ok(fresh.json.worstCaseUsd > 0);
+      assert.equal(await runsOf('notes'), 0, 'an estimate starts no run');
+
+      const ran = await json<Run>(['run', 'notes', 'Draft', 'the', 'notes']);
+      assert.equal(ran.run.code, 0, ran.run.stderr);
+      const human = await cmd(['run', 'notes', '--estimate', 'Draft', 'the', 'notes']);
+      assert.equal(human.code, 0, human.stderr);
+      assert.match(human.stdout, /^AGENT\s+ROLE\s+MODEL\s+CALLS\s+HISTORY\s+TYPICAL\s+HIGH\s+WORST$/m);
+      assert.match(human.stdout, /^drafter\s+member\s+openai\/gpt-4o-mini\s+1 \(≤1\)\s+1\s+\$/m);
+      assert.match(human.stdout, /^ {2}typical {5}\$\d/m);
+      assert.match(human.stdout, /^ {2}worst case {2}\$\d/m);
+      assert.equal(await runsOf('notes'), 1);
+    });
+
+    it('--max-cost stops the run before a step that cannot fit, and says it was the ceiling (exit 3)', async () => {
+      const r = await cmd(['run', 'notes', '--max-cost', '0.000001', 'Draft', 'again']);
+      assert.equal(r.code, 3, r.stderr);
+      assert.match(
+        r.stderr,
+        /^crew: run run_\S+ stopped at step 1 by its \$\S+ ceiling: ceiling run:run_\S+ \(total\)/m,
+      );
+      assert.match(r.stdout, /^ceiling\s+\$/m);
+      const zero = await cmd(['run', 'notes', '--max-cost', '0', 'x']);
+      assert.equal(zero.code, 2, zero.stderr);
+      assert.match(zero.stderr, /above 0/);
+    });
+
+    it('--approve-over: refuses off a terminal unless --yes, and asks on a terminal', async () => {
+      const before = await runsOf('notes');
+      const off = await cmd(['run', 'notes', '--approve-over', '0', 'Draft', 'once', 'more']);
+      assert.equal(off.code, 3, off.stderr);
+      assert.match(
+        off.stderr,
+        /not run: the run's high estimate \$\S+ is above --approve-over \$0\.00 \(stdin is not a terminal\); pass --yes/,
+      );
+      assert.equal(await runsOf('notes'), before);
+
+      const yes = await cmd(['run', 'notes', '--approve-over', '0', '--yes', 'Draft', 'once', 'more']);
+      assert.equal(yes.code, 0, yes.stderr);
+      assert.equal(await runsOf('notes'), before + 1);
+
+      const within = await cmd(['run', 'notes', '--approve-over', '100', 'Draft', 'within']);
+      assert.equal(within.code, 0, within.stderr);
+      assert.doesNotMatch(within.stderr, /Run anyway/);
+
+      // On a terminal (script(1) gives the command one), the figures and the question go to the user.
+      for (const [answer, code, runs] of [
+        ['n', 3, before + 2],
+        ['y', 0, before + 3],
+      ] as const) {
+        const line = ['--stdio', '--sandbox', '--data-dir', dataDir, 'run', 'notes', '--approve-over', '0', 'Draft'];
+        const tty = await crewOnTty(line, `${answer}\n`);
+        assert.equal(tty.code, code, tty.output);
+        assert.match(tty.output, /Estimate for notes \(sequential/);
+        assert.match(tty.output, /above --approve-over \$0\.00\. Run anyway\? \[y\/N\]/);
+        assert.equal(await runsOf('notes'), runs);
+      }
+    });
   });
 
   it('has --help with an example on run, runs, runs show and runs cancel', async () => {
