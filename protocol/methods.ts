@@ -184,6 +184,16 @@ export namespace ChatComplete {
   export const method = 'chat/complete';
   export interface Params extends Attribution, WithProgress {
     model: string;
+    /**
+     * A fallback chain (OpenRouter's `models`): when `model` fails upstream (down, rate-limited, refused, prompt too
+     * long), OpenRouter tries these in order. The chain is `model` followed by these, each once (`model` may be
+     * repeated here, as OpenRouter clients often write `models: [model, …]`), at most MAX_FALLBACK_CHAIN (3) models
+     * in all, as OpenRouter takes. Budgets reserve the largest worst case over the chain, on the model budgets of
+     * every model in it; the cost counts where the model that answered is in scope. Without `maxTokens`, the call
+     * asks for the least completion limit over the chain (one `max_tokens` goes upstream, and every model of the
+     * chain must take it).
+     */
+    models?: string[];
     messages: ChatMessage[];
     maxTokens?: number;
     temperature?: number;
@@ -198,7 +208,10 @@ export namespace ChatComplete {
   export interface Result {
     ledgerId: number;
     generationId: string | null;
-    /** The model that answered (differs from the one asked for after a budget downgrade). */
+    /**
+     * The model that answered, as the ledger row names it: not `requestedModel` after a budget downgrade (then
+     * `downgradedBy` is set) or when a fallback of `models` answered.
+     */
     model: string;
     requestedModel: string;
     downgradedBy: string | null;

@@ -9,6 +9,15 @@ export type BudgetPeriod = 'daily' | 'weekly' | 'monthly' | 'total';
 export type BudgetAction = 'block' | 'warn' | 'downgrade' | 'fit';
 /** The fewest completion tokens a `fit` budget lowers a call to, unless the budget says otherwise. */
 export const DEFAULT_FIT_MIN_TOKENS = 16;
+/** The most models a fallback chain (chat/complete's `model` and `models`) may hold: OpenRouter refuses more. */
+export const MAX_FALLBACK_CHAIN = 3;
+
+/** A call's fallback chain: `model`, then each model of `models` not already in it, in order. */
+export function fallbackChain(model: string, models: readonly string[] | undefined): string[] {
+  const chain = [model];
+  if (models) for (const m of models) if (!chain.includes(m)) chain.push(m);
+  return chain;
+}
 export type BudgetState = 'ok' | 'warning' | 'exceeded';
 /** `global`, `crew:<id>`, `agent:<id>` or `model:<id>`. */
 export type ScopeString = string;

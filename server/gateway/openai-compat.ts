@@ -4,6 +4,10 @@
  * `http://127.0.0.1:<port>/v1` gets the budget gate, the ledger and alerts. Every call goes through
  * `ChatService.complete` exactly like `chat/complete` over JSON-RPC.
  *
+ * A body's `models` (OpenRouter's fallback list; `model` may then be left out) is one call through the gate: the
+ * whole chain is reserved and the call settles to the model that answered, which the response (and every streamed
+ * chunk) names in `model`.
+ *
  * Attribution comes from headers: `X-Crew-Id` → crew, `X-Agent-Id` → agent, `X-Run-Id` → tag `run:<id>`.
  * A per-crew token (`crew/token`, server/crews/tokens.ts) used as the API key instead of the server token pins the
  * crew: crew = the crew's name, agent = `<crew name>/<X-Agent-Id>` (the crew's own spelling when it has an agent of
@@ -17,7 +21,7 @@
  */
 import type http from 'node:http';
 import type { BudgetExceededData, ChatComplete, ChatMessage, ModelsList, UpstreamErrorData } from '../../protocol';
-import { crewAgentId, ErrorCodes } from '../../protocol';
+import { crewAgentId, ErrorCodes, MAX_FALLBACK_CHAIN } from '../../protocol';
 import type { Clock } from '../clock';
 import type { CallContext } from '../costs/chat';
 import { DomainError } from '../errors';
@@ -101,8 +105,11 @@ function parseChatBody(raw: unknown): { params: ChatComplete.Params; includeUsag
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw invalid('(body)', 'the request body must be a JSON object');
   const b = raw as Record<string, unknown>;
-  if (typeof b.model !== 'string' || b.model.length === 0 || b.model.length > MAX_ID)
-    throw invalid('model', `model: expected a model id (a string of 1 to ${MAX_ID} characters)`);
+  const models = fallbacksOf(b.models);
+  // OpenRouter takes `models` alone too: its first model is the one tried first.
+  const model = b.model === undefined || b.model === null ? models?.[0] : b.model;
+  if (typeof model !== 'string' || model.length === 0 || model.length > MAX_ID)
+    throw invalid('model', `model: expected a model id (a string of 1 to ${MAX_ID} characters), or models`);
   if (!Array.isArray(b.messages) || b.messages.length === 0 || b.messages.length > MAX_MESSAGES)
     throw invalid('messages', `messages: expected an array of 1 to ${MAX_MESSAGES} messages`);
   const messages: ChatMessage[] = new Array<ChatMessage>(b.messages.length);
@@ -127,7 +134,8 @@ function parseChatBody(raw: unknown): { params: ChatComplete.Params; includeUsag
     if (typeof m.name === 'string' && m.name.length <= MAX_ID) msg.name = m.name;
     messages[i] = msg;
   }
-  const params: ChatComplete.Params = { model: b.model, messages };
+  const params: ChatComplete.Params = { model, messages };
+  if (models) params.models = models;
   const given = (v: unknown) => v !== undefined && v !== null;
   // max_completion_tokens is the current name; max_tokens the deprecated one. null means absent, as in OpenAI.
   const maxField = given(b.max_completion_tokens) ? 'max_completion_tokens' : 'max_tokens';
@@ -148,6 +156,18 @@ function parseChatBody(raw: unknown): { params: ChatComplete.Params; includeUsag
   }
   const opts = b.stream_options as { include_usage?: unknown } | null | undefined;
   return { params, includeUsage: opts?.include_usage === true };
+}
+
+/** OpenRouter's `models` fallback list: model ids, tried in order; absent (or empty) when not given. */
+function fallbacksOf(raw: unknown): string[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (
+    !Array.isArray(raw) ||
+    raw.length > MAX_FALLBACK_CHAIN ||
+    !raw.every((m) => typeof m === 'string' && m.length > 0 && m.length <= MAX_ID)
+  )
+    throw invalid('models', `models: expected a list of at most ${MAX_FALLBACK_CHAIN} model ids (OpenRouter's limit)`);
+  return raw.length ? (raw as string[]) : undefined;
 }
 
 function header(req: http.IncomingMessage, name: string): string | undefined {
@@ -411,12 +431,14 @@ async function chatCompletions(
   // Streaming: headers go out with the first delta, so a refusal before it (budget, unknown model, upstream 4xx)
   // still answers with its HTTP status.
   let id: string | null = null;
+  // With fallbacks, the model answering is known from upstream's first chunk, and every chunk names it.
+  let answering = params.model;
   const chunk = (delta: object, finish: string | null, extra?: object) =>
     `data: ${JSON.stringify({
       id,
       object: 'chat.completion.chunk',
       created,
-      model: params.model,
+      model: answering,
       choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
       ...extra,
     })}\n\n`;
@@ -441,8 +463,9 @@ async function chatCompletions(
       {
         signal: controller.signal,
         onFitted: (n) => (fitted = n),
-        onDelta: (text, _n, generationId) => {
+        onDelta: (text, _n, generationId, model) => {
           if (res.destroyed) return;
+          answering = model;
           if (id === null) start(generationId);
           res.write(chunk({ content: text }, null));
         },
@@ -456,6 +479,7 @@ async function chatCompletions(
     return;
   }
   if (res.destroyed) return;
+  answering = r.model;
   if (id === null) start(r.generationId);
   const u = usage(r);
   const crew = { crew: crewInfo(r) };

@@ -28,6 +28,11 @@ export interface UpstreamConfig {
 
 export interface ChatRequest {
   model: string;
+  /**
+   * A fallback chain, `model` first (OpenRouter's `models`): OpenRouter tries each in order until one answers, and
+   * names it in the response's `model` (ChatOutcome.model). Absent: `model` alone.
+   */
+  models?: readonly string[];
   messages: ChatMessage[];
   maxTokens: number;
   temperature?: number;
@@ -39,6 +44,7 @@ export interface ChatRequest {
 export interface ChatOutcome {
   content: string;
   finishReason: string | null;
+  /** The model that answered, as OpenRouter names it (the request's `model` when it did not say). */
   model: string;
   generationId: string | null;
   promptTokens: number;
@@ -98,6 +104,12 @@ export function withCacheBreakpoint(messages: readonly ChatMessage[]): OpenAI.Ch
     return { role: 'system', content: [part], ...(m.name ? { name: m.name } : {}) };
   });
 }
+
+/** Each streamed piece of text, with the generation id and the model answering, as soon as they are known. */
+export type OnDelta = (text: string, generationId: string | null, model: string) => void;
+
+/** A chat completion's body as we send it: OpenAI's, plus OpenRouter's `models` fallback chain. */
+type ChatBody = OpenAI.Chat.ChatCompletionCreateParamsNonStreaming & { models?: readonly string[] };
 
 interface OpenRouterUsage {
   prompt_tokens?: number;
@@ -167,17 +179,13 @@ export class OpenRouterClient {
     }
   }
 
-  async chat(
-    req: ChatRequest,
-    opts: { signal?: AbortSignal; onDelta?: (text: string, generationId: string | null) => void } = {},
-  ): Promise<ChatOutcome> {
+  async chat(req: ChatRequest, opts: { signal?: AbortSignal; onDelta?: OnDelta } = {}): Promise<ChatOutcome> {
     this.requireKey();
-    const body = {
+    const body: ChatBody = {
       model: req.model,
-      messages: req.cacheSystemPrompt
-        ? withCacheBreakpoint(req.messages)
-        : (req.messages as OpenAI.Chat.ChatCompletionMessageParam[]),
+      messages: req.cacheSystemPrompt ? withCacheBreakpoint(req.messages) : req.messages,
       max_tokens: req.maxTokens,
+      ...(req.models ? { models: req.models } : {}),
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
     };
     return this.withRetries(
@@ -191,10 +199,7 @@ export class OpenRouterClient {
    * building and web-stream plumbing cost more CPU than the rest of the call. Failures become the SDK's own error
    * classes, so they map (mapUpstreamError) exactly as the SDK's would.
    */
-  private async completeOnce(
-    body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
-    signal: AbortSignal | undefined,
-  ): Promise<ChatOutcome> {
+  private async completeOnce(body: ChatBody, signal: AbortSignal | undefined): Promise<ChatOutcome> {
     let res: Awaited<ReturnType<typeof requestText>>;
     try {
       this.completionsUrl ??= new URL(this.config.baseUrl.replace(/\/+$/, '') + '/chat/completions');
@@ -243,10 +248,7 @@ export class OpenRouterClient {
     };
   }
 
-  private async streamOnce(
-    body: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
-    opts: { signal?: AbortSignal; onDelta?: (text: string, generationId: string | null) => void },
-  ): Promise<ChatOutcome> {
+  private async streamOnce(body: ChatBody, opts: { signal?: AbortSignal; onDelta?: OnDelta }): Promise<ChatOutcome> {
     const { data: stream, response } = await this.sdk.chat.completions
       .create(
         {
@@ -255,7 +257,9 @@ export class OpenRouterClient {
           max_tokens: body.max_tokens,
           temperature: body.temperature,
           stream: true,
-        },
+          // OpenRouter's extension; the SDK sends unknown fields as they are.
+          ...(body.models ? { models: body.models } : {}),
+        } as OpenAI.Chat.ChatCompletionCreateParamsStreaming,
         { signal: opts.signal },
       )
       .withResponse();
@@ -263,7 +267,8 @@ export class OpenRouterClient {
     let deltas = 0;
     let finishReason: string | null = null;
     let usage: OpenRouterUsage | undefined;
-    let model = body.model;
+    // Who answers is known from the first chunk that names it (with fallbacks, not necessarily body.model).
+    let model: string | null = null;
     let generationId: string | null = response.headers.get('x-generation-id');
     try {
       for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {
@@ -274,7 +279,7 @@ export class OpenRouterClient {
         if (text) {
           content += text;
           deltas++;
-          opts.onDelta?.(text, generationId);
+          opts.onDelta?.(text, generationId, model ?? body.model);
         }
         if (choice?.finish_reason) finishReason = choice.finish_reason;
         if (chunk.usage) usage = chunk.usage;
@@ -290,7 +295,7 @@ export class OpenRouterClient {
           err.info,
         );
       if (err instanceof UpstreamError || err.code === ErrorCodes.RequestCancelled) {
-        (err as UpstreamError).partial = { content, completionTokens: deltas, generationId };
+        (err as UpstreamError).partial = { content, completionTokens: deltas, generationId, model };
       }
       throw err;
     }
@@ -300,10 +305,10 @@ export class OpenRouterClient {
         status: response.status,
         upstreamMessage: 'stream ended without usage',
       });
-      err.partial = { content, completionTokens: deltas, generationId };
+      err.partial = { content, completionTokens: deltas, generationId, model };
       throw err;
     }
-    return outcome(content, finishReason, model, generationId, usage);
+    return outcome(content, finishReason, model ?? body.model, generationId, usage);
   }
 
   /** Raw model objects from GET /models (public; no key needed). */

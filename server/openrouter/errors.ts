@@ -10,6 +10,8 @@ export interface PartialOutcome {
   content: string;
   completionTokens: number;
   generationId: string | null;
+  /** The model that was answering, when the stream had named it (with fallbacks, the chain's one that answered). */
+  model?: string | null;
 }
 
 export class UpstreamError extends DomainError {

@@ -109,6 +109,7 @@ function summarizeUnsafe(method: string, params: unknown): string {
     const msgs = Array.isArray(p.messages) ? p.messages.length : 0;
     return JSON.stringify({
       model: p.model,
+      models: p.models,
       crew: p.crew,
       agent: p.agent,
       messages: msgs,

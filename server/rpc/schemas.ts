@@ -4,7 +4,7 @@
  * Sizes are bounded here: message counts and lengths, list sizes, page sizes.
  */
 import { z } from 'zod';
-import type { MethodName } from '../../protocol';
+import { MAX_FALLBACK_CHAIN, type MethodName } from '../../protocol';
 import { analyticsSchemas } from '../memory/analytics-schemas';
 import { archiveSchemas } from '../memory/archive/schemas';
 import { forecastSchemas } from '../costs/forecast-schemas';
@@ -72,6 +72,7 @@ export const schemas: Record<MethodName, z.ZodType> = {
   'models/list': z.strictObject({ search: z.string().max(200).optional(), refresh: z.boolean().optional() }),
   'chat/complete': z.strictObject({
     model: id,
+    models: z.array(id).min(1).max(MAX_FALLBACK_CHAIN).optional(),
     messages: z.array(message).min(1).max(1000),
     maxTokens: z.number().int().min(1).max(1_000_000).optional(),
     temperature: z.number().min(0).max(2).optional(),

@@ -523,6 +523,56 @@ describe('fake OpenRouter (sandbox)', function () {
       );
     });
 
+    it('models fallback: a model that is down (unavailableModels) passes the call to the next, which prices it', async () => {
+      const client = openai(fake);
+      fake.behave({ unavailableModels: ['openai/gpt-4o-mini'] });
+      try {
+        await assert.rejects(
+          client.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: USER }),
+          (e: unknown) => e instanceof OpenAI.APIError && e.status === 503,
+        );
+        const r = await client.chat.completions.create({
+          model: 'openai/gpt-4o-mini',
+          messages: USER,
+          models: ['openai/gpt-4o-mini', 'anthropic/claude-3.5-haiku'],
+        } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+        assert.equal(r.model, 'anthropic/claude-3.5-haiku');
+        assert.equal(
+          (r.usage as unknown as { cost: number }).cost,
+          Number(exactCost('anthropic/claude-3.5-haiku', USER_PROMPT_TOKENS, 16)),
+        );
+        assert.equal(fake.generations.get(r.id)!.model, 'anthropic/claude-3.5-haiku');
+        // A stream names it in every chunk.
+        const stream = await client.chat.completions.create({
+          messages: USER,
+          models: ['openai/gpt-4o-mini', 'anthropic/claude-3.5-haiku'],
+          stream: true,
+        } as unknown as OpenAI.ChatCompletionCreateParamsStreaming);
+        const named = new Set<string>();
+        for await (const chunk of stream) named.add(chunk.model);
+        assert.deepEqual([...named], ['anthropic/claude-3.5-haiku']);
+        // Every model down: the last one's error.
+        fake.behave({ unavailableModels: ['openai/gpt-4o-mini', 'anthropic/claude-3.5-haiku'] });
+        await assert.rejects(
+          client.chat.completions.create({
+            messages: USER,
+            models: ['openai/gpt-4o-mini', 'anthropic/claude-3.5-haiku'],
+          } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming),
+          (e: unknown) => e instanceof OpenAI.APIError && e.status === 503 && /claude-3\.5-haiku/.test(e.message),
+        );
+        // OpenRouter takes at most three.
+        await assert.rejects(
+          client.chat.completions.create({
+            messages: USER,
+            models: ['openai/gpt-4o-mini', 'openai/gpt-4o', 'anthropic/claude-3.5-haiku', 'mistralai/mistral-nemo'],
+          } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming),
+          (e: unknown) => e instanceof OpenAI.APIError && e.status === 400 && /3 items or fewer/.test(e.message),
+        );
+      } finally {
+        fake.behave({});
+      }
+    });
+
     it('models fallback list and provider max_price filter', async () => {
       const client = openai(fake);
       const r = await client.chat.completions.create({

@@ -663,6 +663,16 @@ export namespace ChatComplete {
   export const method = 'chat/complete';
   export interface Params extends Attribution, WithProgress {
     model: string;
+    /**
+     * A fallback chain (OpenRouter's `models`): when `model` fails upstream (down, rate-limited, refused, prompt too
+     * long), OpenRouter tries these in order. The chain is `model` followed by these, each once (`model` may be
+     * repeated here, as OpenRouter clients often write `models: [model, …]`), at most MAX_FALLBACK_CHAIN (3) models
+     * in all, as OpenRouter takes. Budgets reserve the largest worst case over the chain, on the model budgets of
+     * every model in it; the cost counts where the model that answered is in scope. Without `maxTokens`, the call
+     * asks for the least completion limit over the chain (one `max_tokens` goes upstream, and every model of the
+     * chain must take it).
+     */
+    models?: string[];
     messages: ChatMessage[];
     maxTokens?: number;
     temperature?: number;
@@ -677,7 +687,10 @@ export namespace ChatComplete {
   export interface Result {
     ledgerId: number;
     generationId: string | null;
-    /** The model that answered (differs from the one asked for after a budget downgrade). */
+    /**
+     * The model that answered, as the ledger row names it: not `requestedModel` after a budget downgrade (then
+     * `downgradedBy` is set) or when a fallback of `models` answered.
+     */
     model: string;
     requestedModel: string;
     downgradedBy: string | null;
@@ -1059,7 +1072,8 @@ export interface AppliedRecommendation {
 export type RunProcess = 'sequential' | 'manager';
 
 /**
- * `budget_exceeded`: a budget refused a call; the run stopped there (what was done is kept). `failed`: an upstream
+ * `budget_exceeded`: a budget or the run's ceiling (`maxCostUsd`) refused a call; the run stopped there, before the
+ * call, and what was done is kept (the error's data names the budget, or `run:<id>` for the ceiling). `failed`: an upstream
  * or other error stopped it. `cancelled`: a client cancelled it (in-flight calls aborted, reservations released).
  */
 export type RunStatus = 'running' | 'completed' | 'failed' | 'cancelled' | 'budget_exceeded';
@@ -1129,6 +1143,8 @@ export interface Run {
   error: RunError | null;
   /** The memory (kind `result`) the output was saved as; null when not saved. */
   memoryId: string | null;
+  /** The run's ceiling (`crew/run` `maxCostUsd`); null or absent (runs before protocol 1.9) when it had none. */
+  maxCostUsd?: number | null;
   startedAt: string;
   finishedAt: string | null;
 }
@@ -1151,6 +1167,18 @@ export namespace CrewRun {
     stream?: boolean;
     /** Save the output as a memory of kind `result` (default true). */
     saveResult?: boolean;
+    /**
+     * The run's ceiling in USD: the run is a budget scope of its own (`run:<id>`). Every step reserves its worst
+     * case on it as well as on every budget in scope, lowered to fit as a `fit` budget's call is (never below 16
+     * completion tokens); a step that cannot fit ends the run as `budget_exceeded` before it is sent, keeping what
+     * was done. A manager run's lead and its delegations draw on the one ceiling.
+     */
+    maxCostUsd?: number;
+    /**
+     * Tell each agent, in its prompt, what it has left to spend: the least of the ceiling's and every enforcing
+     * budget's room in scope of its call. Default false (it costs prompt tokens and changes the prompt each step).
+     */
+    tellRemaining?: boolean;
     progressToken?: string | number;
   }
   /** The run as stored when it ended (whatever its status: a refusal or a cancel is a result, not an error). */
