@@ -1,6 +1,7 @@
 /**
  * `crew chat`: one prompt through the server's budget gate. With --stream the reply is printed as the
- * server's `$/progress` deltas arrive; the cost summary goes to stderr so stdout is just the reply.
+ * server's `$/progress` deltas arrive; the cost summary goes to stderr so stdout is just the reply. --fallback sends
+ * OpenRouter's `models` chain (the server reserves it as a whole); the summary says when a fallback answered.
  */
 import type { Command } from 'commander';
 import { ChatComplete, ProgressNotification, type ChatMessage } from '../../protocol';
@@ -13,6 +14,7 @@ import { example } from './help';
 
 interface ChatOptions {
   model: string;
+  fallback?: string[];
   crew?: string;
   agent?: string;
   maxTokens?: number;
@@ -28,6 +30,11 @@ export function registerChat(program: Command): void {
     .description('send a prompt to a model through the budget gate; its real cost lands in the ledger')
     .argument('<prompt...>', 'the prompt ("-" reads it from stdin)')
     .requiredOption('--model <id>', 'model id, e.g. openai/gpt-4o-mini')
+    .option(
+      '--fallback <ids>',
+      'models OpenRouter tries in order when --model fails upstream (comma-separated or repeated; at most 2)',
+      collect,
+    )
     .option('--crew <id>', 'attribute the call to a crew')
     .option('--agent <name>', 'attribute the call to an agent (with --crew, the crew agent <crew>/<name>)')
     .option('--max-tokens <n>', 'completion token cap (also what the budget reserves)', positiveInt)
@@ -39,6 +46,7 @@ export function registerChat(program: Command): void {
       'after',
       example(
         'crew chat --model openai/gpt-4o-mini --crew research --agent writer --max-tokens 200 --stream "Summarise RFC 9110"',
+        'crew chat --model openai/gpt-4o-mini --fallback anthropic/claude-3.5-haiku --max-tokens 200 "Summarise RFC 9110"',
       ),
     )
     .action(
@@ -49,6 +57,9 @@ export function registerChat(program: Command): void {
         if (opts.system) messages.push({ role: 'system', content: opts.system });
         messages.push({ role: 'user', content: prompt });
         const params: ChatComplete.Params = { model: opts.model, messages };
+        const fallbacks = (opts.fallback ?? []).flatMap((f) => f.split(',')).map((f) => f.trim());
+        if (fallbacks.some((f) => f === '')) throw new UsageError('--fallback: a model id is empty');
+        if (fallbacks.length) params.models = fallbacks;
         if (opts.crew) params.crew = opts.crew;
         if (opts.agent) params.agent = opts.agent;
         if (opts.maxTokens) params.maxTokens = opts.maxTokens;
@@ -146,6 +157,8 @@ export function summary(res: ChatComplete.Result, c: Colors): string {
   ];
   const lines = [c.dim(parts.join(' · '))];
   if (res.downgradedBy) lines.push(c.yellow(`downgraded from ${res.requestedModel} by budget ${res.downgradedBy}`));
+  else if (res.model !== res.requestedModel)
+    lines.push(c.yellow(`answered by fallback ${res.model} (${res.requestedModel} did not answer)`));
   for (const w of res.warnings) lines.push(c.yellow(`warning: ${w}`));
   return lines.join('\n');
 }
