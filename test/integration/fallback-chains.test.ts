@@ -182,6 +182,53 @@ for (const store of ['local', 'postgres'] as const)
       assert.equal(r.model, MINI.id);
     });
 
+    it("a fallback's fit budget lowers max_tokens for the whole chain; a downgrade sends the call to its target alone", async () => {
+      const messages = USER('Fit the chain');
+      // Room for 60 completion tokens of the dearer model, the fallback.
+      await s.client.request('budget/set', {
+        scope: 'crew:fbfit',
+        period: 'total',
+        limitUsd: usd(worst(HAIKU, messages, 60)),
+        action: 'fit',
+      });
+      up.fake.behave({ unavailableModels: [MINI.id] });
+      const fitted = await s.client.request<ChatComplete.Result>('chat/complete', {
+        model: MINI.id,
+        models: [HAIKU.id],
+        messages,
+        maxTokens: 500,
+        crew: 'fbfit',
+      });
+      assert.equal(fitted.fittedMaxTokens, 60, "fitted to the chain's dearest worst case");
+      assert.equal(fitted.model, HAIKU.id);
+      assert.deepEqual(chatBodies().at(-1)!.models, [MINI.id, HAIKU.id]);
+      assert.equal(chatBodies().at(-1)!.max_tokens, 60);
+
+      // Room for the first model's worst case, not the chain's: the budget downgrades the call to mistral-nemo.
+      await s.client.request('budget/set', {
+        scope: 'crew:fbdown',
+        period: 'total',
+        limitUsd: usd(worst(MINI, messages, 100)),
+        action: 'downgrade',
+        downgradeTo: NEMO.id,
+      });
+      up.fake.behave({});
+      const down = await s.client.request<ChatComplete.Result>('chat/complete', {
+        model: MINI.id,
+        models: [HAIKU.id],
+        messages,
+        maxTokens: 100,
+        crew: 'fbdown',
+      });
+      assert.equal(down.model, NEMO.id);
+      assert.equal(down.requestedModel, MINI.id);
+      assert.ok(down.downgradedBy);
+      const sent = chatBodies().at(-1)!;
+      assert.equal(sent.model, NEMO.id);
+      assert.equal(sent.models, undefined, 'a downgraded call goes to its target alone');
+      assert.equal((await lastRow('fbdown')).model, NEMO.id);
+    });
+
     it('retries of the call (a 503, then the fallback answers) stay inside its one reservation', async () => {
       const crew = await budget('crew:fbretry', 1);
       const messages = USER('Try again');
