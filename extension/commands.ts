@@ -14,6 +14,7 @@ import type {
   BudgetStatusRequest,
   Crew,
   CrewList,
+  CrewEstimate,
   CrewRun,
   CrewRuns,
   Memory,
@@ -33,7 +34,7 @@ import { suggestedRaise } from './model/budgets';
 import { modeLabel, modeOf } from './model/mode';
 import { restoredMessage } from './model/archives';
 import { parseTags } from './model/memories';
-import { progressLine } from './model/runs';
+import { approvalQuestion, progressLine } from './model/runs';
 import type { DashboardKind } from './panels/dashboard';
 import { verificationView } from '../webviews/src/view-models/costs';
 import { readSettings } from './settings';
@@ -336,21 +337,39 @@ async function runTask(x: CrewExtension, row?: CrewRow, given?: string): Promise
     if (!pick) return undefined;
     process = pick.label as CrewRun.Params['process'];
   }
+  const settings = readSettings();
+  const shape: CrewEstimate.Params = { crew: crew.id, task, process, memoryTokens: settings.memoryContextTokens };
+  if (settings.runMaxCostUsd > 0) shape.maxCostUsd = settings.runMaxCostUsd;
+  if (settings.approveRunsOverUsd > 0) {
+    const estimate = await x.server.request<CrewEstimate.Result>('crew/estimate', shape);
+    const question = approvalQuestion(estimate, settings.approveRunsOverUsd);
+    if (question) {
+      const RUN = 'Run';
+      const CEILING = 'Run with a Ceiling…';
+      const choice = await vscode.window.showWarningMessage(
+        question.message,
+        { modal: true, detail: question.detail },
+        RUN,
+        CEILING,
+      );
+      if (choice === undefined) return undefined;
+      if (choice === CEILING) {
+        const ceiling = await vscode.window.showInputBox({
+          title: `Ceiling for this run of ${crew.name} (USD)`,
+          prompt: 'Steps are fitted into it, and the run stops before a step that cannot fit',
+          value: String(estimate.highUsd ?? settings.approveRunsOverUsd),
+          validateInput: (v) => validateUsd(v) ?? (Number(v.replace(/^\$/, '')) > 0 ? undefined : 'Above 0'),
+        });
+        if (ceiling === undefined) return undefined;
+        shape.maxCostUsd = Number(ceiling.replace(/^\$/, ''));
+      }
+    }
+  }
   const run = await withServerProgress(`${crew.name}: ${task.slice(0, 50)}`, (token, progressToken, report) => {
     const sub = x.server.onProgress<RunProgress>(progressToken, (p) => report(progressLine(p)));
-    return x.server
-      .request<Run>(
-        'crew/run',
-        {
-          crew: crew.id,
-          task,
-          process,
-          memoryTokens: readSettings().memoryContextTokens,
-          progressToken,
-        } satisfies CrewRun.Params,
-        token,
-      )
-      .finally(() => void sub.dispose());
+    const params: CrewRun.Params = { ...shape, progressToken };
+    if (settings.runTellRemaining) params.tellRemaining = true;
+    return x.server.request<Run>('crew/run', params, token).finally(() => void sub.dispose());
   });
   x.lastRunId = run.id;
   // What the run spent and saved feeds every view; Analytics in particular may have had nothing before it.

@@ -12,6 +12,11 @@ export interface Settings {
   embedder: string;
   refreshDebounceMs: number;
   memoryContextTokens: number;
+  /** Ask before a run whose estimate is above this (USD); 0: never. */
+  approveRunsOverUsd: number;
+  /** A ceiling for runs (USD); 0: none. */
+  runMaxCostUsd: number;
+  runTellRemaining: boolean;
 }
 
 export function readSettings(): Settings {
@@ -24,6 +29,9 @@ export function readSettings(): Settings {
     embedder: c.get<string>('embedder', ''),
     refreshDebounceMs: c.get<number>('refreshDebounceMs', 250),
     memoryContextTokens: c.get<number>('memoryContextTokens', 800),
+    approveRunsOverUsd: c.get<number>('approveRunsOverUsd', 0.5),
+    runMaxCostUsd: c.get<number>('runMaxCostUsd', 0),
+    runTellRemaining: c.get<boolean>('runTellRemaining', false),
   };
 }
 

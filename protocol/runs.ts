@@ -216,6 +216,22 @@ export namespace CrewEstimate {
   export const type = new RequestType<Params, Result, void>(method);
 }
 
+/**
+ * The figure a client holds against the user's approval limit before a run (`crew run --approve-over`, VS Code's
+ * `approveRunsOverUsd`): the estimate's high end, or its worst case when the crew has no history to go on; a
+ * ceiling below either caps it, since no run spends past its ceiling.
+ */
+export function approvalFigure(e: CrewEstimate.Result): {
+  usd: number;
+  what: 'high estimate' | 'worst case' | 'ceiling';
+} {
+  const base =
+    e.highUsd !== null
+      ? { usd: e.highUsd, what: 'high estimate' as const }
+      : { usd: e.worstCaseUsd, what: 'worst case' as const };
+  return e.maxCostUsd !== null && e.maxCostUsd < base.usd ? { usd: e.maxCostUsd, what: 'ceiling' } : base;
+}
+
 // ── crew/runs ──────────────────────────────────────────────────────────
 
 export namespace CrewRuns {

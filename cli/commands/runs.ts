@@ -8,6 +8,7 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
+  approvalFigure,
   CrewCancelRun,
   CrewEstimate,
   type AgentEstimate,
@@ -244,16 +245,6 @@ function positiveUsd(value: string): number {
   const n = usd(value);
   if (n === 0) throw new InvalidArgumentError('expected an amount in USD above 0, e.g. 0.05');
   return n;
-}
-
-/**
- * The figure `--approve-over` is held against: the estimate's high end, or the worst case when the crew has no
- * history to go on; a ceiling caps either (no run spends past it).
- */
-export function approvalFigure(e: CrewEstimate.Result): { usd: number; what: string } {
-  const base =
-    e.highUsd !== null ? { usd: e.highUsd, what: 'high estimate' } : { usd: e.worstCaseUsd, what: 'worst case' };
-  return e.maxCostUsd !== null && e.maxCostUsd < base.usd ? { usd: e.maxCostUsd, what: 'ceiling' } : base;
 }
 
 /** Goes on when the figure is within `limit`, or the user says yes on a terminal (or passed --yes); else throws. */

@@ -1,5 +1,5 @@
 /** A crew run as a Markdown document, and its progress as one line (plain data; no `vscode` import). */
-import type { Run, RunProgress } from '../../protocol';
+import { approvalFigure, type CrewEstimate, type Run, type RunProgress } from '../../protocol';
 import { counted, formatCount as count, formatEnum, formatUsd as money } from '../../protocol/format';
 
 export function runDocument(run: Run): string {
@@ -38,4 +38,29 @@ export function progressLine(p: RunProgress): string {
           ? ' cancelled'
           : ' failed';
   return `step ${(p.step ?? 0) + 1}: ${p.agent}${ended} · ${totals}`;
+}
+
+/**
+ * Whether a run needs the user's yes before it starts, and the words of the question: the estimate's figures, what
+ * they rest on, and the limit they are above. Null when the approval figure is within `limitUsd` (or asking is off).
+ */
+export function approvalQuestion(e: CrewEstimate.Result, limitUsd: number): { message: string; detail: string } | null {
+  const f = approvalFigure(e);
+  const usd = (v: number | null) => (v === null ? 'unknown' : money(v));
+  if (limitUsd <= 0 || f.usd <= limitUsd) return null;
+  const figures = [
+    `Typical ${usd(e.typicalUsd)}`,
+    `high ${usd(e.highUsd)}`,
+    `worst case ${money(e.worstCaseUsd)}`,
+    ...(e.maxCostUsd !== null ? [`ceiling ${money(e.maxCostUsd)}`] : []),
+  ].join(' · ');
+  const perAgent = e.agents.map(
+    (a) =>
+      `${a.agent} (${a.model}): ${a.steps.typical === a.steps.high ? a.steps.typical : `${a.steps.typical}–${a.steps.high}`} ` +
+      `call${a.steps.high === 1 ? '' : 's'}, ${a.historyCalls ? `${usd(a.perCallTypicalUsd)} a call typically` : 'no history yet'}`,
+  );
+  return {
+    message: `Run ${e.crew}? Its ${f.what} is ${money(f.usd)}, above your ${money(limitUsd)} limit for asking.`,
+    detail: [figures, '', ...perAgent, ...(e.notes.length ? ['', ...e.notes] : [])].join('\n'),
+  };
 }

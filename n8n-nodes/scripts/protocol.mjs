@@ -45,6 +45,7 @@ export const ROOTS = [
   'AnalyticsInsights',
   'AnalyticsRecommendations',
   'CrewRun',
+  'CrewEstimate',
   'CrewRuns',
   'CrewList',
   'CrewGet',

@@ -17,7 +17,7 @@ import path from 'node:path';
 import util from 'node:util';
 import pg from 'pg';
 import type { BrowserContext, Page } from 'playwright-core';
-import type { AnalyticsSummary, BudgetStatusRequest, CostReport } from '../../protocol';
+import type { AnalyticsSummary, BudgetStatusRequest, CostReport, CrewRuns } from '../../protocol';
 import { formatUsd } from '../../protocol/format';
 import {
   bundleForExtensionHost,
@@ -361,6 +361,50 @@ describe('VS Code e2e (code-server + Chromium)', function () {
       const report = await rpc<CostReport.Result>('cost/report', { by: 'model' });
       assert.equal(Number(await total.getAttribute('data-value')), report.total.costUsd);
       await dashboard.screenshot({ path: path.join(ARTIFACTS, 'browser-dashboard.png') });
+    });
+  });
+
+  it('Run Task asks in a modal with the estimate when it is above the limit, and can run under a ceiling', async () => {
+    const settings = { 'openrouterCrew.approveRunsOverUsd': 0.000001 };
+    await withVscode('run-approval', { vsix: true, settings }, async (page, cs, workspace) => {
+      await page.goto(`${cs.url}/?folder=${encodeURIComponent(workspace)}`);
+      const status = page.locator('[id="openrouter-crew.openrouter-crew.openrouterCrew.status"]');
+      await status.filter({ hasText: '$' }).waitFor();
+      const runs = async () => (await rpc<CrewRuns.Result>('crew/runs', { crew: data.crewName, limit: 200 })).runs;
+      const before = (await runs()).length;
+      const start = async (task: string) => {
+        await runCommand(page, 'OpenRouter Crew: Run Task…', 'Run a task with which crew?');
+        await answer(page, 'Run a task with which crew?', data.crewName, true);
+        await answer(page, `Task for ${data.crewName}`, task);
+        await answer(page, 'How should the crew work?', 'sequential', true);
+      };
+      const dialog = page.locator('.monaco-dialog-box');
+
+      // Asked, with the figures; closing the question runs nothing.
+      await start('Estimate me first');
+      await dialog.waitFor();
+      assert.match(
+        await dialog.locator('.dialog-message-text').innerText(),
+        /^Run launch\? Its (high estimate|worst case) is \$/,
+      );
+      const detail = await dialog.locator('.dialog-message-detail').innerText();
+      assert.match(detail, /Typical \$\S+ · high \$\S+ · worst case \$/);
+      assert.match(detail, /researcher \(openai\/gpt-4o-mini\): 1 call, \$\S+ a call typically/);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'run-approval.png') });
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
+      assert.equal((await runs()).length, before, 'no run without a yes');
+
+      // Run with a Ceiling…: the run carries it.
+      await start('Run me under a ceiling');
+      await dialog.locator('.monaco-button', { hasText: 'Run with a Ceiling…' }).click();
+      await answer(page, `Ceiling for this run of ${data.crewName} (USD)`, '0.002');
+      await page.locator('.notifications-toasts .notification-toast', { hasText: `${data.crewName}: run` }).waitFor();
+      const [latest] = await runs();
+      assert.equal(latest!.task, 'Run me under a ceiling');
+      assert.equal(latest!.maxCostUsd, 0.002);
+      assert.equal(latest!.status, 'completed', JSON.stringify(latest!.error));
+      assert.ok(latest!.costUsd <= 0.002);
     });
   });
 

@@ -1,11 +1,11 @@
 // The extension's logic that needs no VS Code: what the status bar and rows say, the webview HTML, and the
 // dashboard bridge's message handling (the allowlist a webview is held to).
 import assert from 'node:assert/strict';
-import type { BudgetStatus, Memory, Run, ServerInfo } from '../../protocol';
+import type { BudgetStatus, CrewEstimate, Memory, Run, ServerInfo } from '../../protocol';
 import { budgetRow, mostConstrained, statusBarModel, suggestedRaise } from '../../extension/model/budgets';
 import { modeLabel, modeMismatch, modeOf, modeTooltip } from '../../extension/model/mode';
 import { memoryDocument, memoryLabel, parseTags } from '../../extension/model/memories';
-import { progressLine, runDocument } from '../../extension/model/runs';
+import { approvalQuestion, progressLine, runDocument } from '../../extension/model/runs';
 import { archiveRow, restoredMessage } from '../../extension/model/archives';
 import { handleWebviewMessage, type ToWebview } from '../../extension/panels/bridge-host';
 import { makeNonce, webviewHtml } from '../../extension/panels/html';
@@ -189,6 +189,54 @@ describe('extension: memories, runs and archives as text', () => {
     });
     assert.equal(row.label, 'ops · 120 memories');
     assert.equal(row.description, '10.0 KB · 5.9× · 2026-02-03 · 1 restored');
+  });
+});
+
+describe('extension: asking before an expensive run', () => {
+  const estimate = (over: Partial<CrewEstimate.Result> = {}): CrewEstimate.Result => ({
+    crew: 'blog',
+    process: 'sequential',
+    agents: [
+      {
+        agent: 'writer',
+        model: 'anthropic/claude-3.5-haiku',
+        role: 'member',
+        steps: { typical: 1, high: 1, max: 1 },
+        historyCalls: 12,
+        perCallTypicalUsd: 0.02,
+        perCallHighUsd: 0.6,
+        typicalUsd: 0.02,
+        highUsd: 0.6,
+        worstCaseUsd: 0.9,
+      },
+    ],
+    typicalUsd: 0.02,
+    highUsd: 0.6,
+    worstCaseUsd: 0.9,
+    maxCostUsd: null,
+    historyRuns: 0,
+    notes: [],
+    ...over,
+  });
+
+  it('asks when the high end is above the limit, with the figures and what they rest on', () => {
+    const q = approvalQuestion(estimate(), 0.5)!;
+    assert.equal(q.message, 'Run blog? Its high estimate is $0.60, above your $0.50 limit for asking.');
+    assert.match(q.detail, /^Typical \$0\.02 · high \$0\.60 · worst case \$0\.90$/m);
+    assert.match(q.detail, /^writer \(anthropic\/claude-3\.5-haiku\): 1 call, \$0\.02 a call typically$/m);
+  });
+
+  it('does not ask within the limit, when asking is off, or when a ceiling below the limit caps the run', () => {
+    assert.equal(approvalQuestion(estimate(), 0.6), null);
+    assert.equal(approvalQuestion(estimate(), 0), null);
+    assert.equal(approvalQuestion(estimate({ maxCostUsd: 0.4 }), 0.5), null);
+  });
+
+  it('holds the worst case against the limit when the crew has no history', () => {
+    const q = approvalQuestion(estimate({ typicalUsd: null, highUsd: null, notes: ['writer has no calls yet'] }), 0.5)!;
+    assert.match(q.message, /Its worst case is \$0\.90/);
+    assert.match(q.detail, /Typical unknown · high unknown/);
+    assert.match(q.detail, /writer has no calls yet/);
   });
 });
 

@@ -12,7 +12,7 @@ import { OPERATIONS } from '../../n8n-nodes/nodes/OpenRouterCrew/resources';
 import { OpenRouterCrewPollTrigger } from '../../n8n-nodes/nodes/OpenRouterCrewPollTrigger/OpenRouterCrewPollTrigger.node';
 import { OpenRouterCrewTrigger } from '../../n8n-nodes/nodes/OpenRouterCrewTrigger/OpenRouterCrewTrigger.node';
 import { CREDENTIAL_TEST } from '../../n8n-nodes/nodes/shared/credential-test';
-import { ErrorCodes, type CostVerify, type MethodName } from '../../protocol';
+import { ErrorCodes, type CostVerify, type CrewEstimate, type MethodName } from '../../protocol';
 import { schemas } from '../../server/rpc/schemas';
 import { answering, CREDENTIALS, executeContext, RpcRecorder, type RpcAnswer } from '../helpers/n8n';
 import * as r from '../helpers/n8n-records';
@@ -57,6 +57,18 @@ const VERIFY_RESULT: CostVerify.Result = {
   fixed: 1,
   alerted: true,
   verifiedAt: '2026-03-08T00:00:01.000Z',
+};
+
+const ESTIMATE: CrewEstimate.Result = {
+  crew: 'ops',
+  process: 'manager',
+  agents: [],
+  typicalUsd: null,
+  highUsd: null,
+  worstCaseUsd: 0.2,
+  maxCostUsd: 0.1,
+  historyRuns: 0,
+  notes: [],
 };
 
 const CASES: Case[] = [
@@ -507,6 +519,42 @@ const CASES: Case[] = [
     },
     result: r.run(),
     items: [plain(r.run())],
+  },
+  {
+    title: 'crew/run with a Max Cost and agents told what is left',
+    params: {
+      resource: 'crew',
+      operation: 'run',
+      crew: 'ops',
+      task: 'Ship it',
+      runOptions: { maxCostUsd: 0.05, tellRemaining: true },
+    },
+    method: 'crew/run',
+    sent: { crew: 'ops', task: 'Ship it', maxCostUsd: 0.05, tellRemaining: true },
+    result: r.run({ maxCostUsd: 0.05 }),
+    items: [plain(r.run({ maxCostUsd: 0.05 }))],
+  },
+  {
+    title: 'crew/run: a Max Cost of 0 is no ceiling',
+    params: { resource: 'crew', operation: 'run', crew: 'ops', task: 'Ship it', runOptions: { maxCostUsd: 0 } },
+    method: 'crew/run',
+    sent: { crew: 'ops', task: 'Ship it' },
+    result: r.run(),
+    items: [plain(r.run())],
+  },
+  {
+    title: 'crew/estimate: the shape of the run, without what only a run takes',
+    params: {
+      resource: 'crew',
+      operation: 'estimate',
+      crew: 'ops',
+      task: 'Ship it',
+      runOptions: { process: 'manager', maxSteps: 2, maxCostUsd: 0.1, saveResult: false, tellRemaining: true },
+    },
+    method: 'crew/estimate',
+    sent: { crew: 'ops', task: 'Ship it', process: 'manager', maxSteps: 2, maxCostUsd: 0.1 },
+    result: ESTIMATE,
+    items: [plain(ESTIMATE)],
   },
   {
     title: 'crew/list: one item per crew',

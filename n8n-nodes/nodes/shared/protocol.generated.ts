@@ -1187,6 +1187,59 @@ export namespace CrewRun {
   export type Progress = RunProgress;
 }
 
+/**
+ * What one agent of a run is expected to cost. Per call, `typical` and `high` are the median and the 90th
+ * percentile of what this agent's calls on this model cost before (the ledger's `usage.cost`); with no such calls
+ * they are null: there is nothing to go on, and only the worst case is known.
+ */
+export interface AgentEstimate {
+  agent: string;
+  model: string;
+  role: 'lead' | 'member';
+  /** Calls of this agent in the run: typically, at most the high figure, and at most possible. */
+  steps: { typical: number; high: number; max: number };
+  /** How many earlier calls (agent and model) the per-call figures come from (the latest 200 at most). */
+  historyCalls: number;
+  perCallTypicalUsd: number | null;
+  perCallHighUsd: number | null;
+  /** typical steps × typical per call; null without history. */
+  typicalUsd: number | null;
+  /** high steps × high per call; null without history. */
+  highUsd: number | null;
+  /** The most its `max` steps can cost: every prompt token the bytes allow, every completion token allowed. */
+  worstCaseUsd: number;
+}
+
+export namespace CrewEstimate {
+  export const method = 'crew/estimate';
+  /** What `crew/run` would be given (the same names); nothing is sent upstream and nothing is recorded. */
+  export interface Params {
+    crew: string;
+    task: string;
+    process?: RunProcess;
+    lead?: string;
+    maxSteps?: number;
+    memoryTokens?: number;
+    /** The ceiling the run would have: the estimate says whether it caps the worst case. */
+    maxCostUsd?: number;
+  }
+  export interface Result {
+    crew: string;
+    process: RunProcess;
+    agents: AgentEstimate[];
+    /** Sums over the agents; null when an agent has no history (then only the worst case is known). */
+    typicalUsd: number | null;
+    highUsd: number | null;
+    worstCaseUsd: number;
+    /** The ceiling given, which no run can pass: the most the run can spend is min(worstCaseUsd, this). */
+    maxCostUsd: number | null;
+    /** Earlier runs of this crew with this process that the step counts come from. */
+    historyRuns: number;
+    /** What the figures rest on, in words (assumptions, missing history). */
+    notes: string[];
+  }
+}
+
 export namespace CrewRuns {
   export const method = 'crew/runs';
   export interface Params {

@@ -1,5 +1,5 @@
-import type { IDataObject, INodeProperties } from 'n8n-workflow';
-import { CrewCreate, CrewGet, CrewList, CrewRun, CrewUpdate } from '../../shared/protocol.generated';
+import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
+import { CrewCreate, CrewEstimate, CrewGet, CrewList, CrewRun, CrewUpdate } from '../../shared/protocol.generated';
 import type { AgentInput, RunProcess } from '../../shared/protocol.generated';
 import { collection, compact, requiredString } from '../../shared/params';
 import { item, items, operation, type Operations } from './operation';
@@ -26,6 +26,13 @@ export const crewDescription: INodeProperties[] = [
         description: 'Create a crew, with agents or without',
         action: 'Create a crew',
       },
+      {
+        name: 'Estimate Run',
+        value: 'estimate',
+        description:
+          "What a run of the task would cost, from the crew's own history (typical, high) and its worst case; nothing is sent",
+        action: 'Estimate a crew run',
+      },
       { name: 'Get', value: 'get', description: 'Get a crew with its agents', action: 'Get a crew' },
       { name: 'Get Many', value: 'list', description: 'List every crew with its agents', action: 'Get many crews' },
       {
@@ -46,7 +53,7 @@ export const crewDescription: INodeProperties[] = [
     default: '',
     placeholder: 'ops',
     description: 'Name or ID of the crew (`crew crew list` shows them)',
-    displayOptions: show(['run', 'get', 'addAgent']),
+    displayOptions: show(['run', 'estimate', 'get', 'addAgent']),
   },
 
   // ── create ──
@@ -118,7 +125,7 @@ export const crewDescription: INodeProperties[] = [
     typeOptions: { rows: 4 },
     default: '',
     placeholder: 'Why did the nightly report get faster?',
-    displayOptions: show(['run']),
+    displayOptions: show(['run', 'estimate']),
   },
   {
     displayName: 'Options',
@@ -126,7 +133,7 @@ export const crewDescription: INodeProperties[] = [
     type: 'collection',
     placeholder: 'Add Option',
     default: {},
-    displayOptions: show(['run']),
+    displayOptions: show(['run', 'estimate']),
     options: [
       {
         displayName: 'Lead Agent',
@@ -134,6 +141,15 @@ export const crewDescription: INodeProperties[] = [
         type: 'string',
         default: '',
         description: "Manager process: the agent that delegates (default: the crew's first agent)",
+      },
+      {
+        displayName: 'Max Cost (USD)',
+        name: 'maxCostUsd',
+        type: 'number',
+        typeOptions: { minValue: 0, numberPrecision: 6 },
+        default: 0,
+        description:
+          'The run’s ceiling: steps are fitted into it, and the run stops (status Budget Exceeded) before a step that cannot fit. 0: no ceiling.',
       },
       {
         displayName: 'Max Delegations',
@@ -175,6 +191,13 @@ export const crewDescription: INodeProperties[] = [
         type: 'boolean',
         default: true,
         description: 'Whether the output is saved as a memory of kind "result"',
+      },
+      {
+        displayName: 'Tell Agents What Is Left',
+        name: 'tellRemaining',
+        type: 'boolean',
+        default: false,
+        description: "Whether each agent's prompt says what it has left to spend (Run Task only)",
       },
       {
         displayName: 'Timeout (Minutes)',
@@ -292,17 +315,35 @@ export const crewOperations: Operations = {
     params(ctx, i) {
       const o = collection(ctx, 'runOptions', i);
       return compact<CrewRun.Params>({
-        crew: requiredString(ctx, 'crew', i),
-        task: ctx.getNodeParameter('task', i) as string,
-        process: o.process as RunProcess | undefined,
-        lead: o.lead as string | undefined,
-        maxSteps: o.maxSteps as number | undefined,
-        memoryTokens: o.memoryTokens as number | undefined,
+        ...runShape(ctx, i),
         saveResult: o.saveResult as boolean | undefined,
+        tellRemaining: o.tellRemaining ? true : undefined,
       });
     },
     // A refused or failed run is a result (its status says so), not an error: the server kept what was done.
     output: (r) => item(r),
     timeoutMs: (ctx, i) => ((collection(ctx, 'runOptions', i).timeoutMinutes as number | undefined) ?? 30) * 60_000,
   }),
+
+  estimate: operation<CrewEstimate.Params, CrewEstimate.Result>({
+    method: CrewEstimate.method,
+    params: (ctx, i) => compact<CrewEstimate.Params>(runShape(ctx, i)),
+    output: (r) => item(r),
+  }),
 };
+
+/** What shapes a run, read alike for Run Task and Estimate Run (so an estimate is of the run that would be made). */
+function runShape(ctx: IExecuteFunctions, i: number): CrewEstimate.Params {
+  const o = collection(ctx, 'runOptions', i);
+  const maxCost = o.maxCostUsd as number | undefined;
+  return {
+    crew: requiredString(ctx, 'crew', i),
+    task: ctx.getNodeParameter('task', i) as string,
+    process: o.process as RunProcess | undefined,
+    lead: o.lead as string | undefined,
+    maxSteps: o.maxSteps as number | undefined,
+    memoryTokens: o.memoryTokens as number | undefined,
+    // 0 is the field's "no ceiling", not a ceiling of nothing.
+    maxCostUsd: maxCost ? maxCost : undefined,
+  };
+}
