@@ -38,7 +38,14 @@ export interface CallContext {
 }
 
 /** The ledger tag of a call a `fit` budget lowered: `fit:max_tokens=<n>`, beside the caller's own tags. */
-export const fitTag = (maxTokens: number) => `fit:max_tokens=${maxTokens}`;
+export const fitTag = (maxTokens: number) => `${FIT_TAG}${maxTokens}`;
+const FIT_TAG = 'fit:max_tokens=';
+
+/** The max_tokens a fit lowered a row's call to, from its tag; null when none did. */
+function fittedOf(tags: readonly string[]): number | null {
+  for (const t of tags) if (t.startsWith(FIT_TAG)) return Number(t.slice(FIT_TAG.length));
+  return null;
+}
 
 export class ChatService {
   constructor(
@@ -344,5 +351,6 @@ export function toEntry(r: LedgerRow): LedgerEntry {
     latencyMs: r.latencyMs,
     status: r.status,
     stream: r.stream,
+    fittedMaxTokens: fittedOf(r.tags),
   };
 }

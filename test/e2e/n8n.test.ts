@@ -24,12 +24,14 @@ import type {
   BudgetStatusRequest,
   ChatComplete,
   CostReport,
+  CrewEstimate,
   CrewList,
   CrewRun,
   LedgerList,
   MemoryAdd,
   MemoryContext,
   MemoryList,
+  Run,
   WebhookList,
 } from '../../protocol';
 import { ErrorCodes } from '../../protocol';
@@ -301,15 +303,32 @@ describe('n8n e2e (n8n 2.40.7, the packed community package, a real crew-server)
     assert.equal(context.text, truth.memories.map((m) => m.memory.content).join('\n\n'));
     assert.equal(context.usedTokens, truth.usedTokens);
 
-    const chat = outputs(result, 'Chat')[0]![0] as { content: string; model: string; costUsd: number };
+    const chat = outputs(result, 'Chat')[0]![0] as {
+      content: string;
+      model: string;
+      costUsd: number;
+      ledgerId: number;
+    };
+    // The first model of the chain answered (the fallback was there for a failure).
     assert.equal(chat.model, MODEL);
     assert.ok(chat.content.length > 0);
-    const [latest] = (await client.request<LedgerList.Result>('ledger/list', { limit: 1 })).entries;
+    const row = await client.request<LedgerList.Result>('ledger/list', { limit: 50 });
+    assert.equal(row.entries.find((e) => e.id === chat.ledgerId)?.model, MODEL);
     const ledger = outputs(result, 'Ledger')[0] as { id: number; crew: string; costUsd: number }[];
     assert.deepEqual(
       ledger.map((e) => [e.id, e.crew, e.costUsd]),
-      [[latest!.id, 'ops', chat.costUsd]],
+      [[chat.ledgerId, 'ops', chat.costUsd]],
     );
+
+    // Estimate Run says what the run would cost without a call; Run Task carries the Max Cost as its ceiling.
+    const estimate = outputs(result, 'Estimate')[0]![0] as unknown as CrewEstimate.Result;
+    assert.equal(estimate.crew, 'ops');
+    assert.equal(estimate.maxCostUsd, 0.05);
+    assert.ok(estimate.worstCaseUsd > 0 && estimate.agents.length > 0);
+    const run = outputs(result, 'Run')[0]![0] as unknown as Run;
+    assert.equal(run.status, 'completed', JSON.stringify(run.error));
+    assert.equal(run.maxCostUsd, 0.05);
+    assert.ok(run.costUsd > 0 && run.costUsd <= 0.05);
   });
 
   it('Budget Alerts: the trigger registers with the server and a refused call starts the workflow by webhook', async () => {
@@ -598,15 +617,36 @@ function operationsWorkflow(): Workflow {
         model: MODEL,
         input: 'messages',
         messages: JSON.stringify(history),
-        chatOptions: { systemPrompt: "={{ 'Known: ' + $json.text }}", crew: 'ops', maxTokens: 16 },
+        chatOptions: {
+          systemPrompt: "={{ 'Known: ' + $json.text }}",
+          crew: 'ops',
+          maxTokens: 16,
+          fallbacks: 'google/gemini-2.5-flash',
+        },
       }),
       crewNode('o5', 'Ledger', 4, { resource: 'ledger', operation: 'list', limit: 1 }),
+      crewNode('o6', 'Estimate', 5, {
+        resource: 'crew',
+        operation: 'estimate',
+        crew: 'ops',
+        task: 'Summarise the week',
+        runOptions: { maxCostUsd: 0.05, memoryTokens: 0 },
+      }),
+      crewNode('o7', 'Run', 6, {
+        resource: 'crew',
+        operation: 'run',
+        crew: 'ops',
+        task: 'Summarise the week',
+        runOptions: { maxCostUsd: 0.05, memoryTokens: 0, tellRemaining: true, saveResult: false },
+      }),
     ],
     connections: {
       Start: { main: [[{ node: 'Crews', type: 'main', index: 0 }]] },
       Crews: { main: [[{ node: 'Context', type: 'main', index: 0 }]] },
       Context: { main: [[{ node: 'Chat', type: 'main', index: 0 }]] },
       Chat: { main: [[{ node: 'Ledger', type: 'main', index: 0 }]] },
+      Ledger: { main: [[{ node: 'Estimate', type: 'main', index: 0 }]] },
+      Estimate: { main: [[{ node: 'Run', type: 'main', index: 0 }]] },
     },
     settings: { executionOrder: 'v1' },
   };

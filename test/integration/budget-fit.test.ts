@@ -69,6 +69,7 @@ for (const store of ['local', 'postgres'] as const)
       );
       const { entries } = await s.client.request<LedgerList.Result>('ledger/list', { crew: 'fitting', limit: 1 });
       assert.deepEqual(entries[0]!.tags, [`fit:max_tokens=${n}`]);
+      assert.equal(entries[0]!.fittedMaxTokens, n, 'the ledger row says what the call was lowered to');
       const st = await status(budget.id);
       assert.equal(pico(st.spentUsd), pico(r.cost));
       assert.equal(st.reservedUsd, 0);

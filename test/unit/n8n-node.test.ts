@@ -733,6 +733,24 @@ const CASES: Case[] = [
     result: r.chatResult(),
     items: [plain(r.chatResult())],
   },
+  {
+    title: 'chat/complete with fallback models: the chain goes as OpenRouter models',
+    params: {
+      resource: 'chat',
+      operation: 'complete',
+      model: 'anthropic/claude-3.5-haiku',
+      prompt: 'Say hello',
+      chatOptions: { fallbacks: 'openai/gpt-4o-mini, google/gemini-2.5-flash' },
+    },
+    method: 'chat/complete',
+    sent: {
+      model: 'anthropic/claude-3.5-haiku',
+      messages: [{ role: 'user', content: 'Say hello' }],
+      models: ['openai/gpt-4o-mini', 'google/gemini-2.5-flash'],
+    },
+    result: r.chatResult({ model: 'openai/gpt-4o-mini' }),
+    items: [plain(r.chatResult({ model: 'openai/gpt-4o-mini' }))],
+  },
 ];
 
 function operationValues(): { resource: string; operation: string }[] {

@@ -1412,6 +1412,11 @@ export interface LedgerEntry {
   latencyMs: number;
   status: CallStatus;
   stream: boolean;
+  /**
+   * The `max_tokens` a `fit` budget (or a run's ceiling) lowered the call to before it was sent; null when the call
+   * went as asked. Kept in the row's tags as `fit:max_tokens=<n>` (so both stores hold it, and a tag filter finds it).
+   */
+  fittedMaxTokens?: number | null;
 }
 
 export interface Attribution {

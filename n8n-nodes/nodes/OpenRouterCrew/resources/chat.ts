@@ -99,6 +99,15 @@ export const chatDescription: INodeProperties[] = [
         description: 'Crew the call is attributed to (its budgets apply)',
       },
       {
+        displayName: 'Fallback Models',
+        name: 'fallbacks',
+        type: 'string',
+        default: '',
+        placeholder: 'openai/gpt-4o-mini, google/gemini-2.5-flash',
+        description:
+          "Comma-separated model IDs OpenRouter tries in order when the model fails (at most 2): the budgets reserve the chain's largest worst case, and the output's model is the one that answered",
+      },
+      {
         displayName: 'Max Tokens',
         name: 'maxTokens',
         type: 'number',
@@ -176,6 +185,7 @@ export const chatOperations: Operations = {
         crew: o.crew as string | undefined,
         agent: o.agent as string | undefined,
         tags: splitList(o.tags),
+        models: splitList(o.fallbacks),
         maxTokens: o.maxTokens as number | undefined,
         temperature: o.temperature as number | undefined,
         cacheSystemPrompt: o.cacheSystemPrompt as boolean | undefined,
