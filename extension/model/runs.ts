@@ -6,7 +6,7 @@ export function runDocument(run: Run): string {
   const lines = [
     `# ${run.crew}: ${run.task.split('\n')[0]}`,
     '',
-    `**${formatEnum(run.status)}** · ${run.process} · ${counted(run.steps.length, 'step')} · ${count(run.usage.promptTokens)} → ${count(run.usage.completionTokens)} tokens · ${money(run.costUsd)} (exact: $${run.cost})`,
+    `**${formatEnum(run.status)}** · ${run.process} · ${counted(run.steps.length, 'step')} · ${count(run.usage.promptTokens)} → ${count(run.usage.completionTokens)} tokens · ${money(run.costUsd)} (exact: $${run.cost})${run.maxCostUsd ? ` of a ${money(run.maxCostUsd)} ceiling` : ''}`,
     '',
     `Run \`${run.id}\`, started ${run.startedAt}${run.finishedAt ? `, finished ${run.finishedAt}` : ''}${run.memoryId ? `; saved as memory \`${run.memoryId}\`` : ''}.`,
   ];

@@ -171,6 +171,8 @@ describe('extension: memories, runs and archives as text', () => {
       doc,
       /### 1\. writer \(member\) — ok\n\n`openai\/gpt-4o-mini` · 100 → 20 tokens · \$0\.0012 · 1 memory in context \(1 used\)/,
     );
+    // A run with a ceiling says what it spent of it.
+    assert.match(runDocument({ ...run, maxCostUsd: 0.05 }), /\(exact: \$0\.0012\) of a \$0\.05 ceiling\n/);
   });
 
   it('describes an archive by crews, count, size, ratio and date', () => {
