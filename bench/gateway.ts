@@ -1,25 +1,44 @@
 /**
- * OpenAI-compatible gateway benchmark (issue 4). The same `openai` SDK client calls the fake OpenRouter either
- * through the gateway (`/v1/chat/completions` on the server's HTTP port: auth, parse, budget gate with 4 budgets
- * in scope, durable ledger row, OpenAI-shaped answer) or directly. The fake runs in its own process, the server
- * as a child process with `--rate-limit 0`.
- *   1. overhead per call, sequential, interleaved call by call   goal ≤ 1 ms p50 added
- *   2. the same at p99                                          (reported)
- *   3. throughput at 64 in flight                               vs the same calls direct (reported)
+ * OpenAI-compatible gateway benchmark (issue 14), every figure beside its baseline from the same run. The fake
+ * OpenRouter answers at once in its own process; crew-server runs as built (dist/server.js, rate limit off: a
+ * benchmark is one very busy caller), one global budget in scope, the durable ledger on.
+ *   1. non-streamed, wrk with 32 connections: the fake directly, our /v1 on the local store, our /v1 on
+ *      PostgreSQL, Portkey's open-source gateway (installed into ~/.cache/crew-bench/portkey on first use, pointed
+ *      at the same fake)                                            goal ≥ 0.5× direct req/s, ≤ 1 ms p50 added
+ *   2. streamed: time to the first byte, sequential, interleaved call by call with the same call direct
+ *                                                                    goal ≤ 1 ms p50 added; bytes unchanged
+ *   3. RSS after 100,000 gateway calls against RSS after 10,000      goal within 20 %
  *
- *   node --import tsx bench/gateway.ts [--quick]     (needs `npm run build` first: it runs dist/server.js)
+ *   npm run bench:gateway [-- --quick] [-- --profile]   (--profile writes the local server's .cpuprofile)
+ * Needs wrk (apt-get install wrk) and a PostgreSQL (PG* / 127.0.0.1:5432, or a private cluster, as bench:team).
  */
 import { promises as fsp } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import OpenAI from 'openai';
 import { dataDirPaths } from '../protocol/node';
-import { startFake, startServer, stop } from './processes';
-import { compareThroughput, finish, ms, percentile, type Row } from './stats';
+import { createTestDatabase } from '../test/helpers/postgres';
+import { startPortkey } from './portkey';
+import { startFake, startServer, stop, tmpDir } from './processes';
+import { finish, ms, percentile, type Row } from './stats';
+import { postScript, requireWrk, wrk, type WrkResult } from './wrk';
 
 const quick = process.argv.includes('--quick');
+const profile = process.argv.includes('--profile');
 const rows: Row[] = [];
 const MODEL = 'openai/gpt-4o-mini';
+const body = {
+  model: MODEL,
+  messages: [{ role: 'user', content: 'Summarise the budget situation in one line.' }],
+  max_tokens: 64,
+};
+
+interface Target {
+  name: string;
+  url: string;
+  script: string;
+  runs: WrkResult[];
+}
 
 async function rpc(base: string, token: string, method: string, params: unknown): Promise<unknown> {
   const res = await fetch(`${base}/rpc`, {
@@ -27,84 +46,258 @@ async function rpc(base: string, token: string, method: string, params: unknown)
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
   });
-  const body = (await res.json()) as { result?: unknown; error?: { message: string } };
-  if (body.error) throw new Error(`${method}: ${body.error.message}`);
-  return body.result;
+  const reply = (await res.json()) as { result?: unknown; error?: { message: string } };
+  if (reply.error) throw new Error(`${method}: ${reply.error.message}`);
+  return reply.result;
+}
+
+/** A crew-server on `dir` with one global budget; its /v1 base and token. */
+async function ourServer(dir: string, upstream: string, extra: string[], nodeArgs: string[] = []) {
+  const { child, discovery } = await startServer(dir, upstream, ['--port', '0', ...extra], nodeArgs);
+  const base = `http://127.0.0.1:${discovery.httpPort}`;
+  const token = (await fsp.readFile(dataDirPaths(dir).token, 'utf8')).trim();
+  await rpc(base, token, 'budget/set', { scope: 'global', period: 'monthly', limitUsd: 1_000_000 });
+  return { child, base, token };
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Every target in turn, `rounds` times, so drift in the machine's load reaches them all alike. */
+async function load(targets: Target[], seconds: number, rounds: number): Promise<void> {
+  for (const t of targets) await wrk(t.url, t.script, quick ? 1 : 2);
+  for (let r = 0; r < rounds; r++) for (const t of targets) t.runs.push(await wrk(t.url, t.script, seconds));
+}
+
+function figures(t: Target) {
+  return {
+    rps: mean(t.runs.map((r) => r.rps)),
+    p50: mean(t.runs.map((r) => r.p50)),
+    p99: mean(t.runs.map((r) => r.p99)),
+    failures: t.runs.reduce((s, r) => s + r.failures, 0),
+  };
+}
+
+/** Milliseconds to the first byte of a streamed answer, and the whole stream's text. */
+function streamOnce(url: string, headers: Record<string, string>, agent: http.Agent) {
+  return new Promise<{ ttfb: number; text: string }>((resolve, reject) => {
+    const payload = JSON.stringify({ ...body, stream: true });
+    const t0 = performance.now();
+    let ttfb = NaN;
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          if (Number.isNaN(ttfb)) ttfb = performance.now() - t0;
+          text += c;
+        });
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve({ ttfb, text }) : reject(new Error(`${res.statusCode}: ${text}`)),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** The stream's events without what differs from call to call (ids, timestamps, the fake's per-call words). */
+function eventShapes(text: string): string[] {
+  return text
+    .split('\n\n')
+    .filter((e) => e.startsWith('data: '))
+    .map((e) => {
+      const data = e.slice(6);
+      if (data === '[DONE]') return data;
+      const o = JSON.parse(data) as Record<string, unknown>;
+      return Object.keys(o).sort().join(',');
+    });
+}
+
+async function streaming(fakeUrl: string, base: string, token: string): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const direct = () => streamOnce(`${fakeUrl}/chat/completions`, { authorization: 'Bearer bench-key' }, agent);
+  const ours = () => streamOnce(`${base}/v1/chat/completions`, { authorization: `Bearer ${token}` }, agent);
+  for (let i = 0; i < 100; i++) await Promise.all([direct(), ours()].map((p) => p.then(() => undefined)));
+  const a: number[] = [];
+  const b: number[] = [];
+  let sameShape = true;
+  const pairs = quick ? 200 : 1000;
+  for (let i = 0; i < pairs; i++) {
+    const d = await direct();
+    const o = await ours();
+    b.push(d.ttfb);
+    a.push(o.ttfb);
+    if (i === 0) sameShape = JSON.stringify(eventShapes(d.text)) === JSON.stringify(eventShapes(o.text));
+  }
+  agent.destroy();
+  const added = percentile(a, 0.5) - percentile(b, 0.5);
+  rows.push({
+    name: 'streamed: time to first byte (sequential), p50 added',
+    figure: ms(added),
+    baseline: `${ms(percentile(b, 0.5))} direct (ours ${ms(percentile(a, 0.5))}; p99 ${ms(percentile(a, 0.99))} vs ${ms(percentile(b, 0.99))})`,
+    ratio: (percentile(a, 0.5) / percentile(b, 0.5)).toFixed(2) + '×',
+    goal: '≤ 1 ms',
+    pass: added <= 1,
+  });
+  rows.push({
+    name: "streamed: the upstream's events pass through as they came",
+    figure: sameShape ? 'same events, same fields' : 'events rewritten',
+    baseline: 'the same call direct',
+    ratio: '-',
+    goal: 'unchanged',
+    pass: sameShape,
+  });
+}
+
+function rssMb(pid: number): Promise<number> {
+  return fsp.readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)?.[1] ?? NaN) / 1024);
+}
+
+/** RSS of a fresh server after `small` and after `large` gateway calls (wrk at 32 connections). */
+async function memory(fakeUrl: string): Promise<void> {
+  const small = quick ? 2_000 : 10_000;
+  const large = quick ? 20_000 : 100_000;
+  const dir = await tmpDir('gateway-rss');
+  const s = await ourServer(dir, fakeUrl, []);
+  try {
+    const script = await postScript(body, { Authorization: `Bearer ${s.token}` });
+    let calls = 0;
+    const until = async (n: number) => {
+      while (calls < n) {
+        const r = await wrk(`${s.base}/v1/chat/completions`, script, 2);
+        if (r.failures) throw new Error(`${r.failures} gateway calls failed during the memory run`);
+        calls += r.requests;
+      }
+      return rssMb(s.child.pid!);
+    };
+    const atSmall = await until(small);
+    const callsSmall = calls;
+    const atLarge = await until(large);
+    const growth = atLarge / atSmall - 1;
+    rows.push({
+      name: `RSS after ${calls.toLocaleString('en')} gateway calls`,
+      figure: `${atLarge.toFixed(1)} MB`,
+      baseline: `${atSmall.toFixed(1)} MB after ${callsSmall.toLocaleString('en')}`,
+      ratio: (atLarge / atSmall).toFixed(2) + '×',
+      goal: 'within 20 %',
+      pass: Math.abs(growth) <= 0.2,
+    });
+  } finally {
+    await stop(s.child);
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {
+  requireWrk();
   console.log(`crew bench: gateway — node ${process.version}, ${os.cpus().length} cores${quick ? ' (quick)' : ''}`);
   const fake = await startFake();
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'crew-bench-gateway-'));
-  const { child, discovery } = await startServer(dir, fake.url, ['--port', '0']);
-  const base = `http://127.0.0.1:${discovery.httpPort}`;
+  const db = await createTestDatabase('crew_bench_gateway');
+  const localDir = await tmpDir('gateway-local');
+  const pgDir = await tmpDir('gateway-pg');
+  const profDir = path.join(os.tmpdir(), 'crew-bench-gateway-profile');
+  const local = await ourServer(localDir, fake.url, [], profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
+  const pg = await ourServer(pgDir, fake.url, ['--store', db.url]);
+  const portkey = await startPortkey();
   try {
-    const token = (await fsp.readFile(dataDirPaths(dir).token, 'utf8')).trim();
-    for (const scope of ['global', 'crew:research', 'agent:writer', `model:${MODEL}`])
-      await rpc(base, token, 'budget/set', { scope, period: 'monthly', limitUsd: 1_000_000 });
-
-    const viaGateway = new OpenAI({
-      baseURL: `${base}/v1`,
-      apiKey: token,
-      maxRetries: 0,
-      defaultHeaders: { 'X-Crew-Id': 'research', 'X-Agent-Id': 'writer' },
-    });
-    const direct = new OpenAI({ baseURL: fake.url, apiKey: 'bench-key', maxRetries: 0 });
-    const body = {
-      model: MODEL,
-      messages: [{ role: 'user' as const, content: 'Summarise the budget situation in one line.' }],
-      max_tokens: 64,
-    };
-    const ours = () => viaGateway.chat.completions.create(body);
-    const theirs = () => direct.chat.completions.create(body);
-
-    // Warm-up, then alternate call by call so drift in the machine's load hits both series alike.
-    for (let i = 0; i < 300; i++) {
-      await theirs();
-      await ours();
-    }
-    const pairs = quick ? 1000 : 3000;
-    const a: number[] = [];
-    const b: number[] = [];
-    for (let i = 0; i < pairs; i++) {
-      let t = performance.now();
-      await theirs();
-      b.push(performance.now() - t);
-      t = performance.now();
-      await ours();
-      a.push(performance.now() - t);
-    }
-    for (const [q, label, goal] of [
-      [0.5, 'p50', 1],
-      [0.99, 'p99', null],
+    const ourHeaders = (token: string) => ({ Authorization: `Bearer ${token}` });
+    const targets: Target[] = [
+      {
+        name: 'direct',
+        url: `${fake.url}/chat/completions`,
+        script: await postScript(body, { Authorization: 'Bearer bench-key' }),
+        runs: [],
+      },
+      {
+        name: 'local',
+        url: `${local.base}/v1/chat/completions`,
+        script: await postScript(body, ourHeaders(local.token)),
+        runs: [],
+      },
+      {
+        name: 'pg',
+        url: `${pg.base}/v1/chat/completions`,
+        script: await postScript(body, ourHeaders(pg.token)),
+        runs: [],
+      },
+      {
+        name: 'portkey',
+        url: `${portkey.url}/chat/completions`,
+        script: await postScript(body, {
+          Authorization: 'Bearer bench-key',
+          'x-portkey-provider': 'openai',
+          'x-portkey-custom-host': fake.url,
+        }),
+        runs: [],
+      },
+    ];
+    await load(targets, quick ? 3 : 5, quick ? 1 : 2);
+    const [direct, ours, ourPg, peer] = targets.map(figures) as [
+      ReturnType<typeof figures>,
+      ReturnType<typeof figures>,
+      ReturnType<typeof figures>,
+      ReturnType<typeof figures>,
+    ];
+    console.log('  non-streamed, wrk -c32 (mean of rounds):');
+    for (const [t, f] of targets.map((t, i) => [t, [direct, ours, ourPg, peer][i]!] as const))
+      console.log(
+        `    ${t.name.padEnd(8)} ${Math.round(f.rps).toLocaleString('en').padStart(7)} req/s  p50 ${ms(f.p50)}  p99 ${ms(f.p99)}  failed ${f.failures}`,
+      );
+    for (const [label, f] of [
+      ['local store', ours],
+      ['PostgreSQL', ourPg],
     ] as const) {
-      const added = percentile(a, q) - percentile(b, q);
+      const ok = f.failures === 0;
       rows.push({
-        name: `gateway overhead (openai SDK, sequential), ${label} added`,
-        figure: ms(added),
-        baseline: `${ms(percentile(b, q))} direct (gateway ${ms(percentile(a, q))})`,
-        ratio: (percentile(a, q) / percentile(b, q)).toFixed(2) + '×',
-        goal: goal === null ? 'reported' : `≤ ${goal} ms`,
-        pass: goal === null || added <= goal,
+        name: `gateway ${label}: req/s, 32 connections${ok ? '' : ` (${f.failures} failed)`}`,
+        figure: `${Math.round(f.rps)} req/s`,
+        baseline: `${Math.round(direct.rps)} req/s direct`,
+        ratio: (f.rps / direct.rps).toFixed(2) + '×',
+        goal: '≥ 0.5×',
+        pass: ok && f.rps >= 0.5 * direct.rps,
+      });
+      rows.push({
+        name: `gateway ${label}: p50 added (p99 ${ms(f.p99)})`,
+        figure: ms(f.p50 - direct.p50),
+        baseline: `${ms(direct.p50)} direct (ours ${ms(f.p50)})`,
+        ratio: (f.p50 / direct.p50).toFixed(2) + '×',
+        goal: '≤ 1 ms',
+        pass: ok && f.p50 - direct.p50 <= 1,
       });
     }
-
-    const { baseRate, ourRate } = await compareThroughput(theirs, ours, quick ? 1.5 : 4);
     rows.push({
-      name: 'gateway throughput, 4 budgets in scope (64 in flight)',
-      figure: `${Math.round(ourRate)} calls/s`,
-      baseline: `${Math.round(baseRate)} calls/s direct`,
-      ratio: (ourRate / baseRate).toFixed(2) + '×',
+      name: `Portkey gateway ${'1.15.2'} (no budgets): req/s${peer.failures ? ` (${peer.failures} failed)` : ''}`,
+      figure: `${Math.round(peer.rps)} req/s, p50 ${ms(peer.p50)}`,
+      baseline: `ours ${Math.round(ours.rps)} req/s (local), ${Math.round(ourPg.rps)} (PostgreSQL)`,
+      ratio: `ours ${(ours.rps / peer.rps).toFixed(2)}× / ${(ourPg.rps / peer.rps).toFixed(2)}×`,
       goal: 'reported',
       pass: true,
     });
-    const total = (await rpc(base, token, 'ledger/list', { limit: 1, crew: 'research' })) as { total: number };
-    console.log(`  (ledger now holds ${total.total} gateway calls for crew research)`);
+    const ledger = (await rpc(local.base, local.token, 'ledger/list', { limit: 1 })) as { total: number };
+    console.log(`  (the local ledger holds ${ledger.total.toLocaleString('en')} gateway calls)`);
+
+    await streaming(fake.url, local.base, local.token);
   } finally {
-    await stop(child);
-    fake.child.disconnect();
-    await fsp.rm(dir, { recursive: true, force: true });
+    portkey.child.kill('SIGTERM');
+    await stop(local.child);
+    await stop(pg.child);
+    await fsp.rm(localDir, { recursive: true, force: true });
+    await fsp.rm(pgDir, { recursive: true, force: true });
   }
+  try {
+    await memory(fake.url);
+  } finally {
+    fake.child.disconnect();
+    await db.drop();
+  }
+  if (profile) console.log(`  (the local server's CPU profile is in ${profDir})`);
   finish(rows);
 }
 

@@ -44,8 +44,10 @@ export async function startServer(
   dataDir: string,
   upstream: string,
   transport: string[],
+  /** Flags for node itself (`--cpu-prof`, which NODE_OPTIONS does not take). */
+  nodeArgs: string[] = [],
 ): Promise<{ child: ChildProcess; discovery: DiscoveryFile }> {
-  const args = [path.join(root, 'dist/server.js'), '--data-dir', dataDir, ...transport];
+  const args = [...nodeArgs, path.join(root, 'dist/server.js'), '--data-dir', dataDir, ...transport];
   const child = spawn(process.execPath, [...args, '--rate-limit', '0', '--log-level', 'warn'], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: {

@@ -10,7 +10,8 @@ import type { ChatMessage } from '../../protocol';
 import type { Clock } from '../clock';
 import { DomainError } from '../errors';
 import { mapUpstreamError, UpstreamError } from './errors';
-import { keepAliveFetch, requestText, TimeoutError } from './http-fetch';
+import { keepAliveFetch } from './http-fetch';
+import { requestWhole, TimeoutError, type WholeResponse } from './http1-pool';
 
 export { DEFAULT_OPENROUTER_BASE_URL as DEFAULT_BASE_URL } from '../../protocol';
 
@@ -200,10 +201,10 @@ export class OpenRouterClient {
    * classes, so they map (mapUpstreamError) exactly as the SDK's would.
    */
   private async completeOnce(body: ChatBody, signal: AbortSignal | undefined): Promise<ChatOutcome> {
-    let res: Awaited<ReturnType<typeof requestText>>;
+    let res: WholeResponse;
     try {
       this.completionsUrl ??= new URL(this.config.baseUrl.replace(/\/+$/, '') + '/chat/completions');
-      res = await requestText(this.completionsUrl, 'POST', this.headers(), JSON.stringify(body), {
+      res = await requestWhole(this.completionsUrl, 'POST', this.headers(), JSON.stringify(body), {
         signal,
         timeoutMs: this.config.timeoutMs,
       });
@@ -215,7 +216,7 @@ export class OpenRouterClient {
     const json = safeJson(res.text);
     if (res.status < 200 || res.status > 299) {
       const headers = new Headers();
-      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, String(v));
+      for (const k in res.headers) headers.set(k, res.headers[k]!);
       throw APIError.generate(
         res.status,
         json as object | undefined,

@@ -1,0 +1,306 @@
+/**
+ * HTTP/1.1 requests whose answer is read whole, over keep-alive sockets of our own (plain or TLS). This is the
+ * transport of every non-streamed completion, and on two cores node:http's client (ClientRequest, the Agent, header
+ * validation, the parser's JS glue, abort-signal plumbing) cost more CPU than the gate and the ledger together.
+ * Here a request is one string written to an idle socket and the answer is framed by Content-Length or chunked
+ * encoding as it arrives. A POST is never sent twice: a reused socket that fails is the caller's connection error,
+ * as with node:http.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+
+export interface WholeResponse {
+  status: number;
+  /** Lower-case names; a repeated header's values joined with ", ". */
+  headers: Record<string, string>;
+  text: string;
+}
+
+export class TimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
+    this.name = 'TimeoutError';
+  }
+}
+
+/** Sockets idle longer than this are closed: servers drop idle keep-alive connections (Node's default is 5 s). */
+const IDLE_MS = 4_000;
+/** Idle sockets kept per origin; more in flight than this open and close their own. */
+const MAX_IDLE = 256;
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const MAX_HEAD = 64 * 1024;
+const MAX_BODY = 64 * 1024 * 1024;
+
+interface Idle {
+  socket: net.Socket;
+  at: number;
+}
+
+const pools = new Map<string, Idle[]>();
+
+function origin(url: URL): { key: string; host: string; port: number; secure: boolean } {
+  const secure = url.protocol === 'https:';
+  const port = url.port ? Number(url.port) : secure ? 443 : 80;
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  return { key: `${url.protocol}//${host}:${port}`, host, port, secure };
+}
+
+function takeIdle(key: string, now: number): net.Socket | undefined {
+  const idle = pools.get(key);
+  while (idle?.length) {
+    const s = idle.pop()!;
+    if (!s.socket.destroyed && s.socket.readable && now - s.at < IDLE_MS) return s.socket;
+    s.socket.destroy();
+  }
+  return undefined;
+}
+
+/** The server may close an idle socket at any time: one that ends or fails while parked is dropped. */
+function onParkedEnd(this: net.Socket): void {
+  this.destroy();
+}
+
+function park(key: string, socket: net.Socket): void {
+  let idle = pools.get(key);
+  if (!idle) pools.set(key, (idle = []));
+  if (idle.length >= MAX_IDLE) return void socket.destroy();
+  socket.removeAllListeners('data');
+  socket.removeAllListeners('error');
+  socket.removeAllListeners('close');
+  socket.removeAllListeners('end');
+  socket.on('error', onParkedEnd);
+  socket.on('end', onParkedEnd);
+  idle.push({ socket, at: Date.now() });
+}
+
+function connect(o: ReturnType<typeof origin>): net.Socket {
+  const socket = o.secure
+    ? tls.connect({
+        host: o.host,
+        port: o.port,
+        servername: net.isIP(o.host) ? undefined : o.host,
+        ALPNProtocols: ['http/1.1'],
+      })
+    : net.connect({ host: o.host, port: o.port });
+  socket.setNoDelay(true);
+  return socket;
+}
+
+const forbidden = /[\r\n]/;
+
+/** The request head and body as one string; a header that could split the request is refused. */
+function serialize(url: URL, method: string, host: string, headers: Record<string, string>, body: string | undefined) {
+  let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${host}\r\nconnection: keep-alive\r\n`;
+  for (const name in headers) {
+    const value = headers[name]!;
+    if (forbidden.test(value) || forbidden.test(name)) throw new TypeError(`header ${name} holds a line break`);
+    head += `${name}: ${value}\r\n`;
+  }
+  if (body !== undefined) head += `content-length: ${Buffer.byteLength(body)}\r\n`;
+  return head + '\r\n' + (body ?? '');
+}
+
+/**
+ * Sends one request and resolves with the whole answer. Rejects with `TimeoutError` after `timeoutMs`, with the
+ * signal's reason when aborted, and with the socket's error (or a plain Error when the server closed the
+ * connection before the answer was complete); the caller maps those.
+ */
+export function requestWhole(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  opts: { signal?: AbortSignal; timeoutMs: number },
+): Promise<WholeResponse> {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return Promise.reject(new TypeError(`unsupported protocol ${url.protocol}`));
+  const signal = opts.signal;
+  if (signal?.aborted) return Promise.reject(signal.reason as Error);
+  const o = origin(url);
+  const hostHeader = url.port ? `${url.hostname}:${url.port}` : url.hostname;
+  let text: string;
+  try {
+    text = serialize(url, method, hostHeader, headers, body);
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+  return new Promise<WholeResponse>((resolve, reject) => {
+    const reused = takeIdle(o.key, Date.now());
+    const socket = reused ?? connect(o);
+    if (reused) {
+      socket.off('error', onParkedEnd);
+      socket.off('end', onParkedEnd);
+    }
+    const reader = new ResponseReader(method === 'HEAD');
+    let settled = false;
+    const done = (err: Error | null, res?: WholeResponse, keep = false) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        socket.destroy();
+        reject(err);
+        return;
+      }
+      if (keep) park(o.key, socket);
+      else socket.destroy();
+      resolve(res!);
+    };
+    const onAbort = () => done(signal!.reason as Error);
+    signal?.addEventListener('abort', onAbort);
+    const timer = setTimeout(() => done(new TimeoutError(opts.timeoutMs)), opts.timeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      let out: ReturnType<ResponseReader['push']>;
+      try {
+        out = reader.push(chunk);
+      } catch (e) {
+        return done(e as Error);
+      }
+      if (out) done(null, out.response, out.reusable);
+    });
+    socket.on('end', () => {
+      const res = reader.finishAtClose();
+      if (res) done(null, res);
+      else done(new Error('the connection closed before the answer was complete'));
+    });
+    socket.on('close', () => done(new Error('the connection closed before the answer was complete')));
+    socket.on('error', (e) => done(e));
+    socket.write(text);
+  });
+}
+
+/** Frames one HTTP/1.1 response out of the bytes of a socket. */
+class ResponseReader {
+  private buf: Buffer | null = null;
+  private status = 0;
+  private headers: Record<string, string> = {};
+  /** Bytes of body still expected with Content-Length; -1 chunked; -2 until the connection closes. */
+  private length = -3;
+  private body: Buffer[] = [];
+  private bodySize = 0;
+  private close = false;
+  /** Chunked decoding: bytes left in the current chunk, or -1 when a size line is next. */
+  private chunkLeft = -1;
+
+  constructor(private readonly head: boolean) {}
+
+  /** The response once complete, with whether the socket may carry another request. */
+  push(chunk: Buffer): { response: WholeResponse; reusable: boolean } | undefined {
+    this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
+    while (this.length === -3) {
+      const end = this.buf.indexOf(CRLFCRLF);
+      if (end < 0) {
+        if (this.buf.length > MAX_HEAD) throw new Error('the answer has a header block over 64 KiB');
+        return undefined;
+      }
+      this.parseHead(this.buf.toString('latin1', 0, end));
+      this.buf = this.buf.subarray(end + 4);
+    }
+    if (this.length >= 0) {
+      const take = Math.min(this.length, this.buf.length);
+      if (take) this.keep(this.buf.subarray(0, take));
+      this.length -= take;
+      const extra = this.buf.length - take;
+      this.buf = null;
+      // Bytes past the answer were never asked for: the socket cannot be trusted with another request.
+      return this.length === 0 ? { response: this.response(), reusable: !this.close && extra === 0 } : undefined;
+    }
+    if (this.length === -1) return this.dechunk();
+    this.keep(this.buf);
+    this.buf = null;
+    return undefined;
+  }
+
+  /** A response framed by the end of the connection, complete now; undefined when it was cut short. */
+  finishAtClose(): WholeResponse | undefined {
+    return this.length === -2 ? this.response() : undefined;
+  }
+
+  private parseHead(block: string): void {
+    const lines = block.split('\r\n');
+    const m = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0] ?? '');
+    if (!m) throw new Error(`the answer does not start with an HTTP/1.x status line: ${lines[0]?.slice(0, 80)}`);
+    const status = Number(m[2]);
+    // 100 Continue and 103 Early Hints come before the real answer.
+    if (status >= 100 && status < 200) return;
+    const headers: Record<string, string> = {};
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    }
+    this.status = status;
+    this.headers = headers;
+    const connection = headers.connection?.toLowerCase() ?? '';
+    this.close = m[1] === '0' ? !connection.includes('keep-alive') : connection.includes('close');
+    const te = headers['transfer-encoding']?.toLowerCase();
+    if (this.head || status === 204 || status === 304) this.length = 0;
+    else if (te && te.includes('chunked')) this.length = -1;
+    else if (headers['content-length'] !== undefined) {
+      const n = Number(headers['content-length']);
+      if (!Number.isSafeInteger(n) || n < 0 || n > MAX_BODY)
+        throw new Error(`the answer has an unusable Content-Length: ${headers['content-length']}`);
+      this.length = n;
+    } else {
+      this.length = -2;
+      this.close = true;
+    }
+  }
+
+  private dechunk(): { response: WholeResponse; reusable: boolean } | undefined {
+    let buf = this.buf!;
+    for (;;) {
+      if (this.chunkLeft > 0) {
+        const take = Math.min(this.chunkLeft, buf.length);
+        this.keep(buf.subarray(0, take));
+        this.chunkLeft -= take;
+        buf = buf.subarray(take);
+        if (this.chunkLeft > 0) break;
+        this.chunkLeft = -2; // the CRLF after the chunk's data
+      }
+      if (this.chunkLeft === -2) {
+        if (buf.length < 2) break;
+        buf = buf.subarray(2);
+        this.chunkLeft = -1;
+      }
+      const eol = buf.indexOf('\r\n');
+      if (eol < 0) {
+        if (buf.length > MAX_HEAD) throw new Error('a chunk size line over 64 KiB');
+        break;
+      }
+      const size = parseInt(buf.toString('latin1', 0, eol).split(';')[0]!.trim(), 16);
+      if (!Number.isSafeInteger(size) || size < 0) throw new Error('the answer has a malformed chunk size');
+      if (size === 0) {
+        // The last chunk, then trailers up to an empty line.
+        const end = buf.indexOf(CRLFCRLF, eol);
+        if (end < 0) {
+          if (buf.length - eol > MAX_HEAD) throw new Error('trailers over 64 KiB');
+          break;
+        }
+        const extra = buf.length - (end + 4);
+        this.buf = null;
+        return { response: this.response(), reusable: !this.close && extra === 0 };
+      }
+      buf = buf.subarray(eol + 2);
+      this.chunkLeft = size;
+      if (this.bodySize + size > MAX_BODY) throw new Error('the answer is over 64 MiB');
+    }
+    this.buf = buf.length ? buf : null;
+    return undefined;
+  }
+
+  private keep(b: Buffer): void {
+    this.bodySize += b.length;
+    if (this.bodySize > MAX_BODY) throw new Error('the answer is over 64 MiB');
+    this.body.push(b);
+  }
+
+  private response(): WholeResponse {
+    const body = this.body.length === 1 ? this.body[0]! : Buffer.concat(this.body);
+    return { status: this.status, headers: this.headers, text: body.toString('utf8') };
+  }
+}
