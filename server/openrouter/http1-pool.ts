@@ -264,6 +264,8 @@ class ResponseReader {
       }
       if (this.chunkLeft === -2) {
         if (buf.length < 2) break;
+        if (buf[0] !== 13 || buf[1] !== 10)
+          throw new Error('the answer has a malformed chunk (no CRLF after its data)');
         buf = buf.subarray(2);
         this.chunkLeft = -1;
       }
