@@ -34,11 +34,26 @@ export function parseUsd(value: string | number): bigint {
   return negative ? -result : result;
 }
 
+/**
+ * Prices are a few hundred distinct strings, each parsed on every call's worst case and cost: a parse is
+ * remembered. Bounded, since amounts from elsewhere pass here too.
+ */
+const parsedPrices = new Map<string, Pico>();
+const MAX_PARSED_PRICES = 4096;
+
 /** Picodollars as a JS number; throws if it would lose precision. */
 export function toPico(value: string | number): Pico {
+  if (typeof value === 'string') {
+    const known = parsedPrices.get(value);
+    if (known !== undefined) return known;
+  }
   const big = parseUsd(value);
   const n = Number(big);
   if (!Number.isSafeInteger(n)) throw new RangeError(`amount too large for one call: ${String(value)} USD`);
+  if (typeof value === 'string') {
+    if (parsedPrices.size >= MAX_PARSED_PRICES) parsedPrices.clear();
+    parsedPrices.set(value, n);
+  }
   return n;
 }
 

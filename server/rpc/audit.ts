@@ -21,9 +21,13 @@ export class AuditLog {
   constructor(readonly file: string | null) {}
 
   record(entry: AuditEntry): void {
-    this.recent.push(entry);
-    if (this.recent.length > 2000) this.recent.splice(0, 1000);
-    if (!this.file) return;
+    if (!this.file) {
+      // Only a log without a file answers from memory. With one, entries held here would outlive the young
+      // generation on a busy gateway and pile up as old-space garbage, growing the daemon's memory with its calls.
+      this.recent.push(entry);
+      if (this.recent.length > 2000) this.recent.splice(0, 1000);
+      return;
+    }
     this.pending.push(redact(JSON.stringify(entry)));
     // Lines gather for a few ms and go in one write: a write per tick cost a busy daemon more than the rest of
     // the audit (readers drain first, and the log is not a ledger: a crash may lose the last few ms of it).
