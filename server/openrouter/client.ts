@@ -3,6 +3,7 @@
  * retries are off: we retry 429/5xx/connection failures ourselves, honouring Retry-After, and only before a
  * stream has produced anything (a retried stream would bill twice).
  */
+import { StringDecoder } from 'node:string_decoder';
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletionChunk, ChatCompletion } from 'openai/resources/chat/completions';
 import { ErrorCodes } from '../../protocol';
@@ -11,7 +12,8 @@ import type { Clock } from '../clock';
 import { DomainError } from '../errors';
 import { mapUpstreamError, UpstreamError } from './errors';
 import { keepAliveFetch } from './http-fetch';
-import { requestWhole, TimeoutError, type WholeResponse } from './http1-pool';
+import { requestStream, requestWhole, TimeoutError, type WholeResponse } from './http1-pool';
+import { SseReader } from './sse';
 
 export { DEFAULT_OPENROUTER_BASE_URL as DEFAULT_BASE_URL } from '../../protocol';
 
@@ -180,7 +182,10 @@ export class OpenRouterClient {
     }
   }
 
-  async chat(req: ChatRequest, opts: { signal?: AbortSignal; onDelta?: OnDelta } = {}): Promise<ChatOutcome> {
+  async chat(
+    req: ChatRequest,
+    opts: { signal?: AbortSignal; onDelta?: OnDelta; onRaw?: (chunk: Buffer) => void } = {},
+  ): Promise<ChatOutcome> {
     this.requireKey();
     const body: ChatBody = {
       model: req.model,
@@ -209,21 +214,10 @@ export class OpenRouterClient {
         timeoutMs: this.config.timeoutMs,
       });
     } catch (e) {
-      if (signal?.aborted) throw new APIUserAbortError();
-      if (e instanceof TimeoutError) throw new APIConnectionTimeoutError();
-      throw new APIConnectionError({ cause: e as Error });
+      throw connectionFailure(e, signal);
     }
+    if (res.status < 200 || res.status > 299) throw statusFailure(res);
     const json = safeJson(res.text);
-    if (res.status < 200 || res.status > 299) {
-      const headers = new Headers();
-      for (const k in res.headers) headers.set(k, res.headers[k]!);
-      throw APIError.generate(
-        res.status,
-        json as object | undefined,
-        json === undefined ? res.text : undefined,
-        headers,
-      );
-    }
     if (!json || typeof json !== 'object') throw new APIConnectionError({ message: 'OpenRouter answered no JSON' });
     const c = json as ChatCompletion;
     const usage = (c.usage ?? {}) as OpenRouterUsage;
@@ -238,55 +232,93 @@ export class OpenRouterClient {
   }
 
   /** The headers of a request sent without the SDK (the SDK sends the same ones). */
-  private headers(): Record<string, string> {
+  private headers(accept = 'application/json'): Record<string, string> {
     return {
       authorization: `Bearer ${this.config.apiKey ?? 'no-key-configured'}`,
       'content-type': 'application/json',
-      accept: 'application/json',
+      accept,
       'http-referer': this.config.appUrl,
       'x-openrouter-title': this.config.appTitle,
       'x-title': this.config.appTitle,
     };
   }
 
-  private async streamOnce(body: ChatBody, opts: { signal?: AbortSignal; onDelta?: OnDelta }): Promise<ChatOutcome> {
-    const { data: stream, response } = await this.sdk.chat.completions
-      .create(
-        {
-          model: body.model,
-          messages: body.messages,
-          max_tokens: body.max_tokens,
-          temperature: body.temperature,
-          stream: true,
-          // OpenRouter's extension; the SDK sends unknown fields as they are.
-          ...(body.models ? { models: body.models } : {}),
-        } as OpenAI.Chat.ChatCompletionCreateParamsStreaming,
-        { signal: opts.signal },
-      )
-      .withResponse();
+  /**
+   * A streamed completion, also without the SDK: its web streams and per-chunk promises stood between OpenRouter's
+   * first byte and the caller's. `onRaw` sees the answer's bytes exactly as they came (the gateway passes them on);
+   * events are parsed beside it. Failures map as the SDK's would: an `error` event is an APIError without a status.
+   */
+  private async streamOnce(
+    body: ChatBody,
+    opts: { signal?: AbortSignal; onDelta?: OnDelta; onRaw?: (chunk: Buffer) => void },
+  ): Promise<ChatOutcome> {
     let content = '';
     let deltas = 0;
     let finishReason: string | null = null;
     let usage: OpenRouterUsage | undefined;
     // Who answers is known from the first chunk that names it (with fallbacks, not necessarily body.model).
     let model: string | null = null;
-    let generationId: string | null = response.headers.get('x-generation-id');
-    try {
-      for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {
-        generationId ??= chunk.id ?? null;
-        if (chunk.model) model = chunk.model;
-        const choice = chunk.choices[0];
-        const text = choice?.delta?.content;
-        if (text) {
-          content += text;
-          deltas++;
-          opts.onDelta?.(text, generationId, model ?? body.model);
-        }
-        if (choice?.finish_reason) finishReason = choice.finish_reason;
-        if (chunk.usage) usage = chunk.usage;
+    let generationId: string | null | undefined;
+    let failure: unknown;
+    const decoder = new StringDecoder('utf8');
+    const events = new SseReader((data) => {
+      if (failure !== undefined || data === '[DONE]') return;
+      let chunk: ChatCompletionChunk & { error?: unknown };
+      try {
+        chunk = JSON.parse(data) as typeof chunk;
+      } catch {
+        failure = new APIError(
+          undefined,
+          { message: `an event that is not JSON: ${data.slice(0, 100)}` },
+          undefined,
+          undefined,
+        );
+        return;
       }
+      if (chunk.error) {
+        failure = new APIError(undefined, chunk.error, undefined, undefined);
+        return;
+      }
+      generationId ??= chunk.id ?? null;
+      if (chunk.model) model = chunk.model;
+      const choice = chunk.choices?.[0];
+      const text = choice?.delta?.content;
+      if (text) {
+        content += text;
+        deltas++;
+        opts.onDelta?.(text, generationId, model ?? body.model);
+      }
+      if (choice?.finish_reason) finishReason = choice.finish_reason;
+      if (chunk.usage) usage = chunk.usage;
+    });
+    let res: Awaited<ReturnType<typeof requestStream>>;
+    try {
+      this.completionsUrl ??= new URL(this.config.baseUrl.replace(/\/+$/, '') + '/chat/completions');
+      res = await requestStream(
+        this.completionsUrl,
+        'POST',
+        this.headers('text/event-stream'),
+        JSON.stringify({ ...body, stream: true }),
+        { signal: opts.signal, timeoutMs: this.config.timeoutMs },
+        (bytes, head) => {
+          if (generationId === undefined) generationId = head.headers['x-generation-id'] ?? undefined;
+          opts.onRaw?.(bytes);
+          events.push(decoder.write(bytes));
+        },
+      );
     } catch (e) {
-      let err = mapUpstreamError(e, this.clock.now());
+      throw connectionFailure(e, opts.signal);
+    }
+    if (!('done' in res)) throw statusFailure(res);
+    try {
+      await res.done;
+    } catch (e) {
+      failure ??= connectionFailure(e, opts.signal);
+    }
+    if (failure === undefined && opts.signal?.aborted) failure = new APIUserAbortError();
+    const partial = () => ({ content, completionTokens: deltas, generationId: generationId ?? null, model });
+    if (failure !== undefined) {
+      let err = mapUpstreamError(failure, this.clock.now());
       // The stream had started, so OpenRouter was reached (and may bill what it generated): a connection lost
       // now is a broken stream, not an unreachable upstream.
       if (err instanceof UpstreamError && err.code === ErrorCodes.UpstreamUnavailable)
@@ -296,20 +328,20 @@ export class OpenRouterClient {
           err.info,
         );
       if (err instanceof UpstreamError || err.code === ErrorCodes.RequestCancelled) {
-        (err as UpstreamError).partial = { content, completionTokens: deltas, generationId, model };
+        (err as UpstreamError).partial = partial();
       }
       throw err;
     }
     if (!usage) {
       // The stream ended without its usage chunk: a cut connection. Bill what we saw, as an estimate.
       const err = new UpstreamError(ErrorCodes.UpstreamStreamError, 'OpenRouter closed the stream before it finished', {
-        status: response.status,
+        status: res.status,
         upstreamMessage: 'stream ended without usage',
       });
-      err.partial = { content, completionTokens: deltas, generationId, model };
+      err.partial = partial();
       throw err;
     }
-    return outcome(content, finishReason, model ?? body.model, generationId, usage);
+    return outcome(content, finishReason, model ?? body.model, generationId ?? null, usage);
   }
 
   /** Raw model objects from GET /models (public; no key needed). */
@@ -412,6 +444,21 @@ export class OpenRouterClient {
       throw mapUpstreamError(e, this.clock.now());
     }
   }
+}
+
+/** A request that got no answer, as the SDK's error for it. */
+function connectionFailure(e: unknown, signal: AbortSignal | undefined): Error {
+  if (signal?.aborted) return new APIUserAbortError();
+  if (e instanceof TimeoutError) return new APIConnectionTimeoutError();
+  return new APIConnectionError({ cause: e as Error });
+}
+
+/** A non-2xx answer, as the SDK's error for its status (mapUpstreamError reads those). */
+function statusFailure(res: WholeResponse): Error {
+  const json = safeJson(res.text);
+  const headers = new Headers();
+  for (const k in res.headers) headers.set(k, res.headers[k]!);
+  return APIError.generate(res.status, json as object | undefined, json === undefined ? res.text : undefined, headers);
 }
 
 function safeJson(text: string): unknown {

@@ -112,6 +112,64 @@ export function requestWhole(
   body: string | undefined,
   opts: { signal?: AbortSignal; timeoutMs: number },
 ): Promise<WholeResponse> {
+  return exchange(url, method, headers, body, opts);
+}
+
+/** An answer whose body comes as it arrives: its status and headers, and `done` once the body has ended. */
+export interface StreamedResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Settles when the body has ended (or failed: a cut connection, a timeout, the signal). */
+  done: Promise<void>;
+}
+
+/**
+ * Sends one request and resolves once the answer's head is in. A 2xx answer's body goes to `onBody` chunk by chunk
+ * (de-chunked, as sent); any other answer is read whole and resolves as a WholeResponse, for the caller's error.
+ * `timeoutMs` bounds the whole exchange, as it does for a non-streamed call.
+ */
+export function requestStream(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  opts: { signal?: AbortSignal; timeoutMs: number },
+  /** Each piece of a 2xx answer's body, with the answer's head (already known when the first piece comes). */
+  onBody: (chunk: Buffer, head: { status: number; headers: Record<string, string> }) => void,
+): Promise<StreamedResponse | WholeResponse> {
+  return new Promise((resolveHead, rejectHead) => {
+    let headSeen = false;
+    let bodyEnded!: () => void;
+    let bodyFailed!: (e: Error) => void;
+    const done = new Promise<void>((res, rej) => {
+      bodyEnded = res;
+      bodyFailed = rej;
+    });
+    // The caller awaits `done` only once the head has resolved; a failure before that is the head's.
+    done.catch(() => undefined);
+    exchange(url, method, headers, body, opts, (reader) => ({
+      onHead(status) {
+        if (status < 200 || status > 299) return false;
+        headSeen = true;
+        resolveHead({ ...reader().statusAndHeaders, done });
+        return true;
+      },
+      onBody: (chunk) => onBody(chunk, reader().statusAndHeaders),
+    })).then(
+      (whole) => (headSeen ? bodyEnded() : resolveHead(whole)),
+      (e: Error) => (headSeen ? bodyFailed(e) : rejectHead(e)),
+    );
+  });
+}
+
+function exchange(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  opts: { signal?: AbortSignal; timeoutMs: number },
+  streamTo?: (reader: () => ResponseReader) => { onHead(status: number): boolean; onBody(chunk: Buffer): void },
+): Promise<WholeResponse> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     return Promise.reject(new TypeError(`unsupported protocol ${url.protocol}`));
   const signal = opts.signal;
@@ -131,7 +189,17 @@ export function requestWhole(
       socket.off('error', onParkedEnd);
       socket.off('end', onParkedEnd);
     }
-    const reader = new ResponseReader(method === 'HEAD');
+    const to = streamTo?.(() => reader);
+    // A stream may run for as long as the model writes: the timeout bounds the wait for its head only.
+    const sink = to && {
+      onHead: (status: number) => {
+        const streaming = to.onHead(status);
+        if (streaming) clearTimeout(timer);
+        return streaming;
+      },
+      onBody: (chunk: Buffer) => to.onBody(chunk),
+    };
+    const reader: ResponseReader = new ResponseReader(method === 'HEAD', sink);
     let settled = false;
     const done = (err: Error | null, res?: WholeResponse, keep = false) => {
       if (settled) return;
@@ -183,7 +251,14 @@ class ResponseReader {
   /** Chunked decoding: bytes left in the current chunk, or -1 when a size line is next. */
   private chunkLeft = -1;
 
-  constructor(private readonly head: boolean) {}
+  constructor(
+    private readonly head: boolean,
+    /** Takes the body's bytes as they arrive instead of gathering them (a 2xx answer's, for a stream). */
+    private readonly stream?: { onHead(status: number): boolean; onBody(chunk: Buffer): void },
+  ) {}
+
+  /** Whether the body is going to `stream.onBody` (decided when the head arrives). */
+  private streaming = false;
 
   /** The response once complete, with whether the socket may carry another request. */
   push(chunk: Buffer): { response: WholeResponse; reusable: boolean } | undefined {
@@ -196,6 +271,7 @@ class ResponseReader {
       }
       this.parseHead(this.buf.toString('latin1', 0, end));
       this.buf = this.buf.subarray(end + 4);
+      if (this.length !== -3 && this.stream) this.streaming = this.stream.onHead(this.status);
     }
     if (this.length >= 0) {
       const take = Math.min(this.length, this.buf.length);
@@ -296,9 +372,14 @@ class ResponseReader {
   }
 
   private keep(b: Buffer): void {
+    if (this.streaming) return void this.stream!.onBody(b);
     this.bodySize += b.length;
     if (this.bodySize > MAX_BODY) throw new Error('the answer is over 64 MiB');
     this.body.push(b);
+  }
+
+  get statusAndHeaders(): { status: number; headers: Record<string, string> } {
+    return { status: this.status, headers: this.headers };
   }
 
   private response(): WholeResponse {
