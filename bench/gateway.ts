@@ -107,18 +107,8 @@ function streamOnce(url: string, headers: Record<string, string>, agent: http.Ag
   });
 }
 
-/** The stream's events without what differs from call to call (ids, timestamps, the fake's per-call words). */
-function eventShapes(text: string): string[] {
-  return text
-    .split('\n\n')
-    .filter((e) => e.startsWith('data: '))
-    .map((e) => {
-      const data = e.slice(6);
-      if (data === '[DONE]') return data;
-      const o = JSON.parse(data) as Record<string, unknown>;
-      return Object.keys(o).sort().join(',');
-    });
-}
+/** A stream without what differs from call to call (its id and time), to compare two calls' bytes. */
+const generic = (text: string) => text.replace(/"id":"[^"]*"/g, '"id":""').replace(/"created":\d+/g, '"created":0');
 
 async function streaming(fakeUrl: string, base: string, token: string): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -127,14 +117,14 @@ async function streaming(fakeUrl: string, base: string, token: string): Promise<
   for (let i = 0; i < 100; i++) await Promise.all([direct(), ours()].map((p) => p.then(() => undefined)));
   const a: number[] = [];
   const b: number[] = [];
-  let sameShape = true;
+  let sameBytes = false;
   const pairs = quick ? 200 : 1000;
   for (let i = 0; i < pairs; i++) {
     const d = await direct();
     const o = await ours();
     b.push(d.ttfb);
     a.push(o.ttfb);
-    if (i === 0) sameShape = JSON.stringify(eventShapes(d.text)) === JSON.stringify(eventShapes(o.text));
+    if (i === 0) sameBytes = generic(d.text) === generic(o.text);
   }
   agent.destroy();
   const added = percentile(a, 0.5) - percentile(b, 0.5);
@@ -148,11 +138,11 @@ async function streaming(fakeUrl: string, base: string, token: string): Promise<
   });
   rows.push({
     name: "streamed: the upstream's events pass through as they came",
-    figure: sameShape ? 'same events, same fields' : 'events rewritten',
+    figure: sameBytes ? 'byte for byte (ids, times aside)' : 'rewritten',
     baseline: 'the same call direct',
     ratio: '-',
     goal: 'unchanged',
-    pass: sameShape,
+    pass: sameBytes,
   });
 }
 

@@ -33,6 +33,8 @@ export interface CallContext {
   onRecorded?: (row: LedgerRow) => void;
   /** A ceiling the call holds room on besides the budgets (a run's `maxCostUsd`). */
   ceiling?: Ceiling;
+  /** A stream's bytes exactly as OpenRouter sent them, as they arrive (the gateway passes them on unchanged). */
+  onRaw?: (chunk: Buffer) => void;
   /** A `fit` budget lowered the call's max_tokens to this, before it was sent (a stream's headers can say so). */
   onFitted?: (maxTokens: number) => void;
 }
@@ -174,6 +176,7 @@ export class ChatService {
         },
         {
           signal: ctx.signal,
+          onRaw: ctx.onRaw,
           onDelta:
             ctx.onDelta &&
             ((text, generationId, name) =>

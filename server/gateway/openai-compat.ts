@@ -8,6 +8,9 @@
  * whole chain is reserved and the call settles to the model that answered, which the response (and every streamed
  * chunk) names in `model`.
  *
+ * A streamed answer is OpenRouter's stream byte for byte (its chunks, comments and final usage chunk with
+ * `usage.cost`, whatever `stream_options` asked), with the ledger row's id in the `x-crew-ledger-id` trailer.
+ *
  * Attribution comes from headers: `X-Crew-Id` → crew, `X-Agent-Id` → agent, `X-Run-Id` → tag `run:<id>`.
  * A per-crew token (`crew/token`, server/crews/tokens.ts) used as the API key instead of the server token pins the
  * crew: crew = the crew's name, agent = `<crew name>/<X-Agent-Id>` (the crew's own spelling when it has an agent of
@@ -101,7 +104,7 @@ function textContent(content: unknown): string | undefined {
   return text;
 }
 
-function parseChatBody(raw: unknown): { params: ChatComplete.Params; includeUsage: boolean } {
+function parseChatBody(raw: unknown): { params: ChatComplete.Params } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw invalid('(body)', 'the request body must be a JSON object');
   const b = raw as Record<string, unknown>;
@@ -154,8 +157,7 @@ function parseChatBody(raw: unknown): { params: ChatComplete.Params; includeUsag
     if (typeof b.stream !== 'boolean') throw invalid('stream', 'stream: expected a boolean');
     params.stream = b.stream;
   }
-  const opts = b.stream_options as { include_usage?: unknown } | null | undefined;
-  return { params, includeUsage: opts?.include_usage === true };
+  return { params };
 }
 
 /** OpenRouter's `models` fallback list: model ids, tried in order; absent (or empty) when not given. */
@@ -392,7 +394,7 @@ async function chatCompletions(
   } catch {
     throw invalid('(body)', 'the request body is not valid JSON');
   }
-  const { params, includeUsage } = parseChatBody(raw);
+  const { params } = parseChatBody(raw);
   attribution(req, params, caller);
 
   // A client that goes away cancels the call (upstream aborted, reservation released).
@@ -428,24 +430,12 @@ async function chatCompletions(
     return;
   }
 
-  // Streaming: headers go out with the first delta, so a refusal before it (budget, unknown model, upstream 4xx)
-  // still answers with its HTTP status.
-  let id: string | null = null;
-  // With fallbacks, the model answering is known from upstream's first chunk, and every chunk names it.
-  let answering = params.model;
-  const chunk = (delta: object, finish: string | null, extra?: object) =>
-    `data: ${JSON.stringify({
-      id,
-      object: 'chat.completion.chunk',
-      created,
-      model: answering,
-      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
-      ...extra,
-    })}\n\n`;
+  // Streaming: OpenRouter's bytes go to the client as they came (its ids, its model names, its usage chunk with
+  // usage.cost, its comments), parsed beside for the ledger. Headers go out with the first byte, so a refusal before
+  // it (budget, unknown model, upstream 4xx) still answers with its HTTP status; the ledger id is a trailer.
   // Known before the first byte (the reservation comes first), so a stream's headers can carry it too.
   let fitted: number | null = null;
-  const start = (generationId: string | null) => {
-    id = generationId ?? `chatcmpl-crew-${created}-${Math.random().toString(36).slice(2, 10)}`;
+  const start = () =>
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
@@ -454,8 +444,6 @@ async function chatCompletions(
       trailer: 'x-crew-ledger-id',
       ...(fitted !== null ? { [MAX_TOKENS_HEADER]: String(fitted) } : {}),
     });
-    res.write(chunk({ role: 'assistant', content: '' }, null));
-  };
   let r: ChatComplete.Result;
   try {
     r = await deps.chat.complete(
@@ -463,37 +451,24 @@ async function chatCompletions(
       {
         signal: controller.signal,
         onFitted: (n) => (fitted = n),
-        onDelta: (text, _n, generationId, model) => {
+        onRaw: (bytes) => {
           if (res.destroyed) return;
-          answering = model;
-          if (id === null) start(generationId);
-          res.write(chunk({ content: text }, null));
+          if (!res.headersSent) start();
+          res.write(bytes);
         },
       },
       principal,
     );
   } catch (e) {
     if (!res.headersSent) throw e;
-    // Mid-stream: OpenAI clients read an `error` event and throw it.
+    // Mid-stream: OpenAI clients read an `error` event and throw it (the first one, if OpenRouter sent its own).
     if (!res.destroyed) res.end(`data: ${JSON.stringify(toGatewayError(e).body())}\n\n`);
     return;
   }
   if (res.destroyed) return;
-  answering = r.model;
-  if (id === null) start(r.generationId);
-  const u = usage(r);
-  const crew = { crew: crewInfo(r) };
-  if (includeUsage) {
-    res.write(chunk({}, r.finishReason ?? 'stop'));
-    res.write(
-      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: r.model, choices: [], usage: u, ...crew })}\n\n`,
-    );
-  } else {
-    // OpenRouter's shape: usage rides on the last chunk (clients that did not ask for a usage-only chunk get none).
-    res.write(chunk({}, r.finishReason ?? 'stop', { usage: u, ...crew }));
-  }
+  if (!res.headersSent) start();
   res.addTrailers({ 'x-crew-ledger-id': String(r.ledgerId) });
-  res.end('data: [DONE]\n\n');
+  res.end();
 }
 
 function usage(r: ChatComplete.Result) {

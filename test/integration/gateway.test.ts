@@ -1,7 +1,7 @@
 /**
  * The OpenAI-compatible gateway (`/v1/chat/completions`, `/v1/models`) on the real server's HTTP port, driven by
  * the real `openai` SDK: calls land in the ledger with OpenRouter's exact cost and the attribution headers,
- * streams relay deltas and end with a usage chunk, budget refusals are 402 naming the budget, other failures keep
+ * streams pass OpenRouter's bytes through and end with its usage chunk, budget refusals are 402 naming the budget, other failures keep
  * the status an OpenAI client expects, and a client that aborts a stream releases its reservation.
  */
 import assert from 'node:assert/strict';
@@ -103,6 +103,36 @@ describe('OpenAI-compatible gateway (HTTP /v1)', function () {
     assert.equal(text.split(' ').length, gen.completionTokens);
     assert.equal((last.usage as { cost?: number }).cost, row.costUsd);
     assert.equal(last.usage.completion_tokens, row.usage.completionTokens);
+  });
+
+  it("streamed: OpenRouter's bytes pass through unchanged, the ledger id in a trailer", async () => {
+    const body = JSON.stringify({ model: MODEL, messages: USER('Pass me through'), max_tokens: 24, stream: true });
+    const raw = async (url: string, key: string, crew?: string) => {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': 'application/json',
+          ...(crew ? { 'x-crew-id': crew } : {}),
+        },
+        body,
+      });
+      assert.equal(res.status, 200);
+      return res.text();
+    };
+    const direct = await raw(`${up.fake.url}/chat/completions`, 'test-key');
+    const ours = await raw(`${baseURL}/chat/completions`, token, 'gw-raw');
+    const [row] = await rowsOf('gw-raw');
+    assert.ok(row?.generationId);
+    // Each call has its own id and time; apart from those the two streams are the same bytes, comments included.
+    const generic = (text: string, id: string) =>
+      text
+        .split(id)
+        .join('<id>')
+        .replace(/"created":\d+/g, '"created":0');
+    const directId = /"id":"([^"]+)"/.exec(direct)![1]!;
+    assert.match(direct, /^: OPENROUTER PROCESSING/);
+    assert.equal(generic(ours, row.generationId), generic(direct, directId));
   });
 
   it('over budget: 402 with an OpenAI error body naming the budget, and nothing sent upstream', async () => {
