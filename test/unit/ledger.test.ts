@@ -256,6 +256,21 @@ describe('FileLedger', () => {
     assert.equal(agg.costPico, 3n * BigInt(big + 1));
   });
 
+  it('compaction without a correction to fold reads no segment (a roll costs no re-parse of 100,000 rows)', async () => {
+    const l = ledger!;
+    await l.append(row({ costPico: 300, cost: '0.0000000003' }));
+    await l.close();
+    ledger = undefined;
+    await fsp.writeFile(segment(2), ''); // 000001 is sealed
+    const m = await reopen();
+    // Were it read, this would fail the compaction; with nothing to fold, it is never opened.
+    await fsp.writeFile(segment(1), 'not a ledger line\n');
+    await m.compact();
+    assert.equal(await fsp.readFile(segment(1), 'utf8'), 'not a ledger line\n');
+    await m.settleCost(1, 1, '0.000000000001'); // not estimated: no correction is written
+    await m.compact();
+  });
+
   it('compaction folds corrections into sealed segments and keeps every figure', async () => {
     const l = ledger!;
     const r1 = await l.append(row({ estimated: true, generationId: 'g1', costPico: 100, cost: '0.0000000001' }));

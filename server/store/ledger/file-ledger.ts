@@ -93,6 +93,12 @@ export class FileLedger {
   private flushing = false;
   private compacting: Promise<void> | undefined;
   /**
+   * The segments holding correction lines that no compaction has folded in and dropped yet. With none, a
+   * compaction would read and parse every sealed segment (100,000 rows each) only to find them unchanged: tens of
+   * MB of garbage each time a segment rolls, and a daemon's memory grown for good.
+   */
+  private readonly fixSegments = new Set<number>();
+  /**
    * Set once a write has failed: the rows in memory are then ahead of the disk (and the ids after them would not
    * follow on from what a restart reads), so every later write is refused until the store is reopened.
    */
@@ -138,6 +144,7 @@ export class FileLedger {
                 `corrects row ${parsed.fix}, which comes later or not at all`,
               );
             fixes.push(parsed);
+            this.fixSegments.add(seg.seq);
           } else {
             this.cols.push(fromLine(parsed), parsed.t);
             this.lastTs = Math.max(this.lastTs, parsed.t);
@@ -200,6 +207,7 @@ export class FileLedger {
       throw new RangeError(`ledger correction refused: cost ${String(costPico)} / "${cost}" is not exact`);
     // Only an estimate is replaced, once (as on PostgreSQL, where two instances may reconcile one row).
     if (!this.cols.get(id)?.estimated || !this.cols.setCost(id, costPico, cost)) return undefined;
+    this.fixSegments.add(this.activeSeq);
     await this.enqueue(JSON.stringify({ fix: id, $: costPico, d: cost } satisfies FixLine));
     return this.cols.get(id);
   }
@@ -325,6 +333,7 @@ export class FileLedger {
   }
 
   private async doCompact(): Promise<void> {
+    if (this.fixSegments.size === 0) return;
     // Ascending order matters: a correction always follows its row, so by the time a segment's correction lines
     // are dropped, the segment holding the corrected row has been rewritten with the corrected figure.
     const segs = (await this.segments()).filter((s) => s.seq < this.activeSeq);
@@ -346,6 +355,8 @@ export class FileLedger {
         } else out.push(l);
       }
       if (dirty) await writeDurably(seg.file, out.join('\n') + '\n');
+      // Its correction lines are gone now; the active segment's wait for it to be sealed.
+      this.fixSegments.delete(seg.seq);
     }
   }
 
