@@ -14,6 +14,7 @@ import type { DiscoveryFile } from '../protocol';
 import { PROTOCOL_VERSION } from '../protocol';
 import { dataDirPaths, defaultDataDir, privateSocketDir } from '../protocol/node';
 import { App, SERVER_VERSION } from './app';
+import { boundHeapGrowth } from './daemon/heap';
 import { acquireLock, LockHeld } from './daemon/lock';
 import { prepareSocketPath, SocketPathUnsafe } from './daemon/socket-dir';
 import { listenOnKeptPort, PortUnavailable } from './daemon/http-port';
@@ -69,6 +70,7 @@ With --copy: 0 copied and verified, 1 failed, 3 a server uses the data dir or da
 Example: crew-server --data-dir ~/.crew --port 8787`;
 
 async function main(): Promise<void> {
+  boundHeapGrowth();
   let args;
   try {
     args = parseArgs({
