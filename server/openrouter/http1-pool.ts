@@ -294,25 +294,33 @@ class ResponseReader {
   }
 
   private parseHead(block: string): void {
-    const lines = block.split('\r\n');
-    const m = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0] ?? '');
-    if (!m) throw new Error(`the answer does not start with an HTTP/1.x status line: ${lines[0]?.slice(0, 80)}`);
-    const status = Number(m[2]);
+    // Scanned in place (no split, no regex): a head is parsed on every call.
+    const first = block.indexOf('\r\n');
+    const statusLine = first < 0 ? block : block.slice(0, first);
+    const status = Number(statusLine.slice(9, 12));
+    if (!statusLine.startsWith('HTTP/1.') || statusLine[8] !== ' ' || !(status >= 100 && status <= 999))
+      throw new Error(`the answer does not start with an HTTP/1.x status line: ${statusLine.slice(0, 80)}`);
+    const minor = statusLine[7];
     // 100 Continue and 103 Early Hints come before the real answer.
     if (status >= 100 && status < 200) return;
-    const headers: Record<string, string> = {};
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      if (colon <= 0) continue;
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    // No prototype: a header named "constructor" or "__proto__" is just a header.
+    const headers = Object.create(null) as Record<string, string>;
+    for (let at = first < 0 ? block.length : first + 2; at < block.length;) {
+      let eol = block.indexOf('\r\n', at);
+      if (eol < 0) eol = block.length;
+      const colon = block.indexOf(':', at);
+      if (colon > at && colon < eol) {
+        const name = block.slice(at, colon).trim().toLowerCase();
+        const value = block.slice(colon + 1, eol).trim();
+        const seen = headers[name];
+        headers[name] = seen === undefined ? value : `${seen}, ${value}`;
+      }
+      at = eol + 2;
     }
     this.status = status;
     this.headers = headers;
     const connection = headers.connection?.toLowerCase() ?? '';
-    this.close = m[1] === '0' ? !connection.includes('keep-alive') : connection.includes('close');
+    this.close = minor === '0' ? !connection.includes('keep-alive') : connection.includes('close');
     const te = headers['transfer-encoding']?.toLowerCase();
     if (this.head || status === 204 || status === 304) this.length = 0;
     else if (te && te.includes('chunked')) this.length = -1;
