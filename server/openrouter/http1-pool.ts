@@ -33,7 +33,8 @@ const MAX_BODY = 64 * 1024 * 1024;
 
 interface Idle {
   socket: net.Socket;
-  at: number;
+  /** When it stops being worth trying: the server may have closed it by then. */
+  until: number;
 }
 
 const pools = new Map<string, Idle[]>();
@@ -49,7 +50,7 @@ function takeIdle(key: string, now: number): net.Socket | undefined {
   const idle = pools.get(key);
   while (idle?.length) {
     const s = idle.pop()!;
-    if (!s.socket.destroyed && s.socket.readable && now - s.at < IDLE_MS) return s.socket;
+    if (!s.socket.destroyed && s.socket.readable && now < s.until) return s.socket;
     s.socket.destroy();
   }
   return undefined;
@@ -60,7 +61,8 @@ function onParkedEnd(this: net.Socket): void {
   this.destroy();
 }
 
-function park(key: string, socket: net.Socket): void {
+/** `keepAliveMs`: the server's own idle limit when it sent one (`Keep-Alive: timeout=5`). */
+function park(key: string, socket: net.Socket, keepAliveMs: number | undefined): void {
   let idle = pools.get(key);
   if (!idle) pools.set(key, (idle = []));
   if (idle.length >= MAX_IDLE) return void socket.destroy();
@@ -70,7 +72,10 @@ function park(key: string, socket: net.Socket): void {
   socket.removeAllListeners('end');
   socket.on('error', onParkedEnd);
   socket.on('end', onParkedEnd);
-  idle.push({ socket, at: Date.now() });
+  // A second short of the server's limit, as node:http's agent does, so a request never races the server's close.
+  const lifetime = keepAliveMs === undefined ? IDLE_MS : Math.min(IDLE_MS, keepAliveMs - 1_000);
+  if (lifetime <= 0) return void socket.destroy();
+  idle.push({ socket, until: Date.now() + lifetime });
 }
 
 function connect(o: ReturnType<typeof origin>): net.Socket {
@@ -211,7 +216,7 @@ function exchange(
         reject(err);
         return;
       }
-      if (keep) park(o.key, socket);
+      if (keep) park(o.key, socket, reader.keepAliveMs);
       else socket.destroy();
       resolve(res!);
     };
@@ -384,6 +389,12 @@ class ResponseReader {
     this.bodySize += b.length;
     if (this.bodySize > MAX_BODY) throw new Error('the answer is over 64 MiB');
     this.body.push(b);
+  }
+
+  /** The server's idle limit for this connection, from `Keep-Alive: timeout=<seconds>`. */
+  get keepAliveMs(): number | undefined {
+    const m = /(?:^|[\s,])timeout=(\d+)/i.exec(this.headers['keep-alive'] ?? '');
+    return m ? Number(m[1]) * 1000 : undefined;
   }
 
   get statusAndHeaders(): { status: number; headers: Record<string, string> } {

@@ -128,6 +128,17 @@ describe('requestWhole (keep-alive HTTP/1.1 over our own sockets)', () => {
     }
   });
 
+  it("keeps a socket no longer than a second short of the server's Keep-Alive timeout", async () => {
+    const s = await rawServer(() => ['HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 2\r\n\r\n{}']);
+    try {
+      await send(s.url);
+      await send(s.url);
+      assert.equal(s.connections, 2, 'a server that closes idle sockets after 1 s gets a new connection');
+    } finally {
+      await s.close();
+    }
+  });
+
   it('fails (never resolves a partial answer) when the server closes mid-body', async () => {
     const s = await rawServer((_req, socket) => {
       socket.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"cut":');
