@@ -172,17 +172,18 @@ async function memory(fakeUrl: string): Promise<void> {
   try {
     const script = await postScript(body, { Authorization: `Bearer ${s.token}` });
     let calls = 0;
-    const until = async (n: number) => {
+    // Short runs up to the first mark, so it is read near 10,000 calls rather than several thousand past them.
+    const until = async (n: number, seconds: number) => {
       while (calls < n) {
-        const r = await wrk(`${s.base}/v1/chat/completions`, script, 2);
+        const r = await wrk(`${s.base}/v1/chat/completions`, script, seconds);
         if (r.failures) throw new Error(`${r.failures} gateway calls failed during the memory run`);
         calls += r.requests;
       }
       return rssMb(s.child.pid!);
     };
-    const atSmall = await until(small);
+    const atSmall = await until(small, 1);
     const callsSmall = calls;
-    const atLarge = await until(large);
+    const atLarge = await until(large, 3);
     const growth = atLarge / atSmall - 1;
     rows.push({
       name: `RSS after ${calls.toLocaleString('en')} gateway calls`,
