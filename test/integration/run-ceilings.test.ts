@@ -130,7 +130,7 @@ for (const store of ['local', 'postgres'] as const)
         });
       assert.equal(left.length, 3);
       assert.equal(left[0], 0.05);
-      assert.ok(left[1]! < left[0]! && left[2]! < left[1]!, `what is left goes down: ${left.join(', ')}`);
+      assert.ok(left[1]! < left[0] && left[2]! < left[1]!, `what is left goes down: ${left.join(', ')}`);
 
       // Without a ceiling, the tightest enforcing budget in scope is named.
       await s.client.request('budget/set', { scope: `crew:${crew.name}`, period: 'daily', limitUsd: 2 });
