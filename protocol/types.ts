@@ -9,6 +9,11 @@ export type BudgetPeriod = 'daily' | 'weekly' | 'monthly' | 'total';
 export type BudgetAction = 'block' | 'warn' | 'downgrade' | 'fit';
 /** The fewest completion tokens a `fit` budget lowers a call to, unless the budget says otherwise. */
 export const DEFAULT_FIT_MIN_TOKENS = 16;
+/**
+ * The ledger tag of a call a fit lowered: `fit:max_tokens=<n>`. The server's own, like `correction-of:`: a caller's
+ * tag may not start with it (a ledger entry's `fittedMaxTokens` is read from it).
+ */
+export const FIT_TAG_PREFIX = 'fit:max_tokens=';
 /** The most models a fallback chain (chat/complete's `model` and `models`) may hold: OpenRouter refuses more. */
 export const MAX_FALLBACK_CHAIN = 3;
 

@@ -8,7 +8,7 @@
  * whose cost counts where that model is in scope. Retries of the call (429/5xx) stay inside that one reservation.
  */
 import type { ChatComplete, LedgerEntry, ModelInfo } from '../../protocol';
-import { attributedAgent, ErrorCodes, fallbackChain, MAX_FALLBACK_CHAIN } from '../../protocol';
+import { attributedAgent, ErrorCodes, fallbackChain, FIT_TAG_PREFIX, MAX_FALLBACK_CHAIN } from '../../protocol';
 import type { Clock } from '../clock';
 import type { EventBus } from '../events';
 import type { ModelCatalog } from '../models/catalog';
@@ -40,12 +40,11 @@ export interface CallContext {
 }
 
 /** The ledger tag of a call a `fit` budget lowered: `fit:max_tokens=<n>`, beside the caller's own tags. */
-export const fitTag = (maxTokens: number) => `${FIT_TAG}${maxTokens}`;
-const FIT_TAG = 'fit:max_tokens=';
+export const fitTag = (maxTokens: number) => `${FIT_TAG_PREFIX}${maxTokens}`;
 
 /** The max_tokens a fit lowered a row's call to, from its tag; null when none did. */
 function fittedOf(tags: readonly string[]): number | null {
-  for (const t of tags) if (t.startsWith(FIT_TAG)) return Number(t.slice(FIT_TAG.length));
+  for (const t of tags) if (t.startsWith(FIT_TAG_PREFIX)) return Number(t.slice(FIT_TAG_PREFIX.length));
   return null;
 }
 

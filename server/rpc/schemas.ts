@@ -4,7 +4,7 @@
  * Sizes are bounded here: message counts and lengths, list sizes, page sizes.
  */
 import { z } from 'zod';
-import { MAX_FALLBACK_CHAIN, type MethodName } from '../../protocol';
+import { CORRECTION_TAG_PREFIX, FIT_TAG_PREFIX, MAX_FALLBACK_CHAIN, type MethodName } from '../../protocol';
 import { analyticsSchemas } from '../memory/analytics-schemas';
 import { archiveSchemas } from '../memory/archive/schemas';
 import { forecastSchemas } from '../costs/forecast-schemas';
@@ -25,6 +25,14 @@ const none = z.union([z.strictObject({}), z.undefined(), z.null()]);
 
 const kind = z.enum(['fact', 'insight', 'lesson', 'result', 'note']);
 const tags = z.array(z.string().min(1).max(100)).max(50);
+/** A call's tag as a caller may give it: the server's own ledger tags (a fit, a correction) are not the caller's. */
+const callerTag = z
+  .string()
+  .min(1)
+  .max(100)
+  .refine((t) => !t.startsWith(FIT_TAG_PREFIX) && !t.startsWith(CORRECTION_TAG_PREFIX), {
+    message: `tags starting with "${FIT_TAG_PREFIX}" or "${CORRECTION_TAG_PREFIX}" are the server's own`,
+  });
 // The service checks content size in bytes with a message naming the limit; this only stops absurd bodies early.
 const content = z.string().min(1).max(1_000_000);
 const ranking = {
@@ -80,7 +88,7 @@ export const schemas: Record<MethodName, z.ZodType> = {
     cacheSystemPrompt: z.boolean().optional(),
     crew: id.optional(),
     agent: id.optional(),
-    tags: z.array(z.string().min(1).max(100)).max(20).optional(),
+    tags: z.array(callerTag).max(20).optional(),
     progressToken,
   }),
   'ledger/list': z.strictObject({

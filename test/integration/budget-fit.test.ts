@@ -85,6 +85,17 @@ for (const store of ['local', 'postgres'] as const)
       assert.equal(lastChatBody().max_tokens, 64);
     });
 
+    it("refuses a caller's tag that would pass for the server's own (a fit, a correction)", async () => {
+      for (const tag of ['fit:max_tokens=5', 'correction-of:1']) {
+        const e = await rpcError(
+          s.client.request('chat/complete', { model: HAIKU.id, messages: USER('hi'), tags: ['mine', tag] }),
+        );
+        assert.equal(e.code, ErrorCodes.InvalidParams);
+        assert.match(e.message, /tags/);
+        assert.match(e.message, /are the server's own/);
+      }
+    });
+
     it('refuses as block does when even the floor does not fit; the floor is the budget’s', async () => {
       const messages = USER('Write the launch post');
       // Room for the prompt and 100 completion tokens, but the budget's floor is 200.
