@@ -5,9 +5,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../test/helpers/ports';
 
 export const PORTKEY_VERSION = '1.15.2';
 
@@ -30,17 +30,6 @@ export function ensurePortkey(): string {
   );
   if (!existsSync(entry)) throw new Error(`npm installed @portkey-ai/gateway but ${entry} is not there`);
   return entry;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Portkey's gateway on 127.0.0.1, ready for calls; its base URL is `http://127.0.0.1:<port>/v1`. */

@@ -1149,31 +1149,36 @@ export interface Run {
   finishedAt: string | null;
 }
 
+/** What shapes a run: `crew/run` takes it (with options of a run's own), and `crew/estimate` takes it alone. */
+export interface RunShape {
+  /** Id or name. */
+  crew: string;
+  task: string;
+  /** Default `sequential`. */
+  process?: RunProcess;
+  /** Manager process: the lead agent's name; default the crew's first agent. */
+  lead?: string;
+  /** Manager process: most delegations before the lead must answer (default 6, at most 20). */
+  maxSteps?: number;
+  /** Tokens of memories packed into each agent's context (default 800; 0: none). */
+  memoryTokens?: number;
+  /**
+   * The run's ceiling in USD: the run is a budget scope of its own (`run:<id>`). Every step reserves its worst
+   * case on it as well as on every budget in scope, lowered to fit as a `fit` budget's call is (never below 16
+   * completion tokens); a step that cannot fit ends the run as `budget_exceeded` before it is sent, keeping what
+   * was done. A manager run's lead and its delegations draw on the one ceiling. To `crew/estimate`: the ceiling the
+   * run would have, which caps its worst case.
+   */
+  maxCostUsd?: number;
+}
+
 export namespace CrewRun {
   export const method = 'crew/run';
-  export interface Params {
-    /** Id or name. */
-    crew: string;
-    task: string;
-    /** Default `sequential`. */
-    process?: RunProcess;
-    /** Manager process: the lead agent's name; default the crew's first agent. */
-    lead?: string;
-    /** Manager process: most delegations before the lead must answer (default 6, at most 20). */
-    maxSteps?: number;
-    /** Tokens of memories packed into each agent's context (default 800; 0: none). */
-    memoryTokens?: number;
+  export interface Params extends RunShape {
     /** Stream each call (progress then carries text deltas). Default false. */
     stream?: boolean;
     /** Save the output as a memory of kind `result` (default true). */
     saveResult?: boolean;
-    /**
-     * The run's ceiling in USD: the run is a budget scope of its own (`run:<id>`). Every step reserves its worst
-     * case on it as well as on every budget in scope, lowered to fit as a `fit` budget's call is (never below 16
-     * completion tokens); a step that cannot fit ends the run as `budget_exceeded` before it is sent, keeping what
-     * was done. A manager run's lead and its delegations draw on the one ceiling.
-     */
-    maxCostUsd?: number;
     /**
      * Tell each agent, in its prompt, what it has left to spend: the least of the ceiling's and every enforcing
      * budget's room in scope of its call. Default false (it costs prompt tokens and changes the prompt each step).
@@ -1212,17 +1217,8 @@ export interface AgentEstimate {
 
 export namespace CrewEstimate {
   export const method = 'crew/estimate';
-  /** What `crew/run` would be given (the same names); nothing is sent upstream and nothing is recorded. */
-  export interface Params {
-    crew: string;
-    task: string;
-    process?: RunProcess;
-    lead?: string;
-    maxSteps?: number;
-    memoryTokens?: number;
-    /** The ceiling the run would have: the estimate says whether it caps the worst case. */
-    maxCostUsd?: number;
-  }
+  /** What `crew/run` would be given; nothing is sent upstream and nothing is recorded. */
+  export type Params = RunShape;
   export interface Result {
     crew: string;
     process: RunProcess;
