@@ -19,7 +19,7 @@ import path from 'node:path';
 import { dataDirPaths } from '../protocol/node';
 import { createTestDatabase } from '../test/helpers/postgres';
 import { startPortkey } from './portkey';
-import { startFake, startServer, stop, tmpDir } from './processes';
+import { forkTs, startFake, startServer, stop, tmpDir } from './processes';
 import { finish, ms, percentile, type Row } from './stats';
 import { postScript, requireWrk, wrk, type WrkResult } from './wrk';
 
@@ -36,8 +36,14 @@ const body = {
 interface Target {
   name: string;
   url: string;
+  headers: Record<string, string>;
+  /** wrk's script: POST `body` with `headers`. */
   script: string;
   runs: WrkResult[];
+}
+
+async function target(name: string, url: string, headers: Record<string, string>): Promise<Target> {
+  return { name, url, headers, script: await postScript(body, headers), runs: [] };
 }
 
 async function rpc(base: string, token: string, method: string, params: unknown): Promise<unknown> {
@@ -60,6 +66,8 @@ async function ourServer(dir: string, upstream: string, extra: string[], nodeArg
   return { child, base, token };
 }
 
+type Figures = ReturnType<typeof figures>;
+
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** Every target in turn, `rounds` times, so drift in the machine's load reaches them all alike. */
@@ -75,6 +83,44 @@ function figures(t: Target) {
     p99: mean(t.runs.map((r) => r.p99)),
     failures: t.runs.reduce((s, r) => s + r.failures, 0),
   };
+}
+
+const LABELS: Record<string, string> = { local: 'local store', pg: 'PostgreSQL' };
+
+function print(how: string, targets: Target[], figs: Figures[]): void {
+  console.log(`  non-streamed, wrk -c32, ${how} (mean of rounds):`);
+  targets.forEach((t, i) => {
+    const f = figs[i]!;
+    const rps = Math.round(f.rps).toLocaleString('en').padStart(7);
+    console.log(`    ${t.name.padEnd(8)} ${rps} req/s  p50 ${ms(f.p50)}  p99 ${ms(f.p99)}  failed ${f.failures}`);
+  });
+}
+
+/** How long each connection waits between calls in the paced run: direct and ours then carry the same load. */
+const PACE_MS = 15;
+
+/**
+ * The same 32 connections, each waiting PACE_MS after every answer: well below what either side can carry, so the
+ * p50 is the latency a call pays under concurrent load rather than the queue of a saturated machine (at full load
+ * a closed loop's p50 is connections ÷ throughput, whatever each hop costs).
+ */
+async function paced(flatOut: Target[]): Promise<void> {
+  const targets = await Promise.all(
+    flatOut.map(async (t) => ({ ...t, script: await postScript(body, t.headers, PACE_MS), runs: [] })),
+  );
+  await load(targets, quick ? 3 : 5, quick ? 1 : 2);
+  const [direct, ...ours] = targets.map(figures) as [Figures, ...Figures[]];
+  print(`each connection pausing ${PACE_MS} ms between calls`, targets, [direct, ...ours]);
+  ours.forEach((f, i) =>
+    rows.push({
+      name: `gateway ${LABELS[targets[i + 1]!.name]}: p50 added at ${Math.round(f.rps)} req/s (32 connections, ${PACE_MS} ms pauses)${f.failures ? ` (${f.failures} failed)` : ''}`,
+      figure: ms(f.p50 - direct.p50),
+      baseline: `${ms(direct.p50)} direct at ${Math.round(direct.rps)} req/s (ours ${ms(f.p50)}, p99 ${ms(f.p99)} vs ${ms(direct.p99)})`,
+      ratio: (f.p50 / direct.p50).toFixed(2) + '×',
+      goal: 'reported',
+      pass: f.failures === 0,
+    }),
+  );
 }
 
 /** One call: milliseconds to the answer's first byte and to its end, and its text. */
@@ -210,53 +256,32 @@ async function main(): Promise<void> {
   const local = await ourServer(localDir, fake.url, [], profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []);
   const pg = await ourServer(pgDir, fake.url, ['--store', db.url]);
   const portkey = await startPortkey();
+  const plain = forkTs('plain-proxy.ts', [fake.url]);
+  const plainUrl = await new Promise<string>((resolve) =>
+    plain.once('message', (m: { url: string }) => resolve(m.url)),
+  );
   try {
     const ourHeaders = (token: string) => ({ Authorization: `Bearer ${token}` });
-    const targets: Target[] = [
-      {
-        name: 'direct',
-        url: `${fake.url}/chat/completions`,
-        script: await postScript(body, { Authorization: 'Bearer bench-key' }),
-        runs: [],
-      },
-      {
-        name: 'local',
-        url: `${local.base}/v1/chat/completions`,
-        script: await postScript(body, ourHeaders(local.token)),
-        runs: [],
-      },
-      {
-        name: 'pg',
-        url: `${pg.base}/v1/chat/completions`,
-        script: await postScript(body, ourHeaders(pg.token)),
-        runs: [],
-      },
-      {
-        name: 'portkey',
-        url: `${portkey.url}/chat/completions`,
-        script: await postScript(body, {
-          Authorization: 'Bearer bench-key',
-          'x-portkey-provider': 'openai',
-          'x-portkey-custom-host': fake.url,
-        }),
-        runs: [],
-      },
-    ];
+    const upstreamKey = { Authorization: 'Bearer bench-key' };
+    const targets: Target[] = await Promise.all([
+      target('direct', `${fake.url}/chat/completions`, upstreamKey),
+      target('plain', `${plainUrl}/v1/chat/completions`, upstreamKey),
+      target('local', `${local.base}/v1/chat/completions`, ourHeaders(local.token)),
+      target('pg', `${pg.base}/v1/chat/completions`, ourHeaders(pg.token)),
+      target('portkey', `${portkey.url}/chat/completions`, {
+        ...upstreamKey,
+        'x-portkey-provider': 'openai',
+        'x-portkey-custom-host': fake.url,
+      }),
+    ]);
     await load(targets, quick ? 3 : 5, quick ? 1 : 2);
-    const [direct, ours, ourPg, peer] = targets.map(figures) as [
-      ReturnType<typeof figures>,
-      ReturnType<typeof figures>,
-      ReturnType<typeof figures>,
-      ReturnType<typeof figures>,
-    ];
-    console.log('  non-streamed, wrk -c32 (mean of rounds):');
-    for (const [t, f] of targets.map((t, i) => [t, [direct, ours, ourPg, peer][i]!] as const))
-      console.log(
-        `    ${t.name.padEnd(8)} ${Math.round(f.rps).toLocaleString('en').padStart(7)} req/s  p50 ${ms(f.p50)}  p99 ${ms(f.p99)}  failed ${f.failures}`,
-      );
-    for (const [label, f] of [
-      ['local store', ours],
-      ['PostgreSQL', ourPg],
+    const all = targets.map(figures);
+    const [direct, bare, ours, ourPg, peer] = all as [Figures, Figures, Figures, Figures, Figures];
+    print('flat out', targets, all);
+    // The goals are the local store's (the issue); PostgreSQL's figures are reported beside them.
+    for (const [label, f, goals] of [
+      ['local store', ours, true],
+      ['PostgreSQL', ourPg, false],
     ] as const) {
       const ok = f.failures === 0;
       rows.push({
@@ -264,18 +289,36 @@ async function main(): Promise<void> {
         figure: `${Math.round(f.rps)} req/s`,
         baseline: `${Math.round(direct.rps)} req/s direct`,
         ratio: (f.rps / direct.rps).toFixed(2) + '×',
-        goal: '≥ 0.5×',
-        pass: ok && f.rps >= 0.5 * direct.rps,
+        goal: goals ? '≥ 0.5×' : 'reported',
+        pass: ok && (!goals || f.rps >= 0.5 * direct.rps),
       });
       rows.push({
         name: `gateway ${label}: p50 added (p99 ${ms(f.p99)})`,
         figure: ms(f.p50 - direct.p50),
         baseline: `${ms(direct.p50)} direct (ours ${ms(f.p50)})`,
         ratio: (f.p50 / direct.p50).toFixed(2) + '×',
-        goal: '≤ 1 ms',
-        pass: ok && f.p50 - direct.p50 <= 1,
+        goal: goals ? '≤ 1 ms' : 'reported',
+        pass: ok && (!goals || f.p50 - direct.p50 <= 1),
       });
     }
+    // What any gateway written in Node pays on this machine before doing anything: a plain proxy's figures, and
+    // ours against them (what the budget, the ledger and the audit cost at full load).
+    rows.push({
+      name: `plain Node proxy (no budgets, no ledger): req/s${bare.failures ? ` (${bare.failures} failed)` : ''}`,
+      figure: `${Math.round(bare.rps)} req/s, p50 ${ms(bare.p50)} (+${ms(bare.p50 - direct.p50)})`,
+      baseline: `${Math.round(direct.rps)} req/s direct, p50 ${ms(direct.p50)}`,
+      ratio: (bare.rps / direct.rps).toFixed(2) + '×',
+      goal: 'reported',
+      pass: bare.failures === 0,
+    });
+    rows.push({
+      name: 'gateway local store against the plain proxy: req/s, p50 added',
+      figure: `${(ours.rps / bare.rps).toFixed(2)}×, ${ms(ours.p50 - bare.p50)}`,
+      baseline: `${Math.round(bare.rps)} req/s, p50 ${ms(bare.p50)}`,
+      ratio: (ours.rps / bare.rps).toFixed(2) + '×',
+      goal: 'reported',
+      pass: true,
+    });
     rows.push({
       name: `Portkey gateway ${'1.15.2'} (no budgets): req/s${peer.failures ? ` (${peer.failures} failed)` : ''}`,
       figure: `${Math.round(peer.rps)} req/s, p50 ${ms(peer.p50)}`,
@@ -284,11 +327,13 @@ async function main(): Promise<void> {
       goal: 'reported',
       pass: true,
     });
+    await paced(targets.filter((t) => t.name !== 'portkey' && t.name !== 'plain'));
     const ledger = (await rpc(local.base, local.token, 'ledger/list', { limit: 1 })) as { total: number };
     console.log(`  (the local ledger holds ${ledger.total.toLocaleString('en')} gateway calls)`);
 
     await sequential(fake.url, local.base, local.token);
   } finally {
+    plain.kill('SIGTERM');
     portkey.child.kill('SIGTERM');
     await stop(local.child);
     await stop(pg.child);

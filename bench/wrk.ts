@@ -26,8 +26,11 @@ export function requireWrk(): void {
   }
 }
 
-/** A Lua script for wrk that POSTs `body` with `headers`. */
-export async function postScript(body: unknown, headers: Record<string, string>): Promise<string> {
+/**
+ * A Lua script for wrk that POSTs `body` with `headers`; with `pauseMs`, each connection waits that long after an
+ * answer before its next call (wrk's `delay()`, not counted in latency): a set pace instead of flat out.
+ */
+export async function postScript(body: unknown, headers: Record<string, string>, pauseMs?: number): Promise<string> {
   const file = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'crew-bench-wrk-')), 'post.lua');
   const lua = (s: string) => JSON.stringify(s); // a JSON string literal is a valid Lua string literal here (ASCII)
   const lines = [
@@ -35,6 +38,7 @@ export async function postScript(body: unknown, headers: Record<string, string>)
     `wrk.body = ${lua(JSON.stringify(body))}`,
     'wrk.headers["Content-Type"] = "application/json"',
     ...Object.entries(headers).map(([k, v]) => `wrk.headers[${lua(k)}] = ${lua(v)}`),
+    ...(pauseMs ? [`function delay() return ${pauseMs} end`] : []),
   ];
   await fsp.writeFile(file, lines.join('\n') + '\n');
   return file;
