@@ -8,6 +8,8 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CallStatus } from '../../protocol';
+import { DSYNC } from '../../server/store/append-io';
+import { nodeFileLayer, useFileLayer } from '../../server/store/fs-layer';
 import { FileLedger, LedgerCorrupt } from '../../server/store/ledger/file-ledger';
 import type { LedgerFilter, LedgerGroupBy, LedgerRow, NewLedgerRow } from '../../server/store/repositories';
 
@@ -91,6 +93,43 @@ describe('FileLedger', () => {
     assert.deepEqual(r.get(2), b);
     const c = await r.append(row({ ts: T0 + 2000 }));
     assert.equal(c.id, 3, 'ids continue after a reopen');
+  });
+
+  it('writes batches on the event loop while the disk is fast, through the thread pool for a while after a slow write', async () => {
+    // Without O_DSYNC (Windows) every batch goes through the thread pool with an fdatasync.
+    const inline = DSYNC === undefined ? 'pool' : 'inline';
+    const calls: ('inline' | 'pool')[] = [];
+    let slowMs = 0;
+    const restore = useFileLayer({
+      ...nodeFileLayer,
+      writeSync: (fd, buf, offset, length) => {
+        // A disk that takes slowMs to answer: the event loop is held that long, as a real slow write would hold it.
+        const until = performance.now() + slowMs;
+        while (performance.now() < until);
+        calls.push('inline');
+        return nodeFileLayer.writeSync(fd, buf, offset, length);
+      },
+      write: (fd, buf, offset, length) => {
+        calls.push('pool');
+        return nodeFileLayer.write(fd, buf, offset, length);
+      },
+    });
+    try {
+      const l = ledger!;
+      const batch = (n: number) => Promise.all(Array.from({ length: n }, (_, i) => l.append(row({ ts: T0 + i }))));
+      await batch(3);
+      assert.deepEqual(calls, [inline], 'three calls completing together: one write, made on the event loop');
+      slowMs = 5;
+      await batch(2);
+      await batch(2);
+      assert.deepEqual(calls, [inline, inline, 'pool'], 'after a 5 ms write the next batch goes to the pool');
+      await l.append(row(), { alone: true });
+      assert.equal(calls.at(-1), 'pool', 'a call alone is not written on the event loop either');
+      const r = await reopen();
+      assert.equal(r.count(), 8, 'every acknowledged row is on disk, whichever way it was written');
+    } finally {
+      restore();
+    }
   });
 
   it('keeps rows in time order even if a completion time goes backwards', async () => {
