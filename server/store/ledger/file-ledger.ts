@@ -1,7 +1,8 @@
 /**
  * The ledger on disk: append-only JSON-lines segments. A call appends one line; lines arriving together are
  * written with one O_DSYNC write (group commit; write + fdatasync where there is no O_DSYNC), so the ledger never
- * rewrites the store and a row is on disk before the call that produced it is answered. A cost correction (reconcile) is appended as its own line.
+ * rewrites the store and a row is on disk before the call that produced it is answered. A cost correction
+ * (reconcile) is appended as its own line.
  * Segments roll at SEGMENT_ROWS; sealed segments are compacted in the background (corrections folded in).
  */
 import fs, { promises as fsp } from 'node:fs';
@@ -54,12 +55,12 @@ interface FixLine {
   d: string;
 }
 
-/** Damage in a ledger segment (the file and line are named). */
 /** A write on the event loop slower than this (ms) means a slow disk: batches then go through the thread pool. */
 const SLOW_WRITE_MS = 2;
 /** For how long (ms) after such a write. */
 const SLOW_DISK_POOL_MS = 1_000;
 
+/** Damage in a ledger segment (the file and line are named). */
 export class LedgerCorrupt extends StoreFileCorrupt {
   constructor(file: string, where: string, problem: string) {
     super(file, where, problem);
