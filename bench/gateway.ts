@@ -2,9 +2,11 @@
  * OpenAI-compatible gateway benchmark (issue 14), every figure beside its baseline from the same run. The fake
  * OpenRouter answers at once in its own process; crew-server runs as built (dist/server.js, rate limit off: a
  * benchmark is one very busy caller), one global budget in scope, the durable ledger on.
- *   1. non-streamed, wrk with 32 connections: the fake directly, our /v1 on the local store, our /v1 on
- *      PostgreSQL, Portkey's open-source gateway (installed into ~/.cache/crew-bench/portkey on first use, pointed
- *      at the same fake)                                            goal ≥ 0.5× direct req/s, ≤ 1 ms p50 added
+ *   1. non-streamed, wrk with 32 connections flat out: the fake directly, a plain Node proxy (plain-proxy.ts, the
+ *      floor for any gateway in Node), our /v1 on the local store, our /v1 on PostgreSQL (reported beside it),
+ *      Portkey's open-source gateway (installed into ~/.cache/crew-bench/portkey on first use, pointed at the
+ *      same fake)                                     goal (local store) ≥ 0.5× direct req/s, ≤ 1 ms p50 added
+ *      then the same connections paced (PACE_MS between calls): p50 added under load, reported
  *   2. one call at a time, interleaved call by call with the same call direct: non-streamed, the whole call;
  *      streamed, the time to the first byte                          goal ≤ 1 ms p50 added; stream bytes unchanged
  *   3. RSS after 100,000 gateway calls against RSS after 10,000      goal within 20 %
@@ -84,6 +86,9 @@ function figures(t: Target) {
     failures: t.runs.reduce((s, r) => s + r.failures, 0),
   };
 }
+
+/** A difference in ms with its sign: "+1.200 ms", "-0.350 ms". */
+const signed = (d: number) => (d < 0 ? '-' : '+') + ms(Math.abs(d));
 
 const LABELS: Record<string, string> = { local: 'local store', pg: 'PostgreSQL' };
 
@@ -305,7 +310,7 @@ async function main(): Promise<void> {
     // ours against them (what the budget, the ledger and the audit cost at full load).
     rows.push({
       name: `plain Node proxy (no budgets, no ledger): req/s${bare.failures ? ` (${bare.failures} failed)` : ''}`,
-      figure: `${Math.round(bare.rps)} req/s, p50 ${ms(bare.p50)} (+${ms(bare.p50 - direct.p50)})`,
+      figure: `${Math.round(bare.rps)} req/s, p50 ${ms(bare.p50)} (${signed(bare.p50 - direct.p50)})`,
       baseline: `${Math.round(direct.rps)} req/s direct, p50 ${ms(direct.p50)}`,
       ratio: (bare.rps / direct.rps).toFixed(2) + '×',
       goal: 'reported',
@@ -313,7 +318,7 @@ async function main(): Promise<void> {
     });
     rows.push({
       name: 'gateway local store against the plain proxy: req/s, p50 added',
-      figure: `${(ours.rps / bare.rps).toFixed(2)}×, ${ms(ours.p50 - bare.p50)}`,
+      figure: `${(ours.rps / bare.rps).toFixed(2)}×, ${signed(ours.p50 - bare.p50)}`,
       baseline: `${Math.round(bare.rps)} req/s, p50 ${ms(bare.p50)}`,
       ratio: (ours.rps / bare.rps).toFixed(2) + '×',
       goal: 'reported',
