@@ -124,7 +124,7 @@ interface OpenRouterUsage {
 
 export class OpenRouterClient {
   private readonly sdk: OpenAI;
-  /** Parsed on first use, then kept: it is on every non-streamed call's path. */
+  /** Parsed on first use, then kept: it is on every call's path. */
   private completionsUrl: URL | undefined;
 
   constructor(
@@ -208,8 +208,7 @@ export class OpenRouterClient {
   private async completeOnce(body: ChatBody, signal: AbortSignal | undefined): Promise<ChatOutcome> {
     let res: WholeResponse;
     try {
-      this.completionsUrl ??= new URL(this.config.baseUrl.replace(/\/+$/, '') + '/chat/completions');
-      res = await requestWhole(this.completionsUrl, 'POST', this.headers(), JSON.stringify(body), {
+      res = await requestWhole(this.completions(), 'POST', this.headers(), JSON.stringify(body), {
         signal,
         timeoutMs: this.config.timeoutMs,
       });
@@ -229,6 +228,11 @@ export class OpenRouterClient {
       c.id ?? (typeof generationHeader === 'string' ? generationHeader : null),
       usage,
     );
+  }
+
+  /** Where completions go; a base URL that does not parse fails the call as a connection failure would. */
+  private completions(): URL {
+    return (this.completionsUrl ??= new URL(this.config.baseUrl.replace(/\/+$/, '') + '/chat/completions'));
   }
 
   /** The headers of a request sent without the SDK (the SDK sends the same ones). */
@@ -293,9 +297,8 @@ export class OpenRouterClient {
     });
     let res: Awaited<ReturnType<typeof requestStream>>;
     try {
-      this.completionsUrl ??= new URL(this.config.baseUrl.replace(/\/+$/, '') + '/chat/completions');
       res = await requestStream(
-        this.completionsUrl,
+        this.completions(),
         'POST',
         this.headers('text/event-stream'),
         JSON.stringify({ ...body, stream: true }),

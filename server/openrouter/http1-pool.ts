@@ -152,14 +152,17 @@ export function requestStream(
     });
     // The caller awaits `done` only once the head has resolved; a failure before that is the head's.
     done.catch(() => undefined);
+    let head!: { status: number; headers: Record<string, string> };
     exchange(url, method, headers, body, opts, (reader) => ({
       onHead(status) {
         if (status < 200 || status > 299) return false;
         headSeen = true;
-        resolveHead({ ...reader().statusAndHeaders, done });
+        head = reader().statusAndHeaders;
+        resolveHead({ ...head, done });
         return true;
       },
-      onBody: (chunk) => onBody(chunk, reader().statusAndHeaders),
+      // The head read once, not per chunk: a stream's chunks are many.
+      onBody: (chunk) => onBody(chunk, head),
     })).then(
       (whole) => (headSeen ? bodyEnded() : resolveHead(whole)),
       (e: Error) => (headSeen ? bodyFailed(e) : rejectHead(e)),
